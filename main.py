@@ -1,0 +1,45 @@
+"""Entry point of the inspection station.
+
+    python main.py [--data-dir DIR] [--demo] [--screenshot OUT.png [--frames N]]   the desktop station (default)
+    python main.py inspect --ref A.png [--ref B.png ...] IMAGE [--json] [--heatmap OUT.png]
+    python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT]
+    python main.py chat --ref R.png IMAGE "question" [--json]
+    python main.py train-prompts [...]
+
+Each sub-command lives in its own module; this file only dispatches.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+COMMANDS = {
+    "inspect": ("core.cli.inspect_cmd", "main"),
+    "evaluate": ("core.cli.evaluate_cmd", "main"),
+    "chat": ("core.chat.cli", "chat_main"),
+    "train-prompts": ("core.chat.cli", "train_main"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in COMMANDS:
+        module_name, func_name = COMMANDS[argv[0]]
+        args = argv[1:]
+    elif argv and argv[0] in ("-h", "--help") and len(argv) == 1:
+        print(__doc__)
+        return 0
+    else:
+        module_name, func_name = "desktop.app", "main"
+        args = argv
+    import importlib
+
+    module = importlib.import_module(module_name)
+    return int(getattr(module, func_name)(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
