@@ -1,0 +1,165 @@
+"""ORM models of the station (SQLAlchemy 2.x typed declarative). Portable: SQLite and PostgreSQL.
+
+Rows hold file *paths relative to the image store* plus the file's SHA-256; the files themselves live in the
+content-addressed store (see db/image_store.py). The UI never receives these ORM objects: the repository
+returns plain dataclasses (db/records.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from .types import UTCDateTime, utc_now
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+REVIEW_NONE = "none"
+REVIEW_CONFIRMED_DEFECT = "confirmed_defect"
+REVIEW_FALSE_ALARM = "false_alarm"
+REVIEW_STATUSES = (REVIEW_NONE, REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM)
+VERDICTS = ("PASS", "FAIL")
+CHAT_ROLES = ("user", "assistant", "system")
+
+NAME_LEN = 200
+PATH_LEN = 400
+SHA_LEN = 64
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Product(Base):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    calibration: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    threshold_override: Mapped[float | None] = mapped_column(Float, default=None)
+    threshold_override_by: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    threshold_override_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    references: Mapped[list["ReferenceImage"]] = relationship(
+        back_populates="product", cascade="all, delete-orphan", passive_deletes=True, order_by="ReferenceImage.id"
+    )
+
+
+class ReferenceImage(Base):
+    __tablename__ = "reference_images"
+    __table_args__ = (
+        UniqueConstraint("product_id", "image_sha256", name="uq_reference_images_product_id_image_sha256"),
+        Index("ix_reference_images_product_id_active", "product_id", "active"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    image_path: Mapped[str] = mapped_column(String(PATH_LEN))
+    image_sha256: Mapped[str] = mapped_column(String(SHA_LEN))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    added_at: Mapped[datetime] = mapped_column(default=utc_now)
+    source: Mapped[str] = mapped_column(String(40))  # "file", "camera", "false_alarm", ...
+    original_name: Mapped[str | None] = mapped_column(String(PATH_LEN), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+
+    product: Mapped[Product] = relationship(back_populates="references")
+
+
+class Inspection(Base):
+    __tablename__ = "inspections"
+    __table_args__ = (
+        CheckConstraint("verdict IN ('PASS', 'FAIL')", name="verdict"),
+        CheckConstraint("review_status IN ('none', 'confirmed_defect', 'false_alarm')", name="review_status"),
+        Index("ix_inspections_time", "time"),
+        Index("ix_inspections_product_id_time", "product_id", "time"),
+        Index("ix_inspections_verdict_time", "verdict", "time"),
+        Index("ix_inspections_review_status_time", "review_status", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column()
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="RESTRICT"))
+    station: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    operator: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+    source: Mapped[str] = mapped_column(String(40), default="")  # "camera", "file", "folder", "demo"
+    source_name: Mapped[str | None] = mapped_column(String(PATH_LEN), default=None)  # original file name
+    verdict: Mapped[str] = mapped_column(String(8))
+    probability: Mapped[float] = mapped_column(Float)
+    score: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    threshold_overridden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    calibration_id: Mapped[str] = mapped_column(String(100), default="")
+    encoder_id: Mapped[str] = mapped_column(String(100), default="")
+    model_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    image_path: Mapped[str] = mapped_column(String(PATH_LEN))
+    image_sha256: Mapped[str] = mapped_column(String(SHA_LEN))
+    heatmap_path: Mapped[str | None] = mapped_column(String(PATH_LEN), default=None)
+    heatmap_sha256: Mapped[str | None] = mapped_column(String(SHA_LEN), default=None)
+    regions: Mapped[list[Any]] = mapped_column(default=list)
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    review_status: Mapped[str] = mapped_column(String(20), default=REVIEW_NONE, server_default=text("'none'"))
+    reviewed_by: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
+    reviewed_at: Mapped[datetime | None] = mapped_column(default=None)
+    review_note: Mapped[str | None] = mapped_column(Text, default=None)
+
+    product: Mapped[Product] = relationship()
+
+
+class ChatMessage(Base):
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'assistant', 'system')", name="role"),
+        Index("ix_chat_messages_inspection_id_time", "inspection_id", "time"),
+        Index("ix_chat_messages_product_id_time", "product_id", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), default=None)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"), default=None)
+    role: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    time: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+__all__ = [
+    "Base",
+    "Product",
+    "ReferenceImage",
+    "Inspection",
+    "ChatMessage",
+    "REVIEW_NONE",
+    "REVIEW_CONFIRMED_DEFECT",
+    "REVIEW_FALSE_ALARM",
+    "REVIEW_STATUSES",
+    "VERDICTS",
+    "CHAT_ROLES",
+]
