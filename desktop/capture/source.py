@@ -1,0 +1,30 @@
+"""The one protocol every frame source follows, and the error a source raises when it is gone."""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+class SourceError(Exception):
+    """The source cannot be opened or stopped delivering frames; the message says which source and why."""
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    """A camera-like source of RGB uint8 frames (H x W x 3).
+
+    ``open`` and ``read`` raise :class:`SourceError` when the source is missing or gone; the capture worker then
+    reconnects with backoff. ``pace_fps`` is the rate the capture worker keeps for sources that do not block on
+    their own (files, folders, the demo camera); ``None`` for real cameras and streams.
+    """
+
+    name: str
+    is_live: bool
+    pace_fps: float | None
+
+    def open(self) -> None: ...
+
+    def read(self) -> np.ndarray: ...
+
+    def close(self) -> None: ...
