@@ -1,0 +1,276 @@
+"""Content-addressed image store: every file is named by the SHA-256 of its bytes.
+
+Layout: ``<root>/<sha[:2]>/<sha><suffix>`` (``.png`` for frames and heatmaps the station encodes). A write goes to
+a temporary file in the same folder, is flushed to disk (fsync), atomically renamed into place, and the folder
+entry is flushed too. So a file either exists whole under its final name or not at all, and writing the same
+content twice is harmless (idempotent). Database rows refer to files by the relative path and the SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from .errors import InvalidImageError, NotFoundError, StorageError, storage_error_for
+
+_CHUNK = 1 << 20
+_TMP_PREFIX = ".tmp-"
+_TMP_SUFFIX = ".part"
+KNOWN_SUFFIXES = (".png", ".jpg", ".bmp", ".tif", ".webp", ".bin")
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file in the store: absolute ``path``, its ``sha256``, the store-relative ``relpath`` rows keep, and the
+    image size where known (0 when not an image or not checked)."""
+
+    path: Path
+    sha256: str
+    relpath: str
+    size_bytes: int
+    width: int = 0
+    height: int = 0
+
+
+def sha256_bytes(data: bytes | bytearray | memoryview) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(_CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sniff_suffix(data: bytes) -> str:
+    """File suffix from the first bytes (magic numbers); ``.bin`` when unknown."""
+    head = bytes(data[:16])
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return ".png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return ".jpg"
+    if head.startswith(b"BM"):
+        return ".bmp"
+    if head.startswith((b"II*\x00", b"MM\x00*")):
+        return ".tif"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return ".webp"
+    return ".bin"
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """PNG bytes of an HxWx3 (RGB) or HxW (gray) uint8 array. Deterministic for the same pixels."""
+    from PIL import Image
+
+    arr = np.asarray(array)
+    if arr.dtype != np.uint8:
+        raise InvalidImageError(f"Only 8-bit images can be stored (got {arr.dtype}); convert the frame to uint8 first.")
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (3, 4))) or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InvalidImageError(f"Cannot store an image of shape {arr.shape}; expected height x width x 3 (RGB).")
+    mode = "L" if arr.ndim == 2 else ("RGB" if arr.shape[2] == 3 else "RGBA")
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(arr), mode=mode).save(buf, format="PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def image_size_of(data: bytes) -> tuple[int, int]:
+    """(width, height) of encoded image bytes, fully decoding them; raises InvalidImageError when corrupt."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()  # decodes every pixel: catches truncated files that verify() lets through
+            width, height = img.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(
+            f"The file is not a readable image ({exc}). Use a PNG, JPEG, BMP or TIFF file that opens in an image viewer.",
+            detail=repr(exc),
+        ) from exc
+    if width <= 0 or height <= 0:
+        raise InvalidImageError("The image is empty (0 pixels). Use another file.")
+    return int(width), int(height)
+
+
+class ImageStore:
+    """Content-addressed, crash-safe file store for frames, heatmaps and reference images."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+
+    # ---------------------------------------------------------------- writing
+    def put_png(self, array: np.ndarray) -> StoredFile:
+        """Encode an RGB uint8 array as PNG and store it. Raises StorageError (disk full, read-only, permission)."""
+        arr = np.asarray(array)
+        data = encode_png(arr)
+        stored = self._put(data, ".png", "the image")
+        return StoredFile(stored.path, stored.sha256, stored.relpath, stored.size_bytes, int(arr.shape[1]), int(arr.shape[0]))
+
+    def put_bytes(
+        self, data: bytes | bytearray | memoryview, *, suffix: str | None = None, check_image: bool = False
+    ) -> StoredFile:
+        """Store raw bytes (e.g. the original PNG/JPEG file of a reference image).
+
+        With ``check_image=True`` the bytes must decode as an image (InvalidImageError otherwise, nothing written)
+        and the returned StoredFile carries its width and height.
+        """
+        raw = bytes(data)
+        width = height = 0
+        if check_image:
+            width, height = image_size_of(raw)
+        suffix = suffix or sniff_suffix(raw)
+        if not suffix.startswith(".") or "/" in suffix or "\\" in suffix:
+            raise ValueError(f"bad suffix {suffix!r}")
+        stored = self._put(raw, suffix.lower(), "the image" if check_image else "the file")
+        return StoredFile(stored.path, stored.sha256, stored.relpath, stored.size_bytes, width, height)
+
+    def put_file(self, path: str | os.PathLike[str], *, check_image: bool = True) -> StoredFile:
+        """Copy a file into the store (its bytes unchanged)."""
+        src = Path(path)
+        try:
+            data = src.read_bytes()
+        except OSError as exc:
+            raise StorageError(
+                f"Could not read {src}: {exc.strerror or exc}. Check that the file exists and is readable.", detail=repr(exc)
+            ) from exc
+        if check_image:
+            try:
+                image_size_of(data)
+            except InvalidImageError as exc:
+                raise InvalidImageError(f"{src.name}: {exc.message}", detail=exc.detail) from exc
+        return self.put_bytes(data, check_image=check_image)
+
+    def _put(self, data: bytes, suffix: str, what: str) -> StoredFile:
+        sha = sha256_bytes(data)
+        rel = f"{sha[:2]}/{sha}{suffix}"
+        final = self.root / sha[:2] / f"{sha}{suffix}"
+        try:
+            if final.is_file() and final.stat().st_size == len(data) and sha256_file(final) == sha:
+                return StoredFile(final, sha, rel, len(data))  # already stored, intact
+            final.parent.mkdir(parents=True, exist_ok=True)
+            self._write_atomic(final, data)
+        except OSError as exc:
+            raise storage_error_for(exc, what, self.root) from exc
+        return StoredFile(final, sha, rel, len(data))
+
+    @staticmethod
+    def _write_atomic(final: Path, data: bytes) -> None:
+        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=final.parent)
+        tmp = Path(tmp_name)
+        try:
+            try:
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, 0o644)
+                view = memoryview(data)
+                while view:
+                    written = os.write(fd, view)
+                    view = view[written:]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, final)
+        except BaseException:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+        _fsync_dir(final.parent)
+
+    # ---------------------------------------------------------------- reading
+    def path_of(self, relpath: str) -> Path:
+        """Absolute path of a store-relative path kept in a row (refuses paths that leave the store)."""
+        parts = Path(relpath).parts
+        if Path(relpath).is_absolute() or ".." in parts or len(parts) != 2:
+            raise NotFoundError(f"{relpath!r} is not a path inside the image store.")
+        return self.root / relpath
+
+    def find(self, sha256: str) -> Path | None:
+        """The stored file with this SHA-256, or None."""
+        sha = sha256.lower()
+        if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            return None
+        shard = self.root / sha[:2]
+        for suffix in KNOWN_SUFFIXES:
+            candidate = shard / f"{sha}{suffix}"
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def _require(self, sha256: str) -> Path:
+        path = self.find(sha256)
+        if path is None:
+            raise NotFoundError(
+                f"The image file {sha256[:12]}... is missing from {self.root}. Restore the data folder from a backup."
+            )
+        return path
+
+    def open(self, sha256: str) -> BinaryIO:
+        """Open the stored file for reading (binary). Raises NotFoundError when missing."""
+        path = self._require(sha256)
+        try:
+            return open(path, "rb")
+        except OSError as exc:
+            raise StorageError(f"Could not open {path}: {exc.strerror or exc}.", detail=repr(exc)) from exc
+
+    def read(self, sha256: str) -> bytes:
+        with self.open(sha256) as fh:
+            return fh.read()
+
+    def read_array(self, sha256: str) -> np.ndarray:
+        """Decode a stored image to an HxWx3 uint8 RGB array."""
+        from PIL import Image
+
+        data = self.read(sha256)
+        image_size_of(data)
+        with Image.open(io.BytesIO(data)) as img:
+            return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
+
+    def verify(self, sha256: str) -> bool:
+        """True when the file exists and its bytes still hash to ``sha256`` (detects bit rot / tampering)."""
+        path = self.find(sha256)
+        if path is None:
+            return False
+        try:
+            return sha256_file(path) == sha256.lower()
+        except OSError:
+            return False
+
+    def remove_stale_temp_files(self, older_than_s: float = 3600.0) -> int:
+        """Delete temporary files a crash left behind (never final files). Returns how many were removed."""
+        removed = 0
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        for tmp in self.root.glob(f"??/{_TMP_PREFIX}*{_TMP_SUFFIX}"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                continue
+        return removed
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Flush the folder entry of a renamed file (POSIX); a no-op where folders cannot be opened (Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["ImageStore", "StoredFile", "encode_png", "image_size_of", "sha256_bytes", "sha256_file", "sniff_suffix"]
