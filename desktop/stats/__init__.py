@@ -1,0 +1,1 @@
+"""Statistics of the station: yield over time and the score distribution against the decision threshold."""
