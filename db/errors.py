@@ -60,6 +60,10 @@ class ProductInUseError(DatabaseError):
     """A product still has recorded inspections and cannot simply be deleted."""
 
 
+class ValidationError(DatabaseError):
+    """A value handed to the repository is unusable (empty name, unknown verdict, NaN score...)."""
+
+
 class StorageError(DatabaseError):
     """An image file could not be written to or read from the image store."""
 
@@ -159,6 +163,7 @@ __all__ = [
     "NotFoundError",
     "DuplicateError",
     "ProductInUseError",
+    "ValidationError",
     "StorageError",
     "InvalidImageError",
     "storage_error_for",
