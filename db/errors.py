@@ -36,6 +36,10 @@ class DatabaseUnreachableError(DatabaseError):
     """The database file or server cannot be opened or reached."""
 
 
+class DatabaseCorruptError(DatabaseError):
+    """The database file is damaged or is not a database at all."""
+
+
 class SchemaVersionError(DatabaseError):
     """The database schema does not match this version of the station."""
 
@@ -137,7 +141,7 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
                 detail=detail,
             )
         if "malformed" in text or "not a database" in text or "file is encrypted" in text:
-            return DatabaseError(
+            return DatabaseCorruptError(
                 f"Could not {action}: the database file is damaged or is not a station database. Restore it from a "
                 "backup, or move it aside to start a new one.",
                 detail=detail,
@@ -157,6 +161,7 @@ __all__ = [
     "DatabaseReadOnlyError",
     "DatabaseFullError",
     "DatabaseUnreachableError",
+    "DatabaseCorruptError",
     "SchemaVersionError",
     "SchemaTooNewError",
     "SchemaTooOldError",
