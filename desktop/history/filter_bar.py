@@ -7,14 +7,9 @@ from typing import Iterable
 from PySide6.QtCore import QDate, Signal, Slot
 from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QWidget
 
-from .filters import (
-    REVIEWED_ALL,
-    REVIEWED_NO,
-    REVIEWED_YES,
-    VERDICT_ALL,
-    HistoryFilters,
-    local_day_range,
-)
+from db.records import HistoryFilter
+
+from .filters import REVIEWED_ALL, REVIEWED_NO, REVIEWED_YES, VERDICT_ALL, local_day_range, reviewed_value
 
 RANGE_ANY = "any"
 RANGE_TODAY = "today"
@@ -24,7 +19,7 @@ RANGE_CUSTOM = "custom"
 
 
 class HistoryFilterBar(QWidget):
-    """Emits ``filtersChanged(HistoryFilters)`` whenever the operator changes a filter."""
+    """Emits ``filtersChanged(HistoryFilter)`` whenever the operator changes a filter (paging left at defaults)."""
 
     filtersChanged = Signal(object)
 
@@ -119,7 +114,7 @@ class HistoryFilterBar(QWidget):
 
     # -- values ---------------------------------------------------------------------------------------------
 
-    def filters(self) -> HistoryFilters:
+    def filters(self) -> HistoryFilter:
         since = until = None
         mode = self.range_combo.currentData()
         today = date.today()
@@ -132,12 +127,13 @@ class HistoryFilterBar(QWidget):
         elif mode == RANGE_CUSTOM:
             since, until = local_day_range(self.from_edit.date().toPython(), self.to_edit.date().toPython())
         product = self.product_combo.currentData()
-        return HistoryFilters(
+        verdict = str(self.verdict_combo.currentData())
+        return HistoryFilter(
             product_id=None if product is None else int(product),
-            verdict=str(self.verdict_combo.currentData()),
-            since=since,
-            until=until,
-            reviewed=str(self.review_combo.currentData()),
+            verdict=None if verdict == VERDICT_ALL else verdict,
+            start=since,
+            end=until,
+            reviewed=reviewed_value(str(self.review_combo.currentData())),
         )
 
     def set_filters(

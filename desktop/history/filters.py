@@ -1,42 +1,21 @@
-"""What the history list shows: the filter chosen in the filter bar, as a plain value (no Qt, no database)."""
+"""Helpers around the history filter (``db.records.HistoryFilter``): local-day ranges, a human description and
+a local check whether a freshly recorded inspection belongs to the rows on screen. No Qt here."""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+
+from db.records import HistoryFilter, InspectionRecord
 
 VERDICT_ALL = "all"
 REVIEWED_ALL = "all"
 REVIEWED_YES = "reviewed"
 REVIEWED_NO = "not_reviewed"
 
-
-@dataclass(frozen=True)
-class HistoryFilters:
-    """Product, verdict, time range and review state of the rows to show.
-
-    ``since`` is inclusive, ``until`` exclusive; both are timezone-aware (UTC) or None for "no bound".
-    """
-
-    product_id: int | None = None
-    verdict: str = VERDICT_ALL  # "PASS", "FAIL" or "all"
-    since: datetime | None = None
-    until: datetime | None = None
-    reviewed: str = REVIEWED_ALL  # "reviewed", "not_reviewed" or "all"
-
-    def describe(self, product_name: str | None = None) -> str:
-        """A short human description, used in messages and export file names."""
-        parts = [product_name or ("all products" if self.product_id is None else f"product {self.product_id}")]
-        if self.verdict != VERDICT_ALL:
-            parts.append(self.verdict)
-        if self.reviewed == REVIEWED_YES:
-            parts.append("reviewed")
-        elif self.reviewed == REVIEWED_NO:
-            parts.append("not reviewed")
-        if self.since is not None:
-            parts.append(f"from {self.since.astimezone().date().isoformat()}")
-        if self.until is not None:
-            parts.append(f"until {(self.until.astimezone() - timedelta(seconds=1)).date().isoformat()}")
-        return ", ".join(parts)
+REVIEW_LABELS = {
+    "none": "Not reviewed",
+    "confirmed_defect": "Confirmed defect",
+    "false_alarm": "False alarm",
+}
 
 
 def local_day_start(day: date) -> datetime:
@@ -51,12 +30,57 @@ def local_day_range(first: date, last: date) -> tuple[datetime, datetime]:
     return local_day_start(first), local_day_start(last + timedelta(days=1))
 
 
+def reviewed_value(choice: str) -> bool | None:
+    """Filter-bar choice -> ``HistoryFilter.reviewed``."""
+    return {REVIEWED_YES: True, REVIEWED_NO: False}.get(choice)
+
+
+def describe(f: HistoryFilter, product_name: str | None = None) -> str:
+    """A short human description of the filter, for messages and export file names."""
+    parts = [product_name or ("all products" if f.product_id is None else f"product {f.product_id}")]
+    if f.verdict:
+        parts.append(f"{f.verdict} only")
+    if f.reviewed is True:
+        parts.append("reviewed")
+    elif f.reviewed is False:
+        parts.append("not reviewed")
+    if f.start is not None:
+        parts.append(f"from {f.start.astimezone().date().isoformat()}")
+    if f.end is not None:
+        parts.append(f"until {(f.end.astimezone() - timedelta(microseconds=1)).date().isoformat()}")
+    return ", ".join(parts)
+
+
+def matches(f: HistoryFilter, record: InspectionRecord) -> bool:
+    """Whether ``record`` belongs to the rows the filter selects (the same rules as the database query)."""
+    if f.product_id is not None and record.product_id != f.product_id:
+        return False
+    if f.verdict is not None and record.verdict != f.verdict.upper():
+        return False
+    if f.start is not None and record.time < f.start:
+        return False
+    if f.end is not None and record.time >= f.end:
+        return False
+    if f.reviewed is True and record.review_status == "none":
+        return False
+    if f.reviewed is False and record.review_status != "none":
+        return False
+    if f.review_status is not None and record.review_status != f.review_status:
+        return False
+    if f.station is not None and record.station != f.station:
+        return False
+    return True
+
+
 __all__ = [
-    "HistoryFilters",
     "VERDICT_ALL",
     "REVIEWED_ALL",
     "REVIEWED_YES",
     "REVIEWED_NO",
+    "REVIEW_LABELS",
     "local_day_start",
     "local_day_range",
+    "reviewed_value",
+    "describe",
+    "matches",
 ]

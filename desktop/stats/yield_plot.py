@@ -1,37 +1,32 @@
-"""Yield (share of PASS parts) per hour or per day, as bars over a time axis, with the part count as a line."""
+"""Yield (share of PASS parts) per hour or per day, as bars over a time axis, with the part count as a line.
+
+Buckets without parts get no bar (a 0 % bar would read as "everything failed"); the count line shows 0 there.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-BUCKET_SECONDS = {"hour": 3600.0, "day": 86400.0}
 
-
-@dataclass(frozen=True)
-class YieldPoint:
-    """One time bucket: its start (aware datetime), how many parts were inspected and how many passed."""
+class Bucket(Protocol):
+    """One time bucket (``db.stats.YieldBucket``): [start, end), parts inspected and passed."""
 
     start: datetime
-    total: int
+    end: datetime
+    inspected: int
     passed: int
-
-    @property
-    def yield_pct(self) -> float:
-        return 100.0 * self.passed / self.total if self.total else 0.0
 
 
 class YieldPlot(QWidget):
-    """Bars: yield in % per bucket (left axis). Line: parts inspected per bucket (right axis)."""
+    """Bars: yield in % per bucket (left axis), the failed share stacked on top. Line: parts per bucket (right axis)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._points: list[YieldPoint] = []
-        self._bucket = "hour"
+        self._buckets: list[Bucket] = []
         self.plot_widget = pg.PlotWidget(parent=self, axisItems={"bottom": pg.DateAxisItem(orientation="bottom")})
         self.plot_widget.setObjectName("yieldPlot")
         self.plot_widget.setBackground("w")
@@ -43,7 +38,12 @@ class YieldPlot(QWidget):
         item.addLegend(offset=(10, 10))
 
         self.bars = pg.BarGraphItem(x=[], height=[], width=1.0, brush=pg.mkBrush(70, 150, 90, 200), name="Yield %")
+        # The failed share on top of each bar: a bucket where everything failed still shows a (red) bar.
+        self.fail_bars = pg.BarGraphItem(
+            x=[], y0=[], height=[], width=1.0, brush=pg.mkBrush(200, 70, 60, 110), name="Failed %"
+        )
         item.addItem(self.bars)
+        item.addItem(self.fail_bars)
 
         # Part counts on a second y axis, in their own ViewBox linked to the same time axis.
         self.count_view = pg.ViewBox()
@@ -69,38 +69,39 @@ class YieldPlot(QWidget):
 
     # -- data -----------------------------------------------------------------------------------------------
 
-    def set_points(self, points: Sequence[YieldPoint], bucket: str) -> None:
-        """Plot ``points`` (one per bucket, buckets without parts may be left out)."""
-        if bucket not in BUCKET_SECONDS:
-            raise ValueError(f"bucket must be 'hour' or 'day', not {bucket!r}")
-        self._points = list(points)
-        self._bucket = bucket
-        width = BUCKET_SECONDS[bucket]
-        centers = np.array([p.start.timestamp() + width / 2 for p in self._points], dtype=float)
-        heights = np.array([p.yield_pct for p in self._points], dtype=float)
-        counts = np.array([p.total for p in self._points], dtype=float)
-        self.bars.setOpts(x=centers, height=heights, width=width * 0.8)
+    def set_buckets(self, buckets: Sequence[Bucket]) -> None:
+        """Plot one bar per bucket with parts (its yield %) and the part count of every bucket."""
+        self._buckets = list(buckets)
+        starts = np.array([b.start.timestamp() for b in self._buckets], dtype=float)
+        ends = np.array([b.end.timestamp() for b in self._buckets], dtype=float)
+        centers = (starts + ends) / 2
+        counts = np.array([b.inspected for b in self._buckets], dtype=float)
+        passed = np.array([b.passed for b in self._buckets], dtype=float)
+        with_parts = counts > 0
+        heights = 100.0 * passed[with_parts] / counts[with_parts]
+        widths = (ends - starts)[with_parts] * 0.8
+        self.bars.setOpts(x=centers[with_parts], height=heights, width=widths if widths.size else 1.0)
+        self.fail_bars.setOpts(
+            x=centers[with_parts], y0=heights, height=100.0 - heights, width=widths if widths.size else 1.0
+        )
         self.count_curve.setData(centers, counts)
         item = self.plot_widget.getPlotItem()
-        if len(centers):
-            item.setXRange(centers.min() - width, centers.max() + width, padding=0.02)
+        if centers.size:
+            item.setXRange(float(starts.min()), float(ends.max()), padding=0.02)
             self.count_view.setYRange(0, max(1.0, float(counts.max())) * 1.1, padding=0)
         self.plot_widget.setToolTip(self._summary())
 
     def _summary(self) -> str:
-        total = sum(p.total for p in self._points)
-        passed = sum(p.passed for p in self._points)
+        total = sum(b.inspected for b in self._buckets)
+        passed = sum(b.passed for b in self._buckets)
         if not total:
             return ""
         return f"{passed} of {total} parts passed ({100.0 * passed / total:.1f} %)"
 
     # -- read back (tests, export) ---------------------------------------------------------------------------
 
-    def plotted_points(self) -> list[YieldPoint]:
-        return list(self._points)
-
     def plotted_yield(self) -> tuple[np.ndarray, np.ndarray]:
-        """(bucket centre timestamps, yield %) exactly as handed to the bar item."""
+        """(bucket centre timestamps, yield %) of the buckets with parts, exactly as handed to the bar item."""
         return np.asarray(self.bars.opts["x"], dtype=float), np.asarray(self.bars.opts["height"], dtype=float)
 
     def plotted_counts(self) -> tuple[np.ndarray, np.ndarray]:
@@ -108,4 +109,4 @@ class YieldPlot(QWidget):
         return (np.asarray([] if x is None else x, dtype=float), np.asarray([] if y is None else y, dtype=float))
 
 
-__all__ = ["YieldPlot", "YieldPoint", "BUCKET_SECONDS"]
+__all__ = ["YieldPlot"]
