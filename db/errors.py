@@ -129,6 +129,10 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
             "unable to open database" in text
             or "could not connect" in text
             or "connection refused" in text
+            or "connection failed" in text
+            or "failed to resolve host" in text
+            or "name or service not known" in text
+            or "timeout expired" in text
             or "connection to server" in text
             or "could not translate host name" in text
             or "server closed the connection" in text
