@@ -1,0 +1,124 @@
+"""A verdict with no hand-set threshold.
+
+From the references alone the product learns two score distributions: normal (leave-one-out scores of each
+reference against the others where there are several, plus slightly disturbed copies of the references) and
+anomalous (defects simulated on the references). The decision threshold sits between them in log-score space,
+nearer the normal side when the normal evidence is real (leave-one-out) and nearer the anomalous side when it only
+comes from disturbed copies (which look more alike than real parts do). A logistic curve through the threshold
+turns a score into a probability. An operator may override the threshold; the override is recorded as such.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from core.errors import CalibrationError
+from core.result import FAIL, PASS
+
+
+@dataclass(frozen=True)
+class Calibration:
+    threshold: float  # automatic threshold (score units)
+    scale: float  # logistic width in log-score units
+    normal_scores: tuple[float, ...]
+    anomaly_scores: tuple[float, ...]
+    method: str
+    override_threshold: float | None = None
+    override_by: str | None = None
+    override_at: str | None = None
+    stats: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def effective_threshold(self) -> float:
+        return self.override_threshold if self.override_threshold is not None else self.threshold
+
+    @property
+    def overridden(self) -> bool:
+        return self.override_threshold is not None
+
+    @property
+    def id(self) -> str:
+        payload = json.dumps(
+            [round(self.threshold, 6), round(self.scale, 6), self.method, self.override_threshold], sort_keys=True
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def probability(self, score: float) -> float:
+        t = self.effective_threshold
+        z = (math.log(max(score, 1e-9)) - math.log(max(t, 1e-9))) / max(self.scale, 1e-6)
+        z = max(-40.0, min(40.0, z))
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def decide(self, score: float) -> tuple[str, float]:
+        return (FAIL if score > self.effective_threshold else PASS), self.probability(score)
+
+    def with_override(self, threshold: float | None, by: str = "operator") -> "Calibration":
+        if threshold is None:
+            return replace(self, override_threshold=None, override_by=None, override_at=None)
+        if not (threshold > 0 and math.isfinite(threshold)):
+            raise CalibrationError(f"threshold override must be a positive number, got {threshold!r}")
+        return replace(
+            self,
+            override_threshold=float(threshold),
+            override_by=by,
+            override_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["normal_scores"] = [round(v, 6) for v in self.normal_scores]
+        d["anomaly_scores"] = [round(v, 6) for v in self.anomaly_scores]
+        d["id"] = self.id
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+        d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        d["normal_scores"] = tuple(d.get("normal_scores", ()))
+        d["anomaly_scores"] = tuple(d.get("anomaly_scores", ()))
+        d["stats"] = dict(d.get("stats", {}))
+        return cls(**d)
+
+
+def fit_calibration(
+    normal_scores: list[float],
+    anomaly_scores: list[float],
+    normals_are_real: bool,
+) -> Calibration:
+    """Place the threshold between the normal and the simulated-anomaly score distributions."""
+    n = np.log(np.maximum(np.asarray(normal_scores, dtype=np.float64), 1e-9))
+    a = np.log(np.maximum(np.asarray(anomaly_scores, dtype=np.float64), 1e-9))
+    if n.size == 0 or a.size == 0:
+        raise CalibrationError("calibration needs normal and simulated-anomaly scores; add a reference image")
+    n_hi = float(np.max(n))
+    n_med = float(np.median(n))
+    a_med = float(np.median(a))
+    a_lo = float(np.quantile(a, 0.25))
+    # Real parts vary more than disturbed copies of one reference: leave room above the normal maximum.
+    # The room is a share of the gap up to the bulk of the simulated anomalies.
+    gap_top = max(a_med, n_hi + 0.05)
+    weight = 0.35 if normals_are_real else 0.5
+    log_t = n_hi + weight * (gap_top - n_hi)
+    scale = max(0.03, (a_med - n_med) / 6.0)
+    method = "loo+jitter+simulated" if normals_are_real else "jitter+simulated"
+    stats = {
+        "normal_max": math.exp(n_hi),
+        "normal_median": math.exp(n_med),
+        "anomaly_q25": math.exp(a_lo),
+        "anomaly_median": math.exp(a_med),
+        "separation": float(np.mean(a[:, None] > n[None, :])),
+    }
+    return Calibration(
+        threshold=math.exp(log_t),
+        scale=scale,
+        normal_scores=tuple(float(v) for v in np.exp(n)),
+        anomaly_scores=tuple(float(v) for v in np.exp(a)),
+        method=method,
+        stats=stats,
+    )

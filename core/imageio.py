@@ -1,0 +1,134 @@
+"""Reading and writing images with checks that give people a clear message.
+
+Every loader returns an RGB ``uint8`` array of shape (H, W, 3). Grayscale, RGBA, palette and 16-bit images are
+converted; unreadable, truncated, empty, tiny and huge files raise :class:`ImageReadError` naming the file.
+"""
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+from core.errors import ImageReadError
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+MIN_SIDE = 16  # pixels; smaller images carry no usable patch features
+MAX_PIXELS = 80_000_000  # 80 MP; larger images are refused rather than exhausting memory
+
+
+def _to_rgb_uint8(img: Image.Image, name: str) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        if mode.startswith("I;16"):
+            lo, hi = 0.0, 65535.0
+        elif hi <= lo:
+            hi = lo + 1.0
+        arr = np.clip((arr - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.repeat(arr[:, :, None], 3, axis=2)
+    if mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"), dtype=np.uint8)
+    if mode != "RGB":
+        img = img.convert("RGB")
+    return np.asarray(img, dtype=np.uint8)
+
+
+def check_array(arr: np.ndarray, name: str = "frame") -> np.ndarray:
+    """Validate an in-memory frame and return it as contiguous RGB uint8 (H, W, 3)."""
+    if not isinstance(arr, np.ndarray) or arr.size == 0:
+        raise ImageReadError(f"{name}: empty image")
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 1:
+        arr = np.repeat(arr, 3, axis=2)
+    elif arr.ndim == 3 and arr.shape[2] == 4:
+        alpha = arr[:, :, 3:4].astype(np.float32) / (65535.0 if arr.dtype == np.uint16 else 255.0)
+        arr = (arr[:, :, :3].astype(np.float32) * alpha).astype(arr.dtype)
+    elif not (arr.ndim == 3 and arr.shape[2] == 3):
+        raise ImageReadError(f"{name}: unsupported image shape {arr.shape}; expected gray, RGB or RGBA")
+    if arr.dtype == np.uint16:
+        arr = (arr >> 8).astype(np.uint8)
+    elif arr.dtype in (np.float32, np.float64):
+        hi = 1.0 if float(np.nanmax(arr)) <= 1.0 else 255.0
+        arr = np.clip(np.nan_to_num(arr) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif arr.dtype != np.uint8:
+        raise ImageReadError(f"{name}: unsupported pixel type {arr.dtype}")
+    h, w = arr.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise ImageReadError(f"{name}: image is {w}x{h} pixels, too small (at least {MIN_SIDE}x{MIN_SIDE})")
+    if h * w > MAX_PIXELS:
+        raise ImageReadError(
+            f"{name}: image is {w}x{h} pixels, larger than the {MAX_PIXELS // 1_000_000} MP this station accepts;"
+            " reduce the camera resolution or crop to the part"
+        )
+    return np.ascontiguousarray(arr)
+
+
+def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
+    """Decode image bytes (PNG, JPEG, BMP, TIFF ...) into RGB uint8."""
+    if not data:
+        raise ImageReadError(f"{name}: the file is empty (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            size = img.size
+            if size[0] * size[1] > MAX_PIXELS:
+                raise ImageReadError(
+                    f"{name}: image is {size[0]}x{size[1]} pixels, larger than the"
+                    f" {MAX_PIXELS // 1_000_000} MP this station accepts; reduce the resolution or crop to the part"
+                )
+            img.load()
+            arr = _to_rgb_uint8(img, name)
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{name}: not an image file this station can read (PNG, JPEG, BMP, TIFF)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = str(exc) or type(exc).__name__
+        if "truncated" in reason.lower():
+            reason = "the file is truncated (incomplete copy or write)"
+        raise ImageReadError(f"{name}: cannot decode image: {reason}") from None
+    except Image.DecompressionBombError:
+        raise ImageReadError(f"{name}: image is too large to decode safely") from None
+    return check_array(arr, name)
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file into RGB uint8, or raise ImageReadError naming the file and the problem."""
+    p = Path(path)
+    if not p.exists():
+        raise ImageReadError(f"{p}: file not found")
+    if p.is_dir():
+        raise ImageReadError(f"{p}: is a folder, not an image file")
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    return load_image_bytes(data, str(p))
+
+
+def save_png(arr: np.ndarray, path: str | os.PathLike[str]) -> Path:
+    """Write an RGB/gray uint8 array as PNG atomically (temp file + rename): never a half-written file."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=p.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            Image.fromarray(arr).save(fh, format="PNG")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p

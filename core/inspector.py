@@ -1,0 +1,173 @@
+"""The inspector: load the encoder once, build products from normal references, inspect frames."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.calibration import fit_calibration
+from core.decoder import image_score, patch_scores, smooth_map
+from core.encoder import Encoder, load_encoder
+from core.errors import InspectionError, ReferencesError
+from core.imageio import check_array
+from core.jitter import jitter
+from core.memory import MemoryBank, augment_views, build_bank, image_hash, patch_features
+from core.preprocess import working_image
+from core.product import ProductModel
+from core.regions import find_regions
+from core.result import InspectionResult
+from core.settings import DecoderSettings
+from core.simulation import simulate_anomaly
+
+Progress = Callable[[float, str], None]
+
+DEFAULT_SETTINGS = DecoderSettings(augment=("flip", "rot90"), self_similarity=True)
+N_JITTER_NORMALS = 12
+N_SIMULATED = 24
+MAX_LEAVE_ONE_OUT = 6
+
+
+class Inspector:
+    """Holds the warm encoder. Thread-confined: use one instance from one thread at a time."""
+
+    def __init__(self, encoder: str | Encoder = "efficientnet-lite0", device: str = "auto", threads: int | None = None):
+        t0 = time.perf_counter()
+        if threads:
+            torch.set_num_threads(threads)
+        self.encoder: Encoder = load_encoder(encoder, device) if isinstance(encoder, str) else encoder
+        self.startup_ms = (time.perf_counter() - t0) * 1000.0
+
+    @property
+    def encoder_id(self) -> str:
+        return self.encoder.id
+
+    # --- scoring -------------------------------------------------------------------------------------------
+    def _score(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> tuple[np.ndarray, float, dict[str, float]]:
+        """Working-resolution map, image score and timings of one RGB frame."""
+        t0 = time.perf_counter()
+        work = working_image(image, settings)
+        grid = patch_features(self.encoder, work)
+        t1 = time.perf_counter()
+        pm = patch_scores(grid, bank, settings).numpy()
+        t2 = time.perf_counter()
+        amap = smooth_map(pm, (work.shape[1], work.shape[0]), settings.blur_sigma)
+        score = image_score(amap, settings.top_fraction)
+        t3 = time.perf_counter()
+        timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
+        return amap, score, timings
+
+    # --- products ------------------------------------------------------------------------------------------
+    def build_product(
+        self,
+        references: Sequence[np.ndarray],
+        name: str = "product",
+        settings: DecoderSettings | None = None,
+        progress: Progress | None = None,
+        cancel: Callable[[], bool] | None = None,
+        cache_dir: Path | None = None,
+        seed: int = 0,
+    ) -> ProductModel:
+        """Memory bank + self-calibration from k >= 1 normal references (RGB uint8 arrays of any size)."""
+        if not references:
+            raise ReferencesError("no normal reference images: add at least one image of a good part")
+        settings = settings or DEFAULT_SETTINGS
+        refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
+
+        def report(frac: float, msg: str) -> None:
+            if progress:
+                progress(max(0.0, min(1.0, frac)), msg)
+
+        def check_cancel() -> None:
+            if cancel and cancel():
+                raise InspectionError("building the product was cancelled")
+
+        bank = build_bank(
+            self.encoder, refs, settings,
+            progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir,
+        )
+        rng = np.random.default_rng(seed)
+        normal: list[float] = []
+        loo = len(refs) >= 2
+        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if loo else 0) + N_JITTER_NORMALS + N_SIMULATED
+        done = 0
+        if loo:
+            held = rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False)
+            for i in held:
+                check_cancel()
+                others = [r for j, r in enumerate(refs) if j != i]
+                sub = [others[j] for j in rng.choice(len(others), size=min(len(others), 16), replace=False)]
+                chunks = []
+                for r in sub:
+                    for v in augment_views(working_image(r, settings), settings.augment):
+                        f = patch_features(self.encoder, v)
+                        chunks.append(f.reshape(-1, f.shape[-1]))
+                feats = torch.cat(chunks)
+                if feats.shape[0] > settings.bank_cap:
+                    feats = feats[torch.randperm(feats.shape[0], generator=torch.Generator().manual_seed(seed))[: settings.bank_cap]]
+                normal.append(self._score(refs[i], feats, settings)[1])
+                done += 1
+                report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
+        # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
+        # so the two distributions differ by the defect alone.
+        anomalous: list[float] = []
+        for j in range(N_SIMULATED):
+            check_cancel()
+            base = jitter(refs[j % len(refs)], rng)
+            if j < N_JITTER_NORMALS:
+                normal.append(self._score(base, bank.features, settings)[1])
+                done += 1
+            sim = simulate_anomaly(base, rng, others=refs)
+            anomalous.append(self._score(sim.image, bank.features, settings)[1])
+            done += 1
+            report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
+        calibration = fit_calibration(normal, anomalous, normals_are_real=loo)
+        report(1.0, f"ready: threshold {calibration.threshold:.3f}")
+        return ProductModel(
+            name=name,
+            settings=settings,
+            bank=bank,
+            calibration=calibration,
+            reference_hashes=tuple(image_hash(r) for r in refs),
+            encoder_id=self.encoder.id,
+            info={"bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs)},
+        )
+
+    # --- inspection ----------------------------------------------------------------------------------------
+    def inspect(self, frame: np.ndarray, product: ProductModel) -> InspectionResult:
+        t0 = time.perf_counter()
+        frame = check_array(frame, "frame")
+        if product.encoder_id != self.encoder.id:
+            raise InspectionError(
+                f"product {product.name!r} was built with {product.encoder_id}, this station runs"
+                f" {self.encoder.id}; rebuild the product's references"
+            )
+        amap, score, timings = self._score(frame, product.bank.features, product.settings)
+        t1 = time.perf_counter()
+        verdict, probability = product.calibration.decide(score)
+        h, w = frame.shape[:2]
+        import cv2
+
+        full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+        threshold = product.calibration.effective_threshold
+        regions = find_regions(full, threshold) if verdict == "FAIL" else []
+        if verdict == "FAIL" and not regions:
+            regions = find_regions(full, float(full.max()) * 0.9)
+        t2 = time.perf_counter()
+        timings["verdict"] = (t2 - t1) * 1e3
+        timings["total"] = (t2 - t0) * 1e3
+        return InspectionResult(
+            verdict=verdict,
+            probability=probability,
+            score=score,
+            threshold=threshold,
+            anomaly_map=full,
+            regions=regions,
+            timings_ms=timings,
+            encoder_id=self.encoder.id,
+            calibration_id=product.calibration.id,
+            overridden=product.calibration.overridden,
+            image_size=(w, h),
+        )

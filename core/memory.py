@@ -1,0 +1,146 @@
+"""In-context memory of a product: patch features of its normal references.
+
+Built once per product (optionally with flips and 90-degree rotations of the references), bounded in size, and
+cached on disk keyed by the encoder id, the decoder settings and the references' SHA-256 so a restart does not
+recompute it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.coreset import greedy_coreset
+from core.encoder import Encoder
+from core.errors import InspectionError, ReferencesError
+from core.preprocess import working_image
+from core.settings import DecoderSettings
+
+Progress = Callable[[float, str], None]
+
+
+def image_hash(image: np.ndarray) -> str:
+    h = hashlib.sha256()
+    h.update(str(image.shape).encode())
+    h.update(np.ascontiguousarray(image).tobytes())
+    return h.hexdigest()
+
+
+def augment_views(image: np.ndarray, augment: Sequence[str]) -> list[np.ndarray]:
+    views = [image]
+    if "flip" in augment:
+        views += [image[:, ::-1], image[::-1, :]]
+    if "rot90" in augment:
+        views += [np.rot90(image, k) for k in (1, 2, 3)]
+    return [np.ascontiguousarray(v) for v in views]
+
+
+@dataclass
+class MemoryBank:
+    features: torch.Tensor  # (M, C) float32, unit-norm rows
+    encoder_id: str
+    key: str  # cache key: encoder + settings + reference hashes
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.features.numel() * self.features.element_size())
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".bank-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(
+                    fh,
+                    features=self.features.numpy().astype(np.float16),
+                    encoder_id=np.array(self.encoder_id),
+                    key=np.array(self.key),
+                )
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> "MemoryBank":
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                feats = torch.from_numpy(z["features"].astype(np.float32))
+                return cls(feats, str(z["encoder_id"]), str(z["key"]))
+        except (OSError, KeyError, ValueError) as exc:
+            raise InspectionError(f"{path}: memory bank file is unreadable ({exc}); it will be rebuilt") from None
+
+
+def bank_key(encoder_id: str, settings: DecoderSettings, hashes: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(encoder_id.encode())
+    h.update(settings.key().encode())
+    for x in sorted(hashes):
+        h.update(x.encode())
+    return h.hexdigest()[:24]
+
+
+def patch_features(encoder: Encoder, image_working: np.ndarray) -> torch.Tensor:
+    """(h, w, C) features of one working-resolution image."""
+    f = encoder.features([image_working])[0]
+    return f.permute(1, 2, 0).contiguous().cpu()
+
+
+def build_bank(
+    encoder: Encoder,
+    references: Sequence[np.ndarray],
+    settings: DecoderSettings,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+    cache_dir: Path | None = None,
+) -> MemoryBank:
+    if not references:
+        raise ReferencesError("no normal reference images: add at least one image of a good part")
+    hashes = [image_hash(r) for r in references]
+    key = bank_key(encoder.id, settings, hashes)
+    cache_file = Path(cache_dir) / f"bank-{key}.npz" if cache_dir else None
+    if cache_file is not None and cache_file.is_file():
+        try:
+            bank = MemoryBank.load(cache_file)
+            if bank.key == key and bank.encoder_id == encoder.id:
+                if progress:
+                    progress(1.0, "memory bank loaded from cache")
+                return bank
+        except InspectionError:
+            pass  # unreadable cache: rebuild below
+    chunks: list[torch.Tensor] = []
+    total = len(references)
+    for i, ref in enumerate(references):
+        if cancel and cancel():
+            raise InspectionError("building the reference memory was cancelled")
+        work = working_image(ref, settings)
+        for view in augment_views(work, settings.augment):
+            f = patch_features(encoder, view)
+            chunks.append(f.reshape(-1, f.shape[-1]))
+        if progress:
+            progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")
+    feats = torch.cat(chunks, 0)
+    if feats.shape[0] > settings.bank_cap:
+        if progress:
+            progress(total / (total + 1), f"reducing {feats.shape[0]} patches to {settings.bank_cap}")
+        feats = feats[greedy_coreset(feats, settings.bank_cap)]
+    bank = MemoryBank(feats.contiguous(), encoder.id, key)
+    if cache_file is not None:
+        try:
+            bank.save(cache_file)
+        except OSError:
+            pass  # a cache that cannot be written only costs time on the next start
+    if progress:
+        progress(1.0, f"memory bank ready ({bank.features.shape[0]} patches, {bank.nbytes / 1e6:.1f} MB)")
+    return bank

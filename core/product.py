@@ -1,0 +1,93 @@
+"""A product (recipe) as the inspector sees it: its memory bank, decoder settings and calibration."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.calibration import Calibration
+from core.errors import InspectionError
+from core.memory import MemoryBank
+from core.settings import DecoderSettings
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ProductModel:
+    name: str
+    settings: DecoderSettings
+    bank: MemoryBank
+    calibration: Calibration
+    reference_hashes: tuple[str, ...]
+    encoder_id: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_references(self) -> int:
+        return len(self.reference_hashes)
+
+    def with_threshold_override(self, threshold: float | None, by: str = "operator") -> "ProductModel":
+        return replace(self, calibration=self.calibration.with_override(threshold, by))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT_VERSION,
+            "name": self.name,
+            "settings": self.settings.to_dict(),
+            "calibration": self.calibration.to_dict(),
+            "reference_hashes": list(self.reference_hashes),
+            "encoder_id": self.encoder_id,
+            "bank_key": self.bank.key,
+            "bank_patches": int(self.bank.features.shape[0]),
+            "bank_bytes": self.bank.nbytes,
+            "info": self.info,
+        }
+
+    def save(self, folder: str | os.PathLike[str]) -> Path:
+        """Write bank.npz and product.json (each atomically; product.json last, so it never points nowhere)."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.bank.save(folder / "bank.npz")
+        fd, tmp = tempfile.mkstemp(prefix=".product-", suffix=".json", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(self.to_dict(), fh, indent=1)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, folder / "product.json")
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike[str]) -> "ProductModel":
+        folder = Path(folder)
+        meta_file = folder / "product.json"
+        try:
+            meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InspectionError(f"{meta_file}: no saved product model here") from None
+        except (OSError, ValueError) as exc:
+            raise InspectionError(f"{meta_file}: unreadable product model ({exc}); rebuild the references") from None
+        if meta.get("format") != FORMAT_VERSION:
+            raise InspectionError(f"{meta_file}: product model format {meta.get('format')} is not supported; rebuild")
+        bank = MemoryBank.load(folder / "bank.npz")
+        if bank.key != meta.get("bank_key"):
+            raise InspectionError(f"{folder}: memory bank does not belong to this product model; rebuild")
+        return cls(
+            name=meta["name"],
+            settings=DecoderSettings.from_dict(meta["settings"]),
+            bank=bank,
+            calibration=Calibration.from_dict(meta["calibration"]),
+            reference_hashes=tuple(meta["reference_hashes"]),
+            encoder_id=meta["encoder_id"],
+            info=dict(meta.get("info", {})),
+        )

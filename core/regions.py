@@ -1,0 +1,69 @@
+"""Defect regions: connected components of the thresholded map, with size and a location word.
+
+Positions are named on a 3x3 grid of the frame, as AnomalyGPT words them: "top left", "top", "top right", "left",
+"center", "right", "bottom left", "bottom", "bottom right".
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.result import Region
+
+_ROWS = ("top", "", "bottom")
+_COLS = ("left", "", "right")
+
+
+def location_word(cx: float, cy: float, width: int, height: int) -> str:
+    col = min(2, max(0, int(3 * cx / max(width, 1))))
+    row = min(2, max(0, int(3 * cy / max(height, 1))))
+    words = " ".join(w for w in (_ROWS[row], _COLS[col]) if w)
+    return words or "center"
+
+
+def find_regions(
+    anomaly_map: np.ndarray,
+    threshold: float,
+    min_area_pct: float = 0.02,
+    max_regions: int = 10,
+) -> list[Region]:
+    """Connected components where the map exceeds ``threshold``, largest peak first."""
+    h, w = anomaly_map.shape
+    mask = (anomaly_map > threshold).astype(np.uint8)
+    if not mask.any():
+        return []
+    n, labels, stats, centroids = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    total = float(h * w)
+    regions: list[Region] = []
+    for i in range(1, n):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        area_pct = 100.0 * area / total
+        if area_pct < min_area_pct:
+            continue
+        peak = float(anomaly_map[labels == i].max())
+        cx, cy = (float(v) for v in centroids[i])
+        regions.append(
+            Region(
+                bbox=(x, y, x + bw, y + bh),
+                area_pct=area_pct,
+                location=location_word(cx, cy, w, h),
+                peak=peak,
+                centroid=(cx, cy),
+            )
+        )
+    regions.sort(key=lambda r: r.peak, reverse=True)
+    return regions[:max_regions]
+
+
+def describe_locations(regions: list[Region]) -> str:
+    """"the top left and the center" style phrase, distinct words in order of severity."""
+    words: list[str] = []
+    for r in regions:
+        if r.location not in words:
+            words.append(r.location)
+    if not words:
+        return ""
+    phrases = [f"the {w}" for w in words]
+    if len(phrases) == 1:
+        return phrases[0]
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1]

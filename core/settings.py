@@ -1,0 +1,34 @@
+"""Settings of the anomaly decoder, chosen per product and stored with it."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DecoderSettings:
+    resolution: int = 256  # working size: the frame is resized (aspect kept) to about resolution x resolution
+    augment: tuple[str, ...] = ()  # bank augmentations of the references: "flip", "rot90"
+    bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
+    blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
+    self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
+    top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["augment"] = list(self.augment)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DecoderSettings":
+        d = dict(d)
+        d["augment"] = tuple(d.get("augment", ()))
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in d.items() if k in known})
+
+    def key(self) -> str:
+        return (
+            f"r{self.resolution}-a{'+'.join(self.augment) or 'none'}-c{self.bank_cap}"
+            f"-s{int(self.self_similarity)}"
+        )
