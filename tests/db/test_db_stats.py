@@ -1,9 +1,13 @@
 """Statistics on a hand-built history with answers worked out by hand (exact equality)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 import pytest
+
+from core.result import InspectionResult, Region
 
 from db import stats
 from db.errors import NotFoundError
@@ -45,8 +49,29 @@ HISTORY = [
 ]
 
 
-@pytest.fixture
-def history(database: Database, make_frame, make_result) -> Database:
+def _frame(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(8, 8, 3), dtype=np.uint8)
+
+
+def _result(verdict: str, score: float, threshold: float, locations: tuple[str, ...]) -> InspectionResult:
+    regions = [Region(bbox=(0, 0, 4, 4), area_pct=2.0, location=loc, peak=score) for loc in locations]
+    return InspectionResult(
+        verdict=verdict,
+        probability=0.9 if verdict == "FAIL" else 0.1,
+        score=score,
+        threshold=threshold,
+        anomaly_map=np.zeros((8, 8), np.float32),
+        regions=regions,
+        timings_ms={"total": 1.0},
+        encoder_id="efficientnet-lite0",
+        calibration_id="cal",
+    )
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """Built once for the module; tests that change the product put it back."""
+    database = Database.open(tmp_path_factory.mktemp("stats") / "data")
     widget = database.products.create("widget")
     bracket = database.products.create("bracket")
     database.products.save_calibration(widget.id, {"threshold": 1.5})
@@ -55,15 +80,16 @@ def history(database: Database, make_frame, make_result) -> Database:
     for i, (when, product, verdict, score, locations, review) in enumerate(HISTORY):
         rec = database.inspections.record(
             product_id=ids[product],
-            result=make_result(verdict, score, threshold=thresholds[product], locations=locations),
-            image=make_frame(i, 8, 8),
+            result=_result(verdict, score, thresholds[product], locations),
+            image=_frame(i),
             time=when,
         )
         if review == "false_alarm":
             database.inspections.mark_false_alarm(rec.id, by="qa")
         elif review == "confirmed_defect":
             database.inspections.confirm_defect(rec.id, by="qa")
-    return database
+    yield database
+    database.close()
 
 
 def test_rejects_today(history: Database) -> None:
@@ -124,7 +150,10 @@ def test_score_distribution_and_threshold_in_use(history: Database) -> None:
 
     widget = history.products.get("widget")
     history.products.set_threshold_override(widget.id, 1.7, by="supervisor")
-    overridden = history.stats.score_distribution(product="widget", start=at(6, 0), end=at(7, 0))
+    try:
+        overridden = history.stats.score_distribution(product="widget", start=at(6, 0), end=at(7, 0))
+    finally:
+        history.products.set_threshold_override(widget.id, None, by="supervisor")
     assert (overridden.threshold, overridden.threshold_overridden) == (1.7, True)
 
     bracket = history.stats.score_distribution(product="bracket", start=at(6, 0), end=at(7, 0))
