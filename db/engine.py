@@ -4,7 +4,7 @@ Default: SQLite at ``<data_dir>/station.sqlite3``. ``data_dir`` comes from the a
 variable ``INSPECTION_DATA_DIR``, else ``platformdirs.user_data_dir("inspection-station")``. A full SQLAlchemy
 URL (argument, else ``INSPECTION_DB_URL``) replaces the SQLite file, e.g. a shared PostgreSQL server.
 
-SQLite connections get: WAL journal (readers never block the writer), ``foreign_keys=ON`` and a busy timeout
+SQLite connections get: WAL journal (readers never block the writer), ``synchronous=FULL``, ``foreign_keys=ON`` and a busy timeout
 (5000 ms by default) so a briefly busy database waits instead of failing at once.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, wal: bool) -> 
                     cursor.execute("PRAGMA journal_mode = WAL")
                 except Exception:  # noqa: BLE001 - a read-only file cannot switch modes; reads still work
                     pass
-                cursor.execute("PRAGMA synchronous = NORMAL")
+                cursor.execute("PRAGMA synchronous = FULL")  # a committed inspection survives a power cut
         finally:
             cursor.close()
 
