@@ -102,7 +102,14 @@ class CaptureThread(QThread):
             except SourceError as exc:
                 return exc
             self.frames_read += 1
-            if self.mailbox.put(Frame(image=image, index=self.frames_read, source=self.source.name)):
+            frame = Frame(
+                image=image,
+                index=self.frames_read,
+                source=self.source.name,
+                kind=getattr(self.source, "kind", "camera"),
+                label=getattr(self.source, "last_label", None),
+            )
+            if self.mailbox.put(frame):
                 self.frame_available.emit()
             window_frames += 1
             now = self._clock()

@@ -13,6 +13,7 @@ class DemoCamera(FolderSource):
     """Behaves like a live camera on the demo line (``is_live``), paced at a few frames per second."""
 
     is_live = True
+    kind = "demo"
 
     def __init__(self, folder: str | Path = DEMO_CAMERA_DIR, fps: float = DEMO_FPS) -> None:
         super().__init__(folder, fps=fps, name="Demo camera")

@@ -23,6 +23,7 @@ class FolderSource:
     """Every image of ``folder`` in turn, then from the start again. Unreadable files are skipped."""
 
     is_live = False
+    kind = "folder"
 
     def __init__(self, folder: str | Path, fps: float = 2.0, name: str | None = None) -> None:
         self.folder = Path(folder)
@@ -31,6 +32,7 @@ class FolderSource:
         self._files: list[Path] = []
         self._next = 0
         self.skipped: list[Path] = []
+        self.last_label: str | None = None
 
     def open(self) -> None:
         if not self.folder.is_dir():
@@ -45,7 +47,9 @@ class FolderSource:
             path = self._files[self._next]
             self._next = (self._next + 1) % len(self._files)
             try:
-                return load_image(path)
+                image = load_image(path)
+                self.last_label = path.name
+                return image
             except ImageReadError as exc:
                 if path not in self.skipped:
                     self.skipped.append(path)

@@ -14,7 +14,9 @@ class Frame:
 
     image: np.ndarray
     index: int
-    source: str
+    source: str  # the source's name, e.g. "Camera 0"
+    kind: str = "camera"  # camera, stream, file, folder, demo
+    label: str | None = None  # the file a frame came from (folders, videos)
     timestamp: float = field(default_factory=time.monotonic)
 
 

@@ -24,6 +24,7 @@ class _VideoCaptureSource:
     """Common part: one cv2.VideoCapture, opened on ``open`` and released on ``close``."""
 
     name = "video"
+    kind = "camera"
     is_live = True
     pace_fps: float | None = None
 
@@ -81,11 +82,13 @@ class VideoFileSource(_VideoCaptureSource):
     """A video file played at its own frame rate, starting over at the end."""
 
     is_live = False
+    kind = "file"
 
     def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
         self.name = f"Video {self.path.name}"
+        self.last_label = self.path.name
         self.pace_fps = 25.0
 
     def _make_capture(self) -> cv2.VideoCapture:
@@ -115,6 +118,8 @@ class VideoFileSource(_VideoCaptureSource):
 
 class StreamSource(_VideoCaptureSource):
     """An RTSP or HTTP(S) video stream (IP camera)."""
+
+    kind = "stream"
 
     def __init__(self, url: str) -> None:
         super().__init__()

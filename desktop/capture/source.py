@@ -15,11 +15,13 @@ class FrameSource(Protocol):
     """A camera-like source of RGB uint8 frames (H x W x 3).
 
     ``open`` and ``read`` raise :class:`SourceError` when the source is missing or gone; the capture worker then
-    reconnects with backoff. ``pace_fps`` is the rate the capture worker keeps for sources that do not block on
+    reconnects with backoff. ``last_label`` (optional attribute) names the file the last frame came from.
+    ``pace_fps`` is the rate the capture worker keeps for sources that do not block on
     their own (files, folders, the demo camera); ``None`` for real cameras and streams.
     """
 
     name: str
+    kind: str  # what the database records as the inspection's source: camera, stream, file, folder, demo
     is_live: bool
     pace_fps: float | None
 

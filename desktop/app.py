@@ -1,0 +1,113 @@
+"""The desktop station's start-up: arguments, database, workers, window.
+
+    python main.py [--data-dir DIR] [--demo] [--source SPEC] [--screenshot OUT.png [--frames N]]
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import socket
+import sys
+from pathlib import Path
+
+SOURCE_HELP = "camera number (0), video file, image folder, rtsp:// or http:// URL, or 'demo'"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="main.py", description="Inspection station (desktop)")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="where the database and images live (default: $INSPECTION_DATA_DIR, else the user data folder)")
+    parser.add_argument("--demo", action="store_true", help="use the simulated demo camera and the demo product")
+    parser.add_argument("--source", default=None, help=f"frame source: {SOURCE_HELP}")
+    parser.add_argument("--screenshot", type=Path, default=None, metavar="OUT.png",
+                        help="inspect --frames frames unattended, save a picture of the window and exit")
+    parser.add_argument("--frames", type=int, default=5, help="frames to inspect before the screenshot (default 5)")
+    parser.add_argument("--encoder", default="efficientnet-lite0", help="vision encoder (default efficientnet-lite0)")
+    return parser.parse_args(argv)
+
+
+def _fatal(message: str, interactive: bool) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    if interactive:
+        from PySide6.QtWidgets import QMessageBox
+
+        QMessageBox.critical(None, "Inspection station", message)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(list(sys.argv[1:] if argv is None else argv))
+    headless = args.screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if headless:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from db.engine import default_data_dir
+    from db.errors import DatabaseError
+    from db.repository import Database
+    from desktop.capture.spec import DEMO_SPEC
+    from desktop.demo_setup import ensure_demo_product
+    from desktop.station_settings import StationSettings
+
+    app = QApplication.instance() or QApplication(["inspection-station"])
+    interactive = args.screenshot is None
+    data_dir = default_data_dir(args.data_dir)
+    try:
+        database = Database.open(data_dir)
+    except DatabaseError as exc:
+        return _fatal(f"{exc}", interactive)
+
+    settings = StationSettings.load(data_dir)
+    spec = args.source or (DEMO_SPEC if args.demo else settings.source or DEMO_SPEC)
+    product_id = settings.product_id
+    if spec == DEMO_SPEC:
+        try:
+            product_id = ensure_demo_product(database).id if args.demo or product_id is None else product_id
+        except (DatabaseError, FileNotFoundError) as exc:
+            database.close()
+            return _fatal(f"The demo product could not be prepared: {exc}", interactive)
+
+    try:
+        return _run(app, args, database, data_dir, settings, spec, product_id)
+    finally:
+        database.close()
+
+
+def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
+    from core.inspector import Inspector
+    from desktop.history.history_view import HistoryView
+    from desktop.inference_worker import InferenceService
+    from desktop.main_window import MainWindow
+    from desktop.record_writer import RecordService
+    from desktop.screenshot_run import ScreenshotRun
+    from desktop.station import Station
+    from desktop.stats.statistics_view import StatisticsView
+
+    window = MainWindow()
+    inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
+    recorder = RecordService(database.inspections, station=socket.gethostname())
+    station = Station(window, database, inference, recorder, data_dir, settings)
+    history = HistoryView(database, database.store)
+    stats = StatisticsView(database)
+    window.add_view("History", history)
+    window.add_view("Statistics", stats)
+    station.inspection_recorded.connect(history.on_inspection_recorded)
+    station.inspection_recorded.connect(stats.on_inspection_recorded)
+    history.referenceAdded.connect(station.on_references_changed)
+
+    run = ScreenshotRun(station, window, args.screenshot, args.frames) if args.screenshot else None
+    window.show()
+    station.start(spec, product_id)
+    code = app.exec()
+    station.shutdown()
+    history.shutdown()
+    stats.shutdown()
+    window.deleteLater()
+    if run is not None:
+        return run.exit_code if run.exit_code is not None else 1
+    return int(code)

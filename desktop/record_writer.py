@@ -1,0 +1,125 @@
+"""The database writer: records inspections (image + heatmap files first, then the row) off the GUI thread.
+
+Outcomes stay in ``unsaved`` until the database confirmed them, so a locked database, a read-only folder or a
+full disk loses nothing: the window says what happened and ``retry()`` writes them again.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from db.errors import DatabaseError
+from desktop.inference_worker import InspectionOutcome
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RecordJob:
+    key: int
+    outcome: InspectionOutcome
+
+
+class RecordWorker(QObject):
+    recorded = Signal(int, object)  # job key, db.records.InspectionRecord
+    failed = Signal(int, str)  # job key, message for people
+
+    def __init__(self, inspections: Any, station: str = "", operator: str = "") -> None:
+        super().__init__()
+        self._inspections = inspections
+        self.station = station
+        self.operator = operator
+
+    @Slot(object)
+    def record(self, job: RecordJob) -> None:
+        out = job.outcome
+        try:
+            record = self._inspections.record(
+                product_id=out.product_id,
+                result=out.result,
+                image=out.frame.image,
+                heatmap=out.heatmap_rgba[..., :3],
+                station=self.station,
+                operator=self.operator,
+                source=out.frame.kind,
+                source_name=out.frame.label or out.frame.source,
+                model_ids={"encoder": out.result.encoder_id, "calibration": out.result.calibration_id},
+            )
+        except DatabaseError as exc:  # StorageError is a DatabaseError too
+            self.failed.emit(job.key, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - never lose the result silently
+            log.error("recording failed:\n%s", traceback.format_exc())
+            self.failed.emit(job.key, f"The inspection could not be saved: {exc}")
+            return
+        self.recorded.emit(job.key, record)
+
+
+class RecordService(QObject):
+    """GUI-side handle: ``submit`` an outcome; ``recorded``/``failed`` report back; ``retry`` resubmits."""
+
+    recorded = Signal(object, object)  # InspectionOutcome, InspectionRecord
+    failed = Signal(object, str)  # InspectionOutcome, message
+    _submit = Signal(object)
+
+    def __init__(self, inspections: Any, station: str = "", operator: str = "", parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.thread = QThread()
+        self.thread.setObjectName("db-writer")
+        self.worker = RecordWorker(inspections, station, operator)
+        self.worker.moveToThread(self.thread)
+        self._submit.connect(self.worker.record)
+        self.worker.recorded.connect(self._on_recorded)
+        self.worker.failed.connect(self._on_failed)
+        self.thread.finished.connect(self.worker.deleteLater)
+        self.unsaved: dict[int, InspectionOutcome] = {}
+        self.in_flight: set[int] = set()
+        self.last_error: str | None = None
+        self._next_key = 1
+
+    def start(self) -> None:
+        if not self.thread.isRunning():
+            self.thread.start()
+
+    def submit(self, outcome: InspectionOutcome) -> int:
+        key = self._next_key
+        self._next_key += 1
+        self.unsaved[key] = outcome
+        self._send(key)
+        return key
+
+    def retry(self) -> int:
+        """Write every unsaved outcome again; returns how many were resubmitted."""
+        keys = [k for k in sorted(self.unsaved) if k not in self.in_flight]
+        for key in keys:
+            self._send(key)
+        return len(keys)
+
+    def _send(self, key: int) -> None:
+        self.in_flight.add(key)
+        self._submit.emit(RecordJob(key, self.unsaved[key]))
+
+    @Slot(int, object)
+    def _on_recorded(self, key: int, record: object) -> None:
+        self.in_flight.discard(key)
+        outcome = self.unsaved.pop(key, None)
+        if outcome is not None:
+            self.recorded.emit(outcome, record)
+
+    @Slot(int, str)
+    def _on_failed(self, key: int, message: str) -> None:
+        self.in_flight.discard(key)
+        self.last_error = message
+        outcome = self.unsaved.get(key)
+        if outcome is not None:
+            self.failed.emit(outcome, message)
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        if not self.thread.isRunning():
+            return True
+        self.thread.quit()
+        return self.thread.wait(int(timeout_s * 1000))

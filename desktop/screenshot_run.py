@@ -1,0 +1,67 @@
+"""``--screenshot OUT.png``: run the station unattended until N frames were inspected and recorded, save a
+picture of the main window and quit (exit code 0, or 1 when something failed before N records)."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtWidgets import QApplication
+
+from desktop.main_window import MainWindow
+from desktop.station import Station
+
+SETTLE_MS = 400  # let the history, statistics and chat catch up before the picture is taken
+
+
+class ScreenshotRun(QObject):
+    def __init__(self, station: Station, window: MainWindow, out: Path, frames: int, timeout_s: float = 1200.0) -> None:
+        super().__init__(window)
+        self.station, self.window, self.out, self.frames = station, window, Path(out), max(1, int(frames))
+        self.recorded = 0
+        self.exit_code: int | None = None
+        station.product_ready.connect(self._on_product_ready)
+        station.inspection_recorded.connect(self._on_recorded)
+        station.record_failed.connect(lambda msg: self._fail(f"an inspection was not saved: {msg}"))
+        station.inference.model_failed.connect(lambda msg: self._fail(f"the model did not load: {msg}"))
+        station.inference.product_failed.connect(
+            lambda pid, msg: pid == station.product_id and msg != "cancelled" and self._fail(msg)
+        )
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
+        self._timer.start(int(timeout_s * 1000))
+
+    @Slot(int)
+    def _on_product_ready(self, product_id: int) -> None:
+        if self.exit_code is None and product_id == self.station.product_id:
+            self.station.set_auto(True)
+
+    @Slot(int)
+    def _on_recorded(self, _inspection_id: int) -> None:
+        self.recorded += 1
+        print(f"inspected and recorded {self.recorded}/{self.frames}", flush=True)
+        if self.recorded >= self.frames and self.exit_code is None:
+            self._finish(0)
+
+    def _fail(self, message: str) -> None:
+        if self.exit_code is None:
+            print(f"screenshot run: {message}", file=sys.stderr, flush=True)
+            self._finish(1)
+
+    def _finish(self, code: int) -> None:
+        self.exit_code = code
+        self._timer.stop()
+        self.station.set_auto(False)
+        QTimer.singleShot(SETTLE_MS, self._grab)
+
+    @Slot()
+    def _grab(self) -> None:
+        self.window.tabs.setCurrentIndex(0)
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if not self.window.grab().save(str(self.out)):
+            print(f"screenshot run: could not write {self.out}", file=sys.stderr, flush=True)
+            self.exit_code = 1
+        else:
+            print(f"screenshot saved to {self.out}", flush=True)
+        QApplication.instance().exit(self.exit_code or 0)

@@ -1,0 +1,436 @@
+"""The station controller: wires capture -> inference -> recording -> window, and the operator's controls.
+
+It owns the capture thread and talks to the inference and database-writer threads only through their signals,
+so the window stays responsive. Every problem lands in the window's banner and status bar with what to do.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from db.errors import DatabaseError
+from desktop.capture.capture_thread import INITIAL_BACKOFF_S, CaptureThread
+from desktop.capture.mailbox import Frame, LatestFrameMailbox
+from desktop.capture.source import FrameSource
+from desktop.capture.spec import SourceSpecError, source_from_spec
+from desktop.inference_worker import (
+    NO_REFERENCES_MESSAGE,
+    InferenceService,
+    InspectionOutcome,
+    InspectRequest,
+    ProductRequest,
+    ReferenceSource,
+)
+from desktop.main_window import MainWindow
+from desktop.products_dialog import ProductsDialog
+from desktop.record_writer import RecordService
+from desktop.result_text import describe_result
+from desktop.station_settings import StationSettings
+
+log = logging.getLogger(__name__)
+
+MANUAL_HOLD_S = 6.0  # how long a manual result stays on screen before the live picture returns
+
+
+class Station(QObject):
+    inspection_recorded = Signal(int)  # inspection id, once its row exists (history, statistics, chat)
+    outcome_shown = Signal(object)  # InspectionOutcome
+    record_failed = Signal(str)
+    product_ready = Signal(int)
+    model_ready = Signal()
+
+    def __init__(
+        self,
+        window: MainWindow,
+        database,
+        inference: InferenceService,
+        recorder: RecordService,
+        data_dir: Path,
+        settings: StationSettings | None = None,
+        source_factory: Callable[[str], FrameSource] = source_from_spec,
+        reconnect_backoff_s: float = INITIAL_BACKOFF_S,
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.database = database
+        self.inference = inference
+        self.recorder = recorder
+        self.data_dir = Path(data_dir)
+        self.settings = settings or StationSettings()
+        self._source_factory = source_factory
+        self._backoff_s = reconnect_backoff_s
+
+        self.mailbox = LatestFrameMailbox()
+        self.capture: CaptureThread | None = None
+        self.source_spec: str | None = None
+        self.current_frame: Frame | None = None
+        self.product_id: int | None = None
+        self.product_names: dict[int, str] = {}
+        self.ready_products: set[int] = set()
+        self.model_loaded = False
+        self.auto = False
+        self.paused = False
+        self.last_outcome: InspectionOutcome | None = None
+        self.last_record = None
+        self.products_dialog: ProductsDialog | None = None
+        self._paused_source: FrameSource | None = None
+        self._stopped = False
+
+        w = window
+        w.controls.product_selected.connect(self.select_product)
+        w.controls.source_selected.connect(self.open_source)
+        w.controls.inspect_clicked.connect(self.inspect_now)
+        w.controls.auto_toggled.connect(self.set_auto)
+        w.controls.pause_toggled.connect(self.set_paused)
+        w.controls.products_clicked.connect(self.open_products_dialog)
+        w.closing.connect(self.shutdown)
+
+        inference.model_progress.connect(self._on_model_progress)
+        inference.model_ready.connect(self._on_model_ready)
+        inference.model_failed.connect(self._on_model_failed)
+        inference.product_progress.connect(self._on_product_progress)
+        inference.product_ready.connect(self._on_product_ready)
+        inference.product_failed.connect(self._on_product_failed)
+        inference.result_ready.connect(self._on_result)
+        inference.inspection_failed.connect(self._on_inspection_failed)
+        recorder.recorded.connect(self._on_recorded)
+        recorder.failed.connect(self._on_record_failed)
+
+    # -- start / stop ---------------------------------------------------------------------------------------
+    def start(self, source_spec: str, product_id: int | None = None) -> None:
+        self.window.status.set_database(self._database_label())
+        self.window.verdict.clear("Loading the inspection model…")
+        self.window.live_view.set_placeholder("Connecting to the camera…")
+        self.recorder.start()
+        self.inference.start()
+        self.reload_products(select_id=product_id if product_id is not None else self.settings.product_id)
+        self.open_source(source_spec)
+
+    @Slot()
+    def shutdown(self) -> None:
+        """Stop the camera, the model and the writer, joining their threads (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        if self.products_dialog is not None:
+            self.products_dialog.close()
+        self._stop_capture()
+        self.inference.stop()
+        self.recorder.stop()
+        if self.recorder.unsaved:
+            log.error("%d inspection(s) were not saved: %s", len(self.recorder.unsaved), self.recorder.last_error)
+
+    def _database_label(self) -> str:
+        url = self.database.engine.url
+        return Path(url.database).name if url.get_backend_name() == "sqlite" and url.database else url.get_backend_name()
+
+    # -- products -------------------------------------------------------------------------------------------
+    def reload_products(self, select_id: int | None = None) -> None:
+        try:
+            products = self.database.products.list()
+        except DatabaseError as exc:
+            self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.reload_products(select_id))
+            return
+        self.product_names = {p.id: p.name for p in products}
+        if select_id not in self.product_names:
+            select_id = self.product_id if self.product_id in self.product_names else None
+        if select_id is None and products:
+            select_id = products[0].id
+        self.window.controls.set_products(products, select_id)
+        if not products:
+            self.window.show_problem(
+                "product", "No product yet. Create one and add at least one normal reference image.", "warning",
+                "Open products…", self.open_products_dialog,
+            )
+        if select_id is not None and select_id != self.product_id:
+            self.select_product(select_id)
+
+    @Slot(int)
+    def select_product(self, product_id: int) -> None:
+        self.product_id = product_id
+        self.settings.product_id = product_id
+        self.settings.save()
+        self.window.verdict.clear(f"Product: {self.product_names.get(product_id, product_id)}")
+        if self.model_loaded:
+            self.request_build(product_id)
+
+    def request_build(self, product_id: int) -> None:
+        """Build (or load the saved) model of the product from its references, in the inference worker."""
+        try:
+            info = self.database.products.get(product_id)
+            refs = self.database.references.list(product_id)
+        except DatabaseError as exc:
+            self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.request_build(product_id))
+            return
+        self.product_names[product_id] = info.name
+        self.ready_products.discard(product_id)
+        request = ProductRequest(
+            product_id=product_id,
+            name=info.name,
+            references=tuple(
+                ReferenceSource(label=r.original_name or f"reference #{r.id}", path=Path(r.image_file)) for r in refs
+            ),
+            cache_dir=self.data_dir / "cache",
+            model_dir=self.data_dir / "models" / f"product-{product_id}",
+            threshold_override=info.threshold_override,
+            override_by=info.threshold_override_by,
+        )
+        if refs:
+            self.window.status.set_model(f"building {info.name}…")
+        self.inference.build_product(request)
+
+    @Slot(int)
+    def on_references_changed(self, product_id: int) -> None:
+        """References were added, removed or replaced (products dialog, a false alarm in the history)."""
+        self.reload_products(select_id=self.product_id)
+        if product_id == self.product_id and self.model_loaded:
+            self.request_build(product_id)
+        elif self.product_id is None:
+            self.select_product(product_id)
+
+    @Slot()
+    def open_products_dialog(self) -> None:
+        if self.products_dialog is None:
+            dialog = ProductsDialog(
+                self.database.products,
+                self.database.references,
+                lambda: self.current_frame.image if self.current_frame is not None else None,
+                parent=self.window,
+            )
+            dialog.references_changed.connect(self.on_references_changed)
+            dialog.product_created.connect(lambda pid: self.reload_products(select_id=self.product_id or pid))
+            self.inference.product_progress.connect(dialog.show_build_progress)
+            self.inference.product_ready.connect(lambda pid, _p: dialog.show_build_outcome(pid, True, ""))
+            self.inference.product_failed.connect(
+                lambda pid, msg: msg != "cancelled" and dialog.show_build_outcome(pid, False, msg)
+            )
+            self.products_dialog = dialog
+        if self.product_id is not None:
+            self.products_dialog.refresh_products()
+            self.products_dialog.select_product(self.product_id)
+        self.products_dialog.show()
+        self.products_dialog.raise_()
+
+    # -- model feedback -------------------------------------------------------------------------------------
+    @Slot(float, str)
+    def _on_model_progress(self, fraction: float, message: str) -> None:
+        self.window.status.set_progress(fraction if fraction < 1.0 else None, message)
+        self.window.status.set_model(message.lower() if fraction < 1.0 else "loaded")
+
+    @Slot(str)
+    def _on_model_ready(self, encoder_id: str) -> None:
+        self.model_loaded = True
+        self.window.status.set_progress(None)
+        self.window.status.set_model(encoder_id)
+        self.window.clear_problem("model")
+        self.model_ready.emit()
+        if self.product_id is not None:
+            self.request_build(self.product_id)
+        else:
+            self.window.verdict.clear("Choose or create a product")
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        self.window.status.set_progress(None)
+        self.window.status.set_model("NOT LOADED")
+        self.window.verdict.clear("The inspection model is not available")
+        self.window.show_problem("model", message, "error")
+
+    @Slot(int, float, str)
+    def _on_product_progress(self, product_id: int, fraction: float, message: str) -> None:
+        if product_id == self.product_id:
+            name = self.product_names.get(product_id, "")
+            self.window.status.set_progress(fraction if fraction < 1.0 else None, f"{name}: {message}")
+            if fraction < 1.0:
+                self.window.verdict.clear(f"Preparing {name}: {message}")
+
+    @Slot(int, object)
+    def _on_product_ready(self, product_id: int, product) -> None:
+        self.ready_products.add(product_id)
+        name = self.product_names.get(product_id, product.name)
+        try:
+            self.database.products.save_calibration(product_id, product.calibration.to_dict())
+        except DatabaseError as exc:  # the model works without it; the history shows thresholds per row anyway
+            self.window.status.showMessage(f"Calibration not stored: {exc}", 10000)
+        if product_id != self.product_id:
+            return
+        self.window.status.set_progress(None)
+        threshold = product.calibration.effective_threshold
+        self.window.status.set_model(f"{product.encoder_id} · {name} ready (threshold {threshold:.3f})")
+        self.window.clear_problem("product")
+        self.window.verdict.clear(f"{name} ready. Press Space to inspect, or switch Auto on.")
+        self.product_ready.emit(product_id)
+
+    @Slot(int, str)
+    def _on_product_failed(self, product_id: int, message: str) -> None:
+        if message == "cancelled" or product_id != self.product_id:
+            return
+        self.window.status.set_progress(None)
+        name = self.product_names.get(product_id, "")
+        self.window.status.set_model(f"{name}: not ready")
+        self.window.verdict.clear(NO_REFERENCES_MESSAGE if NO_REFERENCES_MESSAGE in message else f"{name} is not ready")
+        self.window.show_problem("product", message, "error", "Open products…", self.open_products_dialog)
+
+    # -- capture --------------------------------------------------------------------------------------------
+    @Slot(str)
+    def open_source(self, spec: str) -> None:
+        self._stop_capture()
+        self.source_spec = spec
+        self.window.controls.set_source(spec)
+        try:
+            source = self._source_factory(spec)
+        except SourceSpecError as exc:
+            self.window.show_problem("camera", str(exc), "error")
+            self.window.status.set_camera(spec, None, ok=False)
+            return
+        self.settings.source = spec
+        self.settings.save()
+        self.window.clear_problem("camera")
+        self.window.status.set_camera(source.name, None)
+        if not self.paused:
+            self._start_capture(source)
+        else:
+            self._paused_source = source
+
+    def _start_capture(self, source: FrameSource) -> None:
+        self.mailbox.clear()
+        capture = CaptureThread(source, self.mailbox, initial_backoff_s=self._backoff_s)
+        capture.frame_available.connect(self._on_frame_available)
+        capture.status_changed.connect(self._on_capture_status)
+        capture.fps_changed.connect(lambda fps: self.window.status.set_camera(source.name, fps))
+        self.capture = capture
+        capture.start()
+
+    def _stop_capture(self) -> None:
+        capture, self.capture = self.capture, None
+        if capture is None:
+            return
+        if not capture.stop():
+            log.error("the capture thread of %s did not stop in time", capture.source.name)
+        capture.frame_available.disconnect()
+        capture.status_changed.disconnect()
+        capture.fps_changed.disconnect()
+
+    @Slot()
+    def _on_frame_available(self) -> None:
+        frame = self.mailbox.take()
+        if frame is None:
+            return
+        self.current_frame = frame
+        self.window.live_view.show_live(frame.image)
+        if self.auto and self.product_id in self.ready_products:
+            self.inference.submit(frame, self.product_id)
+
+    @Slot(str, bool)
+    def _on_capture_status(self, message: str, ok: bool) -> None:
+        name = self.capture.source.name if self.capture is not None else ""
+        self.window.status.showMessage(message, 8000)
+        if ok:
+            self.window.clear_problem("camera")
+            self.window.status.set_camera(name, None)
+        else:
+            self.window.status.set_camera(name, None, ok=False)
+            self.window.live_view.set_placeholder(message)
+            self.window.show_problem(
+                "camera", f"{message}. Check the cable or the address, or choose another source.", "warning"
+            )
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        if paused == self.paused:
+            return
+        self.paused = paused
+        if paused:
+            self.set_auto(False)
+            source = self.capture.source if self.capture is not None else None
+            self._stop_capture()
+            self._paused_source = source
+            self.window.status.set_camera(source.name if source else "Camera", None, ok=False)
+            self.window.status.showMessage("Camera paused", 5000)
+        elif self._paused_source is not None:
+            self._start_capture(self._paused_source)
+            self._paused_source = None
+
+    # -- inspecting -----------------------------------------------------------------------------------------
+    def _can_inspect(self) -> bool:
+        if self.product_id is None:
+            self.window.show_problem("product", "Choose or create a product first.", "warning",
+                                     "Open products…", self.open_products_dialog)
+            return False
+        if self.product_id not in self.ready_products:
+            self.window.status.showMessage("The product model is still being prepared; see the progress bar.", 5000)
+            return False
+        if self.current_frame is None:
+            self.window.status.showMessage("No camera frame yet: wait for the camera or choose another source.", 5000)
+            return False
+        return True
+
+    @Slot()
+    def inspect_now(self) -> None:
+        if self._can_inspect():
+            assert self.current_frame is not None and self.product_id is not None
+            self.window.verdict.show_busy()
+            self.inference.submit(self.current_frame, self.product_id)
+
+    @Slot(bool)
+    def set_auto(self, on: bool) -> None:
+        self.auto = bool(on)
+        self.window.controls.set_auto(self.auto)
+        if self.auto:
+            self.window.live_view.release_hold()
+            if self.current_frame is not None and self.product_id in self.ready_products:
+                self.inference.submit(self.current_frame, self.product_id)
+
+    @Slot(object)
+    def _on_result(self, outcome: InspectionOutcome) -> None:
+        result = outcome.result
+        self.last_outcome = outcome
+        when = outcome.frame.label or f"frame {outcome.frame.index}"
+        self.window.live_view.show_result(
+            outcome.frame.image, outcome.heatmap_rgba, result, f"{outcome.product_name}: {when}",
+            hold_s=None if self.auto else MANUAL_HOLD_S,
+        )
+        self.window.verdict.show_result(result)
+        self.window.status.set_latency(outcome.latency_ms, result.timings_ms.get("total"))
+        self.window.clear_problem("inspection")
+        if not self.auto or result.is_defective:
+            self.window.chat.append_message("system", describe_result(result, outcome.product_name))
+        self.recorder.submit(outcome)
+        self.outcome_shown.emit(outcome)
+
+    @Slot(object, str)
+    def _on_inspection_failed(self, request: InspectRequest, message: str) -> None:
+        self.window.verdict.clear("Not inspected")
+        self.window.show_problem("inspection", message, "error")
+
+    # -- recording ------------------------------------------------------------------------------------------
+    @Slot(object, object)
+    def _on_recorded(self, outcome: InspectionOutcome, record) -> None:
+        self.last_record = record
+        waiting = len(self.recorder.unsaved)
+        if waiting:
+            self.window.status.set_database(f"saved #{record.id}, {waiting} waiting", ok=False)
+        else:
+            self.window.status.set_database(f"{self._database_label()} · saved #{record.id}")
+            self.window.clear_problem("database")
+        self.inspection_recorded.emit(record.id)
+
+    @Slot(object, str)
+    def _on_record_failed(self, outcome: InspectionOutcome, message: str) -> None:
+        waiting = len(self.recorder.unsaved)
+        self.window.status.set_database(f"NOT SAVED ({waiting} waiting)", ok=False)
+        self.window.show_problem(
+            "database",
+            f"{message} The result stays on screen; {waiting} inspection{'s' if waiting != 1 else ''} "
+            "waiting to be saved.",
+            "error", "Retry saving", self.retry_saving,
+        )
+        self.record_failed.emit(message)
+
+    @Slot()
+    def retry_saving(self) -> None:
+        if self.recorder.retry():
+            self.window.status.showMessage("Saving again…", 3000)

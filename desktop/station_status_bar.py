@@ -1,0 +1,49 @@
+"""The status bar: camera FPS, inspection latency, model and database state, plus transient messages."""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+
+
+class StationStatusBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.camera = QLabel("Camera: -")
+        self.latency = QLabel("Latency: -")
+        self.model = QLabel("Model: not loaded")
+        self.database = QLabel("Database: -")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(180)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        for label in (self.camera, self.latency, self.model, self.database):
+            label.setContentsMargins(6, 0, 6, 0)
+        self.addPermanentWidget(self.progress)
+        for label in (self.camera, self.latency, self.model, self.database):
+            self.addPermanentWidget(label)
+
+    def set_camera(self, name: str, fps: float | None, ok: bool = True) -> None:
+        state = f"{fps:.1f} FPS" if ok and fps is not None else ("connecting" if ok else "disconnected")
+        self.camera.setText(f"{name}: {state}")
+
+    def set_latency(self, latency_ms: float, inspect_ms: float | None = None) -> None:
+        text = f"Latency: {latency_ms:.0f} ms"
+        if inspect_ms is not None:
+            text += f" (model {inspect_ms:.0f} ms)"
+        self.latency.setText(text)
+
+    def set_model(self, text: str) -> None:
+        self.model.setText(f"Model: {text}")
+
+    def set_database(self, text: str, ok: bool = True) -> None:
+        self.database.setText(f"Database: {text}")
+        self.database.setStyleSheet("" if ok else "color:#ff8a80;")
+
+    def set_progress(self, fraction: float | None, message: str = "") -> None:
+        """Show a determinate progress (0..1) with a message, or hide it with ``None``."""
+        if fraction is None:
+            self.progress.hide()
+            return
+        self.progress.setValue(int(round(100 * min(1.0, max(0.0, fraction)))))
+        self.progress.setFormat(f"{message} %p%" if message else "%p%")
+        self.progress.show()

@@ -1,0 +1,167 @@
+"""Test doubles of the live-station tests: a small fake inspector (fast, deterministic; tests only), a scripted
+frame source that fails and recovers on cue, and synthetic part images."""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.errors import InspectionError
+from core.imageio import check_array
+from core.result import FAIL, PASS, InspectionResult, Region
+from desktop.capture.source import SourceError
+
+SMALL = 32
+
+
+def good_part(seed: int = 0, size: int = 96) -> np.ndarray:
+    """A flat grey part with faint noise."""
+    rng = np.random.default_rng(seed)
+    return np.clip(128 + rng.normal(0, 2, (size, size, 3)), 0, 255).astype(np.uint8)
+
+
+def bad_part(seed: int = 0, size: int = 96) -> np.ndarray:
+    """A good part with a bright square defect in the top left quarter."""
+    img = good_part(seed, size)
+    img[10:34, 12:36] = 250
+    return img
+
+
+@dataclass(frozen=True)
+class FakeCalibration:
+    threshold: float
+    overridden: bool = False
+    id: str = "fake-calibration"
+
+    @property
+    def effective_threshold(self) -> float:
+        return self.threshold
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold, "id": self.id, "overridden": self.overridden}
+
+
+@dataclass(frozen=True)
+class FakeProduct:
+    name: str
+    reference: np.ndarray
+    calibration: FakeCalibration
+    encoder_id: str = "fake-encoder"
+
+    def with_threshold_override(self, threshold: float, by: str = "operator") -> "FakeProduct":
+        return replace(self, calibration=FakeCalibration(threshold, overridden=True))
+
+    def save(self, folder: Path) -> Path:  # nothing worth keeping: a rebuild takes milliseconds
+        return Path(folder)
+
+
+def _small_gray(image: np.ndarray) -> np.ndarray:
+    return cv2.resize(image.mean(axis=2).astype(np.float32), (SMALL, SMALL), interpolation=cv2.INTER_AREA)
+
+
+class FakeInspector:
+    """Compares a frame with the mean of its references at 32 x 32: the absolute difference is the map."""
+
+    encoder_id = "fake-encoder"
+
+    def __init__(self, inspect_delay_s: float = 0.0, build_delay_s: float = 0.0) -> None:
+        self.inspect_delay_s = inspect_delay_s
+        self.build_delay_s = build_delay_s
+        self.builds = 0
+        self.inspected: list[np.ndarray] = []
+        self.thread_ids: set[int] = set()
+
+    def build_product(self, references, name="product", progress=None, cancel=None, cache_dir=None):
+        self.thread_ids.add(threading.get_ident())
+        refs = [_small_gray(check_array(r)) for r in references]
+        for step in range(4):
+            if cancel is not None and cancel():
+                raise InspectionError("building the product was cancelled")
+            time.sleep(self.build_delay_s / 4)
+            if progress is not None:
+                progress((step + 1) / 4, f"step {step + 1}/4")
+        self.builds += 1
+        return FakeProduct(name, np.mean(refs, axis=0), FakeCalibration(threshold=40.0))
+
+    def inspect(self, frame, product) -> InspectionResult:
+        self.thread_ids.add(threading.get_ident())
+        frame = check_array(frame)
+        time.sleep(self.inspect_delay_s)
+        self.inspected.append(frame)
+        diff = np.abs(_small_gray(frame) - product.reference)
+        h, w = frame.shape[:2]
+        amap = cv2.resize(diff, (w, h), interpolation=cv2.INTER_NEAREST).astype(np.float32)
+        score = float(diff.max())
+        threshold = product.calibration.effective_threshold
+        regions = []
+        if score > threshold:
+            ys, xs = np.nonzero(amap > threshold)
+            bbox = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+            cx, cy = (bbox[0] + bbox[2]) / 2 / w, (bbox[1] + bbox[3]) / 2 / h
+            location = ("top" if cy < 1 / 3 else "bottom" if cy > 2 / 3 else "") + (
+                " left" if cx < 1 / 3 else " right" if cx > 2 / 3 else ""
+            )
+            regions.append(Region(bbox, 100.0 * len(xs) / (h * w), location.strip() or "center", score))
+        return InspectionResult(
+            verdict=FAIL if score > threshold else PASS,
+            probability=float(min(1.0, score / (2 * threshold))),
+            score=score,
+            threshold=threshold,
+            anomaly_map=amap,
+            regions=regions,
+            timings_ms={"total": 1.0},
+            encoder_id=self.encoder_id,
+            calibration_id=product.calibration.id,
+            overridden=product.calibration.overridden,
+            image_size=(w, h),
+        )
+
+
+class ScriptedSource:
+    """A frame source that follows a script: fail to open ``open_failures`` times, deliver ``frames_per_session``
+    frames per connection, then drop ``drops`` times before delivering forever."""
+
+    kind = "camera"
+    is_live = True
+
+    def __init__(self, open_failures: int = 0, drops: int = 0, frames_per_session: int = 3, pace_fps: float = 50.0):
+        self.name = "Camera 7"
+        self.pace_fps = pace_fps
+        self.open_failures = open_failures
+        self.drops = drops
+        self.frames_per_session = frames_per_session
+        self.opens = 0
+        self._served = 0
+        self._open = False
+        self._frame_no = 0
+
+    def open(self) -> None:
+        self.opens += 1
+        if self.open_failures > 0:
+            self.open_failures -= 1
+            raise SourceError(f"{self.name} is not connected")
+        self._open, self._served = True, 0
+
+    def read(self) -> np.ndarray:
+        if not self._open:
+            raise SourceError(f"{self.name} is not open")
+        if self.drops > 0 and self._served >= self.frames_per_session:
+            self.drops -= 1
+            self._open = False
+            raise SourceError(f"{self.name} stopped delivering frames")
+        self._served += 1
+        self._frame_no += 1
+        return good_part(self._frame_no % 5)
+
+    @property
+    def is_open(self) -> bool:
+        return self._open
+
+    def close(self) -> None:
+        self._open = False
+
+
