@@ -5,7 +5,6 @@ import csv
 import io
 import os
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 

@@ -72,6 +72,13 @@ class Database:
         store.remove_stale_temp_files()
         return cls(engine, store)
 
+    @property
+    def history_queries(self):  # -> core.chat.history.HistoryQueries
+        """The chat's exact history queries (``core.chat.history.HistoryQueries``) over this database."""
+        from .chat_queries import HistoryQueriesAdapter  # imported late: needs core.chat
+
+        return HistoryQueriesAdapter(self.engine)
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -202,7 +202,6 @@ def test_record_history_review_csv_round_trip(database: Database, make_frame, ma
 
 def test_export_failure_keeps_the_previous_file(database: Database, make_frame, make_result, tmp_path: Path, monkeypatch) -> None:
     import errno
-    import os
 
     import db.history as history_module
 

@@ -192,3 +192,28 @@ def test_naive_times_are_refused(history: Database) -> None:
         history.stats.reject_count(start=datetime(2024, 3, 1), end=NOW)
     with pytest.raises(ValueError, match="timezone-aware"):
         history.stats.rejects_today(now=datetime(2024, 3, 6, 12))
+
+
+def test_chat_history_queries_give_the_chat_exact_numbers(history: Database) -> None:
+    from datetime import date
+
+    from core.chat.history import Counts, HistoryQueries, answer_history, parse_history_question
+
+    queries = history.history_queries
+    assert isinstance(queries, HistoryQueries)
+    assert list(queries.product_names()) == ["bracket", "widget"]
+    assert queries.counts(at(6, 0), at(7, 0), "widget") == Counts(inspected=8, rejected=4)
+    assert queries.counts(at(6, 0), at(7, 0)) == Counts(inspected=10, rejected=5)
+    local_days = queries.daily_counts(datetime(2024, 3, 4, tzinfo=PLUS2), datetime(2024, 3, 7, tzinfo=PLUS2), "widget")
+    assert list(local_days) == [
+        (date(2024, 3, 4), Counts(2, 1)),
+        (date(2024, 3, 5), Counts(2, 1)),
+        (date(2024, 3, 6), Counts(8, 4)),
+    ]
+    assert queries.daily_counts(at(1, 0), at(1, 5)) == []  # days without inspections are left out
+
+    intent = parse_history_question("How many rejects today for widget?", NOW, queries.product_names())
+    assert intent is not None
+    assert answer_history(intent, queries) == (
+        "There were 4 rejects today for widget, out of 8 parts inspected (defect rate 50.0%)."
+    )
