@@ -195,6 +195,10 @@ class HistoryView(QWidget):
         """Who is signed in at the station: recorded as the reviewer."""
         self._operator = name or ""
 
+    def is_busy(self) -> bool:
+        """True while any database work of the view (rows, details, reviews, export) is still running."""
+        return self.model.is_loading or self._tasks.busy or self._export_tasks.busy
+
     def selected_inspection_id(self) -> int | None:
         return self._selected_id
 
