@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from .convert import inspection_record
 from .errors import StorageError, ValidationError, storage_error_for
-from .image_store import ImageStore, _fsync_dir
+from .image_store import ImageStore, fsync_dir
 from .models import REVIEW_NONE, REVIEW_STATUSES, VERDICTS, Inspection, Product
 from .records import HistoryFilter, HistoryPage, InspectionRecord
 from .session import reading
@@ -139,7 +139,7 @@ def write_text_atomic(path: Path, text: str, what: str) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
         tmp = None
-        _fsync_dir(folder)
+        fsync_dir(folder)
     except OSError as exc:
         raise storage_error_for(exc, what, folder) from exc
     finally:

@@ -185,7 +185,7 @@ class ImageStore:
             except OSError:
                 pass
             raise
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
 
     # ---------------------------------------------------------------- reading
     def path_of(self, relpath: str) -> Path:
@@ -262,7 +262,7 @@ class ImageStore:
         return removed
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     """Flush the folder entry of a renamed file (POSIX); a no-op where folders cannot be opened (Windows)."""
     if os.name == "nt":
         return
@@ -273,4 +273,4 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["ImageStore", "StoredFile", "encode_png", "image_size_of", "sha256_bytes", "sha256_file", "sniff_suffix"]
+__all__ = ["ImageStore", "StoredFile", "fsync_dir", "encode_png", "image_size_of", "sha256_bytes", "sha256_file", "sniff_suffix"]
