@@ -108,7 +108,14 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
         return DatabaseError(f"Could not {action}: the record refers to something that no longer exists or is incomplete.", detail=detail)
 
     if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DatabaseError, sqlite3.Error)) or isinstance(orig, sqlite3.Error):
-        if "database is locked" in text or "database table is locked" in text or "database is busy" in text or "lock timeout" in text:
+        if (
+            "database is locked" in text
+            or "database table is locked" in text
+            or "database is busy" in text
+            or "lock timeout" in text
+            or "could not obtain lock" in text
+            or "deadlock detected" in text
+        ):
             return DatabaseLockedError(
                 f"Could not {action}: the database is busy (locked by another program or station). "
                 "Wait a moment and retry; if it persists, close other programs using the station's data folder.",
