@@ -189,11 +189,16 @@ class HistoryTableModel(QAbstractTableModel):
         for i in range(ticket.offset, last):
             k = i - ticket.offset
             self._rows[i] = page.records[k] if k < len(page.records) else _Placeholder("(no longer in the database)")
+        if int(page.total) != self._total:
+            self.totalChanged.emit(int(page.total))
+        if not self._ordered_around(ticket.offset, last):
+            # The database changed between a page's query and an insertion at the top: the rows read so far no
+            # longer line up. Forget them; the rows on screen are read again.
+            self._invalidate()
+            return
         if last > ticket.offset:
             self.dataChanged.emit(self.index(ticket.offset, 0), self.index(last - 1, len(HEADERS) - 1))
         self._evict(around=ticket.offset)
-        if int(page.total) != self._total:
-            self.totalChanged.emit(int(page.total))
 
     @Slot(object, object)
     def _on_page_failed(self, ticket: object, exc: object) -> None:
@@ -216,6 +221,27 @@ class HistoryTableModel(QAbstractTableModel):
             if last > ticket.offset:
                 self.dataChanged.emit(self.index(ticket.offset, 0), self.index(last - 1, len(HEADERS) - 1))
         self.loadFailed.emit(message)
+
+    def _ordered_around(self, first: int, end: int) -> bool:
+        """Rows first..end-1 and their cached neighbours are strictly newest-first (no row read twice)."""
+        previous: InspectionRecord | None = None
+        for row in range(max(0, first - 1), min(self._total, end + 1)):
+            item = self._rows.get(row)
+            if not isinstance(item, InspectionRecord):
+                previous = None
+                continue
+            if previous is not None and not (previous.time, previous.id) > (item.time, item.id):
+                return False
+            previous = item
+        return True
+
+    def _invalidate(self) -> None:
+        self._generation += 1
+        self._pending.clear()
+        self._loader.cancel_queued()
+        self._rows.clear()
+        if self._total:
+            self.dataChanged.emit(self.index(0, 0), self.index(self._total - 1, len(HEADERS) - 1))
 
     def _evict(self, around: int) -> None:
         if len(self._rows) <= self._cache_rows:
