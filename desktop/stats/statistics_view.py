@@ -141,6 +141,10 @@ class StatisticsView(QWidget):
             self._block(False)
         self._reload()
 
+    def is_busy(self) -> bool:
+        """True while a read is still running."""
+        return self._tasks.busy
+
     def selected_product(self) -> int | None:
         value = self.product_combo.currentData()
         return None if value is None else int(value)
