@@ -57,8 +57,8 @@ class MainWindow(QMainWindow):
         self._problem_key: str | None = None
         self._problem_action: Callable[[], None] | None = None
         self.banner.retryRequested.connect(self._run_problem_action)
-        QShortcut(QKeySequence(Qt.Key.Key_Space), self, activated=self.controls.inspect_clicked)
-        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, activated=self.live_view.release_hold)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self).activated.connect(self.controls.inspect_clicked.emit)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.live_view.release_hold)
 
     def add_view(self, title: str, widget: QWidget) -> None:
         """Add a tab next to Live (History, Statistics)."""

@@ -10,7 +10,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from db.errors import DatabaseError
 from desktop.inference_worker import InspectionOutcome
@@ -58,6 +58,11 @@ class RecordWorker(QObject):
             return
         self.recorded.emit(job.key, record)
 
+    @Slot()
+    def finish(self) -> None:
+        """Queued after every job: ends the thread once everything before it was written."""
+        QThread.currentThread().quit()
+
 
 class RecordService(QObject):
     """GUI-side handle: ``submit`` an outcome; ``recorded``/``failed`` report back; ``retry`` resubmits."""
@@ -65,6 +70,7 @@ class RecordService(QObject):
     recorded = Signal(object, object)  # InspectionOutcome, InspectionRecord
     failed = Signal(object, str)  # InspectionOutcome, message
     _submit = Signal(object)
+    _finish = Signal()
 
     def __init__(self, inspections: Any, station: str = "", operator: str = "", parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -73,6 +79,7 @@ class RecordService(QObject):
         self.worker = RecordWorker(inspections, station, operator)
         self.worker.moveToThread(self.thread)
         self._submit.connect(self.worker.record)
+        self._finish.connect(self.worker.finish)
         self.worker.recorded.connect(self._on_recorded)
         self.worker.failed.connect(self._on_failed)
         self.thread.finished.connect(self.worker.deleteLater)
@@ -119,7 +126,12 @@ class RecordService(QObject):
             self.failed.emit(outcome, message)
 
     def stop(self, timeout_s: float = 10.0) -> bool:
+        """Write what was submitted, then end the thread; the answers are delivered before this returns."""
         if not self.thread.isRunning():
             return True
-        self.thread.quit()
-        return self.thread.wait(int(timeout_s * 1000))
+        self._finish.emit()
+        if not self.thread.wait(int(timeout_s * 1000)):
+            self.thread.quit()
+            return self.thread.wait(1000)
+        QCoreApplication.sendPostedEvents(self)
+        return True

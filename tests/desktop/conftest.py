@@ -31,3 +31,53 @@ def real_inspector():
     from core.inspector import Inspector
 
     return Inspector(encoder="efficientnet-lite0", device="cpu")
+
+
+class StationRig:
+    """A main window with a station on a real database, the fake (or real) inspector and a chosen source."""
+
+    def __init__(self, qtbot, database, data_dir: Path, inspector, source_factory, backoff_s: float = 0.05):
+        from desktop.history.history_view import HistoryView
+        from desktop.inference_worker import InferenceService
+        from desktop.main_window import MainWindow
+        from desktop.record_writer import RecordService
+        from desktop.station import Station
+        from desktop.station_settings import StationSettings
+
+        self.database = database
+        self.window = MainWindow()
+        qtbot.addWidget(self.window)
+        self.inference = InferenceService(lambda: inspector)
+        self.recorder = RecordService(database.inspections, station="test-station")
+        self.station = Station(
+            self.window, database, self.inference, self.recorder, data_dir,
+            StationSettings(path=data_dir / "settings.json"), source_factory=source_factory,
+            reconnect_backoff_s=backoff_s,
+        )
+        self.history = HistoryView(database, database.store)
+        self.window.add_view("History", self.history)
+        self.station.inspection_recorded.connect(self.history.on_inspection_recorded)
+        self.window.show()
+
+    def close(self) -> None:
+        self.window.close()
+        self.history.shutdown()
+
+
+@pytest.fixture
+def make_rig(qtbot, database, tmp_path: Path):
+    from desktop.capture.demo_camera import DemoCamera
+
+    rigs: list[StationRig] = []
+
+    def make(inspector=None, source_factory=None, backoff_s: float = 0.05) -> StationRig:
+        rig = StationRig(
+            qtbot, database, tmp_path / "data", inspector or FakeInspector(),
+            source_factory or (lambda spec: DemoCamera(fps=25.0)), backoff_s,
+        )
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        rig.close()

@@ -79,9 +79,13 @@ class FakeInspector:
         self.thread_ids.add(threading.get_ident())
         refs = [_small_gray(check_array(r)) for r in references]
         for step in range(4):
-            if cancel is not None and cancel():
-                raise InspectionError("building the product was cancelled")
-            time.sleep(self.build_delay_s / 4)
+            deadline = time.monotonic() + self.build_delay_s / 4
+            while True:  # work in small slices, polling cancel like the real build does
+                if cancel is not None and cancel():
+                    raise InspectionError("building the product was cancelled")
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.02)
             if progress is not None:
                 progress((step + 1) / 4, f"step {step + 1}/4")
         self.builds += 1

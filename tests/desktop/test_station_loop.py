@@ -1,0 +1,87 @@
+"""The full loop on a real database: simulated camera -> inspection worker -> database row -> history -> review."""
+from __future__ import annotations
+
+import threading
+
+from PySide6.QtCore import Qt
+
+from db.records import HistoryFilter
+from desktop.demo_setup import ensure_demo_product
+
+
+def _recorded_ids(rig, n: int, qtbot, timeout: int = 10000) -> list[int]:
+    ids: list[int] = []
+    rig.station.inspection_recorded.connect(ids.append)
+    qtbot.waitUntil(lambda: len(ids) >= n, timeout=timeout)
+    return ids
+
+
+def test_auto_mode_records_inspections_that_history_shows_and_review_updates(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    assert rig.window.controls.selected_product_id() == product.id
+    rig.window.controls.auto_button.click()
+    assert rig.station.auto
+    ids = _recorded_ids(rig, 3, qtbot)
+    rig.window.controls.auto_button.click()
+
+    page = database.history.query(HistoryFilter(product_id=product.id))
+    assert page.total >= 3
+    record = database.inspections.get(ids[0])
+    assert record.source == "demo" and record.source_name.endswith(".png") and record.station == "test-station"
+    assert record.image_file.is_file() and record.heatmap_file is not None and record.heatmap_file.is_file()
+    assert (record.width, record.height) == (320, 320)
+    assert record.encoder_id == "fake-encoder"
+
+    # The window shows the latest result and where it went.
+    assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")
+    assert rig.window.live_view.holding
+    assert "saved #" in rig.window.status.database.text()
+    assert "FPS" in rig.window.status.camera.text() or "Demo camera" in rig.window.status.camera.text()
+
+    # History shows the rows; a review there reaches the database.
+    qtbot.waitUntil(lambda: rig.history.model.rowCount() >= 3, timeout=5000)
+    with qtbot.waitSignal(rig.history.reviewSaved, timeout=5000):
+        rig.history.confirm_defect(ids[0], "seen at the line")
+    assert database.inspections.get(ids[0]).review_status == "confirmed_defect"
+
+
+def test_space_inspects_the_current_frame_and_the_chat_keeps_the_result(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        qtbot.keyClick(rig.window, Qt.Key.Key_Space)
+    outcome = rig.station.last_outcome
+    assert outcome is not None
+    assert rig.window.verdict.verdict_text() == outcome.result.verdict
+    assert f"{outcome.result.probability * 100:.1f} %" in rig.window.verdict.detail_text()
+    assert rig.window.live_view.holding and rig.window.live_view.canvas.regions() == outcome.result.regions
+    last = rig.window.chat.messages[-1]
+    assert last.role == "system" and last.text.startswith(outcome.result.verdict)
+    assert database.inspections.get(recorded.args[0]).verdict == outcome.result.verdict
+    # Esc goes back to the live picture.
+    qtbot.keyClick(rig.window, Qt.Key.Key_Escape)
+    assert not rig.window.live_view.holding
+
+
+def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, database):
+    before = {t.ident for t in threading.enumerate()}
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    rig.station.set_auto(True)
+    _recorded_ids(rig, 2, qtbot)
+    capture = rig.station.capture
+    assert capture is not None and capture.isRunning()
+    rig.close()
+    assert not capture.isRunning()
+    assert rig.station.capture is None
+    assert not rig.inference.thread.isRunning()
+    assert not rig.recorder.thread.isRunning()
+    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
