@@ -1,0 +1,81 @@
+"""A planted defect is found where it was planted; clean parts pass; the verdict needs no threshold."""
+import numpy as np
+
+from core.result import FAIL, PASS
+from tests.core.synth import make_part, plant_spot
+
+
+def test_planted_defect_is_found_where_planted(inspector, part_product):
+    rng = np.random.default_rng(101)
+    part = make_part(rng)
+    bad, mask = plant_spot(part, 175, 45)
+    res = inspector.inspect(bad, part_product)
+    assert res.verdict == FAIL
+    assert res.anomaly_map.shape == bad.shape[:2] and res.anomaly_map.dtype == np.float32
+    peak_y, peak_x = np.unravel_index(np.argmax(res.anomaly_map), res.anomaly_map.shape)
+    assert abs(peak_x - 175) <= 16 and abs(peak_y - 45) <= 16
+    assert res.regions, "a FAIL must come with at least one region"
+    top = res.regions[0]
+    x0, y0, x1, y1 = top.bbox
+    assert x0 <= 175 < x1 and y0 <= 45 < y1
+    assert top.location == "top right"
+    assert 0 < top.area_pct < 10
+    assert res.probability > 0.5
+
+
+def test_clean_copy_passes(inspector, part_product):
+    rng = np.random.default_rng(202)
+    res = inspector.inspect(make_part(rng), part_product)
+    assert res.verdict == PASS
+    assert res.regions == []
+    assert res.probability < 0.5
+
+
+def test_calibration_separates_held_out_normals_from_planted_defects(inspector, part_product):
+    rng = np.random.default_rng(303)
+    normals = [inspector.inspect(make_part(rng), part_product) for _ in range(4)]
+    spots = [(60, 60), (160, 150), (112, 40), (50, 140)]
+    defects = [inspector.inspect(plant_spot(make_part(rng), x, y)[0], part_product) for x, y in spots]
+    assert [r.verdict for r in normals] == [PASS] * 4
+    assert [r.verdict for r in defects] == [FAIL] * 4
+    cal = part_product.calibration
+    assert cal.method == "loo+jitter+simulated"
+    assert max(cal.normal_scores) < cal.threshold < np.median(cal.anomaly_scores) * 1.0001
+
+
+def test_one_reference_is_enough(inspector):
+    rng = np.random.default_rng(404)
+    product = inspector.build_product([make_part(rng)], name="one-shot")
+    assert product.calibration.method == "jitter+simulated"
+    assert inspector.inspect(make_part(rng), product).verdict == PASS
+    assert inspector.inspect(plant_spot(make_part(rng), 80, 150)[0], product).verdict == FAIL
+
+
+def test_frame_of_other_size_than_references(inspector, part_product):
+    rng = np.random.default_rng(505)
+    import cv2
+
+    big = cv2.resize(make_part(rng), (336, 300))
+    res = inspector.inspect(big, part_product)
+    assert res.anomaly_map.shape == (300, 336)
+    assert res.image_size == (336, 300)
+
+
+def test_operator_override_is_recorded(inspector, part_product):
+    rng = np.random.default_rng(606)
+    strict = part_product.with_threshold_override(1e-3, by="qa-lead")
+    res = inspector.inspect(make_part(rng), strict)
+    assert res.verdict == FAIL and res.overridden
+    assert strict.calibration.override_by == "qa-lead"
+    assert strict.calibration.id != part_product.calibration.id
+    assert res.to_dict()["threshold_overridden"] is True
+
+
+def test_result_json_shape(inspector, part_product):
+    rng = np.random.default_rng(707)
+    bad, _ = plant_spot(make_part(rng), 70, 70)
+    d = inspector.inspect(bad, part_product).to_dict()
+    assert d["verdict"] in ("PASS", "FAIL")
+    assert set(d["timings_ms"]) >= {"features", "search", "map", "verdict", "total"}
+    for r in d["regions"]:
+        assert len(r["bbox"]) == 4 and set(r) == {"bbox", "area_pct", "location", "peak"}

@@ -1,0 +1,33 @@
+"""The encoder loads its packaged weights strictly and yields unit-norm multi-scale patch features."""
+import numpy as np
+import pytest
+import torch
+
+from core.encoder import EfficientNetLiteEncoder, _weights_file
+from core.errors import ModelLoadError
+
+
+def test_features_shape_and_norm(inspector):
+    enc = inspector.encoder
+    f = enc.features([np.zeros((128, 192, 3), np.uint8)])
+    assert f.shape == (1, 40 + 112, 16, 24)
+    assert torch.allclose(f.norm(dim=1), torch.ones(1, 16, 24), atol=1e-4)
+    assert enc.id.startswith("efficientnet-lite0@")
+
+
+def test_mismatched_weights_are_an_error(tmp_path):
+    state = torch.load(_weights_file("efficientnet-lite0"), map_location="cpu", weights_only=True)
+    state.pop(next(iter(state)))  # one missing key
+    bad = tmp_path / "bad.pth"
+    torch.save(state, bad)
+    with pytest.raises(ModelLoadError, match="do not match"):
+        EfficientNetLiteEncoder("efficientnet-lite0", device="cpu", weights=bad)
+
+
+def test_unreadable_weights_and_unknown_name(tmp_path):
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ModelLoadError, match="cannot read"):
+        EfficientNetLiteEncoder("efficientnet-lite0", device="cpu", weights=junk)
+    with pytest.raises(ModelLoadError, match="unknown encoder"):
+        EfficientNetLiteEncoder("resnet-50")
