@@ -71,6 +71,7 @@ class InspectionDetailPane(QWidget):
         split.addWidget(lower)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([420, 260])  # the picture gets the larger share
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -101,6 +101,7 @@ class HistoryView(QWidget):
         self._detail_token = 0
         self._products_loaded = False
         self._export_running = False
+        self._database_total: int | None = None
 
         self._tasks = DatabaseTaskRunner(self)
         self._export_tasks = DatabaseTaskRunner(self)
@@ -166,7 +167,7 @@ class HistoryView(QWidget):
         self._refresh_timer = QTimer(self)  # coalesces bursts of pushes from the station
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(250)
-        self._refresh_timer.timeout.connect(self.model.refresh)
+        self._refresh_timer.timeout.connect(self._reload_rows)
 
         self.filter_bar.filtersChanged.connect(self._filters_changed)
         self.refresh_button.clicked.connect(self.refresh)
@@ -216,9 +217,13 @@ class HistoryView(QWidget):
 
     @Slot()
     def refresh(self) -> None:
-        """Read the products and the current filter's rows again."""
+        """Read the products and the current filter's rows again ("Today" and "Last 7 days" move with the clock)."""
         self._load_products()
-        self.model.refresh()
+        self._reload_rows()
+
+    @Slot()
+    def _reload_rows(self) -> None:
+        self.model.set_filter(self.filter_bar.filters())
 
     @Slot(int)
     def on_inspection_recorded(self, inspection_id: int) -> None:
@@ -276,12 +281,21 @@ class HistoryView(QWidget):
 
     @Slot(int)
     def _total_changed(self, total: int) -> None:
-        if self.banner.level != "error":
-            self.banner.show_message(
-                f"The database now holds {total} matching inspections (recorded elsewhere). Press Retry to reload.",
-                "info",
-                retry=True,
-            )
+        # The station's own pushes arrive a moment after their rows exist: only speak when the gap persists.
+        self._database_total = total
+        QTimer.singleShot(1000, self, self._check_total)
+
+    @Slot()
+    def _check_total(self) -> None:
+        total = self._database_total
+        if total is None or self.model.is_loading or total == self.model.total or self.banner.level == "error":
+            return
+        self.banner.show_message(
+            f"The database now holds {total} matching inspections (the list shows {self.model.total}). "
+            "Press Retry to reload the list.",
+            "info",
+            retry=True,
+        )
 
     def _pushed_record_read(self, record: InspectionRecord) -> None:
         if not self.filter_bar.product_name(record.product_id):

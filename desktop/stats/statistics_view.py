@@ -9,7 +9,7 @@ A database failure (locked, unreachable, ...) shows its message with a Retry but
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot

@@ -13,7 +13,7 @@ import time as _time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,6 @@ from PySide6.QtGui import QImage
 from core.result import FAIL, PASS, InspectionResult, Region
 from db.engine import DB_FILENAME
 from db.history import read_csv
-from db.records import HistoryFilter
 from db.repository import Database
 from desktop.history.filters import REVIEWED_NO, REVIEWED_YES
 from desktop.history.history_table_model import COL_IMAGE, COL_REVIEW, COL_VERDICT
