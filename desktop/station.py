@@ -70,6 +70,7 @@ class Station(QObject):
         self.product_id: int | None = None
         self.product_names: dict[int, str] = {}
         self.ready_products: set[int] = set()
+        self.product_errors: dict[int, str] = {}  # why a product's model could not be built
         self.model_loaded = False
         self.auto = False
         self.paused = False
@@ -167,6 +168,7 @@ class Station(QObject):
             return
         self.product_names[product_id] = info.name
         self.ready_products.discard(product_id)
+        self.product_errors.pop(product_id, None)
         request = ProductRequest(
             product_id=product_id,
             name=info.name,
@@ -250,6 +252,7 @@ class Station(QObject):
     @Slot(int, object)
     def _on_product_ready(self, product_id: int, product) -> None:
         self.ready_products.add(product_id)
+        self.product_errors.pop(product_id, None)
         name = self.product_names.get(product_id, product.name)
         try:
             self.database.products.save_calibration(product_id, product.calibration.to_dict())
@@ -266,7 +269,10 @@ class Station(QObject):
 
     @Slot(int, str)
     def _on_product_failed(self, product_id: int, message: str) -> None:
-        if message == "cancelled" or product_id != self.product_id:
+        if message == "cancelled":
+            return
+        self.product_errors[product_id] = message
+        if product_id != self.product_id:
             return
         self.window.status.set_progress(None)
         name = self.product_names.get(product_id, "")
@@ -358,6 +364,10 @@ class Station(QObject):
     def _can_inspect(self) -> bool:
         if self.product_id is None:
             self.window.show_problem("product", "Choose or create a product first.", "warning",
+                                     "Open products…", self.open_products_dialog)
+            return False
+        if self.product_id in self.product_errors:
+            self.window.show_problem("product", self.product_errors[self.product_id], "error",
                                      "Open products…", self.open_products_dialog)
             return False
         if self.product_id not in self.ready_products:

@@ -10,6 +10,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from PySide6.QtCore import QObject
+
 from core.errors import InspectionError
 from core.imageio import check_array
 from core.result import FAIL, PASS, InspectionResult, Region
@@ -169,3 +171,20 @@ class ScriptedSource:
         self._open = False
 
 
+
+
+class Catch(QObject):
+    """Collects a signal's arguments on the GUI thread (a queued connection to this object), so waiting on a
+    worker thread's signal never touches GUI-thread timers from the worker."""
+
+    def __init__(self, signal) -> None:
+        super().__init__()
+        self.calls: list[tuple] = []
+        signal.connect(self._on)
+
+    def _on(self, *args) -> None:
+        self.calls.append(args)
+
+    def wait(self, qtbot, count: int = 1, timeout: int = 10000) -> tuple:
+        qtbot.waitUntil(lambda: len(self.calls) >= count, timeout=timeout)
+        return self.calls[count - 1]

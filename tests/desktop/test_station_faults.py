@@ -1,0 +1,163 @@
+"""Faults at the station: camera gone mid-run, database locked or read-only, disk full while saving, corrupt
+reference file, product without references. Each gives a clear message, loses nothing, writes no half record."""
+from __future__ import annotations
+
+import errno
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from db.engine import DB_FILENAME
+from db.image_store import ImageStore
+from db.records import HistoryFilter
+from db.repository import Database
+from desktop.demo_setup import ensure_demo_product
+from desktop.inference_worker import NO_REFERENCES_MESSAGE
+from station_fakes import Catch, ScriptedSource
+
+
+def _count(database) -> int:
+    return database.history.query(HistoryFilter(limit=None)).total
+
+
+def _inspect_once(qtbot, rig) -> None:
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.outcome_shown, timeout=5000):
+        rig.station.inspect_now()
+
+
+def _ready_rig(qtbot, make_rig, database, **kw):
+    product = ensure_demo_product(database)
+    rig = make_rig(**kw)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    return rig
+
+
+def test_locked_database_keeps_the_result_and_saves_it_on_retry(qtbot, make_rig, database, tmp_path: Path):
+    rig = _ready_rig(qtbot, make_rig, database)
+    blocker = sqlite3.connect(tmp_path / "data" / DB_FILENAME, timeout=0.1)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
+            _inspect_once(qtbot, rig)
+        assert "busy" in failed.args[0]
+        banner = rig.window.banner
+        assert banner.isVisible() and "busy" in banner.text() and "1 inspection waiting" in banner.text()
+        assert banner.retry_button.isVisible() and banner.retry_button.text() == "Retry saving"
+        assert "NOT SAVED" in rig.window.status.database.text()
+        assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")  # the result stays on screen
+        assert len(rig.recorder.unsaved) == 1
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert _count(database) == 0
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
+        banner.retry_button.click()
+    assert _count(database) == 1 and not rig.recorder.unsaved
+    assert not banner.isVisible()
+
+
+def test_disk_full_while_saving_the_image_writes_no_record(qtbot, make_rig, database, monkeypatch):
+    rig = _ready_rig(qtbot, make_rig, database)
+
+    def disk_full(final, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(ImageStore, "_write_atomic", staticmethod(disk_full))
+    with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
+        _inspect_once(qtbot, rig)
+    assert "full" in failed.args[0] and "Free some space" in failed.args[0]
+    assert "full" in rig.window.banner.text()
+    assert _count(database) == 0  # files first: no row without its image
+    assert not list(database.store.root.glob("??/.tmp-*"))  # and no half-written file
+    monkeypatch.undo()  # space freed
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as saved:
+        rig.station.retry_saving()
+    record = database.inspections.get(saved.args[0])
+    assert record.image_file.is_file() and record.heatmap_file.is_file()
+    assert _count(database) == 1
+
+
+def test_read_only_database_says_so_and_keeps_the_result(qtbot, make_rig, database, tmp_path: Path):
+    ensure_demo_product(database)
+    data = tmp_path / "data"
+    url = f"sqlite:///file:{(data / DB_FILENAME).as_posix()}?mode=ro&uri=true"
+    read_only = Database.open(data, url=url, migrate=False)
+    try:
+        product = read_only.products.get("Demo disk")
+        rig = make_rig()
+        rig.recorder.worker._inspections = read_only.inspections  # the station's writer sees a read-only file
+        with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+            rig.station.start("demo", product.id)
+        with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
+            _inspect_once(qtbot, rig)
+        assert "read-only" in failed.args[0] and "writable" in failed.args[0]
+        assert "read-only" in rig.window.banner.text()
+        assert len(rig.recorder.unsaved) == 1 and _count(database) == 0
+        rig.recorder.worker._inspections = database.inspections  # made writable again
+        with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
+            rig.window.banner.retry_button.click()
+        assert _count(database) == 1
+    finally:
+        read_only.close()
+
+
+def test_camera_gone_mid_run_shows_status_and_reconnects(qtbot, make_rig, database):
+    source = ScriptedSource(drops=1, frames_per_session=5)
+    rig = _ready_rig(qtbot, make_rig, database, source_factory=lambda spec: source, backoff_s=0.4)
+    banner = rig.window.banner
+    qtbot.waitUntil(lambda: "Camera 7 disconnected - reconnecting in 0.4 s" in banner.text(), timeout=5000)
+    assert banner.isVisible() and "Check the cable" in banner.text()
+    assert "disconnected" in rig.window.status.camera.text()
+    qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5000)
+    frames_before = rig.station.current_frame.index
+    qtbot.waitUntil(lambda: rig.station.current_frame.index > frames_before, timeout=5000)
+    assert rig.station.capture.reconnects == 1
+
+
+def test_missing_camera_retries_without_hanging(qtbot, make_rig, database):
+    rig = _ready_rig(qtbot, make_rig, database, source_factory=lambda spec: ScriptedSource(open_failures=10**6))
+    qtbot.waitUntil(lambda: "Camera 7 is not connected - retrying" in rig.window.banner.text(), timeout=5000)
+    rig.station.inspect_now()  # nothing to inspect: a hint, no crash
+    assert "No camera frame yet" in rig.window.status.currentMessage()
+
+
+def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
+    rig = _ready_rig(qtbot, make_rig, database)
+    from desktop.capture.spec import source_from_spec
+
+    rig.station._source_factory = source_from_spec
+    rig.station.open_source("/no/such/camera.mp4")
+    assert "unknown source" in rig.window.banner.text()
+    assert rig.station.capture is None
+
+
+def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    ref = database.references.list(product.id)[1]
+    Path(ref.image_file).write_bytes(b"\x89PNG\r\n\x1a\n damaged on disk")
+    rig = make_rig()
+    failed = Catch(rig.inference.product_failed)
+    rig.station.start("demo", product.id)
+    failed.wait(qtbot)
+    text = rig.window.banner.text()
+    assert ref.original_name == "good_2.png" and "good_2.png" in text and "Remove or replace it" in text
+    assert rig.window.banner.retry_button.text() == "Open products…"
+    assert product.id not in rig.station.ready_products
+
+
+def test_product_without_references_asks_for_one(qtbot, make_rig, database):
+    product = database.products.create("bracket-7")
+    rig = make_rig()
+    failed = Catch(rig.inference.product_failed)
+    rig.station.start("demo", product.id)
+    failed.wait(qtbot)
+    assert NO_REFERENCES_MESSAGE in rig.window.banner.text()
+    assert NO_REFERENCES_MESSAGE in rig.window.verdict.detail_text()
+    rig.window.banner.clear()
+    rig.station.inspect_now()  # says again what is missing
+    assert NO_REFERENCES_MESSAGE in rig.window.banner.text()
+    assert NO_REFERENCES_MESSAGE in rig.window.status.currentMessage()
+    assert _count(database) == 0
