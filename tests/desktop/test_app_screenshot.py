@@ -1,0 +1,49 @@
+"""`main.py --demo --screenshot OUT.png --frames N`: the whole station unattended, real database and worker."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PySide6.QtGui import QImage
+
+import core.inspector
+import main as entry
+from db.records import HistoryFilter
+from db.repository import Database
+from station_fakes import FakeInspector
+
+
+@pytest.fixture
+def fake_model(monkeypatch):
+    monkeypatch.setattr(core.inspector, "Inspector", lambda **kw: FakeInspector())
+
+
+def test_demo_screenshot_run_inspects_records_and_saves_the_window(qtbot, fake_model, tmp_path: Path, capsys):
+    out = tmp_path / "shots" / "station.png"
+    data = tmp_path / "data"
+    rc = entry.main(["--demo", "--data-dir", str(data), "--screenshot", str(out), "--frames", "3"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "inspected and recorded 3/3" in printed and f"screenshot saved to {out}" in printed
+    image = QImage(str(out))
+    assert image.width() >= 1000 and image.height() >= 600
+    with Database.open(data) as db:
+        page = db.history.query(HistoryFilter(limit=None))
+        assert page.total >= 3
+        assert {r.product_name for r in page.records} == {"Demo disk"}
+        assert all(r.source == "demo" for r in page.records)
+        assert len(db.references.list(page.records[0].product_id)) == 3
+    # a second start reuses the demo product and its references
+    rc = entry.main(["--demo", "--data-dir", str(data), "--screenshot", str(out), "--frames", "1"])
+    assert rc == 0
+    with Database.open(data) as db:
+        assert len(db.products.list()) == 1
+
+
+def test_unusable_data_folder_exits_with_a_message(qtbot, fake_model, tmp_path: Path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    rc = entry.main(["--demo", "--data-dir", str(blocker / "data"), "--screenshot", str(tmp_path / "x.png")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "error:" in err and "data folder" in err.lower()

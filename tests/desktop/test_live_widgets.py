@@ -1,0 +1,128 @@
+"""The live station's widgets: live view overlay, verdict badge, chat panel streaming, control bar."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor
+
+from core.result import FAIL, PASS, InspectionResult, Region
+from desktop.chat_panel import ChatPanel
+from desktop.control_bar import ControlBar
+from desktop.inference_worker import heatmap_rgba
+from desktop.live_view import LiveView
+from desktop.verdict_badge import VerdictBadge
+
+
+def _result(verdict: str = FAIL, regions=None) -> InspectionResult:
+    amap = np.zeros((100, 200), np.float32)
+    amap[10:40, 20:60] = 2.0
+    return InspectionResult(
+        verdict=verdict, probability=0.87 if verdict == FAIL else 0.02, score=2.0 if verdict == FAIL else 0.1,
+        threshold=1.0, anomaly_map=amap,
+        regions=regions if regions is not None else [Region((20, 10, 60, 40), 6.0, "top left", 2.0)],
+        timings_ms={"total": 5.0}, encoder_id="e", calibration_id="c",
+    )
+
+
+def _pixel(widget, x: int, y: int) -> QColor:
+    return widget.grab().toImage().pixelColor(x, y)
+
+
+def test_live_view_draws_heatmap_and_boxes_and_the_toggles_work(qtbot):
+    view = LiveView()
+    qtbot.addWidget(view)
+    view.resize(420, 260)
+    view.show()
+    frame = np.full((100, 200, 3), 90, np.uint8)
+    result = _result()
+    view.show_result(frame, heatmap_rgba(result), result, "part: frame 1")
+    assert view.holding and view.caption.text() == "part: frame 1"
+    canvas = view.canvas
+    rect = canvas.image_rect()
+    scale = rect.width() / 200
+    inside = (int(rect.x() + 40 * scale), int(rect.y() + 25 * scale))  # in the hot area
+    hot = _pixel(canvas, *inside)
+    assert hot.red() > 100 and hot.green() < 70 and hot.blue() < 70  # dark red heat over grey (90)
+    box_edge = (int(rect.x() + 20 * scale), int(rect.y() + 32 * scale))
+    edge = _pixel(canvas, *box_edge)
+    assert edge.red() > 200 and edge.green() > 180 and edge.blue() < 80  # the yellow region box
+    view.heatmap_toggle.setChecked(False)
+    plain = _pixel(canvas, *inside)
+    assert abs(plain.red() - 90) < 6 and abs(plain.blue() - 90) < 6
+    view.heatmap_toggle.setChecked(True)
+    view.opacity_slider.setValue(100)
+    assert _pixel(canvas, *inside).red() > hot.red()
+    # live frames wait while a result is held; release shows them
+    view.show_live(np.zeros((100, 200, 3), np.uint8))
+    assert _pixel(canvas, *inside).red() > 100
+    view.release_hold()
+    assert _pixel(canvas, *inside).red() < 10 and not canvas.regions()
+
+
+def test_live_view_hold_times_out(qtbot):
+    view = LiveView()
+    qtbot.addWidget(view)
+    result = _result(PASS, regions=[])
+    with qtbot.waitSignal(view.hold_released, timeout=2000):
+        view.show_result(np.zeros((50, 50, 3), np.uint8), None, result, "x", hold_s=0.05)
+    assert not view.holding and view.caption.text() == "Live"
+
+
+def test_verdict_badge_shows_verdict_and_probability(qtbot):
+    badge = VerdictBadge()
+    qtbot.addWidget(badge)
+    badge.show_result(_result(FAIL))
+    assert badge.verdict_text() == "FAIL" and "87.0 %" in badge.detail_text() and badge.state == FAIL
+    badge.show_busy()
+    assert badge.verdict_text() == "FAIL"  # keeps the last verdict while the next frame is inspected
+    badge.show_result(_result(PASS, regions=[]))
+    assert badge.verdict_text() == "PASS" and badge.state == PASS
+    badge.clear("Add at least one normal reference image")
+    assert badge.verdict_text() == "—" and badge.state == "idle"
+
+
+def test_chat_panel_streams_tokens_and_keeps_the_transcript(qtbot):
+    chat = ChatPanel()
+    qtbot.addWidget(chat)
+    asked: list[str] = []
+    chat.send_requested.connect(asked.append)
+    stops: list[bool] = []
+    chat.stop_requested.connect(lambda: stops.append(True))
+    chat.append_message("system", "FAIL: defect probability 87.0 %.")
+    chat.input.setText("where is the defect?")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    assert asked == ["where is the defect?"] and chat.input.text() == ""
+    chat.start_assistant_message()
+    assert chat.stop_button.isEnabled() and not chat.send_button.isEnabled()
+    for token in ["The defect ", "is at the ", "top left."]:
+        chat.append_tokens(token)
+    chat.input.setText("ignored while streaming")
+    chat.send_button.click()
+    assert asked == ["where is the defect?"]
+    chat.stop_button.click()
+    assert stops == [True]
+    chat.finish_assistant_message()
+    assert not chat.is_streaming() and chat.send_button.isEnabled()
+    assert [(m.role, m.text) for m in chat.messages] == [
+        ("system", "FAIL: defect probability 87.0 %."),
+        ("user", "where is the defect?"),
+        ("assistant", "The defect is at the top left."),
+    ]
+    text = chat.view.toPlainText()
+    assert "You: where is the defect?" in text and "Station: The defect is at the top left." in text
+
+
+def test_control_bar_asks_for_a_folder_and_keeps_the_source_on_cancel(qtbot):
+    answers = iter(["folder:/data/parts", None])
+    bar = ControlBar(ask_detail=lambda parent, spec: next(answers))
+    qtbot.addWidget(bar)
+    picked: list[str] = []
+    bar.source_selected.connect(picked.append)
+    bar.set_source("demo")
+    folder_index = bar.source_combo.findData("folder:?")
+    bar.source_combo.activated.emit(folder_index)
+    assert picked == ["folder:/data/parts"] and bar.source_combo.currentData() == "folder:/data/parts"
+    bar.source_combo.activated.emit(folder_index)  # cancelled
+    assert picked == ["folder:/data/parts"] and bar.source_combo.currentData() == "folder:/data/parts"
+    bar.source_combo.activated.emit(bar.source_combo.findData("0"))
+    assert picked[-1] == "0"
