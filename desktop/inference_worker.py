@@ -20,9 +20,11 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.errors import ImageReadError, InspectionError, ReferencesError
 from core.heatmap import colorize, normalise
 from core.imageio import check_array, load_image
+from core.inspector import DEFAULT_SETTINGS
 from core.memory import image_hash
 from core.product import ProductModel
 from core.result import InspectionResult
+from core.settings import DecoderSettings
 from desktop.capture.mailbox import Frame
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class ProductRequest:
     model_dir: Path | None = None  # where the built model (bank + calibration) is saved and loaded from
     threshold_override: float | None = None
     override_by: str | None = None
+    settings: DecoderSettings | None = None  # the product's decoder settings; None: the inspector's defaults
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class InferenceWorker(QObject):
                     progress=lambda frac, msg: self.product_progress.emit(pid, 0.1 + 0.9 * float(frac), str(msg)),
                     cancel=self._cancel.is_set,
                     cache_dir=request.cache_dir,
+                    **({"settings": request.settings} if request.settings is not None else {}),
                 )
                 self._save(request, product)
             if request.threshold_override is not None:
@@ -194,7 +198,12 @@ class InferenceWorker(QObject):
             log.warning("saved model of %s not used: %s", request.name, exc)
             return None
         hashes = tuple(image_hash(check_array(img)) for img in images)
-        if saved.reference_hashes != hashes or saved.encoder_id != self.inspector.encoder_id:
+        wanted = request.settings or DEFAULT_SETTINGS
+        if (
+            saved.reference_hashes != hashes
+            or saved.encoder_id != self.inspector.encoder_id
+            or saved.settings.key() != wanted.key()
+        ):
             return None
         self.product_progress.emit(request.product_id, 0.9, "Loaded the saved model")
         return saved

@@ -11,6 +11,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, Signal, Slot
 
+from core.settings import DecoderSettings
 from db.errors import DatabaseError
 from desktop.capture.capture_thread import INITIAL_BACKOFF_S, CaptureThread
 from desktop.capture.mailbox import Frame, LatestFrameMailbox
@@ -33,6 +34,12 @@ from desktop.station_settings import StationSettings
 log = logging.getLogger(__name__)
 
 MANUAL_HOLD_S = 6.0  # how long a manual result stays on screen before the live picture returns
+
+
+def decoder_settings(product_settings: dict) -> DecoderSettings | None:
+    """The product's own decoder settings (``settings["decoder"]`` in the database), else None (defaults)."""
+    decoder = (product_settings or {}).get("decoder")
+    return DecoderSettings.from_dict(decoder) if isinstance(decoder, dict) else None
 
 
 class Station(QObject):
@@ -179,6 +186,7 @@ class Station(QObject):
             model_dir=self.data_dir / "models" / f"product-{product_id}",
             threshold_override=info.threshold_override,
             override_by=info.threshold_override_by,
+            settings=decoder_settings(info.settings),
         )
         if refs:
             self.window.status.set_model(f"building {info.name}…")
