@@ -4,7 +4,7 @@
 
 Everything is drawn procedurally (numpy + OpenCV) with fixed seeds, so the output is the same on every run.
 references/ holds good parts (the demo product's normal references); camera/ is what the simulated demo camera
-cycles through: good parts mixed with scratched, stained, dented and incompletely drilled ones.
+cycles through: good parts mixed with scratched, stained, chipped and dented ones.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "resources" / "demo"
 
 
-def _disk(size: int, rng: np.random.Generator, skip_hole: int | None = None) -> tuple[np.ndarray, dict]:
+def _disk(size: int, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
     """A good part: turned steel disk with concentric grooves, a centre bore and six bolt holes on a belt."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     cx = size / 2 + rng.uniform(-3, 3)
@@ -48,8 +48,6 @@ def _disk(size: int, rng: np.random.Generator, skip_hole: int | None = None) -> 
     phase = rng.uniform(0, 2 * math.pi)
     for k in range(6):
         a = phase + k * math.pi / 3
-        if k == skip_hole:
-            continue
         holes.append((cx + 0.62 * radius * math.cos(a), cy + 0.62 * radius * math.sin(a), size * 0.035))
     for hx, hy, hr in holes:
         d = np.hypot(xx - hx, yy - hy)
@@ -63,11 +61,11 @@ def _scratch(img: np.ndarray, info: dict, rng: np.random.Generator) -> None:
     cx, cy, rad = info["cx"], info["cy"], info["radius"]
     a = rng.uniform(0, math.pi)
     start = (cx + 0.75 * rad * math.cos(a), cy + 0.75 * rad * math.sin(a))
-    end = (start[0] - 0.6 * rad * math.cos(a + 0.5), start[1] - 0.6 * rad * math.sin(a + 0.5))
+    end = (start[0] - 0.9 * rad * math.cos(a + 0.5), start[1] - 0.9 * rad * math.sin(a + 0.5))
     p0 = (int(start[0]), int(start[1]))
     p1 = (int(end[0]), int(end[1]))
-    cv2.line(img, p0, p1, (235, 236, 240), 3, cv2.LINE_AA)
-    cv2.line(img, (p0[0] + 2, p0[1] + 2), (p1[0] + 2, p1[1] + 2), (60, 60, 62), 1, cv2.LINE_AA)
+    cv2.line(img, p0, p1, (250, 250, 252), 6, cv2.LINE_AA)
+    cv2.line(img, (p0[0] + 4, p0[1] + 4), (p1[0] + 4, p1[1] + 4), (40, 40, 42), 3, cv2.LINE_AA)
 
 
 def _stain(img: np.ndarray, info: dict, rng: np.random.Generator) -> None:
@@ -84,20 +82,31 @@ def _stain(img: np.ndarray, info: dict, rng: np.random.Generator) -> None:
 def _dent(img: np.ndarray, info: dict, rng: np.random.Generator) -> None:
     cx, cy, rad = info["cx"], info["cy"], info["radius"]
     a = rng.uniform(0, 2 * math.pi)
-    center = (int(cx + 0.8 * rad * math.cos(a)), int(cy + 0.8 * rad * math.sin(a)))
-    cv2.ellipse(img, center, (14, 9), math.degrees(a), 0, 360, (70, 66, 64), -1, cv2.LINE_AA)
-    cv2.ellipse(img, center, (14, 9), math.degrees(a), 200, 340, (228, 228, 230), 2, cv2.LINE_AA)
+    center = (int(cx + 0.45 * rad * math.cos(a)), int(cy + 0.45 * rad * math.sin(a)))
+    cv2.ellipse(img, center, (27, 17), math.degrees(a), 0, 360, (36, 32, 30), -1, cv2.LINE_AA)
+    cv2.ellipse(img, center, (27, 17), math.degrees(a), 190, 350, (248, 248, 250), 5, cv2.LINE_AA)
 
 
-# "missing_hole": one bolt hole was never drilled (the part is drawn without it).
-DEFECTS = {"scratch": _scratch, "stain": _stain, "dent": _dent}
-CAMERA_SEQUENCE = ["good", "scratch", "good", "stain", "good", "missing_hole", "good", "dent"]
+def _chip(img: np.ndarray, info: dict, rng: np.random.Generator) -> None:
+    """A piece broken out of the rim: the belt shows through a ragged notch."""
+    cx, cy, rad = info["cx"], info["cy"], info["radius"]
+    a = rng.uniform(0, 2 * math.pi)
+    pts = []
+    for k in range(9):
+        t = a + (k - 4) * 0.07
+        r = rad + 3 if k in (0, 8) else rad - 14 - 8 * rng.random()
+        pts.append((int(cx + r * math.cos(t)), int(cy + r * math.sin(t))))
+    cv2.fillPoly(img, [np.array(pts, np.int32)], (40, 44, 50), cv2.LINE_AA)
+
+
+DEFECTS = {"scratch": _scratch, "stain": _stain, "dent": _dent, "chip": _chip}
+CAMERA_SEQUENCE = ["good", "scratch", "good", "stain", "good", "chip", "good", "dent"]
 
 
 def make_part(size: int, seed: int, defect: str | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    img, info = _disk(size, rng, skip_hole=2 if defect == "missing_hole" else None)
-    if defect in DEFECTS:
+    img, info = _disk(size, rng)
+    if defect is not None:
         DEFECTS[defect](img, info, rng)
     return np.clip(img, 0, 255).astype(np.uint8)
 
