@@ -21,6 +21,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
+from core.heatmap import colorize
 from core.result import FAIL, PASS, InspectionResult, Region
 from db.engine import DB_FILENAME
 from db.history import read_csv
@@ -28,6 +29,7 @@ from db.repository import Database
 from desktop.history.filters import REVIEWED_NO, REVIEWED_YES
 from desktop.history.history_table_model import COL_IMAGE, COL_REVIEW, COL_VERDICT
 from desktop.history.history_view import HistoryView
+from desktop.history.inspection_image_view import MODE_HEATMAP
 
 DAY1 = date(2024, 3, 4)
 DAY2 = date(2024, 3, 5)
@@ -106,8 +108,9 @@ def build_fixture(db: Database) -> Fixture:
     ]
     for product, day, hour, verdict, score, locations in plan:
         frame = rng.integers(0, 256, size=(24, 32, 3), dtype=np.uint8)
-        heat = np.zeros((24, 32, 3), np.uint8)
-        heat[..., 0] = int(255 * min(1.0, score / 2))
+        anomaly_map = np.full((24, 32), score / 2, np.float32)
+        anomaly_map[4:12, 4:12] = score
+        heat = colorize(anomaly_map, 1.0)  # the heatmap exactly as the station stores it
         rec = db.inspections.record(
             product_id=product,
             result=make_result(verdict, score, locations),
@@ -277,6 +280,8 @@ def test_detail_pane_shows_regions_and_transcript_of_the_selected_inspection(qtb
     assert "Operator" in transcript and "Assistant" in transcript
     assert transcript.index("Why did this part fail?") < transcript.index("Two regions exceed the threshold")
     assert view.detail.image_view.has_picture()
+    view.detail.image_view.set_mode(MODE_HEATMAP)
+    assert view.detail.image_view.has_picture() and view.detail.image_view.mode == MODE_HEATMAP
     assert f"#{fixture.chat_id}" in view.detail.summary_text() and "FAIL" in view.detail.summary_text()
 
     # Another inspection: its own (empty) regions and transcript, not the previous ones.
@@ -366,6 +371,26 @@ def test_csv_export_writes_exactly_the_filtered_rows(qtbot, view: HistoryView, f
     assert view.banner.level == "success" and "Exported 5 inspections" in view.banner.text()
     assert sorted(p.name for p in target.parent.iterdir()) == ["fails.csv"]  # no temporary file left
     assert view.suggested_export_name().startswith("history-widget-a-fail-only")
+
+
+def test_export_button_asks_for_a_file_and_adds_the_csv_suffix(
+    qtbot, view: HistoryView, fixture: Fixture, tmp_path: Path, monkeypatch
+) -> None:
+    from PySide6.QtWidgets import QFileDialog
+
+    asked: list[str] = []
+
+    def fake_dialog(parent, caption, start, filters):
+        asked.append(start)
+        return str(tmp_path / "day-one"), filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(fake_dialog))
+    apply(qtbot, view, first_day=DAY1, last_day=DAY1)
+    with qtbot.waitSignal(view.exportFinished, timeout=10000) as blocker:
+        qtbot.mouseClick(view.export_button, Qt.MouseButton.LeftButton)
+    assert blocker.args == [str(tmp_path / "day-one.csv"), 9]
+    assert Path(asked[0]).name == view.suggested_export_name()
+    assert {int(r["id"]) for r in read_csv(tmp_path / "day-one.csv")} == fixture.expected(day=DAY1)
 
 
 @contextmanager
