@@ -28,6 +28,7 @@ DEFAULT_SETTINGS = DecoderSettings(augment=("flip", "rot90"), self_similarity=Tr
 N_JITTER_NORMALS = 12
 N_SIMULATED = 24
 MAX_LEAVE_ONE_OUT = 6
+CALIBRATION_JITTER = 0.3  # disturbance of the reference copies used for self-calibration
 
 
 class Inspector:
@@ -115,7 +116,7 @@ class Inspector:
         anomalous: list[float] = []
         for j in range(N_SIMULATED):
             check_cancel()
-            base = jitter(refs[j % len(refs)], rng)
+            base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
             if j < N_JITTER_NORMALS:
                 normal.append(self._score(base, bank.features, settings)[1])
                 done += 1
