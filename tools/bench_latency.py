@@ -1,0 +1,75 @@
+"""Latency of map + verdict per frame on this machine (docs/benchmarks.md).
+
+    .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --resolution 256 --frames 60
+
+Reports start-up (encoder load), product build, and per-frame p50/p95 of each stage, plus the bank's memory.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from core.evaluation import references_for, test_samples  # noqa: E402
+from core.imageio import load_image  # noqa: E402
+from core.inspector import DEFAULT_SETTINGS, Inspector  # noqa: E402
+from core.settings import DecoderSettings  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", required=True)
+    p.add_argument("--category", action="append", default=[])
+    p.add_argument("--shots", type=int, default=1)
+    p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution)
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    root = Path(args.data)
+    cats = args.category or ["hazelnut_toy", "grid", "magnetic_tile"]
+    t0 = time.perf_counter()
+    inspector = Inspector(device="cpu")
+    startup = (time.perf_counter() - t0) * 1e3
+    settings = DecoderSettings.from_dict({**DEFAULT_SETTINGS.to_dict(), "resolution": args.resolution})
+    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
+                      f" {args.threads} threads", "resolution": args.resolution, "shots": args.shots,
+           "startup_ms": round(startup, 1), "categories": {}}
+    for c in cats:
+        refs = [load_image(x) for x in references_for(root, c, args.shots, 0)]
+        t = time.perf_counter()
+        product = inspector.build_product(refs, name=c, settings=settings)
+        build = (time.perf_counter() - t) * 1e3
+        frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
+        inspector.inspect(frames[0], product)  # warm-up
+        stages: dict[str, list[float]] = {}
+        for f in frames:
+            r = inspector.inspect(f, product)
+            for k, v in r.timings_ms.items():
+                stages.setdefault(k, []).append(v)
+        row = {k: {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1)}
+               for k, v in stages.items()}
+        row["build_ms"] = round(build, 0)
+        row["bank_patches"] = int(product.bank.features.shape[0])
+        row["bank_mb_ram_float32"] = round(product.bank.nbytes / 1e6, 2)
+        row["frames"] = len(frames)
+        out["categories"][c] = row
+        print(c, json.dumps(row), flush=True)
+    print(json.dumps({k: v for k, v in out.items() if k != "categories"}))
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
