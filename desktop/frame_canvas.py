@@ -20,7 +20,7 @@ class FrameCanvas(QWidget):
         self._regions: list[Region] = []
         self._placeholder = "No camera frame yet"
         self.heatmap_visible = True
-        self.heatmap_opacity = 0.45
+        self.heatmap_opacity = 0.6
 
     # -- content --------------------------------------------------------------------------------------------
     def set_frame(self, frame: QImage, heatmap: QImage | None = None, regions: list[Region] | None = None) -> None:

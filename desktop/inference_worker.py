@@ -97,7 +97,8 @@ class _PendingSlot:
 def heatmap_rgba(result: InspectionResult) -> np.ndarray:
     """The result's colour heatmap with an alpha channel (H x W x 4 uint8) for drawing over the frame."""
     rgb = colorize(result.anomaly_map, result.threshold)
-    alpha = np.clip(normalise(result.anomaly_map, result.threshold) * 1.6, 0.15, 1.0) * 255.0
+    level = normalise(result.anomaly_map, result.threshold)  # 0.5 is the threshold
+    alpha = np.clip((level - 0.15) * 2.5, 0.0, 1.0) * 255.0  # clearly normal areas stay see-through
     return np.dstack([rgb, alpha.astype(np.uint8)])
 
 
