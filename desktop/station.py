@@ -83,6 +83,7 @@ class Station(QObject):
         self.paused = False
         self.last_outcome: InspectionOutcome | None = None
         self.last_record = None
+        self.shown_record_id: int | None = None  # database id of the result on screen, once saved
         self.products_dialog: ProductsDialog | None = None
         self._paused_source: FrameSource | None = None
         self._stopped = False
@@ -95,6 +96,7 @@ class Station(QObject):
         w.controls.pause_toggled.connect(self.set_paused)
         w.controls.products_clicked.connect(self.open_products_dialog)
         w.closing.connect(self.shutdown)
+        w.chat.send_requested.connect(self._on_chat_question)
 
         inference.model_progress.connect(self._on_model_progress)
         inference.model_ready.connect(self._on_model_ready)
@@ -406,6 +408,7 @@ class Station(QObject):
     def _on_result(self, outcome: InspectionOutcome) -> None:
         result = outcome.result
         self.last_outcome = outcome
+        self.shown_record_id = None
         when = outcome.frame.label or f"frame {outcome.frame.index}"
         self.window.live_view.show_result(
             outcome.frame.image, outcome.heatmap_rgba, result, f"{outcome.product_name}: {when}",
@@ -428,6 +431,8 @@ class Station(QObject):
     @Slot(object, object)
     def _on_recorded(self, outcome: InspectionOutcome, record) -> None:
         self.last_record = record
+        if outcome is self.last_outcome:
+            self.shown_record_id = record.id
         waiting = len(self.recorder.unsaved)
         if waiting:
             self.window.status.set_database(f"saved #{record.id}, {waiting} waiting", ok=False)
@@ -447,6 +452,20 @@ class Station(QObject):
             "error", "Retry saving", self.retry_saving,
         )
         self.record_failed.emit(message)
+
+    # -- chat ---------------------------------------------------------------------------------------------------
+    @Slot(str)
+    def _on_chat_question(self, question: str) -> None:
+        """Without a language model the station answers with the measured facts of the shown result."""
+        outcome = self.last_outcome
+        if outcome is None:
+            answer = "No part has been inspected yet: press Space (Inspect) first, then ask about it."
+        else:
+            answer = (
+                "The language model is not available, so here are the measured facts of the part on screen: "
+                + describe_result(outcome.result, outcome.product_name, self.shown_record_id)
+            )
+        self.window.chat.append_message("assistant", answer)
 
     @Slot()
     def retry_saving(self) -> None:

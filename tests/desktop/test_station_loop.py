@@ -85,3 +85,23 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
     assert not rig.inference.thread.isRunning()
     assert not rig.recorder.thread.isRunning()
     assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+
+
+def test_questions_get_the_measured_facts_while_no_language_model_is_connected(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    chat = rig.window.chat
+    chat.input.setText("is it ok?")
+    chat.send_button.click()
+    assert chat.messages[-1].role == "assistant" and "No part has been inspected yet" in chat.messages[-1].text
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        rig.station.inspect_now()
+    chat.input.setText("where is the defect?")
+    chat.send_button.click()
+    answer = chat.messages[-1].text
+    verdict = rig.station.last_outcome.result.verdict
+    assert f"{verdict} (Demo disk, inspection #{recorded.args[0]})" in answer
+    assert [m.role for m in chat.messages] == ["user", "assistant", "system", "user", "assistant"]
