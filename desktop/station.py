@@ -25,6 +25,7 @@ from desktop.inference_worker import (
     ProductRequest,
     ReferenceSource,
 )
+from desktop.history.db_task import DatabaseTaskRunner
 from desktop.main_window import MainWindow
 from desktop.products_dialog import ProductsDialog
 from desktop.record_writer import RecordService
@@ -70,6 +71,7 @@ class Station(QObject):
         self._source_factory = source_factory
         self._backoff_s = reconnect_backoff_s
 
+        self._db_tasks = DatabaseTaskRunner(self)
         self.mailbox = LatestFrameMailbox()
         self.capture: CaptureThread | None = None
         self.source_spec: str | None = None
@@ -130,6 +132,7 @@ class Station(QObject):
         self._stop_capture()
         self.inference.stop()
         self.recorder.stop()
+        self._db_tasks.wait_idle(5000)
         if self.recorder.unsaved:
             log.error("%d inspection(s) were not saved: %s", len(self.recorder.unsaved), self.recorder.last_error)
 
@@ -264,10 +267,11 @@ class Station(QObject):
         self.ready_products.add(product_id)
         self.product_errors.pop(product_id, None)
         name = self.product_names.get(product_id, product.name)
-        try:
-            self.database.products.save_calibration(product_id, product.calibration.to_dict())
-        except DatabaseError as exc:  # the model works without it; the history shows thresholds per row anyway
-            self.window.status.showMessage(f"Calibration not stored: {exc}", 10000)
+        calibration = product.calibration.to_dict()
+        self._db_tasks.run(  # off the GUI thread: a busy database must not freeze the window
+            lambda: self.database.products.save_calibration(product_id, calibration),
+            on_error=lambda exc: self.window.status.showMessage(f"Calibration not stored: {exc}", 10000),
+        )  # the model works without it; each inspection row keeps its own threshold anyway
         if product_id != self.product_id:
             return
         self.window.status.set_progress(None)

@@ -33,8 +33,8 @@ def test_real_inspector_builds_inspects_records_and_reloads_the_saved_model(qtbo
     with qtbot.waitSignal(rig.station.product_ready, timeout=180000):
         rig.station.start("folder", product.id)
     assert real_inspector.encoder_id in rig.window.status.model.text()
-    stored = database.products.get(product.id)
-    assert stored.calibrated_threshold is not None and stored.calibrated_threshold > 0
+    qtbot.waitUntil(lambda: database.products.get(product.id).calibrated_threshold is not None, timeout=5000)
+    assert database.products.get(product.id).calibrated_threshold > 0
 
     qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=60000) as recorded:
