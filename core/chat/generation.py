@@ -72,12 +72,12 @@ class DecodeReport:
 _END_OF_SENTENCE = re.compile(r"[.!?](['\")\]]?)$")
 
 
-def _cache_kwarg(model: Any) -> str:
+def cache_kwarg(model: Any) -> str:
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
 
-def _out_cache(out: Any) -> Any:
+def output_cache(out: Any) -> Any:
     cache = getattr(out, "cache", None)
     return cache if cache is not None else getattr(out, "past_key_values", None)
 
@@ -87,15 +87,15 @@ class _Stepper:
 
     def __init__(self, model: Any, inputs_embeds: torch.Tensor):
         self.model = model
-        self.kw = _cache_kwarg(model)
+        self.kw = cache_kwarg(model)
         out = model(inputs_embeds=inputs_embeds, use_cache=True)
-        self.cache = _out_cache(out)
+        self.cache = output_cache(out)
         self.logits = out.logits[0, -1].float()
 
     def feed(self, token: int) -> None:
         ids = torch.tensor([[token]], device=self.logits.device)
         out = self.model(input_ids=ids, use_cache=True, **{self.kw: self.cache})
-        self.cache = _out_cache(out)
+        self.cache = output_cache(out)
         self.logits = out.logits[0, -1].float()
 
     def snapshot(self) -> tuple[Any, torch.Tensor]:

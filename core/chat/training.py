@@ -1,6 +1,7 @@
 """Training of the prompt learner (LM frozen; optional LoRA on q/v), with the LM loss on the answer tokens only."""
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.chat.generation import cache_kwarg, output_cache
 from core.chat.grounding import Kind
 from core.chat.lora import apply_lora
 from core.chat.prompt_learner import PromptLearner, PromptLearnerConfig, embedding_rms
@@ -46,18 +48,37 @@ class TrainOutcome:
         return float(np.mean(tail)) if tail else float("nan")
 
 
-def answer_loss(model: Any, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor,
-                labels: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+class SharedPrefix:
+    """The key/value cache of the prompt's opening (system turn + user header + "<Img>"), identical in every
+    training example: computed once, so each step runs the LM only from the image prompts on."""
+
+    def __init__(self, model: Any, tokenizer: Any):
+        from core.chat.prompting import render_prompt
+
+        base = getattr(model, model.base_model_prefix)
+        ids = encode(tokenizer, render_prompt(tokenizer, "?")[0])
+        self.length = len(ids)
+        self.kw = cache_kwarg(model)
+        with torch.no_grad():
+            embed = model.get_input_embeddings()
+            emb = embed(torch.tensor([ids], device=embed.weight.device))
+            self.cache = output_cache(base(inputs_embeds=emb, use_cache=True))
+
+    def expand(self, batch: int) -> Any:
+        cache = copy.deepcopy(self.cache)
+        cache.batch_repeat_interleave(batch)
+        return cache
+
+
+def answer_loss(model: Any, batch: Any, prefix: SharedPrefix | None = None, labels: torch.Tensor | None = None,
+                reduction: str = "mean") -> torch.Tensor:
     """Next-token cross-entropy on the labelled (answer) positions only; the vocabulary projection runs on those
-    positions alone, which saves most of its cost."""
-    base = getattr(model, model.base_model_prefix)
-    hidden = base(inputs_embeds=inputs_embeds, attention_mask=attention_mask).last_hidden_state
+    positions alone, which saves most of its cost. With ``prefix`` the shared opening is not run again."""
+    hidden, labels = _hidden(model, batch, prefix, labels)
     target = labels[:, 1:]
     sel = target != -100
     logits = model.get_output_embeddings()(hidden[:, :-1][sel]).float()
-    if reduction == "none":
-        return F.cross_entropy(logits, target[sel], reduction="none")
-    return F.cross_entropy(logits, target[sel])
+    return F.cross_entropy(logits, target[sel], reduction=reduction)
 
 
 def _stack(samples: Sequence[Sample], device: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -68,9 +89,36 @@ def _first_token(tokenizer: Any, word: str) -> int:
     return encode(tokenizer, word)[0]
 
 
+def digit_token_ids(tokenizer: Any) -> torch.Tensor:
+    """Ids of tokens that spell a digit: the chat never lets the model state numbers (they come from the
+    measurement), so training does not spend its loss on them."""
+    vocab = tokenizer.get_vocab()
+    return torch.tensor(sorted(i for t, i in vocab.items()
+                               if any(c.isdigit() for c in tokenizer.convert_tokens_to_string([t]))))
+
+
+def _mask_digits(labels: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
+    if digits.numel():
+        labels = labels.masked_fill(torch.isin(labels, digits.to(labels.device)), -100)
+    return labels
+
+
+def _hidden(model: Any, b: Any, prefix: SharedPrefix | None,
+            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Last hidden states and the labels aligned with them (the shared prefix cut off when used)."""
+    base = getattr(model, model.base_model_prefix)
+    labels = b.labels if labels is None else labels
+    if prefix is None:
+        return base(inputs_embeds=b.inputs_embeds, attention_mask=b.attention_mask).last_hidden_state, labels
+    p = prefix.length
+    out = base(inputs_embeds=b.inputs_embeds[:, p:], attention_mask=b.attention_mask, use_cache=True,
+               **{prefix.kw: prefix.expand(b.inputs_embeds.shape[0])})
+    return out.last_hidden_state, labels[:, p:]
+
+
 @torch.no_grad()
-def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequence[Sample],
-             batch: int = 8) -> dict[str, Any]:
+def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequence[Sample], batch: int = 8,
+             prefix: SharedPrefix | None = None, kinds_too: bool = True) -> dict[str, Any]:
     """Held-out figures: loss on all question kinds, the model's own yes/no accuracy (first answer token, no
     forced sentence) and how often it names the planted defect kind best among the candidates."""
     learner.eval()
@@ -87,22 +135,21 @@ def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequen
         qa = [(QUESTIONS[kinds[(i + j) % len(kinds)]][0], answer_for(s, kinds[(i + j) % len(kinds)]))
               for j, s in enumerate(chunk)]
         b = build_training_batch(model, tokenizer, prompts, [q for q, _ in qa], [a for _, a in qa])
-        losses.append(float(answer_loss(model, b.inputs_embeds, b.attention_mask, b.labels)))
+        losses.append(float(answer_loss(model, b, prefix)))
         # yes/no from the model alone
         q = QUESTIONS[Kind.YES_NO][0]
         b = build_training_batch(model, tokenizer, prompts, [q] * len(chunk),
                                  [answer_for(s, Kind.YES_NO) for s in chunk])
-        base = getattr(model, model.base_model_prefix)
-        hidden = base(inputs_embeds=b.inputs_embeds, attention_mask=b.attention_mask).last_hidden_state
+        hidden, labels = _hidden(model, b, prefix)
         for j, s in enumerate(chunk):
-            first = int((b.labels[j] != -100).nonzero()[0])
+            first = int((labels[j] != -100).nonzero()[0])
             logits = model.get_output_embeddings()(hidden[j, first - 1])
             said_yes = bool(logits[yes] > logits[no])
             correct += int(said_yes == s.defective)
             total += 1
         # defect kind, among the candidate descriptions
         defective = [(j, s) for j, s in enumerate(chunk) if s.defective and s.kind in LOOKS_LIKE]
-        if defective:
+        if defective and kinds_too:
             names = list(LOOKS_LIKE)
             q = QUESTIONS[Kind.WHAT][0]
             rows_p, rows_q, rows_a = [], [], []
@@ -113,7 +160,7 @@ def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequen
                     rows_q.append(q)
                     rows_a.append(f"{head} {LOOKS_LIKE[name]}")
             b = build_training_batch(model, tokenizer, torch.stack(rows_p), rows_q, rows_a)
-            tok_loss = answer_loss(model, b.inputs_embeds, b.attention_mask, b.labels, reduction="none")
+            tok_loss = answer_loss(model, b, prefix, reduction="none")
             counts = (b.labels[:, 1:] != -100).sum(dim=1).tolist()
             per_row = [float(t.sum()) for t in torch.split(tok_loss, counts)]
             for k, (j, s) in enumerate(defective):
@@ -150,7 +197,9 @@ def train_prompt_learner(
     learner = PromptLearner(PromptLearnerConfig(hidden_size=int(model.config.hidden_size), grid=config.grid,
                                                  embed_norm=embedding_rms(embed))).to(device)
     lora_params = apply_lora(model, config.lora_rank, config.lora_alpha) if config.lora else {}
-    before = evaluate(model, tokenizer, learner, held_out) if held_out else {}
+    prefix = SharedPrefix(model, tokenizer)
+    digits = digit_token_ids(tokenizer)
+    before = evaluate(model, tokenizer, learner, held_out, prefix=prefix, kinds_too=False) if held_out else {}
     params = [{"params": list(learner.parameters()), "lr": config.lr}]
     if lora_params:
         params.append({"params": list(lora_params.values()), "lr": config.lr / 2})
@@ -184,16 +233,16 @@ def train_prompt_learner(
         maps, thumbs = _stack(chunk, device)
         prompts = learner(maps, thumbs)
         b = build_training_batch(model, tokenizer, prompts, [q for q, _ in qa], [a for _, a in qa])
-        loss = answer_loss(model, b.inputs_embeds, b.attention_mask, b.labels)
+        loss = answer_loss(model, b, prefix, labels=_mask_digits(b.labels, digits))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in params for p in g["params"]], 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         if progress:
             progress(step + 1, float(loss))
-    after = evaluate(model, tokenizer, learner, held_out) if held_out else {}
+    after = evaluate(model, tokenizer, learner, held_out, prefix=prefix) if held_out else {}
     lora_state = {k: v.detach().cpu().clone() for k, v in lora_params.items()}
     for p in lora_params.values():
         p.requires_grad_(False)

@@ -52,7 +52,7 @@ def make_model(vocab_size: int, seed: int = 0):
     torch.manual_seed(seed)
     config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+                         tie_word_embeddings=True, initializer_range=0.1, bos_token_id=1, eos_token_id=2, pad_token_id=2)
     model = LlamaForCausalLM(config)
     model.eval()
     return model
@@ -149,3 +149,12 @@ def history() -> MemoryHistory:
     add(today - timedelta(days=9), "widget-a", 60, 8)  # last week Monday
     add(datetime(2024, 5, 14, 23, 58, tzinfo=UTC), "gear b", 0, 2)  # yesterday, the last minutes before midnight
     return MemoryHistory(rows)
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """The tiny models are faster on one thread, and the shared CPU makes a second thread spin; restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
