@@ -57,6 +57,7 @@ def chat_main(argv: list[str]) -> int:
 def _chat(args) -> int:
     from core.chat.errors import ChatInputError
     from core.chat.generation import DecodeSettings
+    from core.chat.lm_loader import resolve_source
     from core.chat.loading import open_chat
     from core.errors import ReferencesError
     from core.imageio import load_image
@@ -70,6 +71,7 @@ def _chat(args) -> int:
         raise ChatInputError("--max-new-tokens must be 0 or more")
     refs = [load_image(p) for p in args.ref]
     frame = load_image(args.image)
+    resolve_source(args.lm)  # a missing language model is reported before the inspection runs
     t0 = time.perf_counter()
     inspector = Inspector()
     product = inspector.build_product(refs, name=args.product or "cli")

@@ -170,13 +170,11 @@ def _quiet_transformers() -> None:
     hf_logging.disable_progress_bar()
 
 
-def _convert_gguf(source: ModelSource, target: Path) -> None:
-    """Parse the GGUF once and write a plain safetensors folder at ``target``, atomically."""
+def _parse_gguf(source: ModelSource) -> tuple[Any, Any]:
+    """The GGUF file as a plain (float, serialisable) transformers model and its tokenizer: the slow part."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     assert source.gguf_file is not None
-    log.info("Converting %s to a safetensors cache in %s (once, about 20 s)", source.gguf_file, target)
-    t0 = time.perf_counter()
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(source.folder), gguf_file=source.gguf_file)
         gguf_model = AutoModelForCausalLM.from_pretrained(str(source.folder), gguf_file=source.gguf_file)
@@ -192,15 +190,21 @@ def _convert_gguf(source: ModelSource, target: Path) -> None:
     config = type(gguf_model.config).from_dict(config_dict)
     plain = AutoModelForCausalLM.from_config(config)
     plain.load_state_dict(gguf_model.state_dict(), strict=True)
-    del gguf_model
+    return plain, tokenizer
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+
+def _convert_gguf(source: ModelSource, target: Path) -> None:
+    """Parse the GGUF once and write a plain safetensors folder at ``target``, atomically (temp dir + rename)."""
+    log.info("Converting %s to a safetensors cache in %s (once, about 20 s)", source.gguf_file, target)
+    t0 = time.perf_counter()
+    model, tokenizer = _parse_gguf(source)
     tmp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
     try:
-        plain.save_pretrained(str(tmp))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-        marker = {"format": CACHE_FORMAT, "lm_id": source.lm_id, "source": str(source.folder / source.gguf_file),
+        marker = {"format": CACHE_FORMAT, "lm_id": source.lm_id, "source": str(source.folder / str(source.gguf_file)),
                   "files": files}
         (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=1))
         try:

@@ -241,7 +241,7 @@ def train_prompt_learner(
         sched.step()
         losses.append(float(loss.detach()))
         if progress:
-            progress(step + 1, float(loss))
+            progress(step + 1, losses[-1])
     after = evaluate(model, tokenizer, learner, held_out, prefix=prefix) if held_out else {}
     lora_state = {k: v.detach().cpu().clone() for k, v in lora_params.items()}
     for p in lora_params.values():
