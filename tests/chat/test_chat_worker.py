@@ -1,0 +1,112 @@
+"""The chat worker thread: loads once, streams tokens through signals, stops on request, reports failures."""
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+import torch
+from torch import nn
+
+pytest.importorskip("PySide6")
+from PySide6.QtCore import QThread  # noqa: E402
+
+from core.chat.generation import DecodeSettings  # noqa: E402
+from core.chat.lm_loader import LanguageModel  # noqa: E402
+from core.chat.session import NO_INSPECTION, ChatSession  # noqa: E402
+from core.errors import ModelLoadError  # noqa: E402
+from core.result import FAIL, PASS  # noqa: E402
+from desktop.chat_worker import ChatContext, ChatService  # noqa: E402
+from tests.chat.conftest import make_result  # noqa: E402
+
+
+class SlowLM(nn.Module):
+    """Writes "It looks like a scratch." sentences forever, 30 ms per token."""
+
+    def __init__(self, tokenizer):
+        super().__init__()
+        self.ids = tokenizer(" It looks like a scratch.", add_special_tokens=False)["input_ids"]
+        self.vocab = len(tokenizer)
+        self.embed = nn.Embedding(self.vocab, 8)
+        self.config = SimpleNamespace(hidden_size=8)
+
+    def get_input_embeddings(self):
+        return self.embed
+
+    def forward(self, input_ids=None, inputs_embeds=None, past_key_values=None, use_cache=True, **kw):
+        time.sleep(0.03)
+        step = 0 if past_key_values is None else past_key_values + 1
+        logits = torch.full((1, 1, self.vocab), -10.0)
+        logits[0, 0, self.ids[step % len(self.ids)]] = 10.0
+        return SimpleNamespace(logits=logits, past_key_values=step)
+
+
+@pytest.fixture
+def service_for(qtbot):
+    services = []
+
+    def make(factory):
+        s = ChatService(session_factory=factory)
+        services.append(s)
+        return s
+
+    yield make
+    for s in services:
+        assert s.shutdown()
+
+
+def test_model_loads_once_in_the_thread_and_answers_stream(qtbot, service_for, tiny_lm):
+    threads = []
+
+    def factory(history):
+        threads.append(QThread.currentThread())
+        return ChatSession(tiny_lm, settings=DecodeSettings(max_new_tokens=6)), "tiny-llama"
+
+    service = service_for(factory)
+    with qtbot.waitSignal(service.modelReady, timeout=10000) as ready:
+        service.start()
+    assert ready.args == ["tiny-llama"]
+    tokens = []
+    service.tokenReceived.connect(tokens.append)
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:
+        service.ask("Is there a defect?", ChatContext(make_result(FAIL)))
+    assert done.args[0].startswith("Yes, there is an anomaly at the top left") and "".join(tokens) == done.args[0]
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:
+        service.ask("Is there a defect?", ChatContext(make_result(PASS)))
+    assert done.args[0].startswith("No, there is no anomaly")
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:
+        service.ask("Where is it?", None)
+    assert done.args[0] == NO_INSPECTION
+    assert len(threads) == 1 and threads[0] is service.thread  # loaded once, in the chat thread
+
+
+def test_stop_ends_the_answer_between_tokens(qtbot, service_for, tiny_tokenizer):
+    lm = LanguageModel(SlowLM(tiny_tokenizer), tiny_tokenizer, "slow", torch.device("cpu"), torch.float32, "t")
+    settings = DecodeSettings(max_new_tokens=400, max_sentences=100)
+    service = service_for(lambda h: (ChatSession(lm, settings=settings), "slow"))
+    service.tokenReceived.connect(lambda _t: service.stop())
+    t0 = time.monotonic()
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:
+        service.ask("What might it be?", ChatContext(make_result(FAIL)))
+    assert time.monotonic() - t0 < 5.0  # 400 tokens would take 12 s
+    assert done.args[0].startswith("The anomaly at the top left") and done.args[0].count("scratch") <= 2
+    service.tokenReceived.disconnect()
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:  # the next question is not stopped
+        service.ask("Is there a defect?", ChatContext(make_result(FAIL)))
+    assert done.args[0].startswith("Yes")
+
+
+def test_bad_question_and_missing_model_are_reported(qtbot, service_for, tiny_lm):
+    def broken(history):
+        raise ModelLoadError("The language model SmolLM2-135M-Instruct is not installed: install it.")
+
+    service = service_for(broken)
+    with qtbot.waitSignal(service.failed, timeout=10000) as failed:
+        service.start()
+    assert "could not be loaded" in failed.args[0] and "install it" in failed.args[0]
+    with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:  # facts still come
+        service.ask("Is there a defect?", ChatContext(make_result(FAIL)))
+    assert done.args[0] == "Yes, there is an anomaly at the top left (about 2.1% of the part)."
+    with qtbot.waitSignal(service.failed, timeout=10000) as failed:
+        service.ask("   ", ChatContext(make_result(FAIL)))
+    assert "empty" in failed.args[0]
