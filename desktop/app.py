@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
     from core.inspector import Inspector
+    from desktop.chat_link import ChatLink
+    from desktop.chat_worker import ChatService
     from desktop.history.history_view import HistoryView
     from desktop.inference_worker import InferenceService
     from desktop.main_window import MainWindow
@@ -99,6 +101,10 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(history.on_inspection_recorded)
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
+    chat = ChatLink(window.chat, ChatService(history=database.history_queries), database, window.status, parent=window)
+    station.attach_chat(chat)
+    if args.screenshot is None:  # load the language model once the inspection model is ready (CPU comes first)
+        station.product_ready.connect(lambda _pid: chat.start())
 
     run = ScreenshotRun(station, window, args.screenshot, args.frames) if args.screenshot else None
     window.show()

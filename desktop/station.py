@@ -87,6 +87,7 @@ class Station(QObject):
         self.last_record = None
         self.shown_record_id: int | None = None  # database id of the result on screen, once saved
         self.products_dialog: ProductsDialog | None = None
+        self.chat_link = None  # desktop.chat_link.ChatLink once attached; else answers hold the measured facts
         self._paused_source: FrameSource | None = None
         self._stopped = False
 
@@ -133,6 +134,8 @@ class Station(QObject):
         self.inference.stop()
         self.recorder.stop()
         self._db_tasks.wait_idle(5000)
+        if self.chat_link is not None:
+            self.chat_link.shutdown()
         if self.recorder.unsaved:
             log.error("%d inspection(s) were not saved: %s", len(self.recorder.unsaved), self.recorder.last_error)
 
@@ -423,6 +426,8 @@ class Station(QObject):
         self.window.clear_problem("inspection")
         if not self.auto or result.is_defective:
             self.window.chat.append_message("system", describe_result(result, outcome.product_name))
+        if self.chat_link is not None:
+            self.chat_link.set_part(outcome)
         self.recorder.submit(outcome)
         self.outcome_shown.emit(outcome)
 
@@ -437,6 +442,8 @@ class Station(QObject):
         self.last_record = record
         if outcome is self.last_outcome:
             self.shown_record_id = record.id
+        if self.chat_link is not None:
+            self.chat_link.set_record(outcome, record.id)
         waiting = len(self.recorder.unsaved)
         if waiting:
             self.window.status.set_database(f"saved #{record.id}, {waiting} waiting", ok=False)
@@ -470,6 +477,13 @@ class Station(QObject):
                 + describe_result(outcome.result, outcome.product_name, self.shown_record_id)
             )
         self.window.chat.append_message("assistant", answer)
+
+    def attach_chat(self, link) -> None:
+        """Hand the chat panel's questions to the chat worker (desktop/chat_link.py) instead of the facts-only reply."""
+        self.window.chat.send_requested.disconnect(self._on_chat_question)
+        self.chat_link = link
+        if self.last_outcome is not None:
+            link.set_part(self.last_outcome)
 
     @Slot()
     def retry_saving(self) -> None:

@@ -1,0 +1,92 @@
+"""The chat panel wired to the chat worker: questions about the part on screen, streamed answers, the
+conversation stored with its inspection. The language model is left out (the core session then answers with
+the measured facts), so these tests need no model download."""
+from __future__ import annotations
+
+import threading
+
+from core.chat.session import ChatSession
+from core.errors import ModelLoadError
+from desktop.chat_link import ChatLink
+from desktop.chat_worker import ChatService
+from desktop.demo_setup import ensure_demo_product
+from station_fakes import Catch
+
+
+def _facts_only(history):
+    return ChatSession(None, history=history), "facts only (test)"
+
+
+def _attach(rig, database, factory=_facts_only) -> ChatLink:
+    service = ChatService(history=database.history_queries, session_factory=factory)
+    link = ChatLink(rig.window.chat, service, database, rig.window.status, parent=rig.window)
+    rig.station.attach_chat(link)
+    return link
+
+
+def test_question_about_the_inspected_part_is_answered_and_stored(qtbot, make_rig, database):
+    before = {t.ident for t in threading.enumerate()}
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    link = _attach(rig, database)
+    finished = Catch(link.service.answerFinished)
+    tokens = Catch(link.service.tokenReceived)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    link.start()
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        rig.station.inspect_now()
+    inspection_id = recorded.args[0]
+    chat = rig.window.chat
+    chat.input.setText("Is there a defect?")
+    chat.send_button.click()
+    answer = finished.wait(qtbot)[0]
+    assert answer and tokens.calls and "".join(t[0] for t in tokens.calls) == answer
+    assert chat.messages[-1].role == "assistant" and chat.messages[-1].text == answer
+    assert not chat.is_streaming() and chat.send_button.isEnabled()
+    qtbot.waitUntil(lambda: len(database.chat.for_inspection(inspection_id)) == 2, timeout=5000)
+    stored = database.chat.for_inspection(inspection_id)
+    assert [(m.role, m.text) for m in stored] == [("user", "Is there a defect?"), ("assistant", answer)]
+    rig.close()
+    assert not link.service.thread.isRunning()
+    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+
+
+def test_before_any_inspection_the_chat_says_what_to_do(qtbot, make_rig, database):
+    rig = make_rig()
+    link = _attach(rig, database)
+    finished = Catch(link.service.answerFinished)
+    rig.window.chat.input.setText("where is the defect?")
+    rig.window.chat.send_button.click()
+    assert "inspect a part first" in finished.wait(qtbot)[0]
+
+
+def test_model_that_cannot_load_is_reported_and_facts_still_answer(qtbot, make_rig, database):
+    def broken(history):
+        raise ModelLoadError("language model weights are missing; reinstall the llm package")
+
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    link = _attach(rig, database, factory=broken)
+    failed = Catch(link.service.failed)
+    finished = Catch(link.service.answerFinished)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    link.start()
+    assert "could not be loaded" in failed.wait(qtbot)[0]
+    qtbot.waitUntil(lambda: bool(rig.window.chat.messages) and rig.window.chat.messages[-1].role == "system", timeout=5000)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.outcome_shown, timeout=10000):
+        rig.station.inspect_now()
+    rig.window.chat.input.setText("how sure is the verdict?")
+    rig.window.chat.send_button.click()
+    assert finished.wait(qtbot)[0]
+
+
+def test_stop_button_reaches_the_worker(qtbot, make_rig, database):
+    rig = make_rig()
+    link = _attach(rig, database)
+    rig.window.chat.start_assistant_message()
+    rig.window.chat.stop_button.click()
+    assert link.service._stop.is_set()
