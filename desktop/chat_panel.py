@@ -47,13 +47,17 @@ class ChatPanel(QWidget):
         self.messages: list[ChatMessage] = []
         self._plain = QTextCharFormat()
         self._streaming: ChatMessage | None = None
+        self._deferred: list[ChatMessage] = []
         self.send_button.clicked.connect(self._submit)
         self.input.returnPressed.connect(self._submit)
         self.stop_button.clicked.connect(self.stop_requested)
 
     # -- transcript API -------------------------------------------------------------------------------------
     def append_message(self, role: str, text: str) -> None:
-        self.finish_assistant_message()
+        """Add a whole message. While an answer is streaming, it waits and follows the finished answer."""
+        if self._streaming is not None:
+            self._deferred.append(ChatMessage(role, text))
+            return
         self.messages.append(ChatMessage(role, text))
         self._insert_header(role)
         self._cursor_at_end().insertText(text, self._plain)
@@ -76,12 +80,15 @@ class ChatPanel(QWidget):
         self._scroll_to_end()
 
     def finish_assistant_message(self) -> None:
-        if self._streaming is not None:
-            self._streaming = None
+        self._streaming = None
         self.set_busy(False)
+        deferred, self._deferred = self._deferred, []
+        for message in deferred:
+            self.append_message(message.role, message.text)
 
     def clear(self) -> None:
         self.messages.clear()
+        self._deferred.clear()
         self._streaming = None
         self.view.clear()
 

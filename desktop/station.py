@@ -99,6 +99,7 @@ class Station(QObject):
         w.controls.pause_toggled.connect(self.set_paused)
         w.controls.products_clicked.connect(self.open_products_dialog)
         w.closing.connect(self.shutdown)
+        w.live_view.hold_released.connect(w.verdict.mark_stale)
         w.chat.send_requested.connect(self._on_chat_question)
 
         inference.model_progress.connect(self._on_model_progress)

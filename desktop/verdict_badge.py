@@ -9,6 +9,8 @@ from core.result import FAIL, PASS, InspectionResult
 _STYLES = {
     PASS: ("#1b7f3b", "#ffffff"),
     FAIL: ("#b3261e", "#ffffff"),
+    "stale_PASS": ("#2f5a3c", "#cfe3d5"),
+    "stale_FAIL": ("#6e3430", "#f0d4d1"),
     "idle": ("#3a3f47", "#d0d4da"),
     "busy": ("#5a4a12", "#ffe9a8"),
 }
@@ -55,8 +57,14 @@ class VerdictBadge(QFrame):
         )
         self._apply(result.verdict if result.verdict in (PASS, FAIL) else "idle")
 
-    def show_busy(self, text: str = "Inspecting…") -> None:
+    def mark_stale(self) -> None:
+        """The picture went back to live: the verdict is about the last inspected part, not the one on screen."""
         if self.state in (PASS, FAIL):
+            self._detail.setText(f"Last inspected part\n{self._detail.text()}")
+            self._apply(f"stale_{self.state}")
+
+    def show_busy(self, text: str = "Inspecting…") -> None:
+        if self.state in (PASS, FAIL) or self.state.startswith("stale_"):
             return  # keep the last verdict visible while the next frame is being inspected
         self._verdict.setText("…")
         self._detail.setText(text)

@@ -77,6 +77,11 @@ def test_verdict_badge_shows_verdict_and_probability(qtbot):
     assert badge.verdict_text() == "FAIL"  # keeps the last verdict while the next frame is inspected
     badge.show_result(_result(PASS, regions=[]))
     assert badge.verdict_text() == "PASS" and badge.state == PASS
+    badge.mark_stale()  # the live picture is back: the verdict is about the last inspected part
+    assert badge.verdict_text() == "PASS" and badge.detail_text().startswith("Last inspected part")
+    assert badge.state == "stale_PASS"
+    badge.show_result(_result(FAIL))
+    assert badge.state == FAIL and not badge.detail_text().startswith("Last")
     badge.clear("Add at least one normal reference image")
     assert badge.verdict_text() == "—" and badge.state == "idle"
 
@@ -94,7 +99,9 @@ def test_chat_panel_streams_tokens_and_keeps_the_transcript(qtbot):
     assert asked == ["where is the defect?"] and chat.input.text() == ""
     chat.start_assistant_message()
     assert chat.stop_button.isEnabled() and not chat.send_button.isEnabled()
-    for token in ["The defect ", "is at the ", "top left."]:
+    chat.append_tokens("The defect ")
+    chat.append_message("system", "PASS: next part.")  # a new result while the answer streams: it waits
+    for token in ["is at the ", "top left."]:
         chat.append_tokens(token)
     chat.input.setText("ignored while streaming")
     chat.send_button.click()
@@ -107,6 +114,7 @@ def test_chat_panel_streams_tokens_and_keeps_the_transcript(qtbot):
         ("system", "FAIL: defect probability 87.0 %."),
         ("user", "where is the defect?"),
         ("assistant", "The defect is at the top left."),
+        ("system", "PASS: next part."),
     ]
     text = chat.view.toPlainText()
     assert "You: where is the defect?" in text and "Station: The defect is at the top left." in text

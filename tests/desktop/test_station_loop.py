@@ -67,6 +67,7 @@ def test_space_inspects_the_current_frame_and_the_chat_keeps_the_result(qtbot, m
     # Esc goes back to the live picture.
     qtbot.keyClick(rig.window, Qt.Key.Key_Escape)
     assert not rig.window.live_view.holding
+    assert rig.window.verdict.detail_text().startswith("Last inspected part")
 
 
 def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, database):
