@@ -15,11 +15,15 @@ SETTLE_MS = 400  # let the history, statistics and chat catch up before the pict
 
 
 class ScreenshotRun(QObject):
+    """Inspects exactly ``frames`` frames one after the other (each a frame newer than the last one inspected),
+    so the picture shows the last of them with its record saved."""
+
     def __init__(self, station: Station, window: MainWindow, out: Path, frames: int, timeout_s: float = 1200.0) -> None:
         super().__init__(window)
         self.station, self.window, self.out, self.frames = station, window, Path(out), max(1, int(frames))
         self.recorded = 0
         self.exit_code: int | None = None
+        self._last_index = -1
         station.product_ready.connect(self._on_product_ready)
         station.inspection_recorded.connect(self._on_recorded)
         station.record_failed.connect(lambda msg: self._fail(f"an inspection was not saved: {msg}"))
@@ -27,6 +31,7 @@ class ScreenshotRun(QObject):
         station.inference.product_failed.connect(
             lambda pid, msg: pid == station.product_id and msg != "cancelled" and self._fail(msg)
         )
+        station.inference.inspection_failed.connect(lambda _req, msg: self._fail(msg))
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
@@ -34,15 +39,30 @@ class ScreenshotRun(QObject):
 
     @Slot(int)
     def _on_product_ready(self, product_id: int) -> None:
-        if self.exit_code is None and product_id == self.station.product_id:
-            self.station.set_auto(True)
+        if self.exit_code is None and product_id == self.station.product_id and self.recorded == 0:
+            self._inspect_next()
+
+    def _inspect_next(self) -> None:
+        """Inspect the newest frame once it is newer than the last one inspected."""
+        if self.exit_code is not None:
+            return
+        frame = self.station.current_frame
+        if frame is None or frame.index <= self._last_index:
+            QTimer.singleShot(50, self._inspect_next)
+            return
+        self._last_index = frame.index
+        self.station.inspect_now()
 
     @Slot(int)
     def _on_recorded(self, _inspection_id: int) -> None:
         self.recorded += 1
         print(f"inspected and recorded {self.recorded}/{self.frames}", flush=True)
-        if self.recorded >= self.frames and self.exit_code is None:
+        if self.exit_code is not None:
+            return
+        if self.recorded >= self.frames:
             self._finish(0)
+        else:
+            self._inspect_next()
 
     def _fail(self, message: str) -> None:
         if self.exit_code is None:
@@ -52,7 +72,6 @@ class ScreenshotRun(QObject):
     def _finish(self, code: int) -> None:
         self.exit_code = code
         self._timer.stop()
-        self.station.set_auto(False)
         QTimer.singleShot(SETTLE_MS, self._grab)
 
     @Slot()
