@@ -270,6 +270,15 @@ class ProductsDialog(QDialog):
         self.progress.setValue(int(round(100 * fraction)))
         self.progress.setFormat(f"{message} %p%")
 
+    @Slot(int, object)
+    def on_product_ready(self, product_id: int, _product: object) -> None:
+        self.show_build_outcome(product_id, True, "")
+
+    @Slot(int, str)
+    def on_product_failed(self, product_id: int, message: str) -> None:
+        if message != "cancelled":
+            self.show_build_outcome(product_id, False, message)
+
     @Slot(int, bool, str)
     def show_build_outcome(self, product_id: int, ok: bool, message: str) -> None:
         if product_id != self.current_product_id():

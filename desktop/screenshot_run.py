@@ -26,16 +26,32 @@ class ScreenshotRun(QObject):
         self._last_index = -1
         station.product_ready.connect(self._on_product_ready)
         station.inspection_recorded.connect(self._on_recorded)
-        station.record_failed.connect(lambda msg: self._fail(f"an inspection was not saved: {msg}"))
-        station.inference.model_failed.connect(lambda msg: self._fail(f"the model did not load: {msg}"))
-        station.inference.product_failed.connect(
-            lambda pid, msg: pid == station.product_id and msg != "cancelled" and self._fail(msg)
-        )
-        station.inference.inspection_failed.connect(lambda _req, msg: self._fail(msg))
+        # Methods, not lambdas: Qt then runs them in the GUI thread even for the worker thread's signals.
+        station.record_failed.connect(self._on_record_failed)
+        station.inference.model_failed.connect(self._on_model_failed)
+        station.inference.product_failed.connect(self._on_product_failed)
+        station.inference.inspection_failed.connect(self._on_inspection_failed)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
         self._timer.start(int(timeout_s * 1000))
+
+    @Slot(str)
+    def _on_record_failed(self, message: str) -> None:
+        self._fail(f"an inspection was not saved: {message}")
+
+    @Slot(str)
+    def _on_model_failed(self, message: str) -> None:
+        self._fail(f"the model did not load: {message}")
+
+    @Slot(int, str)
+    def _on_product_failed(self, product_id: int, message: str) -> None:
+        if product_id == self.station.product_id and message != "cancelled":
+            self._fail(message)
+
+    @Slot(object, str)
+    def _on_inspection_failed(self, _request: object, message: str) -> None:
+        self._fail(message)
 
     @Slot(int)
     def _on_product_ready(self, product_id: int) -> None:

@@ -221,11 +221,10 @@ class Station(QObject):
             )
             dialog.references_changed.connect(self.on_references_changed)
             dialog.product_created.connect(lambda pid: self.reload_products(select_id=self.product_id or pid))
+            # Worker-thread signals go to the dialog's own methods: Qt queues those to the GUI thread.
             self.inference.product_progress.connect(dialog.show_build_progress)
-            self.inference.product_ready.connect(lambda pid, _p: dialog.show_build_outcome(pid, True, ""))
-            self.inference.product_failed.connect(
-                lambda pid, msg: msg != "cancelled" and dialog.show_build_outcome(pid, False, msg)
-            )
+            self.inference.product_ready.connect(dialog.on_product_ready)
+            self.inference.product_failed.connect(dialog.on_product_failed)
             self.products_dialog = dialog
         if self.product_id is not None:
             self.products_dialog.refresh_products()
@@ -324,7 +323,7 @@ class Station(QObject):
         capture = CaptureThread(source, self.mailbox, initial_backoff_s=self._backoff_s)
         capture.frame_available.connect(self._on_frame_available)
         capture.status_changed.connect(self._on_capture_status)
-        capture.fps_changed.connect(lambda fps: self.window.status.set_camera(source.name, fps))
+        capture.fps_changed.connect(self._on_capture_fps)  # a method, not a lambda: runs in the GUI thread
         self.capture = capture
         capture.start()
 
@@ -347,6 +346,11 @@ class Station(QObject):
         self.window.live_view.show_live(frame.image)
         if self.auto and self.product_id in self.ready_products:
             self.inference.submit(frame, self.product_id)
+
+    @Slot(float)
+    def _on_capture_fps(self, fps: float) -> None:
+        if self.capture is not None:
+            self.window.status.set_camera(self.capture.source.name, fps)
 
     @Slot(str, bool)
     def _on_capture_status(self, message: str, ok: bool) -> None:

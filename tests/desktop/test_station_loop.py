@@ -106,3 +106,29 @@ def test_questions_get_the_measured_facts_while_no_language_model_is_connected(q
     verdict = rig.station.last_outcome.result.verdict
     assert f"{verdict} (Demo disk, inspection #{recorded.args[0]})" in answer
     assert [m.role for m in chat.messages] == ["user", "assistant", "system", "user", "assistant"]
+
+
+def test_worker_and_camera_signals_touch_widgets_only_in_the_gui_thread(qtbot, make_rig, database):
+    gui = threading.get_ident()
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    seen: list[tuple[str, int]] = []
+    status = rig.window.status
+    real_set_camera = status.set_camera
+
+    def set_camera(name, fps, ok=True):
+        seen.append(("camera", threading.get_ident()))
+        real_set_camera(name, fps, ok)
+
+    status.set_camera = set_camera
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    rig.station.open_products_dialog()
+    dialog = rig.station.products_dialog
+    real_outcome = dialog.show_build_outcome
+    dialog.show_build_outcome = lambda *a: (seen.append(("dialog", threading.get_ident())), real_outcome(*a))
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.request_build(product.id)
+    qtbot.waitUntil(lambda: ("dialog", gui) in seen and "FPS" in status.camera.text(), timeout=5000)
+    assert dialog.progress.format() == "Model ready"
+    assert {tid for _, tid in seen} == {gui}
