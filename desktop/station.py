@@ -89,6 +89,7 @@ class Station(QObject):
         self.products_dialog: ProductsDialog | None = None
         self.chat_link = None  # desktop.chat_link.ChatLink once attached; else answers hold the measured facts
         self._paused_source: FrameSource | None = None
+        self._stuck_captures: list[CaptureThread] = []
         self._stopped = False
 
         w = window
@@ -331,8 +332,9 @@ class Station(QObject):
         capture, self.capture = self.capture, None
         if capture is None:
             return
-        if not capture.stop():
+        if not capture.stop():  # a driver stuck in a read: keep the object alive until its thread returns
             log.error("the capture thread of %s did not stop in time", capture.source.name)
+            self._stuck_captures.append(capture)
         capture.frame_available.disconnect()
         capture.status_changed.disconnect()
         capture.fps_changed.disconnect()
