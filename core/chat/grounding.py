@@ -18,7 +18,8 @@ LOCATION_WORDS = ("top left", "top right", "bottom left", "bottom right", "top",
 
 
 class Kind(str, Enum):
-    YES_NO = "yes_no"  # is there a defect / is the part ok
+    YES_NO = "yes_no"  # is there a defect? ("Yes" = defective)
+    IS_OK = "is_ok"  # is the part ok? ("Yes" = good)
     WHERE = "where"
     SIZE = "size"
     COUNT = "count"
@@ -38,6 +39,9 @@ _KIND_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
                            r"\bwhat is (it|the (defect|anomaly|problem))\b|\bdescribe the (defect|anomaly)\b|"
                            r"\bcaused?\b|\blooks? like\b")),
     (Kind.CONFIDENCE, re.compile(r"\b(probabilit|confiden|certain|sure|score|threshold|likel)")),
+    (Kind.IS_OK, re.compile(r"^(?!.*\b(defect|anomal|damage|flaw|scratch|crack|problem|wrong|bad|fail|reject|"
+                            r"issue|broken))(?=.*\b(ok|okay|good|fine|pass|passes|acceptable|normal|alright|"
+                            r"all right|in spec|within spec)\b)")),
     (Kind.YES_NO, re.compile(r"^(is|are|does|do|did|has|have|can|could|should|was|were|will)\b|\bany (defect|"
                              r"anomal|problem|damage|flaw)|\b(defect|anomal|damage|flaw|scratch|crack|ok|okay|good|"
                              r"bad|fine|pass|fail|reject)")),
@@ -131,22 +135,27 @@ def first_sentence(kind: Kind, result: InspectionResult) -> str:
                     f"threshold of {result.threshold:.3g}), so the part passes.")
         if kind is Kind.GENERAL:
             return f"The part passes: no anomaly was found (defect probability {_prob(result.probability)})."
+        if kind is Kind.IS_OK:
+            return f"Yes, the part passes: there is no anomaly (defect probability {_prob(result.probability)})."
         return f"No, there is no anomaly; {_passes(result)}."
 
     if n == 0:  # over the threshold overall, but no single region large enough to report
         base = f"{_fails(result)}, though no single region stands out"
         if kind is Kind.YES_NO:
             return f"Yes, there is an anomaly: {base}."
+        if kind is Kind.IS_OK:
+            return f"No, {base}."
         if kind is Kind.CONFIDENCE:
             return (f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
                     f"threshold of {result.threshold:.3g}), so the part fails.")
         return base[0].upper() + base[1:] + "."
     top = regions[0]
     where = _places(regions)
-    if kind is Kind.YES_NO:
+    if kind in (Kind.YES_NO, Kind.IS_OK):
+        head = "Yes, there" if kind is Kind.YES_NO else "No, the part fails: there"
         if n == 1:
-            return f"Yes, there is an anomaly at {where} (about {_pct(top.area_pct)} of the part)."
-        return f"Yes, there are {n} anomalies, at {where} (about {_pct(_total_area(regions))} of the part in total)."
+            return f"{head} is an anomaly at {where} (about {_pct(top.area_pct)} of the part)."
+        return f"{head} are {n} anomalies, at {where} (about {_pct(_total_area(regions))} of the part in total)."
     if kind is Kind.WHERE:
         if n == 1:
             x0, y0, x1, y1 = top.bbox

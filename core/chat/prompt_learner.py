@@ -49,8 +49,24 @@ class PromptLearnerConfig:
         return self.n_map_prompts + 1
 
 
-def _conv(cin: int, cout: int, stride: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.GroupNorm(4, cout), nn.GELU())
+def _conv(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Sequential:
+    """3x3 conv + GELU; the map branch has no normalisation layer, which would erase how far above the
+    threshold the map goes (the very thing the verdict depends on)."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1)]
+    if norm:
+        layers.append(nn.GroupNorm(4, cout))
+    layers.append(nn.GELU())
+    return nn.Sequential(*layers)
+
+
+N_MAP_STATS = 5
+
+
+def map_statistics(maps: torch.Tensor) -> torch.Tensor:
+    """[B, 5] global facts of normalised maps: peak, mean, and the area above 0.5, 1 and 2 times the threshold."""
+    flat = maps.flatten(1)
+    return torch.stack([flat.amax(1) / MAP_CLIP, flat.mean(1), (flat > 0.5).float().mean(1),
+                        (flat > 1.0).float().mean(1) * 10, (flat > 2.0).float().mean(1) * 10], dim=1)
 
 
 class PromptLearner(nn.Module):
@@ -58,8 +74,9 @@ class PromptLearner(nn.Module):
         super().__init__()
         self.config = config
         w, h = config.width, config.hidden_size
-        self.map_net = nn.Sequential(_conv(1, 16, 1), _conv(16, 32, 2), _conv(32, w, 2), _conv(w, w, 2))
-        self.map_global = nn.Linear(2 * w, w)
+        self.map_net = nn.Sequential(_conv(1, 16, 1, False), _conv(16, 32, 2, False), _conv(32, w, 2, False),
+                                     _conv(w, w, 2, False))
+        self.map_global = nn.Sequential(nn.Linear(2 * w + N_MAP_STATS, w), nn.GELU(), nn.Linear(w, w))
         self.map_proj = nn.Linear(w, h)
         self.image_net = nn.Sequential(_conv(3, 16, 2), _conv(16, 32, 2), _conv(32, w, 2))
         self.image_proj = nn.Linear(w, h)
@@ -72,7 +89,7 @@ class PromptLearner(nn.Module):
         g = self.config.grid
         fm = self.map_net(maps)  # [B, w, S/8, S/8]
         cells = F.adaptive_max_pool2d(fm, g).flatten(2).transpose(1, 2)  # [B, g*g, w]
-        pooled = torch.cat([fm.amax(dim=(2, 3)), fm.mean(dim=(2, 3))], dim=1)
+        pooled = torch.cat([fm.amax(dim=(2, 3)), fm.mean(dim=(2, 3)), map_statistics(maps)], dim=1)
         glob = self.map_global(pooled).unsqueeze(1)  # [B, 1, w]
         map_tokens = self.map_proj(torch.cat([cells, glob], dim=1))  # [B, g*g+1, h]
         img = self.image_net((thumbs - 0.5) / 0.25).mean(dim=(2, 3))

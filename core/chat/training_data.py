@@ -28,15 +28,16 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 WORK_SIDE = 224  # images are resized so their longer side is this many pixels
 
 QUESTIONS: dict[Kind, tuple[str, ...]] = {
-    Kind.YES_NO: ("Is there an anomaly in the image?", "Is there a defect on this part?", "Is this part OK?",
-                  "Are there any defects?", "Does the part have a defect?", "Is anything wrong with this part?"),
+    Kind.YES_NO: ("Is there an anomaly in the image?", "Is there a defect on this part?", "Are there any defects?",
+                  "Does the part have a defect?", "Is anything wrong with this part?"),
+    Kind.IS_OK: ("Is this part OK?", "Is the part good?", "Does this part pass?"),
     Kind.WHERE: ("Where is the defect?", "Where is the anomaly located?"),
     Kind.SIZE: ("How large is the defect?", "How big is the anomaly?"),
     Kind.COUNT: ("How many anomalous regions are there?", "How many defects does it have?"),
     Kind.WHAT: ("What might the defect be?", "What kind of defect is it?", "What does the anomaly look like?"),
     Kind.GENERAL: ("Describe this part.", "Tell me about this image."),
 }
-KIND_WEIGHTS = {Kind.YES_NO: 0.45, Kind.WHAT: 0.2, Kind.WHERE: 0.1, Kind.SIZE: 0.08, Kind.COUNT: 0.07,
+KIND_WEIGHTS = {Kind.YES_NO: 0.35, Kind.IS_OK: 0.1, Kind.WHAT: 0.2, Kind.WHERE: 0.1, Kind.SIZE: 0.08, Kind.COUNT: 0.07,
                 Kind.GENERAL: 0.1}
 LOOKS_LIKE = {
     "cutpaste": "It looks like a misplaced patch of material.",

@@ -10,7 +10,9 @@ from tests.chat.conftest import make_result
 
 @pytest.mark.parametrize("question, kind", [
     ("Is there a defect on this part?", Kind.YES_NO),
-    ("Is this part OK?", Kind.YES_NO),
+    ("Is this part OK?", Kind.IS_OK),
+    ("does it pass?", Kind.IS_OK),
+    ("is it good or bad?", Kind.YES_NO),
     ("any anomalies?", Kind.YES_NO),
     ("Where is the defect?", Kind.WHERE),
     ("How large is it?", Kind.SIZE),
@@ -30,6 +32,14 @@ def test_yes_no_follows_the_verdict(fail_result, pass_result):
         "Yes, there is an anomaly at the top left (about 2.1% of the part)."
     assert first_sentence(Kind.YES_NO, pass_result) == \
         "No, there is no anomaly; the part passes (defect probability 3%)."
+
+
+def test_is_ok_questions_answer_with_the_right_polarity(fail_result, pass_result):
+    assert first_sentence(Kind.IS_OK, pass_result) == \
+        "Yes, the part passes: there is no anomaly (defect probability 3%)."
+    assert first_sentence(Kind.IS_OK, fail_result) == \
+        "No, the part fails: there is an anomaly at the top left (about 2.1% of the part)."
+    assert first_sentence(Kind.IS_OK, make_result(FAIL, regions=[])).startswith("No, the part fails")
 
 
 def test_several_regions_are_counted_and_placed():

@@ -144,4 +144,4 @@ def test_stop_flag_ends_the_answer(tiny_lm):
 def test_without_a_model_the_facts_still_come(tiny_tokenizer):
     session = ChatSession(None)
     session.set_inspection(make_result(PASS))
-    assert session.answer("is it ok?") == "No, there is no anomaly; the part passes (defect probability 3%)."
+    assert session.answer("is it ok?") == "Yes, the part passes: there is no anomaly (defect probability 3%)."
