@@ -1,6 +1,7 @@
 """The station controller: wires capture -> inference -> recording -> window, and the operator's controls.
 
-It owns the capture thread and talks to the inference and database-writer threads only through their signals,
+It owns the camera feed (desktop/camera_feed.py) and talks to the inference and database-writer threads only
+through their signals,
 so the window stays responsive. Every problem lands in the window's banner and status bar with what to do.
 """
 from __future__ import annotations
@@ -13,8 +14,9 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from core.settings import DecoderSettings
 from db.errors import DatabaseError
-from desktop.capture.capture_thread import INITIAL_BACKOFF_S, CaptureThread
-from desktop.capture.mailbox import Frame, LatestFrameMailbox
+from desktop.camera_feed import CameraFeed
+from desktop.capture.capture_thread import INITIAL_BACKOFF_S
+from desktop.capture.mailbox import Frame
 from desktop.capture.source import FrameSource
 from desktop.capture.spec import SourceSpecError, source_from_spec
 from desktop.inference_worker import (
@@ -68,12 +70,9 @@ class Station(QObject):
         self.recorder = recorder
         self.data_dir = Path(data_dir)
         self.settings = settings or StationSettings()
-        self._source_factory = source_factory
-        self._backoff_s = reconnect_backoff_s
 
         self._db_tasks = DatabaseTaskRunner(self)
-        self.mailbox = LatestFrameMailbox()
-        self.capture: CaptureThread | None = None
+        self.feed = CameraFeed(source_factory, reconnect_backoff_s, self)
         self.source_spec: str | None = None
         self.current_frame: Frame | None = None
         self.product_id: int | None = None
@@ -82,14 +81,11 @@ class Station(QObject):
         self.product_errors: dict[int, str] = {}  # why a product's model could not be built
         self.model_loaded = False
         self.auto = False
-        self.paused = False
         self.last_outcome: InspectionOutcome | None = None
         self.last_record = None
         self.shown_record_id: int | None = None  # database id of the result on screen, once saved
         self.products_dialog: ProductsDialog | None = None
         self.chat_link = None  # desktop.chat_link.ChatLink once attached; else answers hold the measured facts
-        self._paused_source: FrameSource | None = None
-        self._stuck_captures: list[CaptureThread] = []
         self._stopped = False
 
         w = window
@@ -113,6 +109,9 @@ class Station(QObject):
         inference.inspection_failed.connect(self._on_inspection_failed)
         recorder.recorded.connect(self._on_recorded)
         recorder.failed.connect(self._on_record_failed)
+        self.feed.frame_arrived.connect(self._on_frame)
+        self.feed.status_changed.connect(self._on_capture_status)
+        self.feed.fps_changed.connect(self._on_capture_fps)
 
     # -- start / stop ---------------------------------------------------------------------------------------
     def start(self, source_spec: str, product_id: int | None = None) -> None:
@@ -132,7 +131,7 @@ class Station(QObject):
         self._stopped = True
         if self.products_dialog is not None:
             self.products_dialog.close()
-        self._stop_capture()
+        self.feed.stop()
         self.inference.stop()
         self.recorder.stop()
         self._db_tasks.wait_idle(5000)
@@ -301,11 +300,10 @@ class Station(QObject):
     # -- capture --------------------------------------------------------------------------------------------
     @Slot(str)
     def open_source(self, spec: str) -> None:
-        self._stop_capture()
         self.source_spec = spec
         self.window.controls.set_source(spec)
         try:
-            source = self._source_factory(spec)
+            source = self.feed.open(spec)
         except SourceSpecError as exc:
             self.window.show_problem("camera", str(exc), "error")
             self.window.status.set_camera(spec, None, ok=False)
@@ -313,50 +311,21 @@ class Station(QObject):
         self.settings.source = spec
         self.settings.save()
         self.window.clear_problem("camera")
-        self.window.status.set_camera(source.name, None)
-        if not self.paused:
-            self._start_capture(source)
-        else:
-            self._paused_source = source
+        self.window.status.set_camera(source.name, None, state="paused" if self.feed.paused else None)
 
-    def _start_capture(self, source: FrameSource) -> None:
-        self.mailbox.clear()
-        capture = CaptureThread(source, self.mailbox, initial_backoff_s=self._backoff_s)
-        capture.frame_available.connect(self._on_frame_available)
-        capture.status_changed.connect(self._on_capture_status)
-        capture.fps_changed.connect(self._on_capture_fps)  # a method, not a lambda: runs in the GUI thread
-        self.capture = capture
-        capture.start()
-
-    def _stop_capture(self) -> None:
-        capture, self.capture = self.capture, None
-        if capture is None:
-            return
-        if not capture.stop():  # a driver stuck in a read: keep the object alive until its thread returns
-            log.error("the capture thread of %s did not stop in time", capture.source.name)
-            self._stuck_captures.append(capture)
-        capture.frame_available.disconnect()
-        capture.status_changed.disconnect()
-        capture.fps_changed.disconnect()
-
-    @Slot()
-    def _on_frame_available(self) -> None:
-        frame = self.mailbox.take()
-        if frame is None:
-            return
+    @Slot(object)
+    def _on_frame(self, frame: Frame) -> None:
         self.current_frame = frame
         self.window.live_view.show_live(frame.image)
         if self.auto and self.product_id in self.ready_products:
             self.inference.submit(frame, self.product_id)
 
-    @Slot(float)
-    def _on_capture_fps(self, fps: float) -> None:
-        if self.capture is not None:
-            self.window.status.set_camera(self.capture.source.name, fps)
+    @Slot(str, float)
+    def _on_capture_fps(self, name: str, fps: float) -> None:
+        self.window.status.set_camera(name, fps)
 
-    @Slot(str, bool)
-    def _on_capture_status(self, message: str, ok: bool) -> None:
-        name = self.capture.source.name if self.capture is not None else ""
+    @Slot(str, str, bool)
+    def _on_capture_status(self, name: str, message: str, ok: bool) -> None:
         self.window.status.showMessage(message, 8000)
         if ok:
             self.window.clear_problem("camera")
@@ -370,19 +339,13 @@ class Station(QObject):
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
-        if paused == self.paused:
+        if paused == self.feed.paused:
             return
-        self.paused = paused
         if paused:
             self.set_auto(False)
-            source = self.capture.source if self.capture is not None else None
-            self._stop_capture()
-            self._paused_source = source
-            self.window.status.set_camera(source.name if source else "Camera", None, ok=False)
-            self.window.status.showMessage("Camera paused", 5000)
-        elif self._paused_source is not None:
-            self._start_capture(self._paused_source)
-            self._paused_source = None
+        self.feed.set_paused(paused)
+        if self.feed.source is not None:
+            self.window.status.set_camera(self.feed.source.name, None, state="paused" if paused else None)
 
     # -- inspecting -----------------------------------------------------------------------------------------
     def _can_inspect(self) -> bool:

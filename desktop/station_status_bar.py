@@ -22,8 +22,10 @@ class StationStatusBar(QStatusBar):
         for label in (self.camera, self.latency, self.model, self.database):
             self.addPermanentWidget(label)
 
-    def set_camera(self, name: str, fps: float | None, ok: bool = True) -> None:
-        state = f"{fps:.1f} FPS" if ok and fps is not None else ("connecting" if ok else "disconnected")
+    def set_camera(self, name: str, fps: float | None, ok: bool = True, state: str | None = None) -> None:
+        """``state`` replaces the automatic wording (FPS / connecting / disconnected), e.g. "paused"."""
+        if state is None:
+            state = f"{fps:.1f} FPS" if ok and fps is not None else ("connecting" if ok else "disconnected")
         self.camera.setText(f"{name}: {state}")
 
     def set_latency(self, latency_ms: float, inspect_ms: float | None = None) -> None:

@@ -114,7 +114,7 @@ def test_camera_gone_mid_run_shows_status_and_reconnects(qtbot, make_rig, databa
     qtbot.waitUntil(lambda: not banner.isVisible(), timeout=5000)
     frames_before = rig.station.current_frame.index
     qtbot.waitUntil(lambda: rig.station.current_frame.index > frames_before, timeout=5000)
-    assert rig.station.capture.reconnects == 1
+    assert rig.station.feed.capture.reconnects == 1
 
 
 def test_missing_camera_retries_without_hanging(qtbot, make_rig, database):
@@ -128,10 +128,10 @@ def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
     rig = _ready_rig(qtbot, make_rig, database)
     from desktop.capture.spec import source_from_spec
 
-    rig.station._source_factory = source_from_spec
+    rig.station.feed.source_factory = source_from_spec
     rig.station.open_source("/no/such/camera.mp4")
     assert "unknown source" in rig.window.banner.text()
-    assert rig.station.capture is None
+    assert rig.station.feed.capture.isRunning()  # the camera that worked keeps running
 
 
 def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database):

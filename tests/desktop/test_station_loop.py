@@ -78,11 +78,11 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
         rig.station.start("demo", product.id)
     rig.station.set_auto(True)
     _recorded_ids(rig, 2, qtbot)
-    capture = rig.station.capture
+    capture = rig.station.feed.capture
     assert capture is not None and capture.isRunning()
     rig.close()
     assert not capture.isRunning()
-    assert rig.station.capture is None
+    assert rig.station.feed.capture is None
     assert not rig.inference.thread.isRunning()
     assert not rig.recorder.thread.isRunning()
     assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
@@ -132,3 +132,20 @@ def test_worker_and_camera_signals_touch_widgets_only_in_the_gui_thread(qtbot, m
     qtbot.waitUntil(lambda: ("dialog", gui) in seen and "FPS" in status.camera.text(), timeout=5000)
     assert dialog.progress.format() == "Model ready"
     assert {tid for _, tid in seen} == {gui}
+
+
+def test_pause_stops_the_camera_and_resume_starts_it_again(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    rig.station.set_auto(True)
+    rig.window.controls.pause_button.click()
+    assert rig.station.feed.capture is None and not rig.station.auto
+    assert rig.window.status.camera.text() == "Demo camera: paused"
+    index = rig.station.current_frame.index if rig.station.current_frame else 0
+    qtbot.wait(200)
+    assert (rig.station.current_frame.index if rig.station.current_frame else 0) == index  # no frames while paused
+    rig.window.controls.pause_button.click()
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None and rig.station.current_frame.index >= 1
+                    and rig.station.feed.capture is not None and rig.station.feed.capture.frames_read > 2, timeout=5000)
