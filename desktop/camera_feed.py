@@ -64,6 +64,7 @@ class CameraFeed(QObject):
         if not capture.stop():  # a driver stuck in a read: keep the object alive until its thread returns
             log.error("the capture thread of %s did not stop in time", capture.source.name)
             self._stuck.append(capture)
+        self.mailbox.clear()  # a wake-up already queued finds nothing: no frame after stop
 
     def _start(self) -> None:
         assert self.source is not None
