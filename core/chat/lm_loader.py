@@ -188,8 +188,12 @@ def _parse_gguf(source: ModelSource) -> tuple[Any, Any]:
     config_dict = gguf_model.config.to_dict()
     config_dict.pop("quantization_config", None)
     config = type(gguf_model.config).from_dict(config_dict)
-    plain = AutoModelForCausalLM.from_config(config)
-    plain.load_state_dict(gguf_model.state_dict(), strict=True)
+    import torch
+
+    with torch.device("meta"):  # no random initialisation of weights about to be replaced
+        plain = AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(gguf_model.state_dict(), strict=True, assign=True)
+    plain.tie_weights()
     return plain, tokenizer
 
 

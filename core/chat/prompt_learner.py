@@ -50,9 +50,10 @@ class PromptLearnerConfig:
 
 
 def _conv(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Sequential:
-    """3x3 conv + GELU; the map branch has no normalisation layer, which would erase how far above the
-    threshold the map goes (the very thing the verdict depends on)."""
-    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1)]
+    """3x3 conv + GELU. The map branch has no normalisation layer (it would erase how far above the threshold
+    the map goes, the very thing the verdict depends on) and no bias, so an empty map gives zero features and
+    the prompts' content grows with the anomaly rather than drowning in constant offsets."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=norm)]
     if norm:
         layers.append(nn.GroupNorm(4, cout))
     layers.append(nn.GELU())
@@ -76,11 +77,12 @@ class PromptLearner(nn.Module):
         w, h = config.width, config.hidden_size
         self.map_net = nn.Sequential(_conv(1, 16, 1, False), _conv(16, 32, 2, False), _conv(32, w, 2, False),
                                      _conv(w, w, 2, False))
-        self.map_global = nn.Sequential(nn.Linear(2 * w + N_MAP_STATS, w), nn.GELU(), nn.Linear(w, w))
-        self.map_proj = nn.Linear(w, h)
+        self.map_global = nn.Sequential(nn.Linear(2 * w + N_MAP_STATS, w, bias=False), nn.GELU(),
+                                        nn.Linear(w, w, bias=False))
+        self.map_proj = nn.Linear(w, h, bias=False)
         self.image_net = nn.Sequential(_conv(3, 16, 2), _conv(16, 32, 2), _conv(32, w, 2))
         self.image_proj = nn.Linear(w, h)
-        self.base_prompts = nn.Parameter(torch.randn(config.n_tokens, h) * 0.5)
+        self.base_prompts = nn.Parameter(torch.randn(config.n_tokens, h) * 0.01)
         self.norm = nn.LayerNorm(h, elementwise_affine=False)
         self.gain = nn.Parameter(torch.tensor(float(config.embed_norm)))
 

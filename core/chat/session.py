@@ -170,12 +170,17 @@ class ChatSession:
     def _route(self, q: str) -> tuple[str, str, InspectionResult | None, bool]:
         """(kind, forced first sentence, result used for checks, may the model continue)."""
         if looks_like_history(q):
-            names = list(self.history.product_names()) if self.history is not None else []
-            intent = parse_history_question(q, self.clock(), names)
-            if intent is not None:
-                if self.history is None:
-                    return "history", NO_HISTORY, None, False
-                return "history", answer_history(intent, self.history), None, True
+            try:
+                names = list(self.history.product_names()) if self.history is not None else []
+                intent = parse_history_question(q, self.clock(), names)
+                if intent is not None:
+                    if self.history is None:
+                        return "history", NO_HISTORY, None, False
+                    return "history", answer_history(intent, self.history), None, True
+            except Exception as exc:  # the history is another component's database: report, never crash
+                log.warning("chat: history query failed: %s", exc)
+                return "history", f"I could not read the inspection history ({exc}); try again in a moment.", \
+                    None, False
         kind = classify_question(q)
         if kind is Kind.GENERAL and not _PARTISH.search(q.lower()):
             return "unknown", f"I don't know that. {CAPABILITIES}", None, False

@@ -19,7 +19,7 @@ def test_output_shape_and_scale():
     out = learner(torch.rand(3, 1, 64, 64), torch.rand(3, 3, 64, 64))
     assert cfg.n_tokens == 11 and out.shape == (3, 11, 48)
     rms = out.pow(2).mean(dim=-1).sqrt()
-    assert torch.allclose(rms, torch.full_like(rms, 0.25), rtol=0.05)
+    assert torch.allclose(rms, torch.full_like(rms, 0.25), rtol=0.1)
     assert sum(p.numel() for p in learner.parameters()) * 4 < 5e6  # small enough to ship
 
 

@@ -107,6 +107,17 @@ def test_history_numbers_come_from_the_queries(tiny_lm, history):
     assert no_db.answer("defect rate this week") == NO_HISTORY
 
 
+def test_history_failure_is_reported_not_raised(tiny_lm, history):
+    def locked(*args, **kwargs):
+        raise RuntimeError("database is locked")
+
+    history.counts = locked
+    session = ChatSession(tiny_lm, history=history, clock=lambda: NOW)
+    assert session.answer("how many rejects today?") == (
+        "I could not read the inspection history (database is locked); try again in a moment.")
+    assert session.transcript[-1].kind == "history"
+
+
 def test_unanswerable_and_no_inspection(tiny_lm):
     session = ChatSession(tiny_lm)
     assert session.answer("Who won the football match?") == f"I don't know that. {CAPABILITIES}"
