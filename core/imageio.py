@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import io
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from core.atomic import atomic_open
 from core.errors import ImageReadError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -117,18 +117,6 @@ def load_image(path: str | os.PathLike[str]) -> np.ndarray:
 def save_png(arr: np.ndarray, path: str | os.PathLike[str]) -> Path:
     """Write an RGB/gray uint8 array as PNG atomically (temp file + rename): never a half-written file."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(arr).save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_open(p) as fh:
+        Image.fromarray(arr).save(fh, format="PNG")
     return p

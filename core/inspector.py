@@ -14,7 +14,7 @@ from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
-from core.memory import MemoryBank, augment_views, build_bank, image_hash, patch_features
+from core.memory import augment_views, build_bank, image_hash, patch_features
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions

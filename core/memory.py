@@ -7,8 +7,6 @@ recompute it.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.atomic import atomic_open
 from core.coreset import greedy_coreset
 from core.encoder import Encoder
 from core.errors import InspectionError, ReferencesError
@@ -52,25 +51,13 @@ class MemoryBank:
         return int(self.features.numel() * self.features.element_size())
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".bank-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(
-                    fh,
-                    features=self.features.numpy().astype(np.float16),
-                    encoder_id=np.array(self.encoder_id),
-                    key=np.array(self.key),
-                )
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_open(path) as fh:
+            np.savez(
+                fh,
+                features=self.features.numpy().astype(np.float16),
+                encoder_id=np.array(self.encoder_id),
+                key=np.array(self.key),
+            )
 
     @classmethod
     def load(cls, path: Path) -> "MemoryBank":

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.atomic import atomic_open
 from core.calibration import Calibration
 from core.errors import InspectionError
 from core.memory import MemoryBank
@@ -52,19 +52,8 @@ class ProductModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.bank.save(folder / "bank.npz")
-        fd, tmp = tempfile.mkstemp(prefix=".product-", suffix=".json", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.to_dict(), fh, indent=1)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, folder / "product.json")
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        with atomic_open(folder / "product.json", "w", encoding="utf-8") as fh:
+            json.dump(self.to_dict(), fh, indent=1)
         return folder
 
     @classmethod

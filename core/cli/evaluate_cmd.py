@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from core.cli.common import ArgumentParser, run_guarded
@@ -30,18 +28,10 @@ def main(argv: list[str]) -> int:
 
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".eval-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from core.atomic import atomic_open
+
+    with atomic_open(path, "w", encoding="utf-8") as fh:
+        json.dump(payload, fh, indent=1)
 
 
 def _run(args) -> int:
