@@ -11,6 +11,7 @@ import copy
 import inspect
 import re
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
@@ -133,8 +134,6 @@ def stream_checked(
     ``check(sentence)`` returns something truthy (or an object with ``.ok``) for a sentence that may be shown.
     ``context_ids`` are the prompt's tail token ids, used for the repetition penalty only.
     """
-    import time
-
     settings = settings or DecodeSettings()
     report = report if report is not None else DecodeReport()
     criteria = StoppingCriteriaList([StopOnFlag(stop or StopFlag())])

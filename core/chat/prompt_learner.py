@@ -82,22 +82,40 @@ class PromptLearner(nn.Module):
         self.map_proj = nn.Linear(w, h, bias=False)
         self.image_net = nn.Sequential(_conv(3, 16, 2), _conv(16, 32, 2), _conv(32, w, 2))
         self.image_proj = nn.Linear(w, h)
-        self.base_prompts = nn.Parameter(torch.randn(config.n_tokens, h) * 0.01)
+        self.base_prompts = nn.Parameter(torch.randn(config.n_tokens, h))
         self.norm = nn.LayerNorm(h, elementwise_affine=False)
         self.gain = nn.Parameter(torch.tensor(float(config.embed_norm)))
+        self.content_gain = nn.Parameter(torch.tensor(self._initial_content_gain()))
 
-    def forward(self, maps: torch.Tensor, thumbs: torch.Tensor) -> torch.Tensor:
-        """maps: [B, 1, S, S] normalised anomaly maps; thumbs: [B, 3, T, T] in [0, 1] -> [B, n_tokens, hidden]."""
+    @torch.no_grad()
+    def _initial_content_gain(self) -> float:
+        """Scale so that a clear defect (a blob at twice the threshold) adds content as strong as a token
+        embedding on top of the base prompts: the map's information is visible to the LM from step one."""
+        s = self.config.map_size
+        yy, xx = torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")
+        blob = 2.0 * torch.exp(-((yy - s / 3) ** 2 + (xx - s / 2) ** 2) / (2 * (s / 10) ** 2))
+        content = self._map_content(blob[None, None].float())
+        rms = float(content.pow(2).mean().sqrt())
+        return float(self.config.embed_norm) / max(rms, 1e-8)
+
+    def _map_content(self, maps: torch.Tensor) -> torch.Tensor:
         g = self.config.grid
         fm = self.map_net(maps)  # [B, w, S/8, S/8]
         cells = F.adaptive_max_pool2d(fm, g).flatten(2).transpose(1, 2)  # [B, g*g, w]
         pooled = torch.cat([fm.amax(dim=(2, 3)), fm.mean(dim=(2, 3)), map_statistics(maps)], dim=1)
         glob = self.map_global(pooled).unsqueeze(1)  # [B, 1, w]
-        map_tokens = self.map_proj(torch.cat([cells, glob], dim=1))  # [B, g*g+1, h]
+        return self.map_proj(torch.cat([cells, glob], dim=1))  # [B, g*g+1, h]
+
+    def forward(self, maps: torch.Tensor, thumbs: torch.Tensor) -> torch.Tensor:
+        """maps: [B, 1, S, S] normalised anomaly maps; thumbs: [B, 3, T, T] in [0, 1] -> [B, n_tokens, hidden].
+
+        Each token is a learned base prompt (normalised to the embedding scale) plus content: the map's content
+        is added unnormalised, so an empty map adds nothing and a strong anomaly adds a lot."""
+        base = self.norm(self.base_prompts) * self.gain
+        map_tokens = self._map_content(maps) * self.content_gain  # [B, g*g+1, h]
         img = self.image_net((thumbs - 0.5) / 0.25).mean(dim=(2, 3))
-        img_token = self.image_proj(img).unsqueeze(1)  # [B, 1, h]
-        tokens = torch.cat([map_tokens, img_token], dim=1) + self.base_prompts
-        return self.norm(tokens) * self.gain
+        img_token = (self.norm(self.image_proj(img)) * self.gain).unsqueeze(1)  # [B, 1, h]
+        return torch.cat([map_tokens, img_token], dim=1) + base
 
     # -- inputs -------------------------------------------------------------------------------------------------
 

@@ -103,6 +103,18 @@ def _mask_digits(labels: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
     return labels
 
 
+FIRST_TOKEN_WEIGHT = 4.0
+
+
+def _answer_weights(labels: torch.Tensor) -> torch.Tensor:
+    """Per-token loss weights in answer_loss's order: the answer's first token ("Yes"/"No"/"The": it carries the
+    verdict) counts FIRST_TOKEN_WEIGHT times, the rest once."""
+    answer = labels != -100
+    first = answer & (answer.long().cumsum(dim=1) == 1)
+    weights = 1.0 + (FIRST_TOKEN_WEIGHT - 1.0) * first.float()
+    return weights[:, 1:][answer[:, 1:]]
+
+
 def _hidden(model: Any, b: Any, prefix: SharedPrefix | None,
             labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Last hidden states and the labels aligned with them (the shared prefix cut off when used)."""
@@ -233,7 +245,10 @@ def train_prompt_learner(
         maps, thumbs = _stack(chunk, device)
         prompts = learner(maps, thumbs)
         b = build_training_batch(model, tokenizer, prompts, [q for q, _ in qa], [a for _, a in qa])
-        loss = answer_loss(model, b, prefix, labels=_mask_digits(b.labels, digits))
+        labels = _mask_digits(b.labels, digits)
+        per_token = answer_loss(model, b, prefix, labels=labels, reduction="none")
+        weights = _answer_weights(labels)
+        loss = (per_token * weights).sum() / weights.sum()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_([p for g in params for p in g["params"]], 1.0)

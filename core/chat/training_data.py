@@ -37,7 +37,7 @@ QUESTIONS: dict[Kind, tuple[str, ...]] = {
     Kind.WHAT: ("What might the defect be?", "What kind of defect is it?", "What does the anomaly look like?"),
     Kind.GENERAL: ("Describe this part.", "Tell me about this image."),
 }
-KIND_WEIGHTS = {Kind.YES_NO: 0.35, Kind.IS_OK: 0.1, Kind.WHAT: 0.2, Kind.WHERE: 0.1, Kind.SIZE: 0.08, Kind.COUNT: 0.07,
+KIND_WEIGHTS = {Kind.YES_NO: 0.4, Kind.IS_OK: 0.1, Kind.WHAT: 0.2, Kind.WHERE: 0.08, Kind.SIZE: 0.07, Kind.COUNT: 0.05,
                 Kind.GENERAL: 0.1}
 LOOKS_LIKE = {
     "cutpaste": "It looks like a misplaced patch of material.",

@@ -16,10 +16,17 @@ from core.errors import ModelLoadError
 def test_output_shape_and_scale():
     cfg = PromptLearnerConfig(hidden_size=48, embed_norm=0.25)
     learner = PromptLearner(cfg)
-    out = learner(torch.rand(3, 1, 64, 64), torch.rand(3, 3, 64, 64))
-    assert cfg.n_tokens == 11 and out.shape == (3, 11, 48)
-    rms = out.pow(2).mean(dim=-1).sqrt()
-    assert torch.allclose(rms, torch.full_like(rms, 0.25), rtol=0.1)
+    thumbs = torch.rand(2, 3, 64, 64)
+    empty = learner(torch.zeros(2, 1, 64, 64), thumbs)
+    assert cfg.n_tokens == 11 and empty.shape == (2, 11, 48)
+    rms = empty[:, :10].pow(2).mean(dim=-1).sqrt()  # an empty map: the base prompts at the embedding scale
+    assert torch.allclose(rms, torch.full_like(rms, 0.25), rtol=0.01)
+    defect = torch.zeros(2, 1, 64, 64)
+    defect[:, :, 5:15, 5:15] = 2.5  # top left, 2.5x the threshold
+    out = learner(defect, thumbs)
+    change = (out - empty).detach().pow(2).mean(dim=-1).sqrt()[0]
+    assert float(change[:10].max()) > 0.1  # the map's content is plainly visible to the LM
+    assert float(change[0]) > float(change[8])  # more in the top-left cell's prompt than the bottom-right's
     assert sum(p.numel() for p in learner.parameters()) * 4 < 5e6  # small enough to ship
 
 

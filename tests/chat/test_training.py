@@ -50,9 +50,9 @@ def test_digits_are_found_in_the_vocabulary(tiny_tokenizer):
 
 def test_a_few_steps_lower_the_loss(tiny_lm, samples):
     outcome = train_prompt_learner(tiny_lm.model, tiny_lm.tokenizer, samples, samples[:6],
-                                   TrainConfig(steps=40, batch=4, lr=2e-2))
+                                   TrainConfig(steps=40, batch=4, lr=5e-3))
     assert len(outcome.losses) == 40
-    assert outcome.held_out["loss"] < outcome.held_out_before["loss"] - 0.1
+    assert outcome.held_out["loss"] < outcome.held_out_before["loss"] - 0.05
     assert 0.0 <= outcome.held_out["yes_no_accuracy"] <= 1.0
     assert not any(p.requires_grad for p in tiny_lm.model.parameters())  # the LM stayed frozen
 
