@@ -21,9 +21,9 @@ from core.chat.training_data import LOOKS_LIKE, QUESTIONS, Sample, answer_for, d
 
 @dataclass
 class TrainConfig:
-    steps: int = 300
+    steps: int = 180
     batch: int = 4
-    lr: float = 2e-3
+    lr: float = 5e-3
     lora: bool = False
     lora_rank: int = 4
     lora_alpha: float = 8.0
