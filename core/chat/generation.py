@@ -170,6 +170,9 @@ def stream_checked(
             if sentence_done and sentence:
                 candidate = " " + " ".join(text.split())
                 repeated = candidate.strip().lower() in (s.strip().lower() for s in shown)
+                cut_off = finished_turn and not _END_OF_SENTENCE.search(text.rstrip())  # out of tokens mid-sentence
+                if cut_off:
+                    break
                 if not repeated and ok(candidate.strip()):
                     shown.append(candidate)
                     generated += sentence

@@ -122,9 +122,10 @@ class ChatSession:
         if self.part.prompts is None:
             r = self.part.result
             learner = self.prompt_learner
+            device = next(learner.parameters()).device
             with torch.inference_mode():
-                maps = learner.map_tensor(r.anomaly_map, r.threshold)[None]
-                thumbs = learner.thumb_tensor(self.part.frame)[None]
+                maps = learner.map_tensor(r.anomaly_map, r.threshold)[None].to(device)
+                thumbs = learner.thumb_tensor(self.part.frame)[None].to(device)
                 self.part.prompts = learner(maps, thumbs)[0]
         return self.part.prompts
 

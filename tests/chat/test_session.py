@@ -72,6 +72,16 @@ def test_contradiction_is_dropped_and_agreement_kept(tiny_tokenizer):
         "There is no anomaly to describe; the part passes (defect probability 3%)."
 
 
+def test_a_sentence_cut_by_the_token_budget_is_not_shown(tiny_tokenizer):
+    lm = scripted(tiny_tokenizer, " It looks like a scratch.")
+    session = ChatSession(lm, settings=DecodeSettings(max_new_tokens=3))
+    session.set_inspection(make_result(FAIL))
+    assert session.answer("What might it be?").endswith("of the part).")
+    session = ChatSession(lm, settings=DecodeSettings(max_new_tokens=30))
+    session.set_inspection(make_result(FAIL))
+    assert session.answer("What might it be?").endswith("of the part). It looks like a scratch.")
+
+
 def test_follow_ups_keep_the_context(tiny_lm):
     session = ChatSession(tiny_lm, settings=DecodeSettings(max_new_tokens=4))
     session.set_inspection(make_result(FAIL), product="widget-a")
