@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = StationSettings.load(data_dir)
     spec = args.source or (DEMO_SPEC if args.demo else settings.source or DEMO_SPEC)
     product_id = settings.product_id
-    if spec == DEMO_SPEC:
+    if args.demo or spec == DEMO_SPEC:
         try:
             product_id = ensure_demo_product(database).id if args.demo or product_id is None else product_id
         except (DatabaseError, FileNotFoundError) as exc:

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QApplication
 from desktop.main_window import MainWindow
 from desktop.station import Station
 
-SETTLE_MS = 400  # let the history, statistics and chat catch up before the picture is taken
+SETTLE_MS = 400
+FRAME_WAIT_MS = 30000  # a source that delivers nothing for this long ends the run with an error  # let the history, statistics and chat catch up before the picture is taken
 
 
 class ScreenshotRun(QObject):
@@ -24,7 +25,9 @@ class ScreenshotRun(QObject):
         self.recorded = 0
         self.exit_code: int | None = None
         self._last_index = -1
+        self._waited_ms = 0
         station.product_ready.connect(self._on_product_ready)
+        station.model_ready.connect(self._on_model_ready)
         station.inspection_recorded.connect(self._on_recorded)
         # Methods, not lambdas: Qt then runs them in the GUI thread even for the worker thread's signals.
         station.record_failed.connect(self._on_record_failed)
@@ -53,6 +56,11 @@ class ScreenshotRun(QObject):
     def _on_inspection_failed(self, _request: object, message: str) -> None:
         self._fail(message)
 
+    @Slot()
+    def _on_model_ready(self) -> None:
+        if self.station.product_id is None:
+            self._fail("there is no product to inspect: create one and add a normal reference image")
+
     @Slot(int)
     def _on_product_ready(self, product_id: int) -> None:
         if self.exit_code is None and product_id == self.station.product_id and self.recorded == 0:
@@ -64,8 +72,14 @@ class ScreenshotRun(QObject):
             return
         frame = self.station.current_frame
         if frame is None or frame.index <= self._last_index:
+            self._waited_ms += 50
+            if self._waited_ms >= FRAME_WAIT_MS:
+                problem = self.window.banner.text() or self.window.status.camera.text()
+                self._fail(f"no new frame from the source in {FRAME_WAIT_MS // 1000} s ({problem})")
+                return
             QTimer.singleShot(50, self._inspect_next)
             return
+        self._waited_ms = 0
         self._last_index = frame.index
         self.station.inspect_now()
 

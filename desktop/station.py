@@ -307,6 +307,8 @@ class Station(QObject):
         except SourceSpecError as exc:
             self.window.show_problem("camera", str(exc), "error")
             self.window.status.set_camera(spec, None, ok=False)
+            if self.feed.capture is None:
+                self.window.live_view.set_placeholder(f"No picture: {exc}")
             return
         self.settings.source = spec
         self.settings.save()

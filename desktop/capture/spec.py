@@ -44,6 +44,8 @@ def source_from_spec(spec: str) -> FrameSource:
         return FolderSource(path)
     if path.is_file():
         return VideoFileSource(path)
+    if "/" in text or "\\" in text or path.suffix:
+        raise SourceSpecError(f"{text} does not exist: choose an existing video file or image folder")
     raise SourceSpecError(
         f"unknown source {spec!r}: use demo, a camera number (0), a video file, an image folder or an rtsp:// URL"
     )

@@ -47,3 +47,24 @@ def test_unusable_data_folder_exits_with_a_message(qtbot, fake_model, tmp_path: 
     assert rc == 2
     err = capsys.readouterr().err
     assert "error:" in err and "data folder" in err.lower()
+
+
+def test_a_source_that_gives_no_frames_ends_the_unattended_run_with_its_reason(qtbot, fake_model, tmp_path, capsys, monkeypatch):
+    import desktop.screenshot_run as run
+
+    monkeypatch.setattr(run, "FRAME_WAIT_MS", 500)
+    rc = entry.main(["--demo", "--source", str(tmp_path / "gone.mp4"), "--data-dir", str(tmp_path / "data"),
+                     "--screenshot", str(tmp_path / "x.png"), "--frames", "1"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "no new frame from the source" in err and "gone.mp4 does not exist" in err
+    assert (tmp_path / "x.png").is_file()  # the picture shows the problem
+
+
+def test_unattended_run_without_any_product_stops_at_once(qtbot, fake_model, tmp_path, capsys):
+    data = tmp_path / "data"
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rc = entry.main(["--source", f"folder:{frames}", "--data-dir", str(data), "--screenshot", str(tmp_path / "y.png")])
+    assert rc == 1
+    assert "no product to inspect" in capsys.readouterr().err

@@ -93,8 +93,10 @@ def test_source_specs(tmp_path: Path):
     assert isinstance(source_from_spec("rtsp://cam.local/stream"), StreamSource)
     assert isinstance(source_from_spec(str(tmp_path)), FolderSource)
     assert isinstance(source_from_spec(f"folder:{tmp_path}"), FolderSource)
-    with pytest.raises(SourceSpecError, match="unknown source"):
+    with pytest.raises(SourceSpecError, match="missing.mp4 does not exist"):
         source_from_spec(str(tmp_path / "missing.mp4"))
+    with pytest.raises(SourceSpecError, match="unknown source 'webcam'"):
+        source_from_spec("webcam")
     for src in (source_from_spec("demo"), source_from_spec("0"), ScriptedSource()):
         assert isinstance(src, FrameSource)
 

@@ -130,7 +130,7 @@ def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
 
     rig.station.feed.source_factory = source_from_spec
     rig.station.open_source("/no/such/camera.mp4")
-    assert "unknown source" in rig.window.banner.text()
+    assert "/no/such/camera.mp4 does not exist" in rig.window.banner.text()
     assert rig.station.feed.capture.isRunning()  # the camera that worked keeps running
 
 
