@@ -6,7 +6,6 @@ import errno
 import sqlite3
 from pathlib import Path
 
-
 from db.engine import DB_FILENAME
 from db.image_store import ImageStore
 from db.records import HistoryFilter
