@@ -25,7 +25,7 @@ from core.memory import image_hash
 from core.product import ProductModel
 from core.result import InspectionResult
 from core.settings import DecoderSettings
-from desktop.capture.mailbox import Frame
+from desktop.capture.mailbox import Frame, LatestFrameMailbox
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +73,6 @@ class InspectionOutcome:
     finished_at: float = field(default_factory=time.time)
 
 
-class _PendingSlot:
-    """The newest inspect request (one slot, like the capture mailbox)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._request: InspectRequest | None = None
-        self.dropped = 0
-
-    def put(self, request: InspectRequest) -> bool:
-        with self._lock:
-            was_empty = self._request is None
-            self.dropped += 0 if was_empty else 1
-            self._request = request
-            return was_empty
-
-    def take(self) -> InspectRequest | None:
-        with self._lock:
-            request, self._request = self._request, None
-            return request
-
-
 def heatmap_rgba(result: InspectionResult) -> np.ndarray:
     """The result's colour heatmap with an alpha channel (H x W x 4 uint8) for drawing over the frame."""
     rgb = colorize(result.anomaly_map, result.threshold)
@@ -118,7 +97,7 @@ class InferenceWorker(QObject):
     result_ready = Signal(object)  # InspectionOutcome
     inspection_failed = Signal(object, str)  # InspectRequest, message
 
-    def __init__(self, inspector_factory: Callable[[], Any], pending: _PendingSlot, cancel: threading.Event) -> None:
+    def __init__(self, inspector_factory: Callable[[], Any], pending: LatestFrameMailbox, cancel: threading.Event) -> None:
         super().__init__()
         self._factory = inspector_factory
         self._pending = pending
@@ -260,7 +239,7 @@ class InferenceService(QObject):
 
     def __init__(self, inspector_factory: Callable[[], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._pending = _PendingSlot()
+        self._pending = LatestFrameMailbox()  # holds the newest InspectRequest
         self._cancel = threading.Event()
         self.thread = QThread()
         self.thread.setObjectName("inference")
@@ -303,6 +282,10 @@ class InferenceService(QObject):
         """Ask for an inspection of ``frame``; replaces any frame still waiting."""
         if self._pending.put(InspectRequest(frame, product_id)):
             self._wake.emit()
+
+    def discard_pending(self) -> None:
+        """Forget the frame still waiting (Auto switched off); the one being inspected still reports."""
+        self._pending.take()
 
     def stop(self, timeout_s: float = 10.0) -> bool:
         """Cancel what can be cancelled, end the thread and join it."""

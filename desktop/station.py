@@ -378,7 +378,9 @@ class Station(QObject):
     def set_auto(self, on: bool) -> None:
         self.auto = bool(on)
         self.window.controls.set_auto(self.auto)
-        if self.auto:
+        if not self.auto:
+            self.inference.discard_pending()
+        else:
             self.window.live_view.release_hold()
             if self.current_frame is not None and self.product_id in self.ready_products:
                 self.inference.submit(self.current_frame, self.product_id)

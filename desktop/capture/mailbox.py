@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,14 +22,17 @@ class Frame:
 
 
 class LatestFrameMailbox:
-    """Thread-safe single slot. ``put`` replaces what is there; ``take`` empties the slot."""
+    """Thread-safe single slot. ``put`` replaces what is there; ``take`` empties the slot.
+
+    Holds frames between the capture thread and the GUI, and inspect requests between the GUI and the
+    inference thread: whatever waits there, only the newest one is ever handed on."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._frame: Frame | None = None
+        self._frame: Any = None
         self.dropped = 0
 
-    def put(self, frame: Frame) -> bool:
+    def put(self, frame: Any) -> bool:
         """Store ``frame``; returns True when the slot was empty (the reader needs a wake-up)."""
         with self._lock:
             was_empty = self._frame is None
@@ -37,7 +41,7 @@ class LatestFrameMailbox:
             self._frame = frame
             return was_empty
 
-    def take(self) -> Frame | None:
+    def take(self) -> Any:
         with self._lock:
             frame, self._frame = self._frame, None
             return frame
