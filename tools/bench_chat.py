@@ -67,7 +67,7 @@ def unforced_yes(session, lm, learner) -> bool | None:
 
     if learner is None:
         return None
-    prompts = session._prompts()
+    prompts = session.image_prompts()
     inp = build_input(lm.model, lm.tokenizer, QUESTION, prompts)
     with torch.inference_mode():
         logits = lm.model(inputs_embeds=inp.inputs_embeds).logits[0, -1]

@@ -116,7 +116,8 @@ class ChatSession:
         self.part = None
         self.transcript = []
 
-    def _prompts(self) -> torch.Tensor | None:
+    def image_prompts(self) -> torch.Tensor | None:
+        """The prompt learner's embeddings for the current part (computed once per part), or None."""
         if self.part is None or self.prompt_learner is None or self.lm is None:
             return None
         if self.part.prompts is None:
@@ -193,7 +194,7 @@ class ChatSession:
                   report: AnswerReport, t0: float) -> Iterator[str]:
         lm = self.lm
         history_turn = kind == "history"
-        prompts = None if history_turn else self._prompts()
+        prompts = None if history_turn else self.image_prompts()
         context = [] if history_turn else self._context_turns()
         inp = build_input(lm.model, lm.tokenizer, q, prompts, context, assistant_prefix=forced)
         settings = self.settings
