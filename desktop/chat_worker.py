@@ -63,11 +63,13 @@ class ChatWorker(QObject):
     failed = Signal(str)  # a message for people; the question got no answer
 
     def __init__(self, stop_flag: StopFlag, history: HistoryQueries | None = None,
-                 session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] = _open_session):
+                 session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] = _open_session,
+                 threads: int | None = None):
         super().__init__()
         self._stop = stop_flag
         self._history = history
         self._factory = session_factory
+        self._threads = threads
         self.session: ChatSession | None = None
 
     @Slot()
@@ -75,6 +77,10 @@ class ChatWorker(QObject):
         """Load the model once. If it cannot be loaded, the chat still answers with the measured facts."""
         if self.session is not None:
             return
+        if self._threads:
+            import torch
+
+            torch.set_num_threads(self._threads)  # this (chat) thread's torch threads; see ChatService
         try:
             self.session, text = self._factory(self._history)
         except InspectionError as exc:
@@ -117,18 +123,24 @@ class ChatWorker(QObject):
 
 
 class ChatService(QObject):
-    """GUI-side handle of the chat thread: start (load once), ask, stop, shutdown."""
+    """GUI-side handle of the chat thread: start (load once), ask, stop, shutdown.
+
+    ``threads``: torch CPU threads for decoding, set inside the chat thread. 1 is recommended on a 2-core
+    machine that also runs the inspector: with 2 threads competing with other busy threads, decoding measured
+    3 tokens/s instead of 11 (docs/benchmarks-chat.md). None leaves torch's setting alone.
+    """
 
     _load_requested = Signal()
     _ask_requested = Signal(str, object)
 
     def __init__(self, history: HistoryQueries | None = None, parent: QObject | None = None,
-                 session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] | None = None):
+                 session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] | None = None,
+                 threads: int | None = None):
         super().__init__(parent)
         self._stop = StopFlag()
         self.thread = QThread()
         self.thread.setObjectName("chat")
-        self.worker = ChatWorker(self._stop, history, session_factory or _open_session)
+        self.worker = ChatWorker(self._stop, history, session_factory or _open_session, threads)
         self.worker.moveToThread(self.thread)
         self._load_requested.connect(self.worker.load)
         self._ask_requested.connect(self.worker.ask)

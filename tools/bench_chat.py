@@ -75,10 +75,12 @@ def unforced_yes(session, lm, learner) -> bool | None:
     return bool(logits[yes] > logits[no])
 
 
-def model_start_times(runs: int) -> list[dict]:
-    code = ("import time, json; t=time.perf_counter(); from core.chat.lm_loader import load_language_model; "
+def model_start_times(runs: int, threads: int | None) -> list[dict]:
+    code = ("import time, json; t=time.perf_counter(); import torch; "
+            + (f"torch.set_num_threads({threads}); " if threads else "")
+            + "from core.chat.lm_loader import load_language_model; "
             "lm=load_language_model(); print(json.dumps({'load_s': lm.load_seconds, 'with_imports_s': "
-            "time.perf_counter()-t, 'from_cache': lm.from_cache}))")
+            "time.perf_counter()-t, 'from_cache': lm.from_cache, 'int8': lm.quantized}))")
     out = []
     for _ in range(runs):
         r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -163,12 +165,12 @@ def main(argv: list[str] | None = None) -> int:
             for k in ("verdict_agreement", "chat_yes_no_accuracy", "model_own_yes_no_accuracy")
             if any(per_cat[c][k] is not None for c in cats)}
     timing = {
-        "first_piece_ms_median": None if not rows else round(1000 * median([r["first_piece_s"] for r in rows]), 1),
+        "first_piece_ms_median": median([1000 * r["first_piece_s"] for r in rows]),
         "first_token_s_median": median([r["first_token_s"] for r in rows]),
         "tokens_per_s_median": median([r["tokens_per_s"] for r in rows if r["new_tokens"] >= 5]),
         "new_tokens_median": median([r["new_tokens"] for r in rows]),
     }
-    starts = model_start_times(args.start_runs)
+    starts = model_start_times(args.start_runs, args.threads)
     timing["model_start_from_cache_s_median"] = median([s["load_s"] for s in starts if s["from_cache"]])
     timing["model_start_with_imports_s_median"] = median([s["with_imports_s"] for s in starts if s["from_cache"]])
     report = {

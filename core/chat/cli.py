@@ -46,6 +46,8 @@ def chat_parser() -> ArgumentParser:
     p.add_argument("--product", default=None, help="product name to mention (optional)")
     p.add_argument("--max-new-tokens", type=int, default=40, help="most tokens the model adds (default 40)")
     p.add_argument("--lm", default=None, help="local HF causal-LM folder or .gguf (default: SmolLM2 package)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (1 is fastest on a busy 2-core machine; default: torch's choice)")
     return p
 
 
@@ -69,6 +71,12 @@ def _chat(args) -> int:
         raise ChatInputError("the question is empty: pass it in quotes after the image")
     if args.max_new_tokens < 0:
         raise ChatInputError("--max-new-tokens must be 0 or more")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ChatInputError("--threads must be at least 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     refs = [load_image(p) for p in args.ref]
     frame = load_image(args.image)
     resolve_source(args.lm)  # a missing language model is reported before the inspection runs

@@ -68,6 +68,7 @@ class LanguageModel:
     source: str  # the folder or file it was read from
     load_seconds: float = 0.0
     from_cache: bool = False
+    quantized: bool = False  # linear layers in dynamic int8 (CPU, opt-in)
 
     @property
     def hidden_size(self) -> int:
@@ -251,12 +252,47 @@ def _load_folder(folder: Path, device: Any, dtype: Any) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def quantize_int8(model: Any) -> bool:
+    """Dynamic int8 linear layers (CPU): about twice the decoding speed, about 3 s more at start. False (model
+    untouched) where this torch build cannot do it."""
+    import warnings
+
+    import torch
+
+    try:
+        from torch.ao.quantization import quantize_dynamic
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
+        return True
+    except Exception as exc:  # deprecated API: absent or broken in some torch builds
+        log.warning("int8 quantisation unavailable (%s: %s); the language model stays in float", type(exc).__name__,
+                    exc)
+        return False
+
+
 def load_language_model(
     path: str | os.PathLike[str] | None = None,
     device: str = "auto",
     cache_dir: Path | None = None,
+    int8: bool | None = None,
 ) -> LanguageModel:
-    """Load the configured LM (see module doc). Raises ModelLoadError with what to do when it cannot."""
+    """Load the configured LM (see module doc). Raises ModelLoadError with what to do when it cannot.
+
+    ``int8`` (default: ``$INSPECTION_LM_INT8 == "1"``) quantises the linear layers on CPU after loading.
+    """
+    lm = _load(path, device, cache_dir)
+    if int8 is None:
+        int8 = os.environ.get("INSPECTION_LM_INT8", "") == "1"
+    if int8 and lm.device.type == "cpu":
+        t0 = time.perf_counter()
+        lm.quantized = quantize_int8(lm.model)
+        lm.load_seconds += time.perf_counter() - t0
+    return lm
+
+
+def _load(path: str | os.PathLike[str] | None, device: str, cache_dir: Path | None) -> LanguageModel:
     source = resolve_source(path)
     dev, dtype = pick_device(device)
     _quiet_transformers()

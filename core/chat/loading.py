@@ -62,6 +62,7 @@ def open_chat(
         "dtype": str(lm.dtype).replace("torch.", ""),
         "load_s": round(lm.load_seconds, 2),
         "from_cache": lm.from_cache,
+        "int8": lm.quantized,
         "prompt_learner": None if learner is None else str(prompt_learner_dir(lm.lm_id)),
         "warning": warning,
     }

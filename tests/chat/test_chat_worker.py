@@ -45,8 +45,8 @@ class SlowLM(nn.Module):
 def service_for(qtbot):
     services = []
 
-    def make(factory):
-        s = ChatService(session_factory=factory)
+    def make(factory, threads=None):
+        s = ChatService(session_factory=factory, threads=threads)
         services.append(s)
         return s
 
@@ -78,6 +78,19 @@ def test_model_loads_once_in_the_thread_and_answers_stream(qtbot, service_for, t
         service.ask("Where is it?", None)
     assert done.args[0] == NO_INSPECTION
     assert len(threads) == 1 and threads[0] is service.thread  # loaded once, in the chat thread
+
+
+def test_decoding_threads_are_set_in_the_chat_thread(qtbot, service_for, tiny_lm):
+    seen = []
+
+    def factory(history):
+        seen.append(torch.get_num_threads())
+        return ChatSession(tiny_lm), "tiny"
+
+    service = service_for(factory, threads=2)  # the tests run torch on 1 thread: 2 shows the setting took
+    with qtbot.waitSignal(service.modelReady, timeout=10000):
+        service.start()
+    assert seen == [2]
 
 
 def test_stop_ends_the_answer_between_tokens(qtbot, service_for, tiny_tokenizer):

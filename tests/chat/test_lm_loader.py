@@ -113,3 +113,18 @@ def test_unwritable_cache_says_where_and_what_to_do(fake_gguf, tmp_path, monkeyp
     with pytest.raises(ModelLoadError, match="INSPECTION_CACHE_DIR"):
         load_language_model(device="cpu")
     assert Path(blocker).read_text() == "not a folder"
+
+
+def test_int8_is_opt_in(monkeypatch, tiny_lm_folder):
+    monkeypatch.setenv("INSPECTION_LM_PATH", str(tiny_lm_folder))
+    monkeypatch.delenv("INSPECTION_LM_INT8", raising=False)
+    plain = load_language_model(device="cpu")
+    assert not plain.quantized
+    monkeypatch.setenv("INSPECTION_LM_INT8", "1")
+    quick = load_language_model(device="cpu")
+    assert quick.quantized
+    assert "quantized" in type(quick.model.model.layers[0].self_attn.q_proj).__module__
+    ids = torch.tensor([[3, 4, 5, 6]])
+    with torch.no_grad():
+        a, b = plain.model(ids).logits, quick.model(ids).logits
+    assert torch.equal(a.argmax(-1), b.argmax(-1)) or float((a - b).abs().max()) < 0.5
