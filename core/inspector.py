@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from core.calibration import fit_calibration
+from core.coreset import random_subset
 from core.decoder import image_score, patch_scores, smooth_map
 from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
@@ -28,6 +29,7 @@ DEFAULT_SETTINGS = DecoderSettings(augment=("flip", "rot90"), self_similarity=Tr
 N_JITTER_NORMALS = 12
 N_SIMULATED = 24
 MAX_LEAVE_ONE_OUT = 6
+HOLD_OUT_ABOVE = 16  # with more references than this, a few are held out of the memory for calibration
 CALIBRATION_JITTER = 0.3  # disturbance of the reference copies used for self-calibration
 
 
@@ -85,30 +87,40 @@ class Inspector:
             if cancel and cancel():
                 raise InspectionError("building the product was cancelled")
 
+        rng = np.random.default_rng(seed)
+        # Many references: keep a few out of the memory and score them against it, real held-out normals.
+        # Few references: leave each out in turn against a memory of the others.
+        held_out: list[int] = []
+        if len(refs) > HOLD_OUT_ABOVE:
+            held_out = sorted(int(i) for i in rng.choice(len(refs), MAX_LEAVE_ONE_OUT, replace=False))
+        bank_refs = [r for j, r in enumerate(refs) if j not in held_out]
         bank = build_bank(
-            self.encoder, refs, settings,
+            self.encoder, bank_refs, settings,
             progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir,
         )
-        rng = np.random.default_rng(seed)
         normal: list[float] = []
         loo = len(refs) >= 2
         steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if loo else 0) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
-        if loo:
-            held = rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False)
-            for i in held:
+        for i in held_out:
+            check_cancel()
+            normal.append(self._score(refs[i], bank.features, settings)[1])
+            done += 1
+            report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
+        if loo and not held_out:
+            for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
-                others = [r for j, r in enumerate(refs) if j != i]
-                sub = [others[j] for j in rng.choice(len(others), size=min(len(others), 16), replace=False)]
                 chunks = []
-                for r in sub:
+                for j, r in enumerate(refs):
+                    if j == i:
+                        continue
                     for v in augment_views(working_image(r, settings), settings.augment):
                         f = patch_features(self.encoder, v)
                         chunks.append(f.reshape(-1, f.shape[-1]))
                 feats = torch.cat(chunks)
                 if feats.shape[0] > settings.bank_cap:
-                    feats = feats[torch.randperm(feats.shape[0], generator=torch.Generator().manual_seed(seed))[: settings.bank_cap]]
-                normal.append(self._score(refs[i], feats, settings)[1])
+                    feats = feats[random_subset(feats.shape[0], settings.bank_cap, seed)]
+                normal.append(self._score(refs[int(i)], feats, settings)[1])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
         # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
@@ -133,7 +145,7 @@ class Inspector:
             calibration=calibration,
             reference_hashes=tuple(image_hash(r) for r in refs),
             encoder_id=self.encoder.id,
-            info={"bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs)},
+            info={"bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs), "held_out": len(held_out)},
         )
 
     # --- inspection ----------------------------------------------------------------------------------------

@@ -79,3 +79,15 @@ def test_result_json_shape(inspector, part_product):
     assert set(d["timings_ms"]) >= {"features", "search", "map", "verdict", "total"}
     for r in d["regions"]:
         assert len(r["bbox"]) == 4 and set(r) == {"bbox", "area_pct", "location", "peak"}
+
+
+def test_many_references_hold_some_out_for_calibration(inspector):
+    from core.settings import DecoderSettings
+
+    rng = np.random.default_rng(808)
+    refs = [make_part(rng, size=128) for _ in range(18)]
+    product = inspector.build_product(refs, name="many", settings=DecoderSettings(resolution=128))
+    assert product.info["held_out"] == 6
+    assert product.calibration.method == "loo+jitter+simulated"
+    assert inspector.inspect(make_part(rng, size=128), product).verdict == PASS
+    assert inspector.inspect(plant_spot(make_part(rng, size=128), 40, 40, radius=8)[0], product).verdict == FAIL
