@@ -139,13 +139,15 @@ def _period(kind: str, now: datetime, arg: str | None = None) -> Period:
 
 def _previous(p: Period) -> Period:
     """The period of the same length just before ``p`` (today -> yesterday, this week -> last week)."""
-    names = {"today": "yesterday", "this week": "last week", "this month": "last month"}
+    names = {"today": "yesterday", "yesterday": "the day before", "this week": "last week",
+             "last week": "the week before", "this month": "last month"}
     if p.label == "this month":
         prev_end = p.start
         prev_start = _midnight((p.start.date() - timedelta(days=1)).replace(day=1), p.start.tzinfo)
         return Period(prev_start, prev_end, "last month")
     span = p.end - p.start
-    return Period(p.start - span, p.start, names.get(p.label, f"the {span.days} days before"))
+    fallback = "the day before" if span.days == 1 else f"the {span.days} days before"
+    return Period(p.start - span, p.start, names.get(p.label, fallback))
 
 
 def _find_periods(q: str, now: datetime) -> list[Period]:

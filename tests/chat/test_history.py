@@ -43,6 +43,8 @@ def test_comparison_defaults_to_rates_in_the_order_asked():
     assert [p.label for p in intent.periods] == ["today", "last week"]
     intent = parse("is the defect rate this week better than before?")
     assert [p.label for p in intent.periods] == ["this week", "last week"]
+    assert [p.label for p in parse("how did yesterday compare?").periods] == ["yesterday", "the day before"]
+    assert parse("compare the last 7 days").periods[1].label == "the 7 days before"
 
 
 def test_not_history():
