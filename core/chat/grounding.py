@@ -48,12 +48,22 @@ _KIND_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
 ]
 
 
+# A question that opens as a yes/no question about defects ("Is there a defect? Where?") gets its Yes/No first,
+# whatever else it asks; the yes/no sentence names the locations and size anyway.
+_OPENS_YES_NO = re.compile(r"^(is|are|does|do|did|has|have|was|were)\b.*\b(defect|anomal|damage|flaw|scratch|"
+                           r"crack|problem|wrong)")
+
+
 def classify_question(question: str) -> Kind:
     q = " ".join(question.lower().split())
+    found = Kind.GENERAL
     for kind, pattern in _KIND_PATTERNS:
         if pattern.search(q):
-            return kind
-    return Kind.GENERAL
+            found = kind
+            break
+    if found not in (Kind.YES_NO, Kind.IS_OK) and _OPENS_YES_NO.search(q):
+        return Kind.YES_NO
+    return found
 
 
 def _pct(v: float) -> str:

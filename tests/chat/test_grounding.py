@@ -22,6 +22,9 @@ from tests.chat.conftest import make_result
     ("Compare it with the reference", Kind.REFERENCE),
     ("How sure are you?", Kind.CONFIDENCE),
     ("Describe the image", Kind.GENERAL),
+    ("Is there a defect? Where?", Kind.YES_NO),
+    ("Are there any scratches, and how large are they?", Kind.YES_NO),
+    ("Is the defect large?", Kind.YES_NO),
 ])
 def test_classify(question, kind):
     assert classify_question(question) is kind
