@@ -86,13 +86,16 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.inference_worker import InferenceService
     from desktop.main_window import MainWindow
     from desktop.record_writer import RecordService
+    from desktop.unsaved_spool import UnsavedSpool
     from desktop.screenshot_run import ScreenshotRun
     from desktop.station import Station
     from desktop.stats.statistics_view import StatisticsView
 
     window = MainWindow()
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
-    recorder = RecordService(database.inspections, station=socket.gethostname())
+    recorder = RecordService(
+        database.inspections, station=socket.gethostname(), spool=UnsavedSpool(Path(data_dir) / "unsaved")
+    )
     station = Station(window, database, inference, recorder, data_dir, settings)
     history = HistoryView(database, database.store)
     stats = StatisticsView(database)

@@ -1,19 +1,22 @@
 """The database writer: records inspections (image + heatmap files first, then the row) off the GUI thread.
 
 Outcomes stay in ``unsaved`` until the database confirmed them, so a locked database, a read-only folder or a
-full disk loses nothing: the window says what happened and ``retry()`` writes them again.
+full disk loses nothing: the window says what happened and ``retry()`` writes them again. With a spool, what is
+still unsaved when the writer stops is kept on disk and written at the next start (``resume_spooled``).
 """
 from __future__ import annotations
 
 import logging
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from db.errors import DatabaseError
 from desktop.inference_worker import InspectionOutcome
+from desktop.unsaved_spool import UnsavedSpool
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +75,17 @@ class RecordService(QObject):
     _submit = Signal(object)
     _finish = Signal()
 
-    def __init__(self, inspections: Any, station: str = "", operator: str = "", parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        inspections: Any,
+        station: str = "",
+        operator: str = "",
+        parent: QObject | None = None,
+        spool: UnsavedSpool | None = None,
+    ) -> None:
         super().__init__(parent)
+        self.spool = spool
+        self._spooled: dict[int, Path] = {}  # job key -> spool file it came from
         self.thread = QThread()
         self.thread.setObjectName("db-writer")
         self.worker = RecordWorker(inspections, station, operator)
@@ -99,6 +111,19 @@ class RecordService(QObject):
         self._send(key)
         return key
 
+    def resume_spooled(self) -> int:
+        """Submit the outcomes an earlier run could not save; each spool file goes once its row exists."""
+        if self.spool is None:
+            return 0
+        count = 0
+        for path, outcome in self.spool.pending():
+            if not isinstance(outcome, InspectionOutcome):
+                continue
+            key = self.submit(outcome)
+            self._spooled[key] = path
+            count += 1
+        return count
+
     def retry(self) -> int:
         """Write every unsaved outcome again; returns how many were resubmitted."""
         keys = [k for k in sorted(self.unsaved) if k not in self.in_flight]
@@ -114,6 +139,9 @@ class RecordService(QObject):
     def _on_recorded(self, key: int, record: object) -> None:
         self.in_flight.discard(key)
         outcome = self.unsaved.pop(key, None)
+        path = self._spooled.pop(key, None)
+        if path is not None:
+            UnsavedSpool.done(path)
         if outcome is not None:
             self.recorded.emit(outcome, record)
 
@@ -128,10 +156,25 @@ class RecordService(QObject):
     def stop(self, timeout_s: float = 10.0) -> bool:
         """Write what was submitted, then end the thread; the answers are delivered before this returns."""
         if not self.thread.isRunning():
+            self._keep_unsaved()
             return True
         self._finish.emit()
         if not self.thread.wait(int(timeout_s * 1000)):
             self.thread.quit()
-            return self.thread.wait(1000)
+            stopped = self.thread.wait(1000)
+            self._keep_unsaved()
+            return stopped
         QCoreApplication.sendPostedEvents(self)
+        self._keep_unsaved()
         return True
+
+    def _keep_unsaved(self) -> None:
+        """Put what the database never took into the spool (outcomes already spooled keep their file)."""
+        if self.spool is None:
+            return
+        fresh = [o for k, o in sorted(self.unsaved.items()) if k not in self._spooled]
+        if fresh:
+            written = self.spool.put(fresh)
+            log.warning("%d unsaved inspection(s) kept in %s for the next start", len(written), self.spool.folder)
+        self.unsaved.clear()
+        self._spooled.clear()

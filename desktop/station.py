@@ -119,6 +119,9 @@ class Station(QObject):
         self.window.verdict.clear("Loading the inspection model…")
         self.window.live_view.set_placeholder("Connecting to the camera…")
         self.recorder.start()
+        resumed = self.recorder.resume_spooled()
+        if resumed:
+            log.info("saving %d inspection(s) kept from the last run", resumed)
         self.inference.start()
         self.reload_products(select_id=product_id if product_id is not None else self.settings.product_id)
         self.open_source(source_spec)
@@ -137,7 +140,7 @@ class Station(QObject):
         self._db_tasks.wait_idle(5000)
         if self.chat_link is not None:
             self.chat_link.shutdown()
-        if self.recorder.unsaved:
+        if self.recorder.unsaved:  # only without a spool: with one, stop() kept them on disk
             log.error("%d inspection(s) were not saved: %s", len(self.recorder.unsaved), self.recorder.last_error)
 
     def _database_label(self) -> str:
