@@ -7,6 +7,7 @@ upsampled and smoothed. The image score is the mean of the highest map values, w
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -26,15 +27,20 @@ def nearest_distance(query: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
 
 
+@lru_cache(maxsize=8)
+def _near_mask(h: int, w: int, radius: int) -> torch.Tensor:
+    """(h*w, h*w) True where two patches lie within ``radius`` of each other; frames of one size share it."""
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    ys, xs = ys.reshape(-1), xs.reshape(-1)
+    return ((ys[:, None] - ys[None, :]).abs() <= radius) & ((xs[:, None] - xs[None, :]).abs() <= radius)
+
+
 def self_distance(grid: torch.Tensor, radius: int) -> torch.Tensor:
     """Distance of each patch to its nearest patch of the same frame outside a (2r+1)^2 window."""
     h, w, c = grid.shape
     q = grid.reshape(-1, c)
     sim = q @ q.T
-    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-    ys, xs = ys.reshape(-1), xs.reshape(-1)
-    near = ((ys[:, None] - ys[None, :]).abs() <= radius) & ((xs[:, None] - xs[None, :]).abs() <= radius)
-    sim.masked_fill_(near, -2.0)
+    sim.masked_fill_(_near_mask(h, w, radius), -2.0)
     best = sim.max(dim=1).values
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0)).reshape(h, w)
 

@@ -5,6 +5,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
@@ -108,16 +109,17 @@ class Inspector:
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
         if loo and not held_out:
+            per_ref: dict[int, torch.Tensor] = {}  # each reference is encoded once, reused by every memory
+
+            def ref_features(j: int) -> torch.Tensor:
+                if j not in per_ref:
+                    views = augment_views(working_image(refs[j], settings), settings.augment)
+                    per_ref[j] = torch.cat([patch_features(self.encoder, v).flatten(0, 1) for v in views])
+                return per_ref[j]
+
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
-                chunks = []
-                for j, r in enumerate(refs):
-                    if j == i:
-                        continue
-                    for v in augment_views(working_image(r, settings), settings.augment):
-                        f = patch_features(self.encoder, v)
-                        chunks.append(f.reshape(-1, f.shape[-1]))
-                feats = torch.cat(chunks)
+                feats = torch.cat([ref_features(j) for j in range(len(refs)) if j != i])
                 if feats.shape[0] > settings.bank_cap:
                     feats = feats[random_subset(feats.shape[0], settings.bank_cap, seed)]
                 normal.append(self._score(refs[int(i)], feats, settings)[1])
@@ -161,8 +163,6 @@ class Inspector:
         t1 = time.perf_counter()
         verdict, probability = product.calibration.decide(score)
         h, w = frame.shape[:2]
-        import cv2
-
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         threshold = product.calibration.effective_threshold
         regions = find_regions(full, threshold) if verdict == "FAIL" else []
