@@ -1,6 +1,8 @@
 """Products and their normal references: create a product, add references from the current frame or from files,
 see thumbnails, remove and replace them. Every change triggers a rebuild of the product model in the inference
-worker, whose progress shows at the bottom of the dialog."""
+worker, whose progress shows at the bottom of the dialog. Database writes run on a database thread
+(desktop/history/db_task.py): a locked database delays the answer, never the window, and a failed write keeps the
+operator's input for Retry."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,7 +25,9 @@ from PySide6.QtWidgets import (
 )
 
 from db.errors import DatabaseError
+from desktop.history.db_task import DatabaseTaskRunner
 from desktop.inference_worker import NO_REFERENCES_MESSAGE
+from desktop.product_writes import replace_reference, store_files, write_failure
 from desktop.reference_gallery import ReferenceGallery
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
@@ -32,6 +36,7 @@ IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 class ProductsDialog(QDialog):
     references_changed = Signal(int)  # product id: its reference set changed, rebuild the model
     product_created = Signal(int)
+    write_finished = Signal(bool)  # a database write of the dialog ended (False: it failed, see the message)
 
     def __init__(
         self,
@@ -48,6 +53,8 @@ class ProductsDialog(QDialog):
         self._references = references
         self._current_frame = current_frame
         self._pick_files = pick_files or self._ask_files
+        self._writes = DatabaseTaskRunner(self)
+        self._retry: Callable[[], None] | None = None
 
         self.product_list = QListWidget()
         self.product_list.setMaximumWidth(240)
@@ -64,6 +71,13 @@ class ProductsDialog(QDialog):
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setObjectName("productsMessage")
+        self.saving = QProgressBar()  # runs while a write is on the database thread
+        self.saving.setRange(0, 0)
+        self.saving.setMaximumWidth(120)
+        self.saving.setTextVisible(False)
+        self.saving.hide()
+        self.retry_button = QPushButton("Retry")
+        self.retry_button.hide()
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
@@ -93,7 +107,11 @@ class ProductsDialog(QDialog):
         bottom.addWidget(self.close_button)
         layout = QVBoxLayout(self)
         layout.addLayout(body, 1)
-        layout.addWidget(self.message)
+        message_row = QHBoxLayout()
+        message_row.addWidget(self.message, 1)
+        message_row.addWidget(self.saving)
+        message_row.addWidget(self.retry_button)
+        layout.addLayout(message_row)
         layout.addLayout(bottom)
 
         self.create_button.clicked.connect(self.create_product)
@@ -104,6 +122,8 @@ class ProductsDialog(QDialog):
         self.replace_button.clicked.connect(self.replace_selected)
         self.remove_button.clicked.connect(self.remove_selected)
         self.close_button.clicked.connect(self.close)
+        self.retry_button.clicked.connect(self.retry_write)
+        self._writes.busyChanged.connect(self._set_busy)
         self.refresh_products()
 
     # -- state ----------------------------------------------------------------------------------------------
@@ -120,6 +140,51 @@ class ProductsDialog(QDialog):
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
         self.message.setStyleSheet("color:#ff8a80;" if error else "")
+
+    def _enable_controls(self) -> None:
+        idle = not self._writes.busy
+        for w in (self.create_button, self.name_edit, self.product_list, self.retry_button):
+            w.setEnabled(idle)
+        for b in (self.add_frame_button, self.add_files_button, self.replace_button, self.remove_button):
+            b.setEnabled(idle and self.current_product_id() is not None)
+
+    # -- database writes (on the database thread) -----------------------------------------------------------
+    def _write(self, job: Callable[[], object], on_done: Callable[[object], None], again: Callable[[], None]) -> None:
+        """Run ``job`` off the GUI thread, then ``on_done(result)`` here; if it fails, Retry runs ``again``."""
+        self._retry = None
+        self.retry_button.hide()
+        self._say("Saving…")
+        self._writes.run(job, on_done=lambda result: self._write_done(on_done, result),
+                         on_error=lambda exc: self._write_failed(exc, again))
+
+    def _write_done(self, on_done: Callable[[object], None], result: object) -> None:
+        try:
+            on_done(result)
+        finally:
+            self.write_finished.emit(True)
+
+    def _write_failed(self, exc: Exception, again: Callable[[], None]) -> None:
+        text, retry = write_failure(exc)
+        self._say(text, error=True)
+        if retry:
+            self._retry = again
+            self.retry_button.show()
+        self.write_finished.emit(False)
+
+    @Slot()
+    def retry_write(self) -> None:
+        again, self._retry = self._retry, None
+        if again is not None:
+            again()
+
+    @Slot(bool)
+    def _set_busy(self, busy: bool) -> None:
+        self.saving.setVisible(busy)
+        self._enable_controls()
+
+    def finish_writes(self, msecs: int = 5000) -> bool:
+        """Wait for a write still running (shutdown): what the operator saved reaches the database."""
+        return self._writes.wait_idle(msecs)
 
     # -- products -------------------------------------------------------------------------------------------
     def refresh_products(self) -> None:
@@ -144,12 +209,10 @@ class ProductsDialog(QDialog):
 
     @Slot()
     def create_product(self) -> None:
-        name = self.name_edit.text()
-        try:
-            info = self._products.create(name)
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
-            return
+        name = self.name_edit.text()  # stays in the field until the product exists
+        self._write(lambda: self._products.create(name), self._created, again=self.create_product)
+
+    def _created(self, info) -> None:
         self.name_edit.clear()
         self._say(f"Product {info.name!r} created. {NO_REFERENCES_MESSAGE}: a good part from the camera or a file.")
         self.refresh_products()
@@ -159,9 +222,7 @@ class ProductsDialog(QDialog):
     # -- references -----------------------------------------------------------------------------------------
     def refresh_references(self) -> None:
         pid = self.current_product_id()
-        has_product = pid is not None
-        for b in (self.add_frame_button, self.add_files_button, self.replace_button, self.remove_button):
-            b.setEnabled(has_product)
+        self._enable_controls()
         if pid is None:
             self.gallery.set_references([])
             self.hint.setText("Create a product first.")
@@ -193,27 +254,18 @@ class ProductsDialog(QDialog):
         if frame is None:
             self._say("There is no camera frame yet. Wait for the camera, or add references from files.", error=True)
             return
-        try:
-            self._references.add(pid, frame, source="camera")
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
-            return
-        self._changed(pid, "Current frame added as a normal reference. Rebuilding the product model…")
+        self._add_frame(pid, frame)
+
+    def _add_frame(self, pid: int, frame: np.ndarray) -> None:
+        self._write(
+            lambda: self._references.add(pid, frame, source="camera"),
+            lambda _: self._changed(pid, "Current frame added as a normal reference. Rebuilding the product model…"),
+            again=lambda: self._add_frame(pid, frame),  # the frame the operator chose, not a newer one
+        )
 
     def _ask_files(self) -> list[str]:
         files, _ = QFileDialog.getOpenFileNames(self, "Choose images of good parts", str(Path.home()), IMAGE_FILTER)
         return files
-
-    def _store_files(self, pid: int, files: list[str]) -> tuple[int, list[str]]:
-        """Add each file on its own so one bad file does not stop the others; returns (added, problems)."""
-        added, problems = 0, []
-        for f in files:
-            try:
-                self._references.add(pid, f, source="file")
-                added += 1
-            except DatabaseError as exc:
-                problems.append(str(exc) if Path(f).name in str(exc) else f"{Path(f).name}: {exc}")
-        return added, problems
 
     @Slot()
     def add_files(self) -> None:
@@ -221,7 +273,13 @@ class ProductsDialog(QDialog):
         files = self._pick_files() if pid is not None else []
         if pid is None or not files:
             return
-        added, problems = self._store_files(pid, files)
+        self._add_files(pid, files)
+
+    def _add_files(self, pid: int, files: list[str]) -> None:
+        self._write(lambda: store_files(self._references, pid, files), lambda r: self._files_added(pid, *r),
+                    again=lambda: self._add_files(pid, files))
+
+    def _files_added(self, pid: int, added: int, problems: list[str]) -> None:
         if problems:
             self._say(" ".join(problems), error=True)
         if added:
@@ -237,16 +295,17 @@ class ProductsDialog(QDialog):
             self._say("Select the reference image to replace first.", error=True)
             return
         files = self._pick_files()[:1]
-        if not files:
-            return
-        added, problems = self._store_files(pid, files)
-        if not added:  # the old reference stays: nothing is lost when the new file is bad
+        if files:
+            self._replace(pid, ref_id, files[0])
+
+    def _replace(self, pid: int, ref_id: int, path: str) -> None:
+        self._write(lambda: replace_reference(self._references, pid, ref_id, path),
+                    lambda problems: self._replaced(pid, problems), again=lambda: self._replace(pid, ref_id, path))
+
+    def _replaced(self, pid: int, problems: list[str]) -> None:
+        if problems:  # the old reference stays: nothing is lost when the new file is bad
             self._say(" ".join(problems), error=True)
             return
-        try:
-            self._references.remove(ref_id)
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
         self._changed(pid, "Reference replaced. Rebuilding the product model…")
 
     @Slot()
@@ -255,12 +314,12 @@ class ProductsDialog(QDialog):
         if pid is None or ref_id is None:
             self._say("Select the reference image to remove first.", error=True)
             return
-        try:
-            self._references.remove(ref_id)
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
-            return
-        self._changed(pid, "Reference removed. Rebuilding the product model…")
+        self._remove(pid, ref_id)
+
+    def _remove(self, pid: int, ref_id: int) -> None:
+        self._write(lambda: self._references.remove(ref_id),
+                    lambda _: self._changed(pid, "Reference removed. Rebuilding the product model…"),
+                    again=lambda: self._remove(pid, ref_id))
 
     # -- model build feedback (from the inference worker) ---------------------------------------------------
     @Slot(int, float, str)

@@ -37,6 +37,7 @@ from desktop.station_settings import StationSettings
 log = logging.getLogger(__name__)
 
 MANUAL_HOLD_S = 6.0  # how long a manual result stays on screen before the live picture returns
+CAMERA_HINT = "Check the cable or the address, or choose another source."
 
 
 def decoder_settings(product_settings: dict) -> DecoderSettings | None:
@@ -134,6 +135,7 @@ class Station(QObject):
         self._stopped = True
         if self.products_dialog is not None:
             self.products_dialog.close()
+            self.products_dialog.finish_writes(5000)  # a reference being saved reaches the database
         self.feed.stop()
         self.inference.stop()
         self.recorder.stop()
@@ -312,6 +314,7 @@ class Station(QObject):
             self.window.status.set_camera(spec, None, ok=False)
             if self.feed.capture is None:
                 self.window.live_view.set_placeholder(f"No picture: {exc}")
+                self.window.verdict.show_no_camera(f"No picture: {exc}\nChoose another source.")
             return
         self.settings.source = spec
         self.settings.save()
@@ -321,6 +324,7 @@ class Station(QObject):
     @Slot(object)
     def _on_frame(self, frame: Frame) -> None:
         self.current_frame = frame
+        self.window.verdict.camera_back()
         self.window.live_view.show_live(frame.image)
         if self.auto and self.product_id in self.ready_products:
             self.inference.submit(frame, self.product_id)
@@ -338,8 +342,9 @@ class Station(QObject):
         else:
             self.window.status.set_camera(name, None, ok=False)
             self.window.live_view.set_placeholder(message)
+            self.window.verdict.show_no_camera(f"{message}\n{CAMERA_HINT}")
             self.window.show_problem(
-                "camera", f"{message}. Check the cable or the address, or choose another source.", "warning"
+                "camera", f"{message}. {CAMERA_HINT}", "warning"
             )
 
     @Slot(bool)

@@ -1,4 +1,4 @@
-"""The large PASS / FAIL indicator with the defect probability."""
+"""The large PASS / FAIL indicator with the defect probability; says NO CAMERA while no frames arrive."""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
@@ -13,6 +13,7 @@ _STYLES = {
     "stale_FAIL": ("#6e3430", "#f0d4d1"),
     "idle": ("#3a3f47", "#d0d4da"),
     "busy": ("#5a4a12", "#ffe9a8"),
+    "no_camera": ("#8a4b08", "#ffe0b2"),
 }
 
 
@@ -40,6 +41,8 @@ class VerdictBadge(QFrame):
         layout.addWidget(self._verdict)
         layout.addWidget(self._detail)
         self.state = "idle"
+        self.camera_lost = False
+        self._idle_text = self._detail.text()  # the prompt to show again when the camera comes back
         self._apply("idle")
 
     def verdict_text(self) -> str:
@@ -64,16 +67,34 @@ class VerdictBadge(QFrame):
             self._apply(f"stale_{self.state}")
 
     def show_busy(self, text: str = "Inspecting…") -> None:
-        if self.state in (PASS, FAIL) or self.state.startswith("stale_"):
-            return  # keep the last verdict visible while the next frame is being inspected
+        if self.state in (PASS, FAIL, "no_camera") or self.state.startswith("stale_"):
+            return  # keep the last verdict (or the missing camera) visible while the next frame is being inspected
         self._verdict.setText("…")
         self._detail.setText(text)
         self._apply("busy")
 
     def clear(self, text: str = "No inspection yet") -> None:
+        self._idle_text = text
+        if self.camera_lost:
+            return  # "Press Space" is no use without a picture: the prompt shows once frames arrive again
         self._verdict.setText("—")
         self._detail.setText(text)
         self._apply("idle")
+
+    def show_no_camera(self, text: str) -> None:
+        """No frames arrive (camera missing, unplugged, reconnecting): say so and what to do, until camera_back()."""
+        self.camera_lost = True
+        self._verdict.setText("NO CAMERA")
+        self._detail.setText(text)
+        self._apply("no_camera")
+
+    def camera_back(self) -> None:
+        """Frames arrive again: back to the idle prompt (a verdict shown meanwhile stays)."""
+        if not self.camera_lost:
+            return
+        self.camera_lost = False
+        if self.state == "no_camera":
+            self.clear(self._idle_text)
 
     def _apply(self, state: str) -> None:
         self.state = state

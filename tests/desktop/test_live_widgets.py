@@ -86,6 +86,23 @@ def test_verdict_badge_shows_verdict_and_probability(qtbot):
     assert badge.verdict_text() == "—" and badge.state == "idle"
 
 
+def test_verdict_badge_says_no_camera_until_frames_arrive(qtbot):
+    badge = VerdictBadge()
+    qtbot.addWidget(badge)
+    badge.clear("gear ready. Press Space to inspect, or switch Auto on.")
+    badge.show_no_camera("Camera 7 disconnected - reconnecting in 2 s\nCheck the cable.")
+    assert badge.verdict_text() == "NO CAMERA" and "Check the cable" in badge.detail_text()
+    badge.clear("gear2 ready. Press Space to inspect, or switch Auto on.")  # a prompt meanwhile waits for frames
+    badge.show_busy()
+    assert badge.state == "no_camera" and "Press Space" not in badge.detail_text()
+    badge.camera_back()
+    assert badge.state == "idle" and badge.detail_text().startswith("gear2 ready. Press Space")
+    badge.camera_back()  # every frame calls it: nothing changes
+    badge.show_result(_result(PASS, regions=[]))
+    badge.camera_back()
+    assert badge.state == PASS
+
+
 def test_chat_panel_streams_tokens_and_keeps_the_transcript(qtbot):
     chat = ChatPanel()
     qtbot.addWidget(chat)

@@ -1,11 +1,15 @@
-"""Products and references: create, add from the current frame or files, see thumbnails, replace, remove."""
+"""Products and references: create, add from the current frame or files, see thumbnails, replace, remove; the
+writes run off the GUI thread, and a locked database gets a message and a Retry that keeps the input."""
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import cv2
 import pytest
+from PySide6.QtCore import QTimer
 
+from db.engine import DB_FILENAME
 from desktop.inference_worker import NO_REFERENCES_MESSAGE
 from desktop.products_dialog import ProductsDialog
 from station_fakes import bad_part, good_part
@@ -49,8 +53,10 @@ def test_duplicate_name_is_refused_with_a_message(qtbot, dialog_for, database):
     database.products.create("gear")
     dialog = dialog_for()
     dialog.name_edit.setText("Gear")
-    dialog.create_button.click()
-    assert "already exists" in dialog.message.text()
+    with qtbot.waitSignal(dialog.write_finished) as finished:
+        dialog.create_button.click()
+    assert finished.args == [False] and "already exists" in dialog.message.text()
+    assert not dialog.retry_button.isVisible()  # the name must change, retrying it cannot help
     assert len(database.products.list()) == 1
 
 
@@ -98,7 +104,8 @@ def test_a_bad_replacement_keeps_the_old_reference(qtbot, dialog_for, database, 
     bad.write_bytes(b"\xff\xd8\xff nothing")
     dialog = dialog_for(files=[str(bad)])
     dialog.gallery.setCurrentRow(0)
-    dialog.replace_button.click()
+    with qtbot.waitSignal(dialog.write_finished):
+        dialog.replace_button.click()
     assert "broken.jpg" in dialog.message.text()
     assert [r.original_name for r in database.references.list(product.id)] == ["old.png"]
 
@@ -121,3 +128,79 @@ def test_unreadable_stored_reference_is_flagged_in_the_gallery(qtbot, dialog_for
     dialog = dialog_for()
     assert dialog.gallery.unreadable == ["part_9.png"]
     assert "part_9.png" in dialog.hint.text()
+
+
+class OtherProgram:
+    """Another program on the station's database: ``lock()`` takes its write lock (the busy timeout of the
+    ``database`` fixture is 0.3 s), ``release()`` lets it go."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, timeout=0.1)
+
+    def lock(self) -> None:
+        self.conn.execute("BEGIN EXCLUSIVE")
+
+    def release(self) -> None:
+        if self.conn.in_transaction:
+            self.conn.rollback()
+
+
+@pytest.fixture
+def other_program(database, tmp_path: Path):
+    other = OtherProgram(tmp_path / "data" / DB_FILENAME)
+    yield other
+    other.release()
+    other.conn.close()
+
+
+def _ticking(dialog) -> list[bool]:
+    """A 10 ms GUI timer noting whether a write was running each time it fired."""
+    ticks: list[bool] = []
+    timer = QTimer(dialog)
+    timer.timeout.connect(lambda: ticks.append(dialog.saving.isVisible()))
+    timer.start(10)
+    return ticks
+
+
+def test_a_locked_database_does_not_freeze_the_dialog_and_retry_keeps_the_name(
+    qtbot, dialog_for, database, other_program
+):
+    dialog = dialog_for()
+    ticks = _ticking(dialog)
+    other_program.lock()
+    dialog.name_edit.setText("valve body")
+    with qtbot.waitSignal(dialog.write_finished, timeout=5000) as finished:
+        dialog.create_button.click()
+        assert dialog.saving.isVisible() and not dialog.create_button.isEnabled() and not dialog.name_edit.isEnabled()
+    assert finished.args == [False]
+    assert ticks.count(True) >= 3  # the GUI thread kept running its timers while the write waited for the lock
+    assert "another program holds the database" in dialog.message.text() and "Retry" in dialog.message.text()
+    assert dialog.retry_button.isVisible() and dialog.retry_button.isEnabled()
+    assert dialog.name_edit.text() == "valve body" and dialog.name_edit.isEnabled() and not dialog.saving.isVisible()
+    other_program.release()  # the other program is closed
+    with qtbot.waitSignal(dialog.product_created, timeout=5000) as created:
+        dialog.retry_button.click()
+    assert database.products.get(created.args[0]).name == "valve body"
+    assert dialog.name_edit.text() == "" and not dialog.retry_button.isVisible()
+
+
+def test_retry_after_a_locked_database_adds_the_same_files_without_asking_again(
+    qtbot, dialog_for, database, other_program, tmp_path: Path
+):
+    product = database.products.create("gear")
+    files = [_write(tmp_path / "good_a.png", good_part(1)), _write(tmp_path / "good_b.png", good_part(2))]
+    asked: list[int] = []
+    dialog = dialog_for()
+    dialog._pick_files = lambda: (asked.append(1), list(files))[1]
+    other_program.lock()
+    with qtbot.waitSignal(dialog.write_finished, timeout=5000) as finished:
+        dialog.add_files_button.click()
+        assert not dialog.add_files_button.isEnabled() and not dialog.product_list.isEnabled()
+    assert finished.args == [False] and "another program holds the database" in dialog.message.text()
+    assert dialog.add_files_button.isEnabled()
+    other_program.release()
+    with qtbot.waitSignal(dialog.references_changed, timeout=5000):
+        dialog.retry_button.click()
+    assert len(asked) == 1
+    assert sorted(r.original_name for r in database.references.list(product.id)) == ["good_a.png", "good_b.png"]
+    assert dialog.gallery.count() == 2 and "2 reference images added" in dialog.message.text()

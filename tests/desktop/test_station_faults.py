@@ -122,6 +122,24 @@ def test_missing_camera_retries_without_hanging(qtbot, make_rig, database):
     assert "No camera frame yet" in rig.window.status.currentMessage()
 
 
+def test_verdict_badge_says_no_camera_while_no_frames_arrive_and_prompts_again_after(qtbot, make_rig, database):
+    source = ScriptedSource(drops=1, frames_per_session=10**9)
+    rig = _ready_rig(qtbot, make_rig, database, source_factory=lambda spec: source)
+    badge = rig.window.verdict
+    qtbot.waitUntil(lambda: "Press Space to inspect" in badge.detail_text(), timeout=5000)
+    source.open_failures = 10**6  # the cable is pulled: reading stops, reopening fails
+    source.frames_per_session = 0
+    qtbot.waitUntil(lambda: badge.verdict_text() == "NO CAMERA", timeout=5000)
+    assert "Camera 7" in badge.detail_text() and "Check the cable" in badge.detail_text()
+    assert "Press Space" not in badge.detail_text()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):  # the product gets ready meanwhile
+        rig.station.request_build(rig.station.product_id)
+    assert badge.verdict_text() == "NO CAMERA" and "Press Space" not in badge.detail_text()
+    source.open_failures = 0  # plugged in again: the prompt is back with the first frame
+    qtbot.waitUntil(lambda: "Press Space to inspect" in badge.detail_text(), timeout=10000)
+    assert badge.verdict_text() == "—" and rig.station.feed.capture.reconnects == 1
+
+
 def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
     rig = _ready_rig(qtbot, make_rig, database)
     from desktop.capture.spec import source_from_spec
