@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from core.errors import ModelLoadError
+from core.fused_trunk import FusedTrunk
 
 # Block indices whose outputs are taken, per variant: (stride 8 end, stride 16 end).
 _TAPS = {
@@ -91,10 +92,11 @@ class EfficientNetLiteEncoder:
             raise ModelLoadError(f"encoder weights {path.name} do not match {name}: {first}") from None
         self.name = name
         self.device = pick_device(device)
-        self._model = model.eval().to(self.device)
-        for p in self._model.parameters():
+        model.eval()
+        for p in model.parameters():
             p.requires_grad_(False)
         self._taps = _TAPS[name]
+        self._trunk = FusedTrunk(model, self._taps).to(self.device)  # batch norm folded; the rest is dropped
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         self.id = f"{name}@{digest}"
 
@@ -102,17 +104,7 @@ class EfficientNetLiteEncoder:
     def features(self, images: list[np.ndarray]) -> torch.Tensor:
         x = torch.from_numpy(np.stack(images)).to(self.device)
         x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)  # [-1, 1] as the Lite weights expect
-        m = self._model
-        h = m._swish(m._bn0(m._conv_stem(x)))
-        taps: list[torch.Tensor] = []
-        last = self._taps[-1]
-        for i, block in enumerate(m._blocks):
-            h = block(h)
-            if i in self._taps:
-                taps.append(h)
-            if i >= last:
-                break
-        f8, f16 = taps
+        f8, f16 = self._trunk(x)
         f8 = F.avg_pool2d(f8, 3, stride=1, padding=1, count_include_pad=False)
         f16 = F.avg_pool2d(f16, 3, stride=1, padding=1, count_include_pad=False)
         f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -10,13 +11,12 @@ import numpy as np
 import torch
 
 from core.calibration import fit_calibration
-from core.coreset import random_subset
 from core.decoder import image_score, patch_scores, smooth_map
 from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
-from core.memory import augment_views, build_bank, image_hash, patch_features
+from core.memory import augment_views, build_bank, image_hash, patch_features, reduce_bank
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -26,12 +26,30 @@ from core.simulation import simulate_anomaly
 
 Progress = Callable[[float, str], None]
 
-DEFAULT_SETTINGS = DecoderSettings(augment=("flip", "rot90"), self_similarity=True)
+DEFAULT_SETTINGS = DecoderSettings(resolution=0, augment=("flip", "rot90"), self_similarity=True, top_fraction=0.01)
+# Automatic working resolution: 256 px, or 384 px where the references are so large (native size at least
+# DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride.
+AUTO_RESOLUTIONS = (256, 384)
+DETAIL_FACTOR = 1.75
 N_JITTER_NORMALS = 12
 N_SIMULATED = 24
 MAX_LEAVE_ONE_OUT = 6
 HOLD_OUT_ABOVE = 16  # with more references than this, a few are held out of the memory for calibration
 CALIBRATION_JITTER = 0.3  # disturbance of the reference copies used for self-calibration
+
+
+def choose_resolution(references: Sequence[np.ndarray]) -> int:
+    """Working resolution for a product from the median native size (square root of the area) of its references."""
+    native = float(np.median([np.sqrt(r.shape[0] * r.shape[1]) for r in references]))
+    low, high = AUTO_RESOLUTIONS
+    return high if native >= DETAIL_FACTOR * low else low
+
+
+def resolve_settings(settings: DecoderSettings, references: Sequence[np.ndarray]) -> DecoderSettings:
+    """The settings with an automatic resolution (0) replaced by the one chosen for these references."""
+    if settings.resolution > 0 or not references:
+        return settings
+    return replace(settings, resolution=choose_resolution(references))
 
 
 class Inspector:
@@ -77,8 +95,8 @@ class Inspector:
         """Memory bank + self-calibration from k >= 1 normal references (RGB uint8 arrays of any size)."""
         if not references:
             raise ReferencesError("no normal reference images: add at least one image of a good part")
-        settings = settings or DEFAULT_SETTINGS
         refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
+        settings = resolve_settings(settings or DEFAULT_SETTINGS, refs)
 
         def report(frac: float, msg: str) -> None:
             if progress:
@@ -119,9 +137,7 @@ class Inspector:
 
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
-                feats = torch.cat([ref_features(j) for j in range(len(refs)) if j != i])
-                if feats.shape[0] > settings.bank_cap:
-                    feats = feats[random_subset(feats.shape[0], settings.bank_cap, seed)]
+                feats = reduce_bank(torch.cat([ref_features(j) for j in range(len(refs)) if j != i]), settings)
                 normal.append(self._score(refs[int(i)], feats, settings)[1])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
@@ -165,9 +181,9 @@ class Inspector:
         h, w = frame.shape[:2]
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         threshold = product.calibration.effective_threshold
-        regions = find_regions(full, threshold) if verdict == "FAIL" else []
+        regions = find_regions(amap, threshold, frame_size=(w, h)) if verdict == "FAIL" else []
         if verdict == "FAIL" and not regions:
-            regions = find_regions(full, float(full.max()) * 0.9)
+            regions = find_regions(amap, float(amap.max()) * 0.9, frame_size=(w, h))
         t2 = time.perf_counter()
         timings["verdict"] = (t2 - t1) * 1e3
         timings["total"] = (t2 - t0) * 1e3

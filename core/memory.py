@@ -84,6 +84,18 @@ def patch_features(encoder: Encoder, image_working: np.ndarray) -> torch.Tensor:
     return f.permute(1, 2, 0).contiguous().cpu()
 
 
+def reduce_bank(
+    feats: torch.Tensor, settings: DecoderSettings, progress: Progress | None = None, at: float = 0.0
+) -> torch.Tensor:
+    """Keep the greedy coreset of ``settings.bank_size`` patches: the rows that cover the rest best."""
+    size = settings.bank_size(feats.shape[0])
+    if size >= feats.shape[0]:
+        return feats
+    if progress:
+        progress(at, f"reducing {feats.shape[0]} patches to {size}")
+    return feats[greedy_coreset(feats, size)]
+
+
 def build_bank(
     encoder: Encoder,
     references: Sequence[np.ndarray],
@@ -117,11 +129,7 @@ def build_bank(
             chunks.append(f.reshape(-1, f.shape[-1]))
         if progress:
             progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")
-    feats = torch.cat(chunks, 0)
-    if feats.shape[0] > settings.bank_cap:
-        if progress:
-            progress(total / (total + 1), f"reducing {feats.shape[0]} patches to {settings.bank_cap}")
-        feats = feats[greedy_coreset(feats, settings.bank_cap)]
+    feats = reduce_bank(torch.cat(chunks, 0), settings, progress, total / (total + 1))
     bank = MemoryBank(feats.contiguous(), encoder.id, key)
     if cache_file is not None:
         try:

@@ -26,9 +26,16 @@ def find_regions(
     threshold: float,
     min_area_pct: float = 0.02,
     max_regions: int = 10,
+    frame_size: tuple[int, int] | None = None,
 ) -> list[Region]:
-    """Connected components where the map exceeds ``threshold``, largest peak first."""
+    """Connected components where the map exceeds ``threshold``, largest peak first.
+
+    With ``frame_size`` (w, h) the map may be a smaller copy of the frame's map (same aspect): boxes and centres
+    are given in frame pixels, which saves labelling a full-resolution map.
+    """
     h, w = anomaly_map.shape
+    fw, fh = frame_size or (w, h)
+    sx, sy = fw / w, fh / h
     mask = (anomaly_map > threshold).astype(np.uint8)
     if not mask.any():
         return []
@@ -41,12 +48,13 @@ def find_regions(
         if area_pct < min_area_pct:
             continue
         peak = float(anomaly_map[labels == i].max())
-        cx, cy = (float(v) for v in centroids[i])
+        cx, cy = float(centroids[i][0] + 0.5) * sx - 0.5, float(centroids[i][1] + 0.5) * sy - 0.5
+        box = (int(round(x * sx)), int(round(y * sy)), int(round((x + bw) * sx)), int(round((y + bh) * sy)))
         regions.append(
             Region(
-                bbox=(x, y, x + bw, y + bh),
+                bbox=box,
                 area_pct=area_pct,
-                location=location_word(cx, cy, w, h),
+                location=location_word(cx, cy, fw, fh),
                 peak=peak,
                 centroid=(cx, cy),
             )

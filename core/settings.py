@@ -7,9 +7,11 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DecoderSettings:
-    resolution: int = 256  # working size: the frame is resized (aspect kept) to about resolution x resolution
+    resolution: int = 256  # working size: the frame is resized (aspect kept) to about resolution x resolution;
+    # 0 = chosen per product from its references when it is built (core.inspector.resolve_settings)
     augment: tuple[str, ...] = ()  # bank augmentations of the references: "flip", "rot90"
     bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
+    coreset_ratio: float = 0.25  # share of the references' patches kept (greedy coreset), up to bank_cap
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
     top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
@@ -27,8 +29,12 @@ class DecoderSettings:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
 
+    def bank_size(self, patches: int) -> int:
+        """How many of ``patches`` reference patches the memory keeps."""
+        return min(patches, self.bank_cap, max(1, int(round(patches * min(1.0, self.coreset_ratio)))))
+
     def key(self) -> str:
         return (
             f"r{self.resolution}-a{'+'.join(self.augment) or 'none'}-c{self.bank_cap}"
-            f"-s{int(self.self_similarity)}"
+            f"-k{self.coreset_ratio:g}-s{int(self.self_similarity)}"
         )

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 from core.errors import ImageReadError, InspectionError, ReferencesError
 from core.heatmap import colorize, normalise
 from core.imageio import check_array, load_image
-from core.inspector import DEFAULT_SETTINGS
+from core.inspector import DEFAULT_SETTINGS, resolve_settings
 from core.memory import image_hash
 from core.product import ProductModel
 from core.result import InspectionResult
@@ -177,12 +177,13 @@ class InferenceWorker(QObject):
         except (InspectionError, OSError, ValueError, KeyError) as exc:
             log.warning("saved model of %s not used: %s", request.name, exc)
             return None
-        hashes = tuple(image_hash(check_array(img)) for img in images)
-        wanted = request.settings or DEFAULT_SETTINGS
+        checked = [check_array(img) for img in images]
+        hashes = tuple(image_hash(img) for img in checked)
+        wanted = resolve_settings(request.settings or DEFAULT_SETTINGS, checked)
         if (
             saved.reference_hashes != hashes
             or saved.encoder_id != self.inspector.encoder_id
-            or saved.settings.key() != wanted.key()
+            or saved.settings.to_dict() != wanted.to_dict()
         ):
             return None
         self.product_progress.emit(request.product_id, 0.9, "Loaded the saved model")

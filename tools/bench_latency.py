@@ -30,7 +30,7 @@ def main() -> int:
     p.add_argument("--data", required=True)
     p.add_argument("--category", action="append", default=[])
     p.add_argument("--shots", type=int, default=1)
-    p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution)
+    p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution, help="0 = automatic per product")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", default=None)
@@ -43,7 +43,7 @@ def main() -> int:
     startup = (time.perf_counter() - t0) * 1e3
     settings = DecoderSettings.from_dict({**DEFAULT_SETTINGS.to_dict(), "resolution": args.resolution})
     out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
-                      f" {args.threads} threads", "resolution": args.resolution, "shots": args.shots,
+                      f" {args.threads} threads", "resolution": args.resolution or "auto", "shots": args.shots,
            "startup_ms": round(startup, 1), "categories": {}}
     for c in cats:
         refs = [load_image(x) for x in references_for(root, c, args.shots, 0)]
@@ -59,6 +59,7 @@ def main() -> int:
                 stages.setdefault(k, []).append(v)
         row = {k: {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1)}
                for k, v in stages.items()}
+        row["resolution"] = product.settings.resolution
         row["build_ms"] = round(build, 0)
         row["bank_patches"] = int(product.bank.features.shape[0])
         row["bank_mb_ram_float32"] = round(product.bank.nbytes / 1e6, 2)

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.evaluation import references_for, test_samples  # noqa: E402
 from core.imageio import load_image  # noqa: E402
-from core.inspector import DEFAULT_SETTINGS, Inspector  # noqa: E402
+from core.inspector import DEFAULT_SETTINGS, Inspector, resolve_settings  # noqa: E402
 from core.jitter import jitter  # noqa: E402
 from core.memory import build_bank  # noqa: E402
 from core.simulation import simulate_anomaly  # noqa: E402
@@ -32,21 +32,22 @@ def collect(root: Path, cats: list[str], seeds: list[int], n_test: int) -> dict:
     for cat in cats:
         for seed in seeds:
             refs = [load_image(p) for p in references_for(root, cat, 1, seed)]
-            bank = build_bank(ins.encoder, refs, DEFAULT_SETTINGS).features
+            st = resolve_settings(DEFAULT_SETTINGS, refs)
+            bank = build_bank(ins.encoder, refs, st).features
             rng = np.random.default_rng(seed)
             rec: dict[str, list[float]] = {}
             for s in (0.3, 0.6, 1.0):
                 n, a = [], []
                 for _ in range(12):
                     base = jitter(refs[0], rng, strength=s)
-                    n.append(ins._score(base, bank, DEFAULT_SETTINGS)[1])
-                    a.append(ins._score(simulate_anomaly(base, rng, others=refs).image, bank, DEFAULT_SETTINGS)[1])
+                    n.append(ins._score(base, bank, st)[1])
+                    a.append(ins._score(simulate_anomaly(base, rng, others=refs).image, bank, st)[1])
                 rec[f"n{s}"], rec[f"a{s}"] = n, a
             samples = test_samples(root, cat)
             if len(samples) > n_test:
                 samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), n_test, replace=False)]
-            rec["good"] = [ins._score(load_image(x.path), bank, DEFAULT_SETTINGS)[1] for x in samples if x.defect == "good"]
-            rec["bad"] = [ins._score(load_image(x.path), bank, DEFAULT_SETTINGS)[1] for x in samples if x.defect != "good"]
+            rec["good"] = [ins._score(load_image(x.path), bank, st)[1] for x in samples if x.defect == "good"]
+            rec["bad"] = [ins._score(load_image(x.path), bank, st)[1] for x in samples if x.defect != "good"]
             out[f"{cat}/{seed}"] = rec
             print(cat, seed, "collected", flush=True)
     return out

@@ -7,14 +7,14 @@ from core.imageio import load_image
 from core.encoder import EfficientNetLiteEncoder
 from core.memory import build_bank, patch_features
 from core.decoder import patch_scores, smooth_map, image_score
-from core.preprocess import to_working
+from core.preprocess import working_image
 from core.settings import DecoderSettings
 
 torch.set_num_threads(2)
 ROOT = "../shared/datasets"
 enc = EfficientNetLiteEncoder()
 
-def run(cat, settings, k=1, seed=0, max_test=80):
+def run(cat, settings, k=1, seed=0, max_test=int(os.environ.get("MAXT", "80"))):
     goods = sorted(glob.glob(f"{ROOT}/{cat}/train/good/*"))
     refs = [load_image(p) for p in goods[seed*k:(seed+1)*k]]
     bank = build_bank(enc, refs, settings)
@@ -25,7 +25,7 @@ def run(cat, settings, k=1, seed=0, max_test=80):
     ys, ss, pix_y, pix_s = [], [], [], []
     for p in tests:
         img = load_image(p)
-        work = to_working(img, settings.resolution)
+        work = working_image(img, settings)
         g = patch_features(enc, work)
         pm = patch_scores(g, bank.features, settings).numpy()
         m = smooth_map(pm, (img.shape[1]//4, img.shape[0]//4), settings.blur_sigma * img.shape[1]/4/work.shape[1])

@@ -31,3 +31,25 @@ def test_unreadable_weights_and_unknown_name(tmp_path):
         EfficientNetLiteEncoder("efficientnet-lite0", device="cpu", weights=junk)
     with pytest.raises(ModelLoadError, match="unknown encoder"):
         EfficientNetLiteEncoder("resnet-50")
+
+
+def test_folded_trunk_matches_the_original_layers():
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from core.fused_trunk import FusedTrunk
+
+    model = EfficientNet.from_name("efficientnet-lite0")
+    model.load_state_dict(torch.load(_weights_file("efficientnet-lite0"), map_location="cpu", weights_only=True))
+    model.eval()
+    x = torch.rand(1, 3, 96, 160) * 2 - 1
+    with torch.inference_mode():
+        h = model._swish(model._bn0(model._conv_stem(x)))
+        expected = []
+        for i, block in enumerate(model._blocks[:11]):
+            h = block(h)
+            if i in (4, 10):
+                expected.append(h)
+        got = FusedTrunk(model, (4, 10))(x)
+    assert [g.shape for g in got] == [e.shape for e in expected]
+    for g, e in zip(got, expected):
+        assert torch.allclose(g, e, atol=1e-4, rtol=1e-4)

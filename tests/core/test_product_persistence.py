@@ -35,7 +35,7 @@ def test_corrupt_saved_model(tmp_path, part_product):
 
 def test_bank_cache_hit_and_cap(tmp_path, inspector):
     refs = [make_part(np.random.default_rng(1))]
-    settings = DecoderSettings(augment=("flip", "rot90"), bank_cap=2000)
+    settings = DecoderSettings(augment=("flip", "rot90"), bank_cap=2000, coreset_ratio=1.0)
     msgs = []
     bank = build_bank(inspector.encoder, refs, settings, cache_dir=tmp_path, progress=lambda f, m: msgs.append(m))
     assert bank.features.shape[0] == 2000  # 6 views x 196 patches capped by the coreset
@@ -44,6 +44,14 @@ def test_bank_cache_hit_and_cap(tmp_path, inspector):
     again = build_bank(inspector.encoder, refs, settings, cache_dir=tmp_path, progress=lambda f, m: msgs.append(m))
     assert msgs == ["memory bank loaded from cache"]
     assert again.key == bank.key
+
+
+def test_bank_keeps_a_coreset_share_of_the_patches(inspector):
+    refs = [make_part(np.random.default_rng(1))]
+    full = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=1.0))
+    quarter = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=0.25))
+    assert quarter.features.shape[0] == round(full.features.shape[0] * 0.25)
+    assert quarter.key != full.key  # a different memory is cached under a different key
 
 
 def test_empty_reference_list(inspector):

@@ -29,6 +29,17 @@ def test_find_regions_boxes_and_area():
     assert find_regions(m, 5.0) == []
 
 
+def test_regions_of_a_smaller_map_are_given_in_frame_pixels():
+    m = np.zeros((100, 200), np.float32)
+    m[10:20, 150:170] = 2.0
+    regions = find_regions(m, 1.0, frame_size=(800, 400))
+    assert regions[0].bbox == (600, 40, 680, 80)
+    assert regions[0].area_pct == pytest.approx(100 * 200 / 20000)  # a share of the part, whatever the scale
+    assert regions[0].location == "top right"
+    cx, cy = regions[0].centroid
+    assert 600 < cx < 680 and 40 < cy < 80
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_simulated_anomaly_matches_description(kind):
     rng = np.random.default_rng(3)
