@@ -16,7 +16,7 @@ from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
-from core.memory import augment_views, build_bank, image_hash, patch_features, reduce_bank
+from core.memory import build_bank, cap_bank, image_hash, patch_features, reference_patches
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -127,17 +127,16 @@ class Inspector:
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
         if loo and not held_out:
-            per_ref: dict[int, torch.Tensor] = {}  # each reference is encoded once, reused by every memory
+            per_ref: dict[int, torch.Tensor] = {}  # each reference is encoded and thinned once, reused by every memory
 
             def ref_features(j: int) -> torch.Tensor:
                 if j not in per_ref:
-                    views = augment_views(working_image(refs[j], settings), settings.augment)
-                    per_ref[j] = torch.cat([patch_features(self.encoder, v).flatten(0, 1) for v in views])
+                    per_ref[j] = reference_patches(self.encoder, refs[j], settings)
                 return per_ref[j]
 
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
-                feats = reduce_bank(torch.cat([ref_features(j) for j in range(len(refs)) if j != i]), settings)
+                feats = cap_bank(torch.cat([ref_features(j) for j in range(len(refs)) if j != i]), settings)
                 normal.append(self._score(refs[int(i)], feats, settings)[1])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")

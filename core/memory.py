@@ -84,16 +84,21 @@ def patch_features(encoder: Encoder, image_working: np.ndarray) -> torch.Tensor:
     return f.permute(1, 2, 0).contiguous().cpu()
 
 
-def reduce_bank(
-    feats: torch.Tensor, settings: DecoderSettings, progress: Progress | None = None, at: float = 0.0
-) -> torch.Tensor:
-    """Keep the greedy coreset of ``settings.bank_size`` patches: the rows that cover the rest best."""
-    size = settings.bank_size(feats.shape[0])
-    if size >= feats.shape[0]:
-        return feats
-    if progress:
-        progress(at, f"reducing {feats.shape[0]} patches to {size}")
-    return feats[greedy_coreset(feats, size)]
+def reference_patches(encoder: Encoder, reference: np.ndarray, settings: DecoderSettings) -> torch.Tensor:
+    """One reference's share of the memory: its views' patches thinned to the greedy coreset of coreset_ratio.
+
+    Thinning each reference on its own keeps the cost linear in the number of references, and lets the
+    leave-one-out calibration assemble memories from the same per-reference pieces.
+    """
+    work = working_image(reference, settings)
+    feats = torch.cat([patch_features(encoder, v).flatten(0, 1) for v in augment_views(work, settings.augment)])
+    size = max(1, int(round(feats.shape[0] * min(1.0, settings.coreset_ratio))))
+    return feats if size >= feats.shape[0] else feats[greedy_coreset(feats, size)]
+
+
+def cap_bank(feats: torch.Tensor, settings: DecoderSettings) -> torch.Tensor:
+    """At most ``settings.bank_cap`` rows: the greedy coreset of the union when the references bring more."""
+    return feats if feats.shape[0] <= settings.bank_cap else feats[greedy_coreset(feats, settings.bank_cap)]
 
 
 def build_bank(
@@ -123,13 +128,13 @@ def build_bank(
     for i, ref in enumerate(references):
         if cancel and cancel():
             raise InspectionError("building the reference memory was cancelled")
-        work = working_image(ref, settings)
-        for view in augment_views(work, settings.augment):
-            f = patch_features(encoder, view)
-            chunks.append(f.reshape(-1, f.shape[-1]))
+        chunks.append(reference_patches(encoder, ref, settings))
         if progress:
             progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")
-    feats = reduce_bank(torch.cat(chunks, 0), settings, progress, total / (total + 1))
+    feats = torch.cat(chunks, 0)
+    if feats.shape[0] > settings.bank_cap and progress:
+        progress(total / (total + 1), f"reducing {feats.shape[0]} patches to {settings.bank_cap}")
+    feats = cap_bank(feats, settings)
     bank = MemoryBank(feats.contiguous(), encoder.id, key)
     if cache_file is not None:
         try:

@@ -11,7 +11,7 @@ class DecoderSettings:
     # 0 = chosen per product from its references when it is built (core.inspector.resolve_settings)
     augment: tuple[str, ...] = ()  # bank augmentations of the references: "flip", "rot90"
     bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
-    coreset_ratio: float = 0.25  # share of the references' patches kept (greedy coreset), up to bank_cap
+    coreset_ratio: float = 0.25  # share of each reference's patches kept (greedy coreset); bank_cap over all
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
     top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
@@ -28,10 +28,6 @@ class DecoderSettings:
         d["augment"] = tuple(d.get("augment", ()))
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in d.items() if k in known})
-
-    def bank_size(self, patches: int) -> int:
-        """How many of ``patches`` reference patches the memory keeps."""
-        return min(patches, self.bank_cap, max(1, int(round(patches * min(1.0, self.coreset_ratio)))))
 
     def key(self) -> str:
         return (

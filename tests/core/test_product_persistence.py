@@ -51,6 +51,8 @@ def test_bank_keeps_a_coreset_share_of_the_patches(inspector):
     full = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=1.0))
     quarter = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=0.25))
     assert quarter.features.shape[0] == round(full.features.shape[0] * 0.25)
+    two = build_bank(inspector.encoder, refs + [refs[0][::-1].copy()], DecoderSettings(coreset_ratio=0.25))
+    assert two.features.shape[0] == 2 * quarter.features.shape[0]  # each reference thinned on its own
     assert quarter.key != full.key  # a different memory is cached under a different key
 
 
