@@ -25,7 +25,8 @@ EVAL_SIDE = 256  # maps and masks are compared at this longer side, which keeps 
 KEYS = ("image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "ms_per_image_p50", "ms_per_image_p95")
 
 BASELINE_SETTINGS = DecoderSettings(
-    resolution=256, augment=(), self_similarity=False, top_fraction=0.0, coreset_ratio=1.0, extra={"squash": True}
+    resolution=256, augment=(), self_similarity=False, top_fraction=0.0,
+    coreset_ratio=1.0, reference_cap=10**9, extra={"squash": True},  # every reference patch kept
 )
 
 

@@ -85,14 +85,15 @@ def patch_features(encoder: Encoder, image_working: np.ndarray) -> torch.Tensor:
 
 
 def reference_patches(encoder: Encoder, reference: np.ndarray, settings: DecoderSettings) -> torch.Tensor:
-    """One reference's share of the memory: its views' patches thinned to the greedy coreset of coreset_ratio.
+    """One reference's share of the memory: its views' patches thinned to a greedy coreset (coreset_ratio of
+    them, at most reference_cap).
 
     Thinning each reference on its own keeps the cost linear in the number of references, and lets the
     leave-one-out calibration assemble memories from the same per-reference pieces.
     """
     work = working_image(reference, settings)
     feats = torch.cat([patch_features(encoder, v).flatten(0, 1) for v in augment_views(work, settings.augment)])
-    size = max(1, int(round(feats.shape[0] * min(1.0, settings.coreset_ratio))))
+    size = max(1, min(settings.reference_cap, int(round(feats.shape[0] * min(1.0, settings.coreset_ratio)))))
     return feats if size >= feats.shape[0] else feats[greedy_coreset(feats, size)]
 
 

@@ -12,6 +12,7 @@ class DecoderSettings:
     augment: tuple[str, ...] = ()  # bank augmentations of the references: "flip", "rot90"
     bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
     coreset_ratio: float = 0.25  # share of each reference's patches kept (greedy coreset); bank_cap over all
+    reference_cap: int = 1536  # most patches one reference keeps (its coreset), so larger frames cost no more
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
     top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
@@ -32,5 +33,5 @@ class DecoderSettings:
     def key(self) -> str:
         return (
             f"r{self.resolution}-a{'+'.join(self.augment) or 'none'}-c{self.bank_cap}"
-            f"-k{self.coreset_ratio:g}-s{int(self.self_similarity)}"
+            f"-k{self.coreset_ratio:g}x{self.reference_cap}-s{int(self.self_similarity)}"
         )
