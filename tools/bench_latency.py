@@ -1,6 +1,6 @@
 """Latency of map + verdict per frame on this machine (docs/benchmarks.md).
 
-    .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --resolution 256 --frames 60
+    .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --frames 40 [--resolution 256]
 
 Reports start-up (encoder load), product build, and per-frame p50/p95 of each stage, plus the bank's memory.
 """
@@ -33,6 +33,7 @@ def main() -> int:
     p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution, help="0 = automatic per product")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=5, help="frames inspected first and not timed (steady state)")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -51,7 +52,8 @@ def main() -> int:
         product = inspector.build_product(refs, name=c, settings=settings)
         build = (time.perf_counter() - t) * 1e3
         frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
-        inspector.inspect(frames[0], product)  # warm-up
+        for f in frames[: args.warmup]:  # the first frames after a build run slower (allocator, caches)
+            inspector.inspect(f, product)
         stages: dict[str, list[float]] = {}
         for f in frames:
             r = inspector.inspect(f, product)

@@ -24,3 +24,11 @@ def test_self_distance_skips_the_window_around_each_patch():
     near = ((ys[:, None] - ys[None, :]).abs() <= r) & ((xs[:, None] - xs[None, :]).abs() <= r)
     expected = d.masked_fill(near, float("inf")).min(dim=1).values.reshape(h, w)
     assert torch.allclose(self_distance(grid, r), expected, atol=1e-3)
+
+
+def test_large_frames_are_compared_with_a_fixed_sample_of_their_own_patches():
+    grid = _unit(40, 40, 16)  # 1600 patches, more than the sample
+    a, b = self_distance(grid, 4, most=500), self_distance(grid, 4, most=500)
+    assert torch.equal(a, b)  # the same sample every frame
+    full = self_distance(grid, 4, most=10**6)
+    assert (a >= full - 1e-5).all()  # a sample can only find matches as close as all patches do, or farther
