@@ -26,13 +26,11 @@ ProductRef = int | str | None
 
 
 # ------------------------------------------------------------------ results
-@dataclass(frozen=True)
-class YieldBucket:
-    start: datetime  # aligned to the hour / day (in the range's time zone), UTC-aware
-    end: datetime
+class _Yield:
+    """Share of passed parts, for results that count ``inspected`` and ``passed``."""
+
     inspected: int
     passed: int
-    failed: int
 
     @property
     def yield_pct(self) -> float | None:
@@ -40,7 +38,16 @@ class YieldBucket:
 
 
 @dataclass(frozen=True)
-class YieldSeries:
+class YieldBucket(_Yield):
+    start: datetime  # aligned to the hour / day (in the range's time zone), UTC-aware
+    end: datetime
+    inspected: int
+    passed: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class YieldSeries(_Yield):
     product: str | None
     start: datetime
     end: datetime
@@ -49,10 +56,6 @@ class YieldSeries:
     inspected: int
     passed: int
     failed: int
-
-    @property
-    def yield_pct(self) -> float | None:
-        return 100.0 * self.passed / self.inspected if self.inspected else None
 
 
 @dataclass(frozen=True)
