@@ -16,7 +16,7 @@ from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
-from core.memory import build_bank, cap_bank, image_hash, patch_features, reference_patches
+from core.memory import build_bank, cap_bank, encode_references, image_hash, patch_features
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -113,30 +113,28 @@ class Inspector:
         if len(refs) > HOLD_OUT_ABOVE:
             held_out = sorted(int(i) for i in rng.choice(len(refs), MAX_LEAVE_ONE_OUT, replace=False))
         bank_refs = [r for j, r in enumerate(refs) if j not in held_out]
+        loo = len(refs) >= 2 and not held_out
+        # Leave-one-out memories are assembled from the same per-reference pieces as the product's memory, so each
+        # reference is encoded and thinned once.
+        pieces = (
+            encode_references(self.encoder, refs, settings, lambda f, m: report(0.4 * f, m), cancel) if loo else None
+        )
         bank = build_bank(
             self.encoder, bank_refs, settings,
-            progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir,
+            progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir, pieces=pieces,
         )
         normal: list[float] = []
-        loo = len(refs) >= 2
-        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if loo else 0) + N_JITTER_NORMALS + N_SIMULATED
+        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 0) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
         for i in held_out:
             check_cancel()
             normal.append(self._score(refs[i], bank.features, settings)[1])
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
-        if loo and not held_out:
-            per_ref: dict[int, torch.Tensor] = {}  # each reference is encoded and thinned once, reused by every memory
-
-            def ref_features(j: int) -> torch.Tensor:
-                if j not in per_ref:
-                    per_ref[j] = reference_patches(self.encoder, refs[j], settings)
-                return per_ref[j]
-
+        if loo:
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
-                feats = cap_bank(torch.cat([ref_features(j) for j in range(len(refs)) if j != i]), settings)
+                feats = cap_bank(torch.cat([pieces[j] for j in range(len(refs)) if j != i]), settings)
                 normal.append(self._score(refs[int(i)], feats, settings)[1])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
@@ -153,7 +151,7 @@ class Inspector:
             anomalous.append(self._score(sim.image, bank.features, settings)[1])
             done += 1
             report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
-        calibration = fit_calibration(normal, anomalous, normals_are_real=loo)
+        calibration = fit_calibration(normal, anomalous, normals_are_real=len(refs) >= 2)
         report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(
             name=name,

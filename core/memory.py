@@ -102,6 +102,25 @@ def cap_bank(feats: torch.Tensor, settings: DecoderSettings) -> torch.Tensor:
     return feats if feats.shape[0] <= settings.bank_cap else feats[greedy_coreset(feats, settings.bank_cap)]
 
 
+def encode_references(
+    encoder: Encoder,
+    references: Sequence[np.ndarray],
+    settings: DecoderSettings,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> list[torch.Tensor]:
+    """Each reference's share of the memory (:func:`reference_patches`), in order."""
+    pieces: list[torch.Tensor] = []
+    total = len(references)
+    for i, ref in enumerate(references):
+        if cancel and cancel():
+            raise InspectionError("building the reference memory was cancelled")
+        pieces.append(reference_patches(encoder, ref, settings))
+        if progress:
+            progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")
+    return pieces
+
+
 def build_bank(
     encoder: Encoder,
     references: Sequence[np.ndarray],
@@ -109,7 +128,9 @@ def build_bank(
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,
     cache_dir: Path | None = None,
+    pieces: Sequence[torch.Tensor] | None = None,
 ) -> MemoryBank:
+    """The product's memory; ``pieces`` are the references' shares when the caller has encoded them already."""
     if not references:
         raise ReferencesError("no normal reference images: add at least one image of a good part")
     hashes = [image_hash(r) for r in references]
@@ -124,15 +145,10 @@ def build_bank(
                 return bank
         except InspectionError:
             pass  # unreadable cache: rebuild below
-    chunks: list[torch.Tensor] = []
+    if pieces is None:
+        pieces = encode_references(encoder, references, settings, progress, cancel)
     total = len(references)
-    for i, ref in enumerate(references):
-        if cancel and cancel():
-            raise InspectionError("building the reference memory was cancelled")
-        chunks.append(reference_patches(encoder, ref, settings))
-        if progress:
-            progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")
-    feats = torch.cat(chunks, 0)
+    feats = torch.cat(list(pieces), 0)
     if feats.shape[0] > settings.bank_cap and progress:
         progress(total / (total + 1), f"reducing {feats.shape[0]} patches to {settings.bank_cap}")
     feats = cap_bank(feats, settings)
