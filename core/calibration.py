@@ -7,6 +7,11 @@ maximum and the lower quartile of the anomalous scores in log-score space, neare
 evidence is real (leave-one-out) and nearer the anomalous side when it only comes from disturbed copies (which look
 more alike than real parts do). A logistic curve through the threshold
 turns a score into a probability. An operator may override the threshold; the override is recorded as such.
+
+The same normal maps also say whether the frame's edge runs high on good parts (a CNN sees a cut-off pattern at the
+edge that no reference patch matches: every good woven grid lit up along its border). Where it does, the outer band
+of the map is weighted down by as much as the normals need (``edge_floor``); where it does not (a part whose edge
+is where its defects are), the map is left as it is.
 """
 from __future__ import annotations
 
@@ -29,6 +34,8 @@ from core.result import FAIL, PASS
 # Chosen once on calibration studies (docs/benchmarks.md), never per product.
 WEIGHT_DISTURBED_NORMALS = 0.9
 WEIGHT_REAL_NORMALS = 0.5
+MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts
+EDGE_QUANTILE = 99.0  # compares the high end of the map in the edge band with that of the interior
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class Calibration:
     override_by: str | None = None
     override_at: str | None = None
     stats: dict[str, float] = field(default_factory=dict)
+    edge_floor: float = 1.0  # map weight on the frame's edge (1 = none), learned from the normal maps
 
     @property
     def effective_threshold(self) -> float:
@@ -53,9 +61,10 @@ class Calibration:
 
     @property
     def id(self) -> str:
-        payload = json.dumps(
-            [round(self.threshold, 6), round(self.scale, 6), self.method, self.override_threshold], sort_keys=True
-        )
+        fields: list[Any] = [round(self.threshold, 6), round(self.scale, 6), self.method, self.override_threshold]
+        if self.edge_floor != 1.0:  # products calibrated before edge weighting keep their ids
+            fields.append(round(self.edge_floor, 6))
+        payload = json.dumps(fields, sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
 
     def probability(self, score: float) -> float:
@@ -95,10 +104,33 @@ class Calibration:
         return cls(**d)
 
 
+def edge_floor_from_maps(normal_maps: list[np.ndarray], band: float) -> float:
+    """Weight for the frame's edge that brings the normal maps' edge band down to their interior's level.
+
+    The ratio of the high end (99th percentile) of each map in the outer ``band`` x long side to that inside it,
+    its median over the maps, inverted and kept within [MIN_EDGE_FLOOR, 1].
+    """
+    ratios = []
+    for m in normal_maps:
+        h, w = m.shape[:2]
+        b = int(round(band * max(h, w)))
+        if band <= 0 or b < 1 or h <= 2 * b + 1 or w <= 2 * b + 1:
+            continue
+        edge = np.ones((h, w), dtype=bool)
+        edge[b : h - b, b : w - b] = False
+        inner = float(np.percentile(m[~edge], EDGE_QUANTILE))
+        if inner > 0:
+            ratios.append(float(np.percentile(m[edge], EDGE_QUANTILE)) / inner)
+    if not ratios:
+        return 1.0
+    return float(np.clip(1.0 / np.median(ratios), MIN_EDGE_FLOOR, 1.0))
+
+
 def fit_calibration(
     normal_scores: list[float],
     anomaly_scores: list[float],
     normals_are_real: bool,
+    edge_floor: float = 1.0,
 ) -> Calibration:
     """Place the threshold between the normal and the simulated-anomaly score distributions."""
     n = np.log(np.maximum(np.asarray(normal_scores, dtype=np.float64), 1e-9))
@@ -130,4 +162,5 @@ def fit_calibration(
         anomaly_scores=tuple(float(v) for v in np.exp(a)),
         method=method,
         stats=stats,
+        edge_floor=float(edge_floor),
     )

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import torch
 
-from core.calibration import fit_calibration
-from core.decoder import image_score, patch_scores, smooth_map
+from core.calibration import edge_floor_from_maps, fit_calibration
+from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
@@ -26,7 +26,9 @@ from core.simulation import simulate_anomaly
 
 Progress = Callable[[float, str], None]
 
-DEFAULT_SETTINGS = DecoderSettings(resolution=0, augment=("flip", "rot90"), self_similarity=True, top_fraction=0.01)
+DEFAULT_SETTINGS = DecoderSettings(
+    resolution=0, augment=("flip", "rot90"), self_similarity=True, top_fraction=0.005, edge_band=0.06
+)
 # Automatic working resolution: 256 px, or 384 px where the references are so large (native size at least
 # DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride.
 AUTO_RESOLUTIONS = (256, 384)
@@ -67,8 +69,8 @@ class Inspector:
         return self.encoder.id
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _score(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> tuple[np.ndarray, float, dict[str, float]]:
-        """Working-resolution map, image score and timings of one RGB frame."""
+    def _map(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> tuple[np.ndarray, dict[str, float]]:
+        """Working-resolution map of one RGB frame before edge weighting, and timings."""
         t0 = time.perf_counter()
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
@@ -76,9 +78,23 @@ class Inspector:
         pm = patch_scores(grid, bank, settings).numpy()
         t2 = time.perf_counter()
         amap = smooth_map(pm, (work.shape[1], work.shape[0]), settings.blur_sigma)
-        score = image_score(amap, settings.top_fraction)
         t3 = time.perf_counter()
-        timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
+        return amap, {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
+
+    @staticmethod
+    def _finish(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
+        """The map weighted at the frame's edge as the calibration says, and its image score."""
+        amap = weight_edges(amap, settings.edge_band, edge_floor)
+        return amap, image_score(amap, settings.top_fraction)
+
+    def _score(
+        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0
+    ) -> tuple[np.ndarray, float, dict[str, float]]:
+        """Working-resolution map, image score and timings of one RGB frame."""
+        raw, timings = self._map(image, bank, settings)
+        t0 = time.perf_counter()
+        amap, score = self._finish(raw, settings, edge_floor)
+        timings["map"] += (time.perf_counter() - t0) * 1e3
         return amap, score, timings
 
     # --- products ------------------------------------------------------------------------------------------
@@ -123,35 +139,43 @@ class Inspector:
             self.encoder, bank_refs, settings,
             progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir, pieces=pieces,
         )
-        normal: list[float] = []
+        # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
+        # both are scored with that weight.
+        normal: list[np.ndarray] = []
         steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 0) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
         for i in held_out:
             check_cancel()
-            normal.append(self._score(refs[i], bank.features, settings)[1])
+            normal.append(self._map(refs[i], bank.features, settings)[0])
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
         if loo:
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
                 feats = cap_bank(torch.cat([pieces[j] for j in range(len(refs)) if j != i]), settings)
-                normal.append(self._score(refs[int(i)], feats, settings)[1])
+                normal.append(self._map(refs[int(i)], feats, settings)[0])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
         # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
         # so the two distributions differ by the defect alone.
-        anomalous: list[float] = []
+        anomalous: list[np.ndarray] = []
         for j in range(N_SIMULATED):
             check_cancel()
             base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
             if j < N_JITTER_NORMALS:
-                normal.append(self._score(base, bank.features, settings)[1])
+                normal.append(self._map(base, bank.features, settings)[0])
                 done += 1
             sim = simulate_anomaly(base, rng, others=refs)
-            anomalous.append(self._score(sim.image, bank.features, settings)[1])
+            anomalous.append(self._map(sim.image, bank.features, settings)[0])
             done += 1
             report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
-        calibration = fit_calibration(normal, anomalous, normals_are_real=len(refs) >= 2)
+        edge_floor = edge_floor_from_maps(normal, settings.edge_band)
+        calibration = fit_calibration(
+            [self._finish(m, settings, edge_floor)[1] for m in normal],
+            [self._finish(m, settings, edge_floor)[1] for m in anomalous],
+            normals_are_real=len(refs) >= 2,
+            edge_floor=edge_floor,
+        )
         report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(
             name=name,
@@ -172,7 +196,9 @@ class Inspector:
                 f"product {product.name!r} was built with {product.encoder_id}, this station runs"
                 f" {self.encoder.id}; rebuild the product's references"
             )
-        amap, score, timings = self._score(frame, product.bank.features, product.settings)
+        amap, score, timings = self._score(
+            frame, product.bank.features, product.settings, product.calibration.edge_floor
+        )
         t1 = time.perf_counter()
         verdict, probability = product.calibration.decide(score)
         h, w = frame.shape[:2]

@@ -16,6 +16,8 @@ class DecoderSettings:
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
     top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
+    edge_band: float = 0.0  # width of the frame's outer band, as a share of its long side, that self-calibration
+    # may weight down where the product's normal maps run high along the edge (Calibration.edge_floor); 0 = never
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
