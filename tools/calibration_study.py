@@ -18,6 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.calibration import edge_floor_from_maps  # noqa: E402
 from core.evaluation import references_for, test_samples  # noqa: E402
 from core.imageio import load_image  # noqa: E402
 from core.inspector import DEFAULT_SETTINGS, Inspector, resolve_settings  # noqa: E402
@@ -36,18 +37,22 @@ def collect(root: Path, cats: list[str], seeds: list[int], n_test: int) -> dict:
             bank = build_bank(ins.encoder, refs, st).features
             rng = np.random.default_rng(seed)
             rec: dict[str, list[float]] = {}
+            floor = 1.0
             for s in (0.3, 0.6, 1.0):
                 n, a = [], []
                 for _ in range(12):
                     base = jitter(refs[0], rng, strength=s)
-                    n.append(ins._score(base, bank, st)[1])
-                    a.append(ins._score(simulate_anomaly(base, rng, others=refs).image, bank, st)[1])
-                rec[f"n{s}"], rec[f"a{s}"] = n, a
+                    n.append(ins._map(base, bank, st)[0])
+                    a.append(ins._map(simulate_anomaly(base, rng, others=refs).image, bank, st)[0])
+                if s == 0.3:  # the strength the inspector calibrates with decides the edge weight, as it does there
+                    floor = edge_floor_from_maps(n, st.edge_band)
+                rec[f"n{s}"] = [ins._finish(m, st, floor)[1] for m in n]
+                rec[f"a{s}"] = [ins._finish(m, st, floor)[1] for m in a]
             samples = test_samples(root, cat)
             if len(samples) > n_test:
                 samples = [samples[i] for i in np.random.default_rng(0).choice(len(samples), n_test, replace=False)]
-            rec["good"] = [ins._score(load_image(x.path), bank, st)[1] for x in samples if x.defect == "good"]
-            rec["bad"] = [ins._score(load_image(x.path), bank, st)[1] for x in samples if x.defect != "good"]
+            rec["good"] = [ins._score(load_image(x.path), bank, st, floor)[1] for x in samples if x.defect == "good"]
+            rec["bad"] = [ins._score(load_image(x.path), bank, st, floor)[1] for x in samples if x.defect != "good"]
             out[f"{cat}/{seed}"] = rec
             print(cat, seed, "collected", flush=True)
     return out

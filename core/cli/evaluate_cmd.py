@@ -19,7 +19,31 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--encoder", default="efficientnet-lite0")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE",
+        help="change one decoder setting of the default method (repeat), e.g. --set centering=0",
+    )
     return p
+
+
+def settings_with(changes: list[str]):
+    """The default decoder settings with NAME=VALUE changes; a bad name or value is a one-line error."""
+    import json as _json
+
+    from core.errors import InspectionError
+    from core.inspector import DEFAULT_SETTINGS
+    from core.settings import DecoderSettings
+
+    d = DEFAULT_SETTINGS.to_dict()
+    for change in changes:
+        name, sep, value = change.partition("=")
+        if not sep or name not in d or name == "extra":
+            raise InspectionError(f"--set {change}: expected NAME=VALUE with NAME one of {', '.join(sorted(set(d) - {'extra'}))}")
+        try:
+            d[name] = type(d[name])(_json.loads(value)) if not isinstance(d[name], list) else value.split("+")
+        except (ValueError, TypeError):
+            raise InspectionError(f"--set {change}: {value!r} is not a valid {type(d[name]).__name__}") from None
+    return DecoderSettings.from_dict(d)
 
 
 def main(argv: list[str]) -> int:
@@ -43,13 +67,14 @@ def _run(args) -> int:
     )
     from core.inspector import Inspector
 
+    ours_settings = settings_with(args.set) if args.set else None  # a bad --set fails before any work
     root = Path(args.data)
     cats = args.category or list_categories(root)
     for c in cats:
         if not (root / c).is_dir():
             raise DatasetError(f"{root / c}: category folder not found")
         references_for(root, c, args.shots, max(args.seeds))
-    methods = [("ours", None)] + ([("baseline", BASELINE_SETTINGS)] if args.baseline else [])
+    methods = [("ours", ours_settings)] + ([("baseline", BASELINE_SETTINGS)] if args.baseline else [])
     total = sum(
         min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats
     ) * len(methods)

@@ -57,6 +57,8 @@ def test_inspect_json_and_heatmap(images):
         (("inspect", "--ref", "{ref}", "{dir}/missing.png"), "not found"),
         (("inspect", "--ref", "{ref}", "{bad}", "--heatmap", "{dir}/no/such/dir/h.png"), "does not exist"),
         (("evaluate", "--data", "{dir}/nowhere", "--shots", "1"), "not found"),
+        (("evaluate", "--data", "{dir}", "--set", "sharpness=2"), "--set sharpness=2"),
+        (("evaluate", "--data", "{dir}", "--set", "top_fraction=lots"), "not a valid float"),
     ],
 )
 def test_error_paths(images, args, fragment):
