@@ -2,7 +2,9 @@
 see thumbnails, remove and replace them. Every change triggers a rebuild of the product model in the inference
 worker, whose progress shows at the bottom of the dialog. Database writes run on a database thread
 (desktop/history/db_task.py): a locked database delays the answer, never the window, and a failed write keeps the
-operator's input for Retry."""
+operator's input for Retry. Reads (the product list, a product's references and their thumbnails) run on a
+second database thread, so a slow disk or a long list does not hold the window either; an answer that arrives
+after the operator has picked another product is dropped."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +30,7 @@ from db.errors import DatabaseError
 from desktop.history.db_task import DatabaseTaskRunner
 from desktop.inference_worker import NO_REFERENCES_MESSAGE
 from desktop.product_writes import replace_reference, store_files, write_failure
-from desktop.reference_gallery import ReferenceGallery
+from desktop.reference_gallery import ReferenceGallery, load_thumbnails
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.webp)"
 
@@ -37,6 +39,7 @@ class ProductsDialog(QDialog):
     references_changed = Signal(int)  # product id: its reference set changed, rebuild the model
     product_created = Signal(int)
     write_finished = Signal(bool)  # a database write of the dialog ended (False: it failed, see the message)
+    view_refreshed = Signal()  # the product list and the current product's references are shown as read
 
     def __init__(
         self,
@@ -54,6 +57,8 @@ class ProductsDialog(QDialog):
         self._current_frame = current_frame
         self._pick_files = pick_files or self._ask_files
         self._writes = DatabaseTaskRunner(self)
+        self._reads = DatabaseTaskRunner(self)
+        self._reference_reads = 0  # the latest reference read; older answers are dropped
         self._retry: Callable[[], None] | None = None
 
         self.product_list = QListWidget()
@@ -131,6 +136,11 @@ class ProductsDialog(QDialog):
         item = self.product_list.currentItem()
         return None if item is None else int(item.data(Qt.ItemDataRole.UserRole))
 
+    @property
+    def reading(self) -> bool:
+        """A read of products or references is still on the database thread."""
+        return self._reads.busy
+
     def select_product(self, product_id: int) -> None:
         for row in range(self.product_list.count()):
             if int(self.product_list.item(row).data(Qt.ItemDataRole.UserRole)) == product_id:
@@ -183,19 +193,21 @@ class ProductsDialog(QDialog):
         self._enable_controls()
 
     def finish_writes(self, msecs: int = 5000) -> bool:
-        """Wait for a write still running (shutdown): what the operator saved reaches the database."""
-        return self._writes.wait_idle(msecs)
+        """Wait for a write still running (shutdown): what the operator saved reaches the database. Reads still
+        running are waited for too, so no thread outlives the dialog's database."""
+        return self._writes.wait_idle(msecs) and self._reads.wait_idle(msecs)
 
     # -- products -------------------------------------------------------------------------------------------
-    def refresh_products(self) -> None:
-        keep = self.current_product_id()
+    def refresh_products(self, select: int | None = None) -> None:
+        """Read the product list on the database thread; then show it with ``select`` (or the current product)
+        selected, and read that product's references."""
+        keep = select if select is not None else self.current_product_id()
+        self._reads.run(self._products.list, on_done=lambda products: self._show_products(products, keep),
+                        on_error=self._read_failed)
+
+    def _show_products(self, products, keep: int | None) -> None:
         self.product_list.blockSignals(True)
         self.product_list.clear()
-        try:
-            products = self._products.list()
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
-            products = []
         for p in products:
             item = QListWidgetItem(f"{p.name}  ({p.reference_count} ref.)")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
@@ -203,9 +215,15 @@ class ProductsDialog(QDialog):
         self.product_list.blockSignals(False)
         if keep is not None:
             self.select_product(keep)
-        elif self.product_list.count():
+        if self.current_product_id() is None and self.product_list.count():
             self.product_list.setCurrentRow(0)
         self.refresh_references()
+
+    def _read_failed(self, exc: Exception) -> None:
+        reason = str(exc) if isinstance(exc, DatabaseError) else f"{type(exc).__name__}: {exc}"
+        self._say(f"Could not read the products and references. {reason} Close and reopen this window to try again.",
+                  error=True)
+        self.view_refreshed.emit()
 
     @Slot()
     def create_product(self) -> None:
@@ -215,30 +233,36 @@ class ProductsDialog(QDialog):
     def _created(self, info) -> None:
         self.name_edit.clear()
         self._say(f"Product {info.name!r} created. {NO_REFERENCES_MESSAGE}: a good part from the camera or a file.")
-        self.refresh_products()
-        self.select_product(info.id)
+        self.refresh_products(select=info.id)
         self.product_created.emit(info.id)
 
     # -- references -----------------------------------------------------------------------------------------
     def refresh_references(self) -> None:
+        """Read the current product's references and thumbnails on the database thread, then show them."""
         pid = self.current_product_id()
         self._enable_controls()
+        self._reference_reads += 1
         if pid is None:
-            self.gallery.set_references([])
+            self.gallery.show_thumbnails([])
             self.hint.setText("Create a product first.")
+            self.view_refreshed.emit()
             return
-        try:
-            refs = self._references.list(pid)
-        except DatabaseError as exc:
-            self._say(str(exc), error=True)
-            return
-        self.gallery.set_references(refs)
-        if not refs:
+        read = self._reference_reads
+        self.hint.setText("Reading the reference images…")
+        self._reads.run(lambda: load_thumbnails(self._references.list(pid)),
+                        on_done=lambda loaded: self._show_references(read, loaded), on_error=self._read_failed)
+
+    def _show_references(self, read: int, loaded) -> None:
+        if read != self._reference_reads:
+            return  # the operator picked another product meanwhile; its own read is on the way
+        self.gallery.show_thumbnails(loaded)
+        if not loaded:
             self.hint.setText(f"{NO_REFERENCES_MESSAGE} (Add current frame, or Add from files).")
         elif self.gallery.unreadable:
             self.hint.setText("Cannot be read: " + ", ".join(self.gallery.unreadable) + ". Replace or remove it.")
         else:
-            self.hint.setText(f"{len(refs)} reference image{'s' if len(refs) != 1 else ''}.")
+            self.hint.setText(f"{len(loaded)} reference image{'s' if len(loaded) != 1 else ''}.")
+        self.view_refreshed.emit()
 
     def _changed(self, pid: int, text: str) -> None:
         self._say(text)

@@ -232,8 +232,7 @@ class Station(QObject):
             self.inference.product_failed.connect(dialog.on_product_failed)
             self.products_dialog = dialog
         if self.product_id is not None:
-            self.products_dialog.refresh_products()
-            self.products_dialog.select_product(self.product_id)
+            self.products_dialog.refresh_products(select=self.product_id)
         self.products_dialog.show()
         self.products_dialog.raise_()
 

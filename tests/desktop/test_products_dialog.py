@@ -1,8 +1,9 @@
-"""Products and references: create, add from the current frame or files, see thumbnails, replace, remove; the
+"""Products and references: create, add from the current frame or files, see thumbnails, replace, remove; reads and
 writes run off the GUI thread, and a locked database gets a message and a Retry that keeps the input."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import cv2
@@ -22,9 +23,15 @@ def dialog_for(qtbot, database):
         dialog = ProductsDialog(database.products, database.references, lambda: frame, pick_files=lambda: list(picked))
         qtbot.addWidget(dialog)
         dialog.show()
+        settle(qtbot, dialog)
         return dialog
 
     return make
+
+
+def settle(qtbot, dialog) -> None:
+    """Wait until the dialog shows what its reads found."""
+    qtbot.waitUntil(lambda: not dialog.reading, timeout=5000)
 
 
 def _write(path: Path, image) -> str:
@@ -37,6 +44,7 @@ def test_create_product_then_add_the_current_frame(qtbot, dialog_for, database):
     dialog.name_edit.setText("  valve   body ")
     with qtbot.waitSignal(dialog.product_created) as created:
         dialog.create_button.click()
+    settle(qtbot, dialog)
     product = database.products.get(created.args[0])
     assert product.name == "valve body"
     assert dialog.current_product_id() == product.id
@@ -44,6 +52,7 @@ def test_create_product_then_add_the_current_frame(qtbot, dialog_for, database):
     with qtbot.waitSignal(dialog.references_changed) as changed:
         dialog.add_frame_button.click()
     assert changed.args[0] == product.id
+    settle(qtbot, dialog)
     refs = database.references.list(product.id)
     assert len(refs) == 1 and refs[0].source == "camera" and (refs[0].width, refs[0].height) == (96, 96)
     assert dialog.gallery.count() == 1 and "1 reference image." == dialog.hint.text()
@@ -89,10 +98,12 @@ def test_replace_and_remove_references(qtbot, dialog_for, database, tmp_path: Pa
     dialog.gallery.setCurrentRow(0)
     with qtbot.waitSignal(dialog.references_changed):
         dialog.replace_button.click()
+    settle(qtbot, dialog)
     assert sorted(r.original_name for r in database.references.list(product.id)) == ["keep.png", "new.png"]
     dialog.gallery.setCurrentRow(0)
     with qtbot.waitSignal(dialog.references_changed):
         dialog.remove_button.click()
+    settle(qtbot, dialog)
     assert len(database.references.list(product.id)) == 1
     assert dialog.gallery.count() == 1
 
@@ -201,6 +212,56 @@ def test_retry_after_a_locked_database_adds_the_same_files_without_asking_again(
     other_program.release()
     with qtbot.waitSignal(dialog.references_changed, timeout=5000):
         dialog.retry_button.click()
+    settle(qtbot, dialog)
     assert len(asked) == 1
     assert sorted(r.original_name for r in database.references.list(product.id)) == ["good_a.png", "good_b.png"]
     assert dialog.gallery.count() == 2 and "2 reference images added" in dialog.message.text()
+
+
+class SlowReads:
+    """A repository whose reads take ``delay`` seconds (a slow network share, a long list)."""
+
+    def __init__(self, repo, delay: float) -> None:
+        self._repo, self.delay = repo, delay
+
+    def list(self, *args):
+        time.sleep(self.delay)
+        return self._repo.list(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._repo, name)
+
+
+def test_slow_reads_do_not_freeze_the_dialog(qtbot, database, tmp_path: Path):
+    product = database.products.create("gear")
+    database.references.add(product.id, [_write(tmp_path / "a.png", good_part(1))])
+    dialog = ProductsDialog(SlowReads(database.products, 0.4), SlowReads(database.references, 0.4), lambda: None)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    ticks: list[bool] = []
+    timer = QTimer(dialog)
+    timer.timeout.connect(lambda: ticks.append(dialog.reading))
+    timer.start(10)
+    assert dialog.reading and dialog.product_list.count() == 0  # the constructor returned before the list was read
+    settle(qtbot, dialog)
+    assert ticks.count(True) >= 10  # the GUI thread kept running its timers while the reads took 0.8 s
+    assert dialog.current_product_id() == product.id and dialog.gallery.count() == 1
+    assert dialog.hint.text() == "1 reference image."
+
+
+def test_an_answer_for_a_product_no_longer_selected_is_dropped(qtbot, database, tmp_path: Path):
+    gear = database.products.create("gear")
+    valve = database.products.create("valve")
+    database.references.add(gear.id, [_write(tmp_path / "g1.png", good_part(1)), _write(tmp_path / "g2.png", good_part(2))])
+    database.references.add(valve.id, [_write(tmp_path / "v1.png", good_part(3))])
+    references = SlowReads(database.references, 0.0)
+    dialog = ProductsDialog(database.products, references, lambda: None)
+    qtbot.addWidget(dialog)
+    dialog.select_product(valve.id)
+    settle(qtbot, dialog)
+    references.delay = 0.3
+    dialog.select_product(gear.id)
+    dialog.select_product(valve.id)  # picked before gear's references came back
+    settle(qtbot, dialog)
+    assert dialog.current_product_id() == valve.id
+    assert dialog.gallery.count() == 1 and dialog.hint.text() == "1 reference image."
