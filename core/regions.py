@@ -1,7 +1,8 @@
 """Defect regions: connected components of the thresholded map, with size and a location word.
 
 Positions are named on a 3x3 grid of the frame, as AnomalyGPT words them: "top left", "top", "top right", "left",
-"center", "right", "bottom left", "bottom", "bottom right".
+"center", "right", "bottom left", "bottom", "bottom right". A region is named after the cell holding most of its
+pixels, so a long diagonal scratch whose centroid falls in an empty middle cell is still named where it lies.
 """
 from __future__ import annotations
 
@@ -19,6 +20,17 @@ def location_word(cx: float, cy: float, width: int, height: int) -> str:
     row = min(2, max(0, int(3 * cy / max(height, 1))))
     words = " ".join(w for w in (_ROWS[row], _COLS[col]) if w)
     return words or "center"
+
+
+def _cell(x: np.ndarray, size: int) -> np.ndarray:
+    return np.clip((3 * (x + 0.5) / max(size, 1)).astype(np.int64), 0, 2)
+
+
+def majority_location(ys: np.ndarray, xs: np.ndarray, width: int, height: int) -> str:
+    """The location word of the 3x3 cell that holds most of the pixels (ys, xs) of a map of this size."""
+    counts = np.bincount(_cell(ys, height) * 3 + _cell(xs, width), minlength=9)
+    best = int(np.argmax(counts))
+    return location_word((best % 3 + 0.5) * width / 3, (best // 3 + 0.5) * height / 3, width, height)
 
 
 def find_regions(
@@ -47,14 +59,16 @@ def find_regions(
         area_pct = 100.0 * area / total
         if area_pct < min_area_pct:
             continue
-        peak = float(anomaly_map[labels == i].max())
+        ys, xs = np.nonzero(labels[y : y + bh, x : x + bw] == i)
+        ys, xs = ys + y, xs + x
+        peak = float(anomaly_map[ys, xs].max())
         cx, cy = float(centroids[i][0] + 0.5) * sx - 0.5, float(centroids[i][1] + 0.5) * sy - 0.5
         box = (int(round(x * sx)), int(round(y * sy)), int(round((x + bw) * sx)), int(round((y + bh) * sy)))
         regions.append(
             Region(
                 bbox=box,
                 area_pct=area_pct,
-                location=location_word(cx, cy, fw, fh),
+                location=majority_location(ys, xs, w, h),
                 peak=peak,
                 centroid=(cx, cy),
             )

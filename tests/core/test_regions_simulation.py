@@ -58,3 +58,15 @@ def test_simulated_anomaly_matches_description(kind):
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown anomaly kind"):
         simulate_anomaly(np.zeros((64, 64, 3), np.uint8), np.random.default_rng(0), kind="dent")
+
+
+def test_a_region_is_named_after_the_cell_holding_most_of_it():
+    import cv2
+
+    m = np.zeros((90, 90), np.float32)
+    m[0:25, 0:25] = 1.0  # the bulk of the defect, top left
+    cv2.line(m, (25, 25), (89, 89), 1.0, 5)  # a tail that pulls its centroid into the middle cell
+    (region,) = find_regions(m, 0.5)
+    cx, cy = region.centroid
+    assert location_word(cx, cy, 90, 90) == "center"
+    assert region.location == "top left"
