@@ -33,7 +33,10 @@ def main() -> int:
     p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution, help="0 = automatic per product")
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--warmup", type=int, default=5, help="frames inspected first and not timed (steady state)")
+    p.add_argument(
+        "--warmup", type=int, default=20,
+        help="frames inspected first and not timed (steady state; the first category after start-up needs about 20)",
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
