@@ -63,7 +63,7 @@ def patch_scores(grid: torch.Tensor, bank: torch.Tensor, settings: DecoderSettin
     h, w, c = grid.shape
     d = nearest_distance(grid.reshape(-1, c), bank).reshape(h, w)
     if settings.self_similarity:
-        radius = max(2, int(round(0.15 * max(h, w))))
+        radius = max(2, int(round(settings.self_radius * max(h, w))))
         d = torch.minimum(d, self_distance(grid, radius))
     return d
 

@@ -15,6 +15,7 @@ class DecoderSettings:
     reference_cap: int = 1536  # most patches one reference keeps (its coreset), so larger frames cost no more
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
+    self_radius: float = 0.15  # ... outside a window of this share of the frame's long side around each patch
     top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
     edge_band: float = 0.0  # width of the frame's outer band, as a share of its long side, that self-calibration
     # may weight down where the product's normal maps run high along the edge (Calibration.edge_floor); 0 = never
