@@ -69,7 +69,9 @@ class Inspector:
         return self.encoder.id
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _map(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> tuple[np.ndarray, dict[str, float]]:
+    def _map(
+        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings
+    ) -> tuple[np.ndarray, dict[str, float]]:
         """Working-resolution map of one RGB frame before edge weighting, and timings."""
         t0 = time.perf_counter()
         work = working_image(image, settings)

@@ -21,7 +21,7 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--encoder", default="efficientnet-lite0")
     p.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE",
-        help="change one decoder setting of the default method (repeat), e.g. --set centering=0",
+        help="change one decoder setting of the default method (repeat), e.g. --set resolution=256",
     )
     return p
 
@@ -38,7 +38,8 @@ def settings_with(changes: list[str]):
     for change in changes:
         name, sep, value = change.partition("=")
         if not sep or name not in d or name == "extra":
-            raise InspectionError(f"--set {change}: expected NAME=VALUE with NAME one of {', '.join(sorted(set(d) - {'extra'}))}")
+            names = ", ".join(sorted(set(d) - {"extra"}))
+            raise InspectionError(f"--set {change}: expected NAME=VALUE with NAME one of {names}")
         try:
             d[name] = type(d[name])(_json.loads(value)) if not isinstance(d[name], list) else value.split("+")
         except (ValueError, TypeError):

@@ -252,7 +252,8 @@ def test_slow_reads_do_not_freeze_the_dialog(qtbot, database, tmp_path: Path):
 def test_an_answer_for_a_product_no_longer_selected_is_dropped(qtbot, database, tmp_path: Path):
     gear = database.products.create("gear")
     valve = database.products.create("valve")
-    database.references.add(gear.id, [_write(tmp_path / "g1.png", good_part(1)), _write(tmp_path / "g2.png", good_part(2))])
+    gear_files = [_write(tmp_path / "g1.png", good_part(1)), _write(tmp_path / "g2.png", good_part(2))]
+    database.references.add(gear.id, gear_files)
     database.references.add(valve.id, [_write(tmp_path / "v1.png", good_part(3))])
     references = SlowReads(database.references, 0.0)
     dialog = ProductsDialog(database.products, references, lambda: None)
