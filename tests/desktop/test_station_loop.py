@@ -125,6 +125,7 @@ def test_worker_and_camera_signals_touch_widgets_only_in_the_gui_thread(qtbot, m
         rig.station.start("demo", product.id)
     rig.station.open_products_dialog()
     dialog = rig.station.products_dialog
+    qtbot.waitUntil(lambda: dialog.current_product_id() == product.id and not dialog.reading, timeout=5000)
     real_outcome = dialog.show_build_outcome
     dialog.show_build_outcome = lambda *a: (seen.append(("dialog", threading.get_ident())), real_outcome(*a))
     with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
