@@ -48,6 +48,7 @@ class ProductsDialog(QDialog):
         current_frame: Callable[[], np.ndarray | None],
         parent: QWidget | None = None,
         pick_files: Callable[[], list[str]] | None = None,
+        select: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Products and references")
@@ -129,7 +130,7 @@ class ProductsDialog(QDialog):
         self.close_button.clicked.connect(self.close)
         self.retry_button.clicked.connect(self.retry_write)
         self._writes.busyChanged.connect(self._set_busy)
-        self.refresh_products()
+        self.refresh_products(select=select)
 
     # -- state ----------------------------------------------------------------------------------------------
     def current_product_id(self) -> int | None:
@@ -206,17 +207,17 @@ class ProductsDialog(QDialog):
                         on_error=self._read_failed)
 
     def _show_products(self, products, keep: int | None) -> None:
-        self.product_list.blockSignals(True)
+        self.product_list.blockSignals(True)  # one reference read below, not one per selection change
         self.product_list.clear()
         for p in products:
             item = QListWidgetItem(f"{p.name}  ({p.reference_count} ref.)")
             item.setData(Qt.ItemDataRole.UserRole, p.id)
             self.product_list.addItem(item)
-        self.product_list.blockSignals(False)
         if keep is not None:
             self.select_product(keep)
         if self.current_product_id() is None and self.product_list.count():
             self.product_list.setCurrentRow(0)
+        self.product_list.blockSignals(False)
         self.refresh_references()
 
     def _read_failed(self, exc: Exception) -> None:

@@ -223,6 +223,7 @@ class Station(QObject):
                 self.database.references,
                 lambda: self.current_frame.image if self.current_frame is not None else None,
                 parent=self.window,
+                select=self.product_id,
             )
             dialog.references_changed.connect(self.on_references_changed)
             dialog.product_created.connect(lambda pid: self.reload_products(select_id=self.product_id or pid))
@@ -231,7 +232,7 @@ class Station(QObject):
             self.inference.product_ready.connect(dialog.on_product_ready)
             self.inference.product_failed.connect(dialog.on_product_failed)
             self.products_dialog = dialog
-        if self.product_id is not None:
+        elif self.product_id is not None:
             self.products_dialog.refresh_products(select=self.product_id)
         self.products_dialog.show()
         self.products_dialog.raise_()

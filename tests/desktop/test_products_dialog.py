@@ -266,3 +266,18 @@ def test_an_answer_for_a_product_no_longer_selected_is_dropped(qtbot, database, 
     settle(qtbot, dialog)
     assert dialog.current_product_id() == valve.id
     assert dialog.gallery.count() == 1 and dialog.hint.text() == "1 reference image."
+
+
+def test_opening_reads_the_references_once(qtbot, database, tmp_path: Path):
+    database.products.create("gear")  # listed first: the dialog would open on it without ``select``
+    valve = database.products.create("valve")
+    database.references.add(valve.id, [_write(tmp_path / "v1.png", good_part(3))])
+    calls: list[int] = []
+    references = SlowReads(database.references, 0.0)
+    real_list = references.list
+    references.list = lambda pid: (calls.append(pid), real_list(pid))[1]
+    dialog = ProductsDialog(database.products, references, lambda: None, select=valve.id)
+    qtbot.addWidget(dialog)
+    settle(qtbot, dialog)
+    assert dialog.current_product_id() == valve.id and dialog.gallery.count() == 1
+    assert calls == [valve.id]  # one read, of the product asked for
