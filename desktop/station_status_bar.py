@@ -1,6 +1,7 @@
 """The status bar: camera FPS, inspection latency, model and database state, plus transient messages."""
 from __future__ import annotations
 
+from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 
@@ -21,6 +22,12 @@ class StationStatusBar(QStatusBar):
         self.addPermanentWidget(self.progress)
         for label in (self.camera, self.latency, self.model, self.database):
             self.addPermanentWidget(label)
+        # A long message is cut off at the permanent labels; hovering the bar shows it whole.
+        self.messageChanged.connect(self._on_message_changed)
+
+    @Slot(str)
+    def _on_message_changed(self, text: str) -> None:
+        self.setToolTip(text)
 
     def set_camera(self, name: str, fps: float | None, ok: bool = True, state: str | None = None) -> None:
         """``state`` replaces the automatic wording (FPS / connecting / disconnected), e.g. "paused"."""

@@ -151,3 +151,16 @@ def test_control_bar_asks_for_a_folder_and_keeps_the_source_on_cancel(qtbot):
     assert picked == ["folder:/data/parts"] and bar.source_combo.currentData() == "folder:/data/parts"
     bar.source_combo.activated.emit(bar.source_combo.findData("0"))
     assert picked[-1] == "0"
+
+
+def test_status_bar_message_is_whole_in_its_tooltip(qtbot):
+    from desktop.station_status_bar import StationStatusBar
+
+    bar = StationStatusBar()
+    qtbot.addWidget(bar)
+    bar.resize(300, 24)
+    text = "Camera 7 could not be opened: check the cable and the camera index, then press Retry in the banner."
+    bar.showMessage(text, 5000)
+    assert bar.toolTip() == text
+    bar.clearMessage()
+    assert bar.toolTip() == ""
