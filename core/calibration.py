@@ -1,12 +1,13 @@
 """A verdict with no hand-set threshold.
 
 From the references alone the product learns two score distributions: normal (leave-one-out scores of each
-reference against the others where there are several, plus slightly disturbed copies of the references) and
+reference against the others where there are several; with a single reference, each half of it scored against a
+memory of the other half, which stands in for another part; plus slightly disturbed copies of the references) and
 anomalous (the same disturbed copies with a simulated defect). The decision threshold sits between the normal
-maximum and the lower quartile of the anomalous scores in log-score space, nearer the normal side when the normal
-evidence is real (leave-one-out) and nearer the anomalous side when it only comes from disturbed copies (which look
-more alike than real parts do). A logistic curve through the threshold
-turns a score into a probability. An operator may override the threshold; the override is recorded as such.
+maximum and the lower quartile of the detectable simulated defects (those scoring above every normal; a simulated
+defect too faint for the product's map says nothing about where the detectable ones lie) in log-score space. A
+logistic curve through the threshold turns a score into a probability. An operator may override the threshold;
+the override is recorded as such.
 
 The same normal maps also say whether the frame's edge runs high on good parts (a CNN sees a cut-off pattern at the
 edge that no reference patch matches: every good woven grid lit up along its border). Where it does, the outer band
@@ -28,12 +29,18 @@ from core.errors import CalibrationError
 from core.result import FAIL, PASS
 
 
-# Where the threshold sits between the highest normal score and the lower quartile of the simulated-anomaly scores
-# (log scale). Disturbed copies of one reference vary far less than real parts, so with them alone the threshold
-# goes most of the way up; leave-one-out scores carry real variation, so it can stay nearer the normal side.
-# Chosen once on calibration studies (docs/benchmarks.md), never per product.
+# Where the threshold sits between the highest normal score and the lower quartile of the detectable simulated
+# defects (log scale). Disturbed copies of one reference vary far less than real parts, so with them alone the
+# threshold goes most of the way up; leave-one-out and held-out-half scores carry real variation, so it can stay
+# nearer the normal side. Chosen once on calibration studies (docs/benchmarks.md), never per product.
 WEIGHT_DISTURBED_NORMALS = 0.9
 WEIGHT_REAL_NORMALS = 0.5
+WEIGHT_SPLIT_NORMALS = 0.25
+ANOMALY_QUANTILE = 0.25
+MIN_DETECTABLE = 3  # with fewer simulated defects above the normals, the highest few stand in
+# Version of the rule below. A saved calibration made by an older rule is rebuilt when its product is loaded
+# (2: halves of a single reference as normals, detectable-defect quartile).
+RULE_VERSION = 2
 MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts
 EDGE_QUANTILE = 99.0  # compares the high end of the map in the edge band with that of the interior
 
@@ -50,6 +57,12 @@ class Calibration:
     override_at: str | None = None
     stats: dict[str, float] = field(default_factory=dict)
     edge_floor: float = 1.0  # map weight on the frame's edge (1 = none), learned from the normal maps
+    rule: int = 1  # RULE_VERSION that made it (calibrations saved before versioning read as 1)
+
+    @property
+    def current(self) -> bool:
+        """Made by this version of the rule (an older one is rebuilt when its product is loaded)."""
+        return self.rule == RULE_VERSION
 
     @property
     def effective_threshold(self) -> float:
@@ -131,30 +144,45 @@ def fit_calibration(
     anomaly_scores: list[float],
     normals_are_real: bool,
     edge_floor: float = 1.0,
+    split_scores: list[float] | None = None,
 ) -> Calibration:
-    """Place the threshold between the normal and the simulated-anomaly score distributions."""
-    n = np.log(np.maximum(np.asarray(normal_scores, dtype=np.float64), 1e-9))
+    """Place the threshold between the normal and the simulated-anomaly score distributions.
+
+    ``split_scores`` are the held-out-half scores of a single reference; they join the normal scores.
+    """
+    split = list(split_scores or [])
+    n = np.log(np.maximum(np.asarray(list(normal_scores) + split, dtype=np.float64), 1e-9))
     a = np.log(np.maximum(np.asarray(anomaly_scores, dtype=np.float64), 1e-9))
     if n.size == 0 or a.size == 0:
         raise CalibrationError("calibration needs normal and simulated-anomaly scores; add a reference image")
     n_hi = float(np.max(n))
     n_med = float(np.median(n))
     a_med = float(np.median(a))
-    a_lo = float(np.quantile(a, 0.25))
-    # Real parts vary more than disturbed copies of one reference: leave room above the normal maximum.
-    # The room is a share of the gap up to the bulk of the simulated anomalies.
+    detectable = a[a > n_hi]
+    if detectable.size < MIN_DETECTABLE:
+        detectable = np.sort(a)[-MIN_DETECTABLE:]
+    a_lo = float(np.quantile(detectable, ANOMALY_QUANTILE))
+    # Real parts vary more than the normal evidence shows: leave room above the normal maximum, a share of the gap
+    # up to the bulk of the detectable simulated defects.
     gap_top = max(a_lo, n_hi + 0.05)
-    weight = WEIGHT_REAL_NORMALS if normals_are_real else WEIGHT_DISTURBED_NORMALS
+    if normals_are_real:
+        weight, method = WEIGHT_REAL_NORMALS, "loo+jitter+simulated"
+    elif split:
+        weight, method = WEIGHT_SPLIT_NORMALS, "split+jitter+simulated"
+    else:
+        weight, method = WEIGHT_DISTURBED_NORMALS, "jitter+simulated"
     log_t = n_hi + weight * (gap_top - n_hi)
     scale = max(0.03, (a_med - n_med) / 6.0)
-    method = "loo+jitter+simulated" if normals_are_real else "jitter+simulated"
     stats = {
         "normal_max": math.exp(n_hi),
         "normal_median": math.exp(n_med),
         "anomaly_q25": math.exp(a_lo),
         "anomaly_median": math.exp(a_med),
         "separation": float(np.mean(a[:, None] > n[None, :])),
+        "detectable": float(np.mean(a > n_hi)),
     }
+    if split:
+        stats["split_max"] = float(max(split))
     return Calibration(
         threshold=math.exp(log_t),
         scale=scale,
@@ -163,4 +191,5 @@ def fit_calibration(
         method=method,
         stats=stats,
         edge_floor=float(edge_floor),
+        rule=RULE_VERSION,
     )

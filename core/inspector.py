@@ -23,6 +23,7 @@ from core.regions import find_regions
 from core.result import InspectionResult
 from core.settings import DecoderSettings
 from core.simulation import simulate_anomaly
+from core.split_normals import held_out_score, split_half_maps
 
 Progress = Callable[[float, str], None]
 
@@ -144,7 +145,8 @@ class Inspector:
         # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
         # both are scored with that weight.
         normal: list[np.ndarray] = []
-        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 0) + N_JITTER_NORMALS + N_SIMULATED
+        single = len(refs) == 1
+        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 1) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
         for i in held_out:
             check_cancel()
@@ -171,12 +173,20 @@ class Inspector:
             anomalous.append(self._map(sim.image, bank.features, settings)[0])
             done += 1
             report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
+        # One reference: each half of it against a memory of the other half stands in for another good part.
+        split: list[np.ndarray] = []
+        if single:
+            check_cancel()
+            split = split_half_maps(self.encoder, refs[0], settings)
+            done += 1
+            report(0.4 + 0.6 * done / steps, "self-calibration: halves of the reference")
         edge_floor = edge_floor_from_maps(normal, settings.edge_band)
         calibration = fit_calibration(
             [self._finish(m, settings, edge_floor)[1] for m in normal],
             [self._finish(m, settings, edge_floor)[1] for m in anomalous],
             normals_are_real=len(refs) >= 2,
             edge_floor=edge_floor,
+            split_scores=[held_out_score(m, settings, edge_floor) for m in split],
         )
         report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(

@@ -46,7 +46,7 @@ def test_calibration_separates_held_out_normals_from_planted_defects(inspector, 
 def test_one_reference_is_enough(inspector):
     rng = np.random.default_rng(404)
     product = inspector.build_product([make_part(rng)], name="one-shot")
-    assert product.calibration.method == "jitter+simulated"
+    assert product.calibration.method == "split+jitter+simulated"
     assert inspector.inspect(make_part(rng), product).verdict == PASS
     assert inspector.inspect(plant_spot(make_part(rng), 80, 150)[0], product).verdict == FAIL
 

@@ -1,0 +1,82 @@
+"""One-reference calibration: halves of the reference scored against the other half, and the detectable-defect
+quantile that keeps faint simulated defects from dragging the threshold into the normals."""
+import numpy as np
+import pytest
+
+from core.calibration import fit_calibration
+from core.inspector import DEFAULT_SETTINGS
+from core.split_normals import HALVES, held_out_score, split_half_maps
+from dataclasses import replace
+from tests.core.synth import make_part
+
+SETTINGS = replace(DEFAULT_SETTINGS, resolution=192)
+
+
+def _mark_on_the_left(size: int = 192) -> np.ndarray:
+    """A plain, slightly noisy plate with one white cross in its left half, found nowhere else."""
+    rng = np.random.default_rng(3)
+    img = np.full((size, size, 3), 110.0) + rng.normal(0, 3, (size, size, 3))
+    c = size // 4
+    img[size // 2 - 16 : size // 2 + 16, c - 4 : c + 4] = 240
+    img[size // 2 - 4 : size // 2 + 4, c - 16 : c + 16] = 240
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_each_map_covers_its_half_only(inspector):
+    ref = make_part(np.random.default_rng(0), size=192)
+    maps = split_half_maps(inspector.encoder, ref, SETTINGS)
+    assert len(maps) == len(HALVES) == 4
+    h, w = maps[0].shape
+    valid = [~np.isnan(m) for m in maps]
+    left, right, top, bottom = valid
+    assert left[:, : w // 2 - 8].all() and not left[:, w // 2 + 8 :].any()
+    assert right[:, w // 2 + 8 :].all() and not right[:, : w // 2 - 8].any()
+    assert top[: h // 2 - 8].all() and not top[h // 2 + 8 :].any()
+    assert bottom[h // 2 + 8 :].all() and not bottom[: h // 2 - 8].any()
+
+
+def test_a_flipped_view_does_not_bring_the_held_out_half_back(inspector):
+    # The horizontally flipped view puts the cross in the right half of the view. Were the memory chosen by position
+    # in the view rather than in the original image, the left half's memory would hold the cross and score it low.
+    img = _mark_on_the_left()
+    left, right = (held_out_score(m, SETTINGS, 1.0) for m in split_half_maps(inspector.encoder, img, SETTINGS)[:2])
+    assert left > 2.0 * right
+
+
+def test_halves_of_a_part_score_like_another_good_part(inspector):
+    rng = np.random.default_rng(21)
+    ref = make_part(rng)
+    product = inspector.build_product([ref], name="one", seed=0)
+    cal = product.calibration
+    others = [inspector.inspect(make_part(rng), product).score for _ in range(3)]
+    assert cal.method == "split+jitter+simulated"
+    assert 0.5 * np.median(others) < cal.stats["split_max"] < 2.0 * max(others)
+    assert max(others) < cal.threshold
+
+
+def test_faint_simulated_defects_do_not_pull_the_threshold_into_the_normals():
+    normals = [1.0, 1.05, 1.1, 1.2]
+    strong = [2.0, 2.2, 2.5, 2.8, 3.0, 3.3]
+    faint = [0.9, 1.0, 1.1, 1.15, 1.0]  # as many below the normal maximum as make the plain quartile fall there
+    with_faint = fit_calibration(normals, strong + faint, normals_are_real=False, split_scores=[1.15])
+    without = fit_calibration(normals, strong, normals_are_real=False, split_scores=[1.15])
+    assert with_faint.threshold == pytest.approx(without.threshold)
+    assert with_faint.stats["detectable"] == pytest.approx(6 / 11)
+    assert with_faint.threshold > 1.2
+    assert with_faint.stats["split_max"] == pytest.approx(1.15)
+
+
+def test_too_few_detectable_defects_fall_back_to_the_strongest_few():
+    cal = fit_calibration([1.0, 1.1], [0.8, 0.9, 1.0, 1.05, 1.2], normals_are_real=False, split_scores=[1.0])
+    assert cal.threshold > 1.1  # never below the highest normal
+
+
+def test_calibrations_know_which_rule_made_them():
+    from core.calibration import RULE_VERSION, Calibration
+
+    cal = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=False, split_scores=[1.05])
+    assert cal.rule == RULE_VERSION and cal.current
+    saved = cal.to_dict()
+    assert Calibration.from_dict(saved).current
+    saved.pop("rule")  # saved before the rule was versioned
+    assert not Calibration.from_dict(saved).current
