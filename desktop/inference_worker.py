@@ -186,6 +186,10 @@ class InferenceWorker(QObject):
             or saved.settings.to_dict() != wanted.to_dict()
         ):
             return None
+        if not saved.calibration.current:
+            log.info("saved model of %s was calibrated by an older rule; recalibrating", request.name)
+            self.product_progress.emit(request.product_id, 0.1, "Recalibrating: the saved model used an older rule")
+            return None
         self.product_progress.emit(request.product_id, 0.9, "Loaded the saved model")
         return saved
 

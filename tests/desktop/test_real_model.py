@@ -2,11 +2,13 @@
 inspection and recording. The product uses small decoder settings and small frames to keep it quick on a CPU."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from core.calibration import RULE_VERSION
 from core.imageio import load_image
 from desktop.capture.folder_source import FolderSource
 from desktop.demo_assets import DEMO_CAMERA_DIR, demo_reference_paths
@@ -53,3 +55,16 @@ def test_real_inspector_builds_inspects_records_and_reloads_the_saved_model(qtbo
     with qtbot.waitSignal(rig.station.product_ready, timeout=60000):
         rig.station.request_build(product.id)
     assert any(msg == "Loaded the saved model" for _, _, msg in progress.calls[n:])
+
+    # a model calibrated by an older rule is recalibrated, not reused
+    meta_file = model_dir / "product.json"
+    meta = json.loads(meta_file.read_text())
+    meta["calibration"].pop("rule", None)  # as saved before the rule was versioned
+    meta_file.write_text(json.dumps(meta))
+    n = len(progress.calls)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=60000):
+        rig.station.request_build(product.id)
+    messages = [msg for _, _, msg in progress.calls[n:]]
+    assert "Recalibrating: the saved model used an older rule" in messages
+    assert "Loaded the saved model" not in messages
+    assert json.loads(meta_file.read_text())["calibration"]["rule"] == RULE_VERSION
