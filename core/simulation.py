@@ -72,7 +72,10 @@ def _cutpaste(image: np.ndarray, source: np.ndarray, rng: np.random.Generator) -
     sy, sx = rng.integers(0, h - ph), rng.integers(0, w - pw)
     patch = src[sy : sy + ph, sx : sx + pw].copy()
     if rng.random() < 0.5:
-        patch = np.ascontiguousarray(np.rot90(patch, int(rng.integers(1, 4))))
+        turns = int(rng.integers(1, 4))
+        if turns % 2 and (pw >= h - 2 or ph >= w - 2):  # on a long strip a quarter-turned patch would not fit
+            turns = 2
+        patch = np.ascontiguousarray(np.rot90(patch, turns))
         ph, pw = patch.shape[:2]
     patch = np.clip(patch.astype(np.float32) * rng.uniform(0.7, 1.3) + rng.uniform(-30, 30), 0, 255).astype(np.uint8)
     ty, tx = int(rng.integers(ph // 2 + 1, h - ph // 2 - 1)), int(rng.integers(pw // 2 + 1, w - pw // 2 - 1))

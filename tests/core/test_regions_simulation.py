@@ -55,6 +55,17 @@ def test_simulated_anomaly_matches_description(kind):
     assert f"{sim.area_pct:.1f}%" in sim.description or "less than 0.1%" in sim.description
 
 
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("size", [(16, 400), (400, 16), (64, 900), (900, 64)])
+def test_simulated_anomalies_fit_long_strips_and_the_smallest_images(kind, size):
+    # A quarter-turned cut-paste patch from a long strip used to be taller than the strip itself.
+    h, w = size
+    img = np.ascontiguousarray(np.broadcast_to(np.linspace(60, 200, w, dtype=np.uint8)[None, :, None], (h, w, 3)))
+    for seed in range(12):
+        sim = simulate_anomaly(img, np.random.default_rng(seed), others=[img[:, ::-1].copy()], kind=kind)
+        assert sim.image.shape == img.shape and sim.mask.shape == (h, w)
+
+
 def test_unknown_kind():
     with pytest.raises(ValueError, match="unknown anomaly kind"):
         simulate_anomaly(np.zeros((64, 64, 3), np.uint8), np.random.default_rng(0), kind="dent")

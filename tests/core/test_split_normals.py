@@ -80,3 +80,16 @@ def test_calibrations_know_which_rule_made_them():
     assert Calibration.from_dict(saved).current
     saved.pop("rule")  # saved before the rule was versioned
     assert not Calibration.from_dict(saved).current
+
+
+@pytest.mark.parametrize("size", [(64, 900), (900, 64)])
+def test_a_long_strip_builds_and_inspects(inspector, size):
+    import cv2
+
+    h, w = size
+    strip = cv2.resize(make_part(np.random.default_rng(5)), (w, h))
+    product = inspector.build_product([strip], name="strip", seed=0)
+    assert product.calibration.method == "split+jitter+simulated"
+    assert product.calibration.threshold > max(product.calibration.normal_scores)
+    result = inspector.inspect(strip, product)
+    assert result.verdict == "PASS" and result.anomaly_map.shape == (h, w)
