@@ -80,6 +80,20 @@ def test_calibrations_know_which_rule_made_them():
     assert Calibration.from_dict(saved).current
     saved.pop("rule")  # saved before the rule was versioned
     assert not Calibration.from_dict(saved).current
+    loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True).to_dict()
+    loo.pop("rule")  # the leave-one-out rule has not changed since: kept
+    assert Calibration.from_dict(loo).current
+    old_one_shot = dict(saved, method="jitter+simulated")  # a method no longer made: rebuilt
+    assert not Calibration.from_dict(old_one_shot).current
+
+
+def test_with_several_references_all_simulated_defects_place_the_threshold():
+    normals = [1.0, 1.05, 1.1, 1.2]
+    strong = [2.0, 2.2, 2.5, 2.8, 3.0, 3.3]
+    faint = [0.9, 1.0, 1.1, 1.15, 1.0]
+    with_faint = fit_calibration(normals, strong + faint, normals_are_real=True)
+    without = fit_calibration(normals, strong, normals_are_real=True)
+    assert with_faint.threshold < without.threshold
 
 
 @pytest.mark.parametrize("size", [(64, 900), (900, 64)])
