@@ -43,9 +43,10 @@ def main() -> int:
               f"defective {np.round(np.sort(scores[bad]), 3).tolist()}")
         c = product.calibration
         acc = float(np.mean((scores > c.threshold) == bad))
-        print(f"calibration seed {build}: threshold {c.threshold:.3f} (normal max {c.stats['normal_max']:.3f}, "
-              f"simulated-defect lower quartile {c.stats['anomaly_q25']:.3f}), edge weight {c.edge_floor:.2f}, "
-              f"verdict accuracy {acc:.3f}", flush=True)
+        halves = f", halves max {c.stats['split_max']:.3f}" if "split_max" in c.stats else ""
+        print(f"calibration seed {build}: threshold {c.threshold:.3f} (normal max {c.stats['normal_max']:.3f}{halves}, "
+              f"simulated-defect lower quartile {c.stats['anomaly_q25']:.3f}, {c.method}), "
+              f"edge weight {c.edge_floor:.2f}, verdict accuracy {acc:.3f}", flush=True)
     return 0
 
 
