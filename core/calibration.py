@@ -33,17 +33,18 @@ from core.result import FAIL, PASS
 # Where the threshold sits between the highest normal score and the lower quartile of the simulated defects (with
 # one reference: of the detectable ones), log scale. Disturbed copies of one reference vary far less than real
 # parts, so with them alone the threshold goes most of the way up; leave-one-out and held-out-half scores carry
-# real variation, so it can stay nearer the normal side. Chosen once on calibration studies (docs/benchmarks.md), never per product.
+# real variation, so it stays a quarter of the way up. Chosen once on calibration studies and full evaluation runs
+# (docs/benchmarks.md), never per product.
 WEIGHT_DISTURBED_NORMALS = 0.9
-WEIGHT_REAL_NORMALS = 0.5
-WEIGHT_SPLIT_NORMALS = 0.25
+WEIGHT_REAL_NORMALS = 0.25
 ANOMALY_QUANTILE = 0.25
 MIN_DETECTABLE = 3  # with fewer simulated defects above the normals, the highest few stand in
-# Version of the rule below (2: halves of a single reference as normals, detectable-defect quartile), and for each
-# method the version since which it has been computed the same way. A saved calibration older than that is rebuilt
-# when its product is loaded; one from a method no longer made ("jitter+simulated") always is.
-RULE_VERSION = 2
-_SAME_SINCE = {"loo+jitter+simulated": 1, "split+jitter+simulated": 2}
+# Version of the rule below, and for each method the version since which it has been computed the same way
+# (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25).
+# A saved calibration older than that is rebuilt when its product is loaded; one from a method no longer made
+# ("jitter+simulated") always is.
+RULE_VERSION = 3
+_SAME_SINCE = {"split+jitter+simulated": 2, "loo+jitter+simulated": 3}
 MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts
 EDGE_QUANTILE = 99.0  # compares the high end of the map in the edge band with that of the interior
 
@@ -164,7 +165,7 @@ def fit_calibration(
     # With one reference the quartile is taken over the detectable simulated defects only. With leave-one-out
     # normals the normal maximum sits higher, so "detectable" keeps only the strongest few and the threshold rose
     # above weak real defects (4-shot verdict 0.798 -> 0.776, all references 0.811 -> 0.783): there the quartile of
-    # all of them stays, as its weight was chosen with it.
+    # all of them stays.
     pool = a
     if split and not normals_are_real:  # (the inspector gives split scores only with a single reference)
         pool = a[a > n_hi]
@@ -177,7 +178,7 @@ def fit_calibration(
     if normals_are_real:
         weight, method = WEIGHT_REAL_NORMALS, "loo+jitter+simulated"
     elif split:
-        weight, method = WEIGHT_SPLIT_NORMALS, "split+jitter+simulated"
+        weight, method = WEIGHT_REAL_NORMALS, "split+jitter+simulated"
     else:
         weight, method = WEIGHT_DISTURBED_NORMALS, "jitter+simulated"
     log_t = n_hi + weight * (gap_top - n_hi)

@@ -80,9 +80,11 @@ def test_calibrations_know_which_rule_made_them():
     assert Calibration.from_dict(saved).current
     saved.pop("rule")  # saved before the rule was versioned
     assert not Calibration.from_dict(saved).current
-    loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True).to_dict()
-    loo.pop("rule")  # the leave-one-out rule has not changed since: kept
-    assert Calibration.from_dict(loo).current
+    split_v2 = dict(cal.to_dict(), rule=2)  # the one-reference rule has not changed since version 2: kept
+    assert Calibration.from_dict(split_v2).current
+    loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True)
+    assert loo.current
+    assert not Calibration.from_dict(dict(loo.to_dict(), rule=2)).current  # its weight changed in version 3
     old_one_shot = dict(saved, method="jitter+simulated")  # a method no longer made: rebuilt
     assert not Calibration.from_dict(old_one_shot).current
 
