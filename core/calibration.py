@@ -6,9 +6,8 @@ memory of the other half, which stands in for another part; plus slightly distur
 anomalous (the same disturbed copies with a simulated defect). The decision threshold sits between the normal
 maximum and the lower quartile of the simulated defects in log-score space; with a single reference, of the
 detectable ones only (those scoring above every normal: a simulated defect too faint for the product's map says
-nothing about where the detectable ones lie). A
-logistic curve through the threshold turns a score into a probability. An operator may override the threshold;
-the override is recorded as such.
+nothing about where the detectable ones lie). A logistic curve through the threshold turns a score into a
+probability. An operator may override the threshold; the override is recorded as such.
 
 The same normal maps also say whether the frame's edge runs high on good parts (a CNN sees a cut-off pattern at the
 edge that no reference patch matches: every good woven grid lit up along its border). Where it does, the outer band
