@@ -58,12 +58,15 @@ def self_distance(grid: torch.Tensor, radius: int, most: int = SELF_CANDIDATES) 
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0)).reshape(h, w)
 
 
-def patch_scores(grid: torch.Tensor, bank: torch.Tensor, settings: DecoderSettings) -> torch.Tensor:
-    """(h, w) patch anomaly scores of one frame's feature grid (h, w, C)."""
+def patch_scores(
+    grid: torch.Tensor, bank: torch.Tensor, settings: DecoderSettings, frame_cells: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """(h, w) patch anomaly scores of one frame's feature grid (h, w, C). When the grid is a crop of a frame,
+    ``frame_cells`` is the frame's grid size: the self-similarity window is a share of the frame, not the crop."""
     h, w, c = grid.shape
     d = nearest_distance(grid.reshape(-1, c), bank).reshape(h, w)
     if settings.self_similarity:
-        radius = max(2, int(round(settings.self_radius * max(h, w))))
+        radius = max(2, int(round(settings.self_radius * max(frame_cells or (h, w)))))
         d = torch.minimum(d, self_distance(grid, radius))
     return d
 

@@ -16,7 +16,9 @@ from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
-from core.memory import build_bank, cap_bank, encode_references, image_hash, patch_features
+from core.memory import (
+    build_bank, cap_bank, encode_references, image_hash, patch_features, reference_patches, view_grids,
+)
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -138,6 +140,11 @@ class Inspector:
         pieces = (
             encode_references(self.encoder, refs, settings, lambda f, m: report(0.4 * f, m), cancel) if loo else None
         )
+        # One reference: its views are encoded once, for the memory and for the halves' check below.
+        single = len(refs) == 1
+        grids = view_grids(self.encoder, refs[0], settings) if single else None
+        if single:
+            pieces = [reference_patches(self.encoder, refs[0], settings, grids)]
         bank = build_bank(
             self.encoder, bank_refs, settings,
             progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir, pieces=pieces,
@@ -145,7 +152,6 @@ class Inspector:
         # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
         # both are scored with that weight.
         normal: list[np.ndarray] = []
-        single = len(refs) == 1
         steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 1) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
         for i in held_out:
@@ -177,7 +183,7 @@ class Inspector:
         split: list[np.ndarray] = []
         if single:
             check_cancel()
-            split = split_half_maps(self.encoder, refs[0], settings)
+            split = split_half_maps(self.encoder, refs[0], settings, grids=grids)
             done += 1
             report(0.4 + 0.6 * done / steps, "self-calibration: halves of the reference")
         edge_floor = edge_floor_from_maps(normal, settings.edge_band)

@@ -84,15 +84,24 @@ def patch_features(encoder: Encoder, image_working: np.ndarray) -> torch.Tensor:
     return f.permute(1, 2, 0).contiguous().cpu()
 
 
-def reference_patches(encoder: Encoder, reference: np.ndarray, settings: DecoderSettings) -> torch.Tensor:
+def view_grids(encoder: Encoder, reference: np.ndarray, settings: DecoderSettings) -> list[torch.Tensor]:
+    """The (h, w, C) feature grid of each augmented view of one reference at the working resolution."""
+    work = working_image(reference, settings)
+    return [patch_features(encoder, v) for v in augment_views(work, settings.augment)]
+
+
+def reference_patches(
+    encoder: Encoder, reference: np.ndarray, settings: DecoderSettings, grids: Sequence[torch.Tensor] | None = None
+) -> torch.Tensor:
     """One reference's share of the memory: its views' patches thinned to a greedy coreset (coreset_ratio of
-    them, at most reference_cap).
+    them, at most reference_cap). ``grids``: its :func:`view_grids`, when the caller has them already.
 
     Thinning each reference on its own keeps the cost linear in the number of references, and lets the
     leave-one-out calibration assemble memories from the same per-reference pieces.
     """
-    work = working_image(reference, settings)
-    feats = torch.cat([patch_features(encoder, v).flatten(0, 1) for v in augment_views(work, settings.augment)])
+    if grids is None:
+        grids = view_grids(encoder, reference, settings)
+    feats = torch.cat([g.flatten(0, 1) for g in grids])
     size = max(1, min(settings.reference_cap, int(round(feats.shape[0] * min(1.0, settings.coreset_ratio)))))
     return feats if size >= feats.shape[0] else feats[greedy_coreset(feats, size)]
 

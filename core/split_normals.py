@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.decoder import image_score, nearest_distance, self_distance, smooth_map, weight_edges
+from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder
-from core.memory import augment_views, patch_features
+from core.memory import augment_views, view_grids
 from core.preprocess import working_image
 from core.settings import DecoderSettings
 
@@ -49,18 +49,25 @@ def _held_out(half: str, y: np.ndarray, x: np.ndarray, margin: float) -> tuple[n
 
 
 def split_half_maps(
-    encoder: Encoder, reference: np.ndarray, settings: DecoderSettings, margin: float = CUT_MARGIN
+    encoder: Encoder,
+    reference: np.ndarray,
+    settings: DecoderSettings,
+    margin: float = CUT_MARGIN,
+    grids: list[torch.Tensor] | None = None,
 ) -> list[np.ndarray]:
-    """Four working-resolution maps, NaN outside the held-out half, one per half of ``reference``."""
-    work = working_image(reference, settings)
-    h, w = work.shape[:2]
-    grids = [patch_features(encoder, v) for v in augment_views(work, settings.augment)]
+    """Four working-resolution maps, NaN outside the held-out half, one per half of ``reference``.
+
+    ``grids``: the reference's :func:`core.memory.view_grids`, when the caller has encoded it already.
+    """
+    h, w = working_image(reference, settings).shape[:2]
+    if grids is None:
+        grids = view_grids(encoder, reference, settings)
     coords = [
         (_cell_coords(cy, g.shape[0], g.shape[1]), _cell_coords(cx, g.shape[0], g.shape[1]))
         for g, (cy, cx) in zip(grids, _view_coords(h, w, settings.augment))
     ]
     grid = grids[0]
-    gh, gw, c = grid.shape
+    gh, gw, _ = grid.shape
     maps = []
     for half in HALVES:
         bank = torch.cat([
@@ -70,11 +77,7 @@ def split_half_maps(
         rows = np.flatnonzero(held.any(axis=1))
         cols = np.flatnonzero(held.any(axis=0))
         sub = grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        sh, sw, _ = sub.shape
-        d = nearest_distance(sub.reshape(-1, c), bank).reshape(sh, sw)
-        if settings.self_similarity:
-            radius = max(2, int(round(settings.self_radius * max(gh, gw))))
-            d = torch.minimum(d, self_distance(sub, radius))
+        d = patch_scores(sub, bank, settings, frame_cells=(gh, gw))
         # The held-out cells' pixels in the working image, smoothed there, NaN elsewhere.
         y0, y1 = rows[0] * h // gh, (rows[-1] + 1) * h // gh
         x0, x1 = cols[0] * w // gw, (cols[-1] + 1) * w // gw
