@@ -11,7 +11,8 @@ from core.cli.common import ArgumentParser, run_guarded
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="main.py evaluate", description="Evaluate on MVTec-layout folders.")
     p.add_argument("--data", required=True, help="root folder holding <category>/train/good, test/, ground_truth/")
-    p.add_argument("--category", action="append", default=[], help="category to evaluate (repeat; default all)")
+    p.add_argument("--category", nargs="+", action="extend", default=[], metavar="C",
+                   help="categories to evaluate (--category A B or --category A --category B; default all)")
     p.add_argument("--shots", type=int, default=1, help="normal references per seed; 0 = every train/good image")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")

@@ -90,3 +90,11 @@ def test_evaluate_on_generated_dataset(tmp_path):
     assert d["categories"]["disk"]["image_auroc"] == 1.0
     assert d["categories"]["disk"]["pixel_auroc"] > 0.9
     assert "baseline" in d and "ours" in r.stdout and "baseline" in r.stdout
+
+
+def test_evaluate_takes_several_categories_after_one_flag_or_repeated():
+    from core.cli.evaluate_cmd import build_parser
+
+    args = build_parser().parse_args(["--data", "x", "--category", "grid", "magnetic_tile", "--category", "hazelnut"])
+    assert args.category == ["grid", "magnetic_tile", "hazelnut"]
+    assert build_parser().parse_args(["--data", "x"]).category == []
