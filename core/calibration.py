@@ -1,13 +1,14 @@
 """A verdict with no hand-set threshold.
 
 From the references alone the product learns two score distributions: normal (leave-one-out scores of each
-reference against the others where there are several; with a single reference, each half of it scored against a
-memory of the other half, which stands in for another part; plus slightly disturbed copies of the references) and
-anomalous (the same disturbed copies with a simulated defect). The decision threshold sits between the normal
-maximum and the lower quartile of the simulated defects in log-score space; with a single reference, of the
-detectable ones only (those scoring above every normal: a simulated defect too faint for the product's map says
-nothing about where the detectable ones lie). A logistic curve through the threshold turns a score into a
-probability. An operator may override the threshold; the override is recorded as such.
+reference against the others where there are a few; where there are many, a few references held out of the
+memory; with a single reference, each half of it scored against a memory of the other half, which stands in for
+another part; plus slightly disturbed copies of the references) and anomalous (the same disturbed copies with a
+simulated defect). The decision threshold sits between the normal maximum and the lower quartile of the
+simulated defects in log-score space (on the normal maximum where references were held out); with a single
+reference, of the detectable ones only (those scoring above every normal: a simulated defect too faint for the
+product's map says nothing about where the detectable ones lie). A logistic curve through the threshold turns a
+score into a probability. An operator may override the threshold; the override is recorded as such.
 
 The same normal maps also say whether the frame's edge runs high on good parts (a CNN sees a cut-off pattern at the
 edge that no reference patch matches: every good woven grid lit up along its border). Where it does, the outer band
@@ -32,18 +33,21 @@ from core.result import FAIL, PASS
 # Where the threshold sits between the highest normal score and the lower quartile of the simulated defects (with
 # one reference: of the detectable ones), log scale. Disturbed copies of one reference vary far less than real
 # parts, so with them alone the threshold goes most of the way up; leave-one-out and held-out-half scores carry
-# real variation, so it stays a quarter of the way up. Chosen once on calibration studies and full evaluation runs
-# (docs/benchmarks.md), never per product.
+# real variation, so it stays a quarter of the way up. References held out of a memory that holds all the others
+# (many references) score as real good parts do, so the threshold sits on their maximum. Chosen once on
+# calibration studies and full evaluation runs (docs/benchmarks.md), never per product.
 WEIGHT_DISTURBED_NORMALS = 0.9
 WEIGHT_REAL_NORMALS = 0.25
+WEIGHT_HELD_OUT_NORMALS = 0.0
+HELD_OUT_METHOD = "held-out+jitter+simulated"
 ANOMALY_QUANTILE = 0.25
 MIN_DETECTABLE = 3  # with fewer simulated defects above the normals, the highest few stand in
 # Version of the rule below, and for each method the version since which it has been computed the same way
-# (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25).
-# A saved calibration older than that is rebuilt when its product is loaded; one from a method no longer made
-# ("jitter+simulated") always is.
-RULE_VERSION = 3
-_SAME_SINCE = {"split+jitter+simulated": 2, "loo+jitter+simulated": 3}
+# (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25;
+# 4: many references get their own method, threshold on the held-out maximum). A saved calibration older than that
+# is rebuilt when its product is loaded; one from a method no longer made ("jitter+simulated") always is.
+RULE_VERSION = 4
+_SAME_SINCE = {"split+jitter+simulated": 2, "loo+jitter+simulated": 3, HELD_OUT_METHOD: 4}
 MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts
 EDGE_QUANTILE = 99.0  # compares the high end of the map in the edge band with that of the interior
 
@@ -148,10 +152,13 @@ def fit_calibration(
     normals_are_real: bool,
     edge_floor: float = 1.0,
     split_scores: list[float] | None = None,
+    held_out: bool = False,
 ) -> Calibration:
     """Place the threshold between the normal and the simulated-anomaly score distributions.
 
     ``split_scores`` are the held-out-half scores of a single reference; they join the normal scores.
+    ``held_out``: the real normal scores are of references held out of a memory built from all the others (many
+    references), not leave-one-out scores against a memory short of one of few references.
     """
     split = list(split_scores or [])
     n = np.log(np.maximum(np.asarray(list(normal_scores) + split, dtype=np.float64), 1e-9))
@@ -174,7 +181,9 @@ def fit_calibration(
     # Real parts vary more than the normal evidence shows: leave room above the normal maximum, a share of the gap
     # up to the bulk of the simulated defects.
     gap_top = max(a_lo, n_hi + 0.05)
-    if normals_are_real:
+    if normals_are_real and held_out:
+        weight, method = WEIGHT_HELD_OUT_NORMALS, HELD_OUT_METHOD
+    elif normals_are_real:
         weight, method = WEIGHT_REAL_NORMALS, "loo+jitter+simulated"
     elif split:
         weight, method = WEIGHT_REAL_NORMALS, "split+jitter+simulated"

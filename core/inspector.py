@@ -191,6 +191,7 @@ class Inspector:
             [self._finish(m, settings, edge_floor)[1] for m in normal],
             [self._finish(m, settings, edge_floor)[1] for m in anomalous],
             normals_are_real=len(refs) >= 2,
+            held_out=bool(held_out),
             edge_floor=edge_floor,
             split_scores=[held_out_score(m, settings, edge_floor) for m in split],
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.atomic import atomic_open
-from core.calibration import Calibration
+from core.calibration import HELD_OUT_METHOD, Calibration
 from core.errors import InspectionError
 from core.memory import MemoryBank
 from core.settings import DecoderSettings
@@ -29,6 +29,14 @@ class ProductModel:
     @property
     def n_references(self) -> int:
         return len(self.reference_hashes)
+
+    @property
+    def calibration_current(self) -> bool:
+        """Calibrated by this version of the rule. Products with many references saved before they had their own
+        method (version 4) carry the leave-one-out method name, so their held-out count tells them apart."""
+        if self.info.get("held_out") and self.calibration.method != HELD_OUT_METHOD:
+            return False
+        return self.calibration.current
 
     def with_threshold_override(self, threshold: float | None, by: str = "operator") -> "ProductModel":
         return replace(self, calibration=self.calibration.with_override(threshold, by))

@@ -186,7 +186,7 @@ class InferenceWorker(QObject):
             or saved.settings.to_dict() != wanted.to_dict()
         ):
             return None
-        if not saved.calibration.current:
+        if not saved.calibration_current:
             log.info("saved model of %s was calibrated by an older rule; recalibrating", request.name)
             self.product_progress.emit(request.product_id, 0.1, "Recalibrating: the saved model used an older rule")
             return None

@@ -88,6 +88,6 @@ def test_many_references_hold_some_out_for_calibration(inspector):
     refs = [make_part(rng, size=128) for _ in range(18)]
     product = inspector.build_product(refs, name="many", settings=DecoderSettings(resolution=128))
     assert product.info["held_out"] == 6
-    assert product.calibration.method == "loo+jitter+simulated"
+    assert product.calibration.method == "held-out+jitter+simulated" and product.calibration_current
     assert inspector.inspect(make_part(rng, size=128), product).verdict == PASS
     assert inspector.inspect(plant_spot(make_part(rng, size=128), 40, 40, radius=8)[0], product).verdict == FAIL

@@ -87,6 +87,41 @@ def test_calibrations_know_which_rule_made_them():
     assert not Calibration.from_dict(dict(loo.to_dict(), rule=2)).current  # its weight changed in version 3
     old_one_shot = dict(saved, method="jitter+simulated")  # a method no longer made: rebuilt
     assert not Calibration.from_dict(old_one_shot).current
+    many = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True, held_out=True)
+    assert many.current
+    assert not Calibration.from_dict(dict(many.to_dict(), rule=3)).current
+
+
+def test_held_out_references_put_the_threshold_on_their_maximum():
+    from core.calibration import HELD_OUT_METHOD
+
+    normals, anomalies = [1.0, 1.05, 1.2, 1.1], [2.0, 2.5, 3.0, 3.2]
+    many = fit_calibration(normals, anomalies, normals_are_real=True, held_out=True)
+    few = fit_calibration(normals, anomalies, normals_are_real=True)
+    assert many.method == HELD_OUT_METHOD and few.method == "loo+jitter+simulated"
+    assert many.threshold == pytest.approx(1.2)  # real good parts against a full memory: no margin above them
+    assert few.threshold > many.threshold  # leave-one-out memories lack a reference: a margin above them
+    assert many.decide(1.19)[0] == "PASS" and many.decide(1.25)[0] == "FAIL"
+
+
+def test_a_product_with_many_references_saved_before_rule_4_is_recalibrated():
+    import torch
+
+    from core.memory import MemoryBank
+    from core.product import ProductModel
+    from core.settings import DecoderSettings
+
+    loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True)
+    held = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True, held_out=True)
+    bank = MemoryBank(features=torch.zeros(4, 8), encoder_id="enc", key="k")
+
+    def product(cal, held_out):
+        info = {"references": 20, "held_out": held_out}
+        return ProductModel("p", DecoderSettings(), bank, cal, ("a",) * 20, "enc", info)
+
+    assert not product(loo, 6).calibration_current  # many references, calibrated as leave-one-out (rule 3)
+    assert product(held, 6).calibration_current
+    assert product(loo, 0).calibration_current  # a few references: leave-one-out is today's method
 
 
 def test_with_several_references_all_simulated_defects_place_the_threshold():
