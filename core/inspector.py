@@ -72,10 +72,11 @@ class Inspector:
         return self.encoder.id
 
     # --- scoring -------------------------------------------------------------------------------------------
-    def _map(
+    def raw_map(
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings
     ) -> tuple[np.ndarray, dict[str, float]]:
-        """Working-resolution map of one RGB frame before edge weighting, and timings."""
+        """Working-resolution map of one RGB frame against a memory (bank features) before edge weighting, and
+        timings. Public for calibration studies (tools/calibration_study.py), which replay the product build."""
         t0 = time.perf_counter()
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
@@ -87,7 +88,7 @@ class Inspector:
         return amap, {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
 
     @staticmethod
-    def _finish(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
+    def finish_map(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
         """The map weighted at the frame's edge as the calibration says, and its image score."""
         amap = weight_edges(amap, settings.edge_band, edge_floor)
         return amap, image_score(amap, settings.top_fraction)
@@ -96,9 +97,9 @@ class Inspector:
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0
     ) -> tuple[np.ndarray, float, dict[str, float]]:
         """Working-resolution map, image score and timings of one RGB frame."""
-        raw, timings = self._map(image, bank, settings)
+        raw, timings = self.raw_map(image, bank, settings)
         t0 = time.perf_counter()
-        amap, score = self._finish(raw, settings, edge_floor)
+        amap, score = self.finish_map(raw, settings, edge_floor)
         timings["map"] += (time.perf_counter() - t0) * 1e3
         return amap, score, timings
 
@@ -156,14 +157,14 @@ class Inspector:
         done = 0
         for i in held_out:
             check_cancel()
-            normal.append(self._map(refs[i], bank.features, settings)[0])
+            normal.append(self.raw_map(refs[i], bank.features, settings)[0])
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
         if loo:
             for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
                 check_cancel()
                 feats = cap_bank(torch.cat([pieces[j] for j in range(len(refs)) if j != i]), settings)
-                normal.append(self._map(refs[int(i)], feats, settings)[0])
+                normal.append(self.raw_map(refs[int(i)], feats, settings)[0])
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
         # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
@@ -173,10 +174,10 @@ class Inspector:
             check_cancel()
             base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
             if j < N_JITTER_NORMALS:
-                normal.append(self._map(base, bank.features, settings)[0])
+                normal.append(self.raw_map(base, bank.features, settings)[0])
                 done += 1
             sim = simulate_anomaly(base, rng, others=refs)
-            anomalous.append(self._map(sim.image, bank.features, settings)[0])
+            anomalous.append(self.raw_map(sim.image, bank.features, settings)[0])
             done += 1
             report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
         # One reference: each half of it against a memory of the other half stands in for another good part.
@@ -188,8 +189,8 @@ class Inspector:
             report(0.4 + 0.6 * done / steps, "self-calibration: halves of the reference")
         edge_floor = edge_floor_from_maps(normal, settings.edge_band)
         calibration = fit_calibration(
-            [self._finish(m, settings, edge_floor)[1] for m in normal],
-            [self._finish(m, settings, edge_floor)[1] for m in anomalous],
+            [self.finish_map(m, settings, edge_floor)[1] for m in normal],
+            [self.finish_map(m, settings, edge_floor)[1] for m in anomalous],
             normals_are_real=len(refs) >= 2,
             held_out=bool(held_out),
             edge_floor=edge_floor,

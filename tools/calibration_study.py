@@ -42,7 +42,7 @@ def collect(root: Path, cats: list[str], seeds: list[int], builds: int) -> dict:
             refs = [load_image(p) for p in references_for(root, cat, 1, seed)]
             st = resolve_settings(DEFAULT_SETTINGS, refs)
             bank = build_bank(ins.encoder, refs, st).features
-            test_maps = [ins._map(load_image(s.path), bank, st)[0] for s in samples]
+            test_maps = [ins.raw_map(load_image(s.path), bank, st)[0] for s in samples]
             halves = split_half_maps(ins.encoder, refs[0], st)
             recs = []
             for b in range(builds):
@@ -51,15 +51,15 @@ def collect(root: Path, cats: list[str], seeds: list[int], builds: int) -> dict:
                 for j in range(2 * N_SIMULATED):
                     base = jitter(refs[0], rng, strength=CALIBRATION_JITTER)
                     if j < N_JITTER_NORMALS:
-                        normal.append(ins._map(base, bank, st)[0])
-                    anomalous.append(ins._map(simulate_anomaly(base, rng, others=refs).image, bank, st)[0])
+                        normal.append(ins.raw_map(base, bank, st)[0])
+                    anomalous.append(ins.raw_map(simulate_anomaly(base, rng, others=refs).image, bank, st)[0])
                 floor = edge_floor_from_maps(normal, st.edge_band)
                 recs.append({
                     "edge_floor": floor,
-                    "normal": [ins._finish(m, st, floor)[1] for m in normal],
-                    "anomalous": [ins._finish(m, st, floor)[1] for m in anomalous],
+                    "normal": [ins.finish_map(m, st, floor)[1] for m in normal],
+                    "anomalous": [ins.finish_map(m, st, floor)[1] for m in anomalous],
                     "halves": [held_out_score(m, st, floor) for m in halves],
-                    "test": [ins._finish(m, st, floor)[1] for m in test_maps],
+                    "test": [ins.finish_map(m, st, floor)[1] for m in test_maps],
                 })
                 print(cat, seed, "build", b, flush=True)
             out[f"{cat}/{seed}"] = {"defective": [s.defect != "good" for s in samples], "builds": recs}
