@@ -43,6 +43,9 @@ REVIEW_FALSE_ALARM = "false_alarm"
 REVIEW_STATUSES = (REVIEW_NONE, REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM)
 VERDICTS = ("PASS", "FAIL")
 CHAT_ROLES = ("user", "assistant", "system")
+USER_ROLES = ("operator", "engineer", "admin", "line")  # db/roles.py says what each may do
+REVIEW_NEEDS_REVIEW = "needs_review"  # an operator's request, not a label
+REVIEW_LABELS = (REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM, REVIEW_NEEDS_REVIEW)
 
 NAME_LEN = 200
 PATH_LEN = 400
@@ -150,12 +153,88 @@ class ChatMessage(Base):
     time: Mapped[datetime] = mapped_column(default=utc_now)
 
 
+class User(Base):
+    """A person (or the line runner / PLC, role "line") who logs in. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('operator', 'engineer', 'admin', 'line')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LEN), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+class AuditEvent(Base):
+    """One append-only, hash-chained entry of the audit trail (db/audit.py computes ``hash``)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_at", "at"),
+        Index("ix_audit_events_target", "target"),
+        {"sqlite_autoincrement": True},  # ids are never reused, so a deleted last row leaves a trace
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column()
+    actor: Mapped[str] = mapped_column(String(NAME_LEN))
+    action: Mapped[str] = mapped_column(String(60))
+    target: Mapped[str] = mapped_column(String(PATH_LEN), default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    after: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    prev_hash: Mapped[str] = mapped_column(String(SHA_LEN))
+    hash: Mapped[str] = mapped_column(String(SHA_LEN))
+
+
+class Review(Base):
+    """A review of an inspection. Never edited: a later review supersedes an earlier one, and the inspection's
+    own verdict is never changed. ``label`` is confirmed_defect / false_alarm, or needs_review (a request)."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("label IN ('confirmed_defect', 'false_alarm', 'needs_review')", name="label"),
+        Index("ix_reviews_inspection_id_id", "inspection_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    inspection_id: Mapped[int] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utc_now)
+    by: Mapped[str] = mapped_column(String(NAME_LEN))
+    label: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id", ondelete="SET NULL"), default=None)
+    added_reference: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class StationSetting(Base):
+    """A station-wide setting an admin changes (e.g. the idle logout time); every change is audited."""
+
+    __tablename__ = "station_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True, default=None)  # any JSON value
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_by: Mapped[str] = mapped_column(String(NAME_LEN), default="")
+
+
 __all__ = [
     "Base",
     "Product",
     "ReferenceImage",
     "Inspection",
     "ChatMessage",
+    "User",
+    "AuditEvent",
+    "Review",
+    "StationSetting",
+    "USER_ROLES",
+    "REVIEW_NEEDS_REVIEW",
+    "REVIEW_LABELS",
     "REVIEW_NONE",
     "REVIEW_CONFIRMED_DEFECT",
     "REVIEW_FALSE_ALARM",
