@@ -17,12 +17,21 @@ import numpy as np
 from core.errors import DatasetError
 from core.imageio import load_image
 from core.inspector import DEFAULT_SETTINGS, Inspector
-from core.metrics import aupro, image_auroc, pixel_auroc, verdict_scores
+from core.line_pool import LinePool
+from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
 
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 EVAL_SIDE = 256  # maps and masks are compared at this longer side, which keeps pixel metrics cheap
-KEYS = ("image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "ms_per_image_p50", "ms_per_image_p95")
+KEYS = (
+    "image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "verdict_balanced_accuracy",
+    "escape_rate", "false_reject_rate", "ms_per_image_p50", "ms_per_image_p95",
+)
+SHORT = {  # column heads of the printed table
+    "image_auroc": "img_auroc", "pixel_auroc": "pix_auroc", "aupro": "aupro", "verdict_accuracy": "v_acc",
+    "verdict_f1": "v_f1", "verdict_balanced_accuracy": "v_bal_acc", "escape_rate": "escape",
+    "false_reject_rate": "false_rej", "ms_per_image_p50": "ms_p50", "ms_per_image_p95": "ms_p95",
+}
 
 BASELINE_SETTINGS = DecoderSettings(
     resolution=256, augment=(), self_similarity=False, top_fraction=0.0,
@@ -93,7 +102,15 @@ def evaluate_category(
     settings: DecoderSettings | None = None,
     on_image: Callable[[], None] | None = None,
     max_test: int | None = None,
+    records: list[dict[str, object]] | None = None,
+    stream: bool = False,
 ) -> dict[str, float]:
+    """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
+    test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that
+    verdict rules can be replayed without scoring the images again.
+
+    ``stream``: line mode. The test images come in a seeded random order, as parts on a line do, and image i is
+    scored with the references plus the pool the station built from images 0..i-1 on its own (no label used)."""
     samples = test_samples(root, category)
     if max_test and len(samples) > max_test:
         rng = np.random.default_rng(0)
@@ -107,9 +124,14 @@ def evaluate_category(
             st = DecoderSettings.from_dict({**st.to_dict(), "augment": ()})
         product = inspector.build_product(refs, name=category, settings=st, seed=seed)
         labels, scores, preds, masks, maps = [], [], [], [], []
-        for s in samples:
+        order = samples
+        pool: LinePool | None = None
+        if stream:
+            order = [samples[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(samples))]
+            pool = LinePool()
+        for s in order:
             img = load_image(s.path)
-            res = inspector.inspect(img, product)
+            res = inspector.inspect(img, product, pool=pool)
             all_ms.append(res.timings_ms["total"])
             labels.append(s.defect != "good")
             scores.append(res.score)
@@ -123,17 +145,24 @@ def evaluate_category(
                 masks.append(np.zeros(size[::-1], bool))
             if on_image:
                 on_image()
-        acc, f1 = verdict_scores(labels, preds)
+        has_masks = any(s.mask_path is not None for s in order)
         per_seed.append(
             {
                 "image_auroc": image_auroc(labels, scores),
-                "pixel_auroc": pixel_auroc(masks, maps),
-                "aupro": aupro(masks, maps),
-                "verdict_accuracy": acc,
-                "verdict_f1": f1,
+                "pixel_auroc": pixel_auroc(masks, maps) if has_masks else float("nan"),
+                "aupro": aupro(masks, maps) if has_masks else float("nan"),
+                **verdict_rates(labels, preds),
             }
         )
-    out = {k: float(np.nanmean([d[k] for d in per_seed])) for k in per_seed[0]}
+        if records is not None:
+            records.append({
+                "category": category, "seed": int(seed), "shots": shots, "settings": product.settings.to_dict(),
+                "threshold": product.calibration.threshold, "method": product.calibration.method,
+                "calibration": product.calibration.stats, "evidence": product.info.get("evidence", {}),
+                "scores": [float(v) for v in scores], "labels": [bool(v) for v in labels],
+                "defects": [s.defect for s in order], "stream": stream,
+            })
+    out = {k: nan_mean([d[k] for d in per_seed]) for k in per_seed[0]}
     out["ms_per_image_p50"] = float(np.percentile(all_ms, 50))
     out["ms_per_image_p95"] = float(np.percentile(all_ms, 95))
     out["n_test"] = len(samples)
@@ -141,7 +170,14 @@ def evaluate_category(
 
 
 def mean_row(rows: dict[str, dict[str, float]]) -> dict[str, float]:
-    return {k: float(np.nanmean([r[k] for r in rows.values()])) for k in KEYS}
+    return {k: nan_mean([r[k] for r in rows.values()]) for k in KEYS}
+
+
+def nan_mean(values: Sequence[float]) -> float:
+    """Mean of the values that are not NaN; NaN (quietly) when none is, e.g. pixel metrics without masks."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    return float(v.mean()) if v.size else float("nan")
 
 
 def fmt(v: float) -> str:

@@ -60,3 +60,22 @@ def verdict_scores(labels: list[bool], predicted: list[bool]) -> tuple[float, fl
     y = np.asarray(labels, bool)
     p = np.asarray(predicted, bool)
     return float(accuracy_score(y, p)), float(f1_score(y, p, zero_division=0))
+
+
+def verdict_rates(labels: list[bool], predicted: list[bool]) -> dict[str, float]:
+    """What a quality engineer reads off a verdict: accuracy and F1 (defective = positive), balanced accuracy (the
+    mean of the two per-class accuracies, so a category with few good parts cannot hide its false rejects), the
+    escape rate (defective parts passed) and the false-reject rate (good parts failed). NaN where a class is empty."""
+    y = np.asarray(labels, bool)
+    p = np.asarray(predicted, bool)
+    acc, f1 = verdict_scores(labels, predicted)
+    escape = float(np.mean(~p[y])) if y.any() else float("nan")
+    false_reject = float(np.mean(p[~y])) if (~y).any() else float("nan")
+    balanced = float(np.nanmean([1.0 - escape, 1.0 - false_reject]))
+    return {
+        "verdict_accuracy": acc,
+        "verdict_f1": f1,
+        "verdict_balanced_accuracy": balanced,
+        "escape_rate": escape,
+        "false_reject_rate": false_reject,
+    }

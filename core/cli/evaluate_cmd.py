@@ -16,6 +16,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--shots", type=int, default=1, help="normal references per seed; 0 = every train/good image")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
+    p.add_argument("--dump", metavar="OUT",
+                   help="write every test image's score and each product's calibration evidence as JSON"
+                        " (replayed by tools/verdict_study.py)")
+    p.add_argument("--stream", action="store_true",
+                   help="line mode: test images in a seeded random order, each scored with the references plus the"
+                        " pool of earlier parts the station learned from (no labels used)")
     p.add_argument("--baseline", action="store_true", help="also run the plain kNN baseline in the same table")
     p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -65,7 +71,7 @@ def _run(args) -> int:
 
     from core.errors import DatasetError
     from core.evaluation import (
-        BASELINE_SETTINGS, KEYS, evaluate_category, fmt, list_categories, mean_row, references_for, test_samples,
+        BASELINE_SETTINGS, KEYS, SHORT, evaluate_category, fmt, list_categories, mean_row, references_for, test_samples,
     )
     from core.inspector import Inspector
 
@@ -82,27 +88,32 @@ def _run(args) -> int:
     ) * len(methods)
     inspector = Inspector(args.encoder, threads=args.threads)
     results: dict[str, dict[str, dict[str, float]]] = {}
+    dumps: dict[str, list[dict]] = {}
     with tqdm(total=total, unit="img", desc="evaluating", file=sys.stderr, dynamic_ncols=True) as bar:
         for name, settings in methods:
             rows = {}
+            dumps[name] = []
             for c in cats:
                 bar.set_postfix_str(f"{name} {c}")
                 rows[c] = evaluate_category(
                     inspector, root, c, args.shots, args.seeds, settings=settings,
-                    on_image=lambda: bar.update(1), max_test=args.max_test,
+                    on_image=lambda: bar.update(1), max_test=args.max_test, records=dumps[name],
+                    stream=args.stream and name == "ours",
                 )
             results[name] = rows
-    header = f"{'method':9s} {'category':16s} " + " ".join(f"{k:>17s}" for k in KEYS)
-    print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id}")
+    header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)
+    mode = "line mode (--stream)" if args.stream else "cold start"
+    print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id} {mode}")
     print(header)
     for name, rows in results.items():
         for c, r in list(rows.items()) + [("mean", mean_row(rows))]:
-            print(f"{name:9s} {c:16s} " + " ".join(f"{fmt(r[k]):>17s}" for k in KEYS))
+            print(f"{name:9s} {c:16s} " + " ".join(f"{fmt(r[k]):>9s}" for k in KEYS))
     if args.json:
         ours = results["ours"]
         payload = {
             "shots": args.shots,
             "seeds": args.seeds,
+            "stream": args.stream,
             "encoder": inspector.encoder_id,
             "startup_ms": round(inspector.startup_ms, 1),
             "categories": ours,
@@ -111,4 +122,6 @@ def _run(args) -> int:
         if "baseline" in results:
             payload["baseline"] = {"categories": results["baseline"], "mean": mean_row(results["baseline"])}
         _write_json_atomic(Path(args.json), payload)
+    if args.dump:
+        _write_json_atomic(Path(args.dump), {"shots": args.shots, "encoder": inspector.encoder_id, "runs": dumps})
     return 0
