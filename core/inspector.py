@@ -16,6 +16,7 @@ from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
 from core.jitter import jitter
+from core.line_pool import LinePool
 from core.memory import (
     build_bank, cap_bank, encode_references, image_hash, patch_features, reference_patches, view_grids,
 )
@@ -77,15 +78,25 @@ class Inspector:
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Working-resolution map of one RGB frame against a memory (bank features) before edge weighting, and
         timings. Public for calibration studies (tools/calibration_study.py), which replay the product build."""
+        amap, timings, _ = self._raw_map_grid(image, bank, settings, None)
+        return amap, timings
+
+    def _raw_map_grid(
+        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, pool: LinePool | None
+    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor]:
+        """:meth:`raw_map`, against the pool of recent parts as well where one is active, and the frame's grid."""
         t0 = time.perf_counter()
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
         t1 = time.perf_counter()
-        pm = patch_scores(grid, bank, settings).numpy()
+        pm_t = patch_scores(grid, bank, settings)
+        if pool is not None and pool.active:
+            pm_t = torch.minimum(pm_t, pool.pool_distance(grid.reshape(-1, grid.shape[-1])).reshape(pm_t.shape))
+        pm = pm_t.numpy()
         t2 = time.perf_counter()
         amap = smooth_map(pm, (work.shape[1], work.shape[0]), settings.blur_sigma)
         t3 = time.perf_counter()
-        return amap, {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
+        return amap, {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}, grid
 
     @staticmethod
     def finish_map(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
@@ -94,14 +105,15 @@ class Inspector:
         return amap, image_score(amap, settings.top_fraction)
 
     def _score(
-        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0
-    ) -> tuple[np.ndarray, float, dict[str, float]]:
-        """Working-resolution map, image score and timings of one RGB frame."""
-        raw, timings = self.raw_map(image, bank, settings)
+        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0,
+        pool: LinePool | None = None,
+    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor]:
+        """Working-resolution map, image score, timings and feature grid of one RGB frame."""
+        raw, timings, grid = self._raw_map_grid(image, bank, settings, pool)
         t0 = time.perf_counter()
         amap, score = self.finish_map(raw, settings, edge_floor)
         timings["map"] += (time.perf_counter() - t0) * 1e3
-        return amap, score, timings
+        return amap, score, timings, grid
 
     # --- products ------------------------------------------------------------------------------------------
     def build_product(
@@ -153,11 +165,13 @@ class Inspector:
         # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
         # both are scored with that weight.
         normal: list[np.ndarray] = []
+        kinds: list[str] = []  # what each normal map is: "held_out", "loo" or "jitter"
         steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 1) + N_JITTER_NORMALS + N_SIMULATED
         done = 0
         for i in held_out:
             check_cancel()
             normal.append(self.raw_map(refs[i], bank.features, settings)[0])
+            kinds.append("held_out")
             done += 1
             report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
         if loo:
@@ -165,19 +179,25 @@ class Inspector:
                 check_cancel()
                 feats = cap_bank(torch.cat([pieces[j] for j in range(len(refs)) if j != i]), settings)
                 normal.append(self.raw_map(refs[int(i)], feats, settings)[0])
+                kinds.append("loo")
                 done += 1
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
         # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
         # so the two distributions differ by the defect alone.
         anomalous: list[np.ndarray] = []
+        sim_kinds: list[str] = []
+        sim_area: list[float] = []
         for j in range(N_SIMULATED):
             check_cancel()
             base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
             if j < N_JITTER_NORMALS:
                 normal.append(self.raw_map(base, bank.features, settings)[0])
+                kinds.append("jitter")
                 done += 1
             sim = simulate_anomaly(base, rng, others=refs)
             anomalous.append(self.raw_map(sim.image, bank.features, settings)[0])
+            sim_kinds.append(sim.kind)
+            sim_area.append(round(sim.area_pct, 4))
             done += 1
             report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
         # One reference: each half of it against a memory of the other half stands in for another good part.
@@ -188,14 +208,20 @@ class Inspector:
             done += 1
             report(0.4 + 0.6 * done / steps, "self-calibration: halves of the reference")
         edge_floor = edge_floor_from_maps(normal, settings.edge_band)
+        normal_scores = [self.finish_map(m, settings, edge_floor)[1] for m in normal]
+        anomaly_scores = [self.finish_map(m, settings, edge_floor)[1] for m in anomalous]
+        split_scores = [held_out_score(m, settings, edge_floor) for m in split]
         calibration = fit_calibration(
-            [self.finish_map(m, settings, edge_floor)[1] for m in normal],
-            [self.finish_map(m, settings, edge_floor)[1] for m in anomalous],
+            normal_scores,
+            anomaly_scores,
             normals_are_real=len(refs) >= 2,
             held_out=bool(held_out),
             edge_floor=edge_floor,
-            split_scores=[held_out_score(m, settings, edge_floor) for m in split],
+            split_scores=split_scores,
         )
+        evidence = {k: [round(v, 6) for v, kk in zip(normal_scores, kinds) if kk == k] for k in ("held_out", "loo", "jitter")}
+        evidence.update(split=[round(v, 6) for v in split_scores], simulated=[round(v, 6) for v in anomaly_scores],
+                        simulated_kind=sim_kinds, simulated_area=sim_area)
         report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(
             name=name,
@@ -204,11 +230,17 @@ class Inspector:
             calibration=calibration,
             reference_hashes=tuple(image_hash(r) for r in refs),
             encoder_id=self.encoder.id,
-            info={"bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs), "held_out": len(held_out)},
+            info={
+                "bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs), "held_out": len(held_out),
+                "evidence": evidence,
+            },
         )
 
     # --- inspection ----------------------------------------------------------------------------------------
-    def inspect(self, frame: np.ndarray, product: ProductModel) -> InspectionResult:
+    def inspect(self, frame: np.ndarray, product: ProductModel, pool: LinePool | None = None) -> InspectionResult:
+        """Verdict, map and regions of one frame. With ``pool`` (line mode) the frame is scored against the
+        references and the product's pool of recent parts, judged by the pool's threshold, and then offered to the
+        pool (core/line_pool.py); an operator's threshold override still wins."""
         t0 = time.perf_counter()
         frame = check_array(frame, "frame")
         if product.encoder_id != self.encoder.id:
@@ -216,14 +248,23 @@ class Inspector:
                 f"product {product.name!r} was built with {product.encoder_id}, this station runs"
                 f" {self.encoder.id}; rebuild the product's references"
             )
-        amap, score, timings = self._score(
-            frame, product.bank.features, product.settings, product.calibration.edge_floor
+        calibration = product.calibration
+        mode = "line" if pool is not None and pool.active else "cold"
+        pool_size = len(pool) if pool is not None else 0
+        amap, score, timings, grid = self._score(
+            frame, product.bank.features, product.settings, calibration.edge_floor, pool
         )
         t1 = time.perf_counter()
-        verdict, probability = product.calibration.decide(score)
+        if pool is not None and not calibration.overridden:
+            calibration = replace(calibration, threshold=pool.threshold(calibration.threshold))
+        verdict, probability = calibration.decide(score)
+        drift = False
+        if pool is not None:
+            pool.observe(image_hash(frame), grid, score, product.calibration.threshold, verdict == "FAIL")
+            drift = pool.drift
         h, w = frame.shape[:2]
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        threshold = product.calibration.effective_threshold
+        threshold = calibration.effective_threshold
         regions = find_regions(amap, threshold, frame_size=(w, h)) if verdict == "FAIL" else []
         if verdict == "FAIL" and not regions:
             regions = find_regions(amap, float(amap.max()) * 0.9, frame_size=(w, h))
@@ -242,4 +283,7 @@ class Inspector:
             calibration_id=product.calibration.id,
             overridden=product.calibration.overridden,
             image_size=(w, h),
+            mode=mode,
+            pool_size=pool_size,
+            drift=drift,
         )

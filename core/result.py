@@ -59,6 +59,9 @@ class InspectionResult:
     overridden: bool = False  # True where an operator threshold replaced the automatic one
     image_size: tuple[int, int] = (0, 0)  # width, height
     extra: dict[str, Any] = field(default_factory=dict)
+    mode: str = "cold"  # "cold": scored against the references; "line": references + the pool of recent parts
+    pool_size: int = 0  # parts in the product's line pool when this frame was scored
+    drift: bool = False  # most recent parts failed: camera moved or another product? (line mode)
 
     @property
     def is_defective(self) -> bool:
@@ -76,4 +79,7 @@ class InspectionResult:
             "timings_ms": {k: round(float(v), 2) for k, v in self.timings_ms.items()},
             "encoder_id": self.encoder_id,
             "calibration_id": self.calibration_id,
+            "mode": self.mode,
+            "pool_size": self.pool_size,
+            "drift": self.drift,
         }
