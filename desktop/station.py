@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Callable
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 
 from core.settings import DecoderSettings
 from db.errors import DatabaseError
@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 
 MANUAL_HOLD_S = 6.0  # how long a manual result stays on screen before the live picture returns
 CAMERA_HINT = "Check the cable or the address, or choose another source."
+QUEUE_FULL_MESSAGE = (
+    "{waiting} inspections are waiting to be saved and the database still refuses them: {error} "
+    "Auto mode is stopped and new inspections are refused until they are saved, so that nothing is lost. "
+    "Fix the cause, then press Retry saving (the station also retries by itself)."
+)
 
 
 def decoder_settings(product_settings: dict) -> DecoderSettings | None:
@@ -110,6 +115,7 @@ class Station(QObject):
         inference.inspection_failed.connect(self._on_inspection_failed)
         recorder.recorded.connect(self._on_recorded)
         recorder.failed.connect(self._on_record_failed)
+        recorder.queue_full.connect(self._on_queue_full)
         self.feed.frame_arrived.connect(self._on_frame)
         self.feed.status_changed.connect(self._on_capture_status)
         self.feed.fps_changed.connect(self._on_capture_fps)
@@ -138,12 +144,16 @@ class Station(QObject):
             self.products_dialog.finish_writes(5000)  # a reference being saved reaches the database
         self.feed.stop()
         self.inference.stop()
+        # Results the worker produced before it stopped are still queued to this object: record them now, before
+        # the writer stops (a result arriving even later goes straight to the spool, see RecordService.submit).
+        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
         self.recorder.stop()
         self._db_tasks.wait_idle(5000)
         if self.chat_link is not None:
             self.chat_link.shutdown()
-        if self.recorder.unsaved:  # only without a spool: with one, stop() kept them on disk
-            log.error("%d inspection(s) were not saved: %s", len(self.recorder.unsaved), self.recorder.last_error)
+        if self.recorder.unsaved:  # no spool, or the spool could not be written either (full disk)
+            log.error("%d inspection(s) were not saved and could not be kept: %s",
+                      len(self.recorder.unsaved), self.recorder.last_error)
 
     def _database_label(self) -> str:
         url = self.database.engine.url
@@ -375,8 +385,17 @@ class Station(QObject):
             return False
         return True
 
+    def _refuse_when_full(self) -> bool:
+        """True (and says so) while the unsaved queue is at its bound: no new inspection until they are saved."""
+        if not self.recorder.is_full:
+            return False
+        self._show_queue_full()
+        return True
+
     @Slot()
     def inspect_now(self) -> None:
+        if self._refuse_when_full():
+            return
         if self._can_inspect():
             assert self.current_frame is not None and self.product_id is not None
             self.window.verdict.show_busy()
@@ -384,6 +403,8 @@ class Station(QObject):
 
     @Slot(bool)
     def set_auto(self, on: bool) -> None:
+        if on and self._refuse_when_full():
+            on = False
         self.auto = bool(on)
         self.window.controls.set_auto(self.auto)
         if not self.auto:
@@ -395,6 +416,9 @@ class Station(QObject):
 
     @Slot(object)
     def _on_result(self, outcome: InspectionOutcome) -> None:
+        if self._stopped:  # delivered while shutting down: the window is going, the record is what counts
+            self.recorder.submit(outcome)
+            return
         result = outcome.result
         self.last_outcome = outcome
         self.shown_record_id = None
@@ -438,13 +462,33 @@ class Station(QObject):
     def _on_record_failed(self, outcome: InspectionOutcome, message: str) -> None:
         waiting = len(self.recorder.unsaved)
         self.window.status.set_database(f"NOT SAVED ({waiting} waiting)", ok=False)
-        self.window.show_problem(
-            "database",
-            f"{message} The result stays on screen; {waiting} inspection{'s' if waiting != 1 else ''} "
-            "waiting to be saved.",
-            "error", "Retry saving", self.retry_saving,
-        )
+        if self.recorder.is_full:
+            self._show_queue_full()
+        else:
+            retrying = " The station retries by itself." if self.recorder.retrying else ""
+            self.window.show_problem(
+                "database",
+                f"{message} The result stays on screen; {waiting} inspection{'s' if waiting != 1 else ''} "
+                f"waiting to be saved.{retrying}",
+                "error", "Retry saving", self.retry_saving,
+            )
         self.record_failed.emit(message)
+
+    @Slot(int)
+    def _on_queue_full(self, waiting: int) -> None:
+        """The unsaved queue reached its bound: stop Auto and tell the operator what happened and what to do."""
+        if self.auto:
+            self.set_auto(False)
+        self._show_queue_full()
+
+    def _show_queue_full(self) -> None:
+        waiting = len(self.recorder.unsaved)
+        error = self.recorder.last_error or "the database has not confirmed them yet."
+        self.window.status.set_database(f"NOT SAVED ({waiting} waiting) - Auto stopped", ok=False)
+        self.window.show_problem(
+            "database", QUEUE_FULL_MESSAGE.format(waiting=waiting, error=error), "error",
+            "Retry saving", self.retry_saving,
+        )
 
     # -- chat ---------------------------------------------------------------------------------------------------
     @Slot(str)
