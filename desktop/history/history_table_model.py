@@ -5,7 +5,9 @@ the view actually shows are read, ``page_size`` rows at a time, on a background 
 rows are kept. A row not read yet shows "Loading..." until its page arrives. So 100 000 rows scroll smoothly.
 
 New inspections pushed by the live station are inserted at the top (``insert_record``) without re-reading;
-pages that were in flight at that moment are re-requested at their shifted offsets.
+pages that were in flight at that moment are re-requested at their shifted offsets. Pushed rows count against
+the same ``cache_rows`` bound: beyond it the rows farthest from the ones last shown are forgotten (read again
+if scrolled to), so a long shift in Auto mode does not grow the memory.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from db.records import HistoryFilter, HistoryPage, InspectionRecord
 from .filters import REVIEW_LABELS, matches
 from .page_loader import HistoryPageLoader
 from .thumbnail_cache import ThumbnailCache
+
+CACHE_ROWS = 5000  # at most about this many rows (records) are held; the rest are read again when shown
 
 COL_IMAGE, COL_TIME, COL_PRODUCT, COL_VERDICT, COL_SCORE, COL_THRESHOLD, COL_REGIONS, COL_REVIEW = range(8)
 HEADERS = ("Image", "Time", "Product", "Verdict", "Score", "Threshold", "Regions", "Review")
@@ -67,7 +71,7 @@ class HistoryTableModel(QAbstractTableModel):
         thumbnails: ThumbnailCache | None = None,
         *,
         page_size: int = 100,
-        cache_rows: int = 5000,
+        cache_rows: int = CACHE_ROWS,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
@@ -83,6 +87,7 @@ class HistoryTableModel(QAbstractTableModel):
         self._shift = 0
         self._pending: set[tuple[int, int]] = set()  # (shift, offset) of page requests in flight
         self._loading = False
+        self._focus = 0  # the row shown last (the view keeps its scroll position): eviction keeps rows around it
         loader.pageLoaded.connect(self._on_page_loaded)
         loader.pageFailed.connect(self._on_page_failed)
         self._thumb_timer = QTimer(self)
@@ -116,6 +121,11 @@ class HistoryTableModel(QAbstractTableModel):
             if isinstance(item, InspectionRecord) and item.id == inspection_id:
                 return row
         return None
+
+    @property
+    def held_rows(self) -> int:
+        """Rows (records and placeholders) held in memory; bounded by ``cache_rows``."""
+        return len(self._rows)
 
     def loaded_records(self) -> list[InspectionRecord]:
         """Rows read so far, in row order (tests and the detail pane)."""
@@ -273,6 +283,7 @@ class HistoryTableModel(QAbstractTableModel):
         self._total += 1
         self._shift += 1
         self.endInsertRows()
+        self._evict(around=self._focus)
         return True
 
     def update_record(self, record: InspectionRecord) -> int | None:
@@ -323,6 +334,8 @@ class HistoryTableModel(QAbstractTableModel):
         if not index.isValid() or not (0 <= index.row() < self._total):
             return None
         row, col = index.row(), index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            self._focus = row
         item = self._rows.get(row)
         if item is None:
             if role == Qt.ItemDataRole.DisplayRole:

@@ -42,6 +42,7 @@ from .detail_pane import InspectionDetailPane
 from .filter_bar import HistoryFilterBar
 from .filters import describe
 from .history_table_model import (
+    CACHE_ROWS,
     COL_IMAGE,
     COL_PRODUCT,
     COL_REGIONS,
@@ -91,6 +92,7 @@ class HistoryView(QWidget):
         parent: QWidget | None = None,
         *,
         page_size: int = 100,
+        cache_rows: int = CACHE_ROWS,
         operator: str | None = None,
     ) -> None:
         super().__init__(parent)
@@ -107,7 +109,9 @@ class HistoryView(QWidget):
         self._export_tasks = DatabaseTaskRunner(self)
         self._loader = HistoryPageLoader(repository.history.query, self)
         self.thumbnails = ThumbnailCache(lambda key: Path(str(key)), size=THUMB_SIZE, parent=self)
-        self.model = HistoryTableModel(self._loader, self.thumbnails, page_size=page_size, parent=self)
+        self.model = HistoryTableModel(  # live rows are bounded too: a shift in Auto does not grow the memory
+            self._loader, self.thumbnails, page_size=page_size, cache_rows=cache_rows, parent=self
+        )
 
         self.banner = MessageBanner(self)
         self.filter_bar = HistoryFilterBar(self)

@@ -355,6 +355,31 @@ def test_a_recorded_inspection_appears_at_the_top_when_it_fits_the_filter(qtbot,
     assert view.model.rowCount() == 13 and view.model.row_of(other.id) is None
 
 
+def test_live_rows_held_by_the_view_stay_bounded_over_a_long_run(qtbot, fixture: Fixture) -> None:
+    v = HistoryView(fixture.db, fixture.db.store, operator=OPERATOR, page_size=10, cache_rows=40)
+    qtbot.addWidget(v)
+    v.resize(1300, 800)
+    v.show()
+    try:
+        qtbot.waitUntil(lambda: v.filter_bar.product_combo.count() == 3 and not v.model.is_loading, timeout=5000)
+        apply(qtbot, v, product_id=fixture.a)
+        pushed = 0
+        for i in range(300):  # N >> the bound, as a shift in Auto mode pushes them
+            frame = np.full((24, 32, 3), i % 256, np.uint8)
+            frame[0, :4] = (i // 256, i % 7, 3)  # distinct files
+            rec = fixture.db.inspections.record(product_id=fixture.a, result=make_result(PASS, 0.3), image=frame)
+            v.on_inspection_recorded(rec.id)
+            pushed += 1
+            if i % 25 == 0:
+                qtbot.waitUntil(lambda: not v.is_busy(), timeout=5000)
+                assert v.model.held_rows <= 40
+        qtbot.waitUntil(lambda: not v.is_busy() and v.model.rowCount() == 12 + pushed, timeout=10000)
+        assert v.model.held_rows <= 40  # not one record per live row
+        assert v.model.record_at(0).id == rec.id  # the newest row is still at the top
+    finally:
+        v.shutdown()
+
+
 # ---------------------------------------------------------------------------------------------- CSV export
 
 
