@@ -1,5 +1,6 @@
 """``--screenshot OUT.png``: run the station unattended until N frames were inspected and recorded, save a
-picture of the main window and quit (exit code 0, or 1 when something failed before N records)."""
+picture of the main window and quit (exit code 0, or 1 when something failed before N records). Only frames
+inspected in this run count: rows replayed from the unsaved spool of an earlier run are not frames."""
 from __future__ import annotations
 
 import sys
@@ -24,11 +25,13 @@ class ScreenshotRun(QObject):
         self.station, self.window, self.out, self.frames = station, window, Path(out), max(1, int(frames))
         self.recorded = 0
         self.exit_code: int | None = None
+        self._shown: dict[int, object] = {}  # id -> outcome inspected in this run, until its row exists
         self._last_index = -1
         self._waited_ms = 0
         station.product_ready.connect(self._on_product_ready)
         station.model_ready.connect(self._on_model_ready)
-        station.inspection_recorded.connect(self._on_recorded)
+        station.outcome_shown.connect(self._on_outcome_shown)
+        station.recorder.recorded.connect(self._on_recorded)
         # Methods, not lambdas: Qt then runs them in the GUI thread even for the worker thread's signals.
         station.record_failed.connect(self._on_record_failed)
         station.inference.model_failed.connect(self._on_model_failed)
@@ -83,8 +86,14 @@ class ScreenshotRun(QObject):
         self._last_index = frame.index
         self.station.inspect_now()
 
-    @Slot(int)
-    def _on_recorded(self, _inspection_id: int) -> None:
+    @Slot(object)
+    def _on_outcome_shown(self, outcome: object) -> None:
+        self._shown[id(outcome)] = outcome
+
+    @Slot(object, object)
+    def _on_recorded(self, outcome: object, _record: object) -> None:
+        if self._shown.pop(id(outcome), None) is not outcome:
+            return  # a row replayed from the spool of an earlier run, not a frame of this run
         self.recorded += 1
         print(f"inspected and recorded {self.recorded}/{self.frames}", flush=True)
         if self.exit_code is not None:

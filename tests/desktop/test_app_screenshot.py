@@ -40,6 +40,40 @@ def test_demo_screenshot_run_inspects_records_and_saves_the_window(qtbot, fake_m
         assert len(db.products.list()) == 1
 
 
+def test_rows_replayed_from_the_spool_are_not_counted_as_frames(qtbot, fake_model, tmp_path: Path, capsys):
+    from datetime import datetime, timezone
+
+    import numpy as np
+
+    from core.result import InspectionResult
+    from desktop.capture.mailbox import Frame
+    from desktop.inference_worker import InspectionOutcome
+    from desktop.unsaved_spool import UnsavedSpool
+
+    data = tmp_path / "data"
+    out = tmp_path / "station.png"
+    assert entry.main(["--demo", "--data-dir", str(data), "--screenshot", str(out), "--frames", "1"]) == 0
+    with Database.open(data) as db:
+        product = db.products.list()[0]
+    old = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    result = InspectionResult("PASS", 0.1, 0.2, 1.0, np.zeros((32, 48), np.float32), [], {"total": 1.0}, "e", "c")
+    kept = [
+        InspectionOutcome(Frame(np.full((32, 48, 3), 50 + i, np.uint8), i, "Demo camera", "demo"), product.id,
+                          product.name, result, np.zeros((32, 48, 4), np.uint8), 5.0, finished_at=old.timestamp())
+        for i in range(3)
+    ]
+    assert UnsavedSpool(data / "unsaved").put(kept).written == 3  # an earlier run could not save these
+    capsys.readouterr()
+
+    assert entry.main(["--demo", "--data-dir", str(data), "--screenshot", str(out), "--frames", "2"]) == 0
+    assert "inspected and recorded 2/2" in capsys.readouterr().out
+    with Database.open(data) as db:
+        records = db.history.query(HistoryFilter(limit=None)).records
+    assert len(records) == 1 + 3 + 2  # the first run, the replayed rows, and 2 frames inspected in this run
+    assert sum(r.time == old for r in records) == 3  # the replayed rows keep their own time
+    assert not [p for p in (data / "unsaved").iterdir() if p.is_file()]
+
+
 def test_unusable_data_folder_exits_with_a_message(qtbot, fake_model, tmp_path: Path, capsys):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder should be")
