@@ -13,19 +13,22 @@ from db.engine import DB_FILENAME, ENV_DATA_DIR, ENV_DB_URL, database_url, defau
 from db.errors import SchemaTooNewError, SchemaTooOldError, SchemaVersionError
 from db.models import Base
 
+HEAD = "0002_users_audit"
+
 
 def test_upgrade_creates_every_table_and_matches_the_models(tmp_path: Path) -> None:
     engine = make_engine(data_dir=tmp_path)
     try:
         assert migrate.current_revision(engine) is None
-        assert migrate.upgrade(engine) == migrate.head_revision() == "0001"
+        assert migrate.upgrade(engine) == migrate.head_revision() == HEAD
         tables = set(inspect(engine).get_table_names())
         assert {"products", "reference_images", "inspections", "chat_messages", "alembic_version"} <= tables
+        assert {"users", "audit_events", "reviews", "station_settings"} <= tables
         assert migrate.schema_differences(engine) == []
         index_names = {ix["name"] for ix in inspect(engine).get_indexes("inspections")}
         assert {"ix_inspections_time", "ix_inspections_product_id_time", "ix_inspections_verdict_time"} <= index_names
         # a second start-up is a no-op
-        assert migrate.upgrade(engine) == "0001"
+        assert migrate.upgrade(engine) == HEAD
         migrate.check_schema(engine)
     finally:
         engine.dispose()
@@ -77,7 +80,7 @@ def test_database_from_a_newer_station_is_refused(tmp_path: Path) -> None:
 def test_unmigrated_database_is_reported_too_old(tmp_path: Path) -> None:
     engine = make_engine(data_dir=tmp_path)
     try:
-        with pytest.raises(SchemaTooOldError, match="needs 0001"):
+        with pytest.raises(SchemaTooOldError, match=f"needs {HEAD}"):
             migrate.check_schema(engine)
     finally:
         engine.dispose()
@@ -138,6 +141,9 @@ def test_migration_renders_for_postgresql_without_sqlite_only_types() -> None:
     assert "JSON" in sql
     assert "CREATE INDEX ix_inspections_product_id_time ON inspections (product_id, time)" in sql
     assert "INSERT INTO alembic_version (version_num) VALUES ('0001')" in sql
+    assert "CREATE TABLE audit_events" in sql and "CREATE TABLE users" in sql
+    assert "UPDATE alembic_version SET version_num='0002_users_audit' WHERE alembic_version.version_num = '0001'" in sql
+    assert "TRIGGER" not in sql  # the append-only triggers are SQLite's
     assert "DATETIME" not in sql  # no SQLite-only spelling
 
 
@@ -147,3 +153,49 @@ def test_models_declare_only_portable_types() -> None:
 
     for table in Base.metadata.sorted_tables:
         CreateTable(table).compile(dialect=postgresql.dialect())  # raises on a type PostgreSQL lacks
+
+
+def test_0002_follows_0001_and_is_named_for_the_next_migration() -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(HEAD)
+    assert script.down_revision == "0001"
+    assert Path(script.path).name == "0002_users_audit.py"
+
+
+def test_an_0001_database_with_data_upgrades_keeping_it(tmp_path: Path) -> None:
+    engine = make_engine(data_dir=tmp_path)
+    try:
+        assert migrate.upgrade(engine, "0001") == "0001"
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('widget', '2024-01-01 00:00:00', '{}')"))
+        with pytest.raises(SchemaTooOldError, match=f"schema is 0001, this station needs {HEAD}"):
+            migrate.check_schema(engine)
+        assert migrate.upgrade(engine) == HEAD
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT name FROM products")).scalars().all() == ["widget"]
+            assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 0
+            triggers = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+        assert triggers == {"audit_events_no_update", "audit_events_no_delete"}
+        assert migrate.schema_differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_0001_removes_only_the_new_tables(tmp_path: Path) -> None:
+    engine = make_engine(data_dir=tmp_path)
+    try:
+        migrate.upgrade(engine)
+        cfg = migrate.alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0001")
+        tables = set(inspect(engine).get_table_names())
+        assert not tables & {"users", "audit_events", "reviews", "station_settings"}
+        assert {"products", "reference_images", "inspections", "chat_messages"} <= tables
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")).scalar() == 0
+        assert migrate.upgrade(engine) == HEAD
+        assert migrate.schema_differences(engine) == []
+    finally:
+        engine.dispose()
