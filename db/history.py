@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -83,12 +84,29 @@ def _ordered(query: Select[Any], f: HistoryFilter) -> Select[Any]:
     return query.order_by(Inspection.time, Inspection.id)
 
 
-def _csv_text(value: Any) -> str:
-    """Text cell safe to open in a spreadsheet (no formula injection from operator notes)."""
-    text = "" if value is None else str(value)
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
+# A spreadsheet starts a formula at a cell (or, after a line break, a line) beginning with one of these (the
+# full-width forms too); leading spaces do not stop some of them, so the first non-space character counts.
+FORMULA_STARTS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+# Every line break a spreadsheet or str.splitlines() knows; inside a cell they all become "\n", which the CSV
+# writer then quotes (it is the line terminator), so no value can end a row.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _safe_line(line: str) -> str:
+    stripped = line.lstrip(" ")
+    if stripped and stripped[0] in FORMULA_STARTS:
+        return "'" + line
+    return line
+
+
+def csv_text(value: Any) -> str:
+    """Text cell safe to open in a spreadsheet: no line of it can start a formula (``= + - @``, tab, CR) and no
+    bare CR or other line break can split the row. NUL characters are dropped."""
+    text = "" if value is None else str(value).replace("\x00", "")
+    return "\n".join(_safe_line(line) for line in _LINE_BREAKS.split(text))
+
+
+_csv_text = csv_text  # the old private name
 
 
 def _csv_row(r: InspectionRecord) -> list[Any]:
@@ -195,4 +213,4 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-__all__ = ["HistoryRepository", "apply_filter", "CSV_COLUMNS", "write_text_atomic", "read_csv"]
+__all__ = ["HistoryRepository", "apply_filter", "CSV_COLUMNS", "csv_text", "write_text_atomic", "read_csv"]
