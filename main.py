@@ -21,6 +21,9 @@ COMMANDS = {
     "evaluate": ("core.cli.evaluate_cmd", "main"),
     "chat": ("core.chat.cli", "chat_main"),
     "train-prompts": ("core.chat.cli", "train_main"),
+    "users": ("db.cli.users_cmd", "main"),
+    "audit": ("db.cli.audit_cmd", "main"),
+    "product": ("db.cli.product_cmd", "main"),
 }
 
 
