@@ -104,6 +104,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(history.on_inspection_recorded)
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
+    history.reviewSaved.connect(station.on_review_saved)
     chat = ChatLink(window.chat, ChatService(history=database.history_queries), database, window.status, parent=window)
     station.attach_chat(chat)
     if args.screenshot is None:  # load the language model once the inspection model is ready (CPU comes first)

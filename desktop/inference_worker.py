@@ -21,6 +21,7 @@ from core.errors import ImageReadError, InspectionError, ReferencesError
 from core.heatmap import colorize, normalise
 from core.imageio import check_array, load_image
 from core.inspector import DEFAULT_SETTINGS, resolve_settings
+from core.line_pool import LinePool
 from core.memory import image_hash
 from core.product import ProductModel
 from core.result import InspectionResult
@@ -30,6 +31,8 @@ from desktop.capture.mailbox import Frame, LatestFrameMailbox
 log = logging.getLogger(__name__)
 
 NO_REFERENCES_MESSAGE = "Add at least one normal reference image"
+POOL_FILE = "line_pool.npz"  # the product's line pool, beside its saved model
+POOL_SAVE_EVERY = 10  # inspections between saves of a product's pool (and at stop): a crash loses at most these
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,9 @@ class InferenceWorker(QObject):
         self._cancel = cancel
         self.inspector: Any = None
         self.products: dict[int, tuple[str, Any]] = {}
+        self.pools: dict[int, LinePool] = {}  # line mode: each product's pool of recent parts
+        self._pool_files: dict[int, Path] = {}
+        self._unsaved_pool: dict[int, int] = {}  # inspections since the pool was last saved
 
     @Slot()
     def load_model(self) -> None:
@@ -142,6 +148,7 @@ class InferenceWorker(QObject):
                 self.product_progress.emit(pid, 0.1 * i / len(request.references), f"Reading {ref.label}")
                 images.append(ref.image if ref.image is not None else self._read_reference(ref))
             product = self._load_saved(request, images)
+            self.pools[pid] = self._pool_for(request, fresh=product is None)
             if product is None:
                 product = self.inspector.build_product(
                     images,
@@ -193,6 +200,44 @@ class InferenceWorker(QObject):
         self.product_progress.emit(request.product_id, 0.9, "Loaded the saved model")
         return saved
 
+    def _pool_for(self, request: ProductRequest, fresh: bool) -> LinePool:
+        """The product's saved line pool when its saved model is reused; a new, empty one when it is rebuilt (new
+        references, another rule): what the pool learned was measured against the old memory."""
+        self._pool_files.pop(request.product_id, None)
+        if request.model_dir is None:
+            return LinePool()
+        path = request.model_dir / POOL_FILE
+        self._pool_files[request.product_id] = path
+        if fresh or not path.is_file():
+            return LinePool()
+        try:
+            return LinePool.load(path)
+        except InspectionError as exc:
+            log.warning("%s", exc)
+            return LinePool()
+
+    def save_pools(self) -> None:
+        """Write every product's pool that learned something since its last save (a failure is logged)."""
+        for pid, n in list(self._unsaved_pool.items()):
+            path, pool = self._pool_files.get(pid), self.pools.get(pid)
+            if n and path is not None and pool is not None:
+                try:
+                    pool.save(path)
+                    self._unsaved_pool[pid] = 0
+                except OSError as exc:
+                    log.warning("could not save the line pool in %s: %s", path, exc)
+
+    @Slot(int, str)
+    def forget_part(self, product_id: int, image_sha: str) -> bool:
+        """A reviewer confirmed the part defective: it leaves the product's pool and never joins it."""
+        pool = self.pools.get(product_id)
+        if pool is None:
+            return False
+        was_in = pool.exclude(image_sha)
+        self._unsaved_pool[product_id] = self._unsaved_pool.get(product_id, 0) + 1
+        self.save_pools()
+        return was_in
+
     @staticmethod
     def _save(request: ProductRequest, product: ProductModel) -> None:
         if request.model_dir is None:
@@ -221,8 +266,9 @@ class InferenceWorker(QObject):
             self.inspection_failed.emit(request, "The product model is not ready yet; wait for the progress bar to finish.")
             return
         name, product = entry
+        pool = self.pools.get(request.product_id)
         try:
-            result = self.inspector.inspect(request.frame.image, product)
+            result = self.inspector.inspect(request.frame.image, product, pool=pool)
             heat = heatmap_rgba(result)
         except InspectionError as exc:
             self.inspection_failed.emit(request, _message(exc))
@@ -231,6 +277,11 @@ class InferenceWorker(QObject):
             log.error("inspection failed:\n%s", traceback.format_exc())
             self.inspection_failed.emit(request, f"Inspection failed: {_message(exc)}")
             return
+        if pool is not None:
+            pid = request.product_id
+            self._unsaved_pool[pid] = self._unsaved_pool.get(pid, 0) + 1
+            if self._unsaved_pool[pid] >= POOL_SAVE_EVERY:
+                self.save_pools()
         latency = (time.monotonic() - request.frame.timestamp) * 1000.0
         self.result_ready.emit(InspectionOutcome(request.frame, request.product_id, name, result, heat, latency))
 
@@ -240,6 +291,7 @@ class InferenceService(QObject):
 
     _load_requested = Signal()
     _build_requested = Signal(object)
+    _forget_requested = Signal(int, str)
     _wake = Signal()
 
     def __init__(self, inspector_factory: Callable[[], Any], parent: QObject | None = None) -> None:
@@ -253,6 +305,7 @@ class InferenceService(QObject):
         self._load_requested.connect(self.worker.load_model)
         self._build_requested.connect(self.worker.build_product)
         self._wake.connect(self.worker.process_pending)
+        self._forget_requested.connect(self.worker.forget_part)
         self.thread.finished.connect(self.worker.deleteLater)
         # Re-exported signals, for readability at the call sites.
         self.model_progress = self.worker.model_progress
@@ -280,6 +333,10 @@ class InferenceService(QObject):
         self._cancel.set()
         self._build_requested.emit(request)
 
+    def forget_part(self, product_id: int, frame_key: str) -> None:
+        """A reviewer confirmed this part defective: take it out of the product's line pool for good."""
+        self._forget_requested.emit(product_id, frame_key)
+
     def cancel_build(self) -> None:
         self._cancel.set()
 
@@ -299,4 +356,7 @@ class InferenceService(QObject):
         if not self.thread.isRunning():
             return True
         self.thread.quit()
-        return self.thread.wait(int(timeout_s * 1000))
+        stopped = self.thread.wait(int(timeout_s * 1000))
+        if stopped:  # the thread has ended: its pools can be written from here
+            self.worker.save_pools()
+        return stopped

@@ -12,7 +12,10 @@ from typing import Callable
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 
+from core.imageio import load_image_bytes
+from core.memory import image_hash
 from core.settings import DecoderSettings
+from db.models import REVIEW_CONFIRMED_DEFECT
 from db.errors import DatabaseError
 from desktop.camera_feed import CameraFeed
 from desktop.capture.capture_thread import INITIAL_BACKOFF_S
@@ -215,6 +218,23 @@ class Station(QObject):
         if refs:
             self.window.status.set_model(f"building {info.name}…")
         self.inference.build_product(request)
+
+    @Slot(int)
+    def on_review_saved(self, inspection_id: int) -> None:
+        """A confirmed defect never stays in, or joins, its product's line pool (core/line_pool.py)."""
+
+        def frame_key() -> tuple[int, str] | None:
+            record = self.database.inspections.get(inspection_id)
+            if record.review_status != REVIEW_CONFIRMED_DEFECT:
+                return None
+            with self.database.store.open(record.image_sha256) as fh:
+                return record.product_id, image_hash(load_image_bytes(fh.read()))
+
+        def done(found: tuple[int, str] | None) -> None:
+            if found is not None:
+                self.inference.forget_part(*found)
+
+        self._db_tasks.run(frame_key, done, lambda exc: log.warning("review not passed to line mode: %s", exc))
 
     @Slot(int)
     def on_references_changed(self, product_id: int) -> None:
@@ -429,6 +449,15 @@ class Station(QObject):
         )
         self.window.verdict.show_result(result)
         self.window.status.set_latency(outcome.latency_ms, result.timings_ms.get("total"))
+        self.window.status.set_learning(result.mode, result.pool_size, result.drift)
+        if result.drift and self.window.problem_key() in (None, "drift"):  # never hides another problem
+            self.window.show_problem(
+                "drift", f"{outcome.product_name}: most of the recent parts failed. Has the camera moved, the light"
+                " changed or another product come onto the line? The station is not learning from these parts;"
+                " check the set-up, or switch the product.", "warning",
+            )
+        elif not result.drift:
+            self.window.clear_problem("drift")
         self.window.clear_problem("inspection")
         if not self.auto or result.is_defective:
             self.window.chat.append_message("system", describe_result(result, outcome.product_name))

@@ -12,15 +12,20 @@ class StationStatusBar(QStatusBar):
         self.latency = QLabel("Latency: -")
         self.model = QLabel("Model: not loaded")
         self.database = QLabel("Database: -")
+        self.learning = QLabel("")  # line mode: how many recent parts the product has learned from
+        self.learning.setToolTip(
+            "Line mode: good parts this product has seen recently join its memory (failed parts never do),\n"
+            "and its threshold follows their scores. Before a few parts have joined it judges by its references."
+        )
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setMaximumWidth(180)
         self.progress.setTextVisible(True)
         self.progress.hide()
-        for label in (self.camera, self.latency, self.model, self.database):
+        for label in (self.camera, self.latency, self.model, self.database, self.learning):
             label.setContentsMargins(6, 0, 6, 0)
         self.addPermanentWidget(self.progress)
-        for label in (self.camera, self.latency, self.model, self.database):
+        for label in (self.camera, self.latency, self.learning, self.model, self.database):
             self.addPermanentWidget(label)
         # A long message is cut off at the permanent labels; hovering the bar shows it whole.
         self.messageChanged.connect(self._on_message_changed)
@@ -40,6 +45,17 @@ class StationStatusBar(QStatusBar):
         if inspect_ms is not None:
             text += f" (model {inspect_ms:.0f} ms)"
         self.latency.setText(text)
+
+    def set_learning(self, mode: str, pool_size: int, drift: bool = False) -> None:
+        """Line mode's state from the last result: "learning: 37 parts", or what stopped it."""
+        if drift:
+            text = "learning paused: drift"
+        elif mode == "line":
+            text = f"learning: {pool_size} parts"
+        else:
+            text = f"learning: {pool_size} parts (references only)" if pool_size else "learning: starting"
+        self.learning.setText(text)
+        self.learning.setStyleSheet("color:#ffb74d;" if drift else "")
 
     def set_model(self, text: str) -> None:
         self.model.setText(f"Model: {text}")

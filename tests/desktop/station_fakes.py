@@ -93,7 +93,7 @@ class FakeInspector:
         self.builds += 1
         return FakeProduct(name, np.mean(refs, axis=0), FakeCalibration(threshold=40.0))
 
-    def inspect(self, frame, product) -> InspectionResult:
+    def inspect(self, frame, product, pool=None) -> InspectionResult:
         self.thread_ids.add(threading.get_ident())
         frame = check_array(frame)
         time.sleep(self.inspect_delay_s)

@@ -12,6 +12,7 @@ import pytest
 
 from desktop.capture.mailbox import Frame
 from desktop.inference_worker import NO_REFERENCES_MESSAGE, InferenceService, ProductRequest, ReferenceSource
+from core.imageio import check_array
 from station_fakes import Catch, FakeInspector, bad_part, good_part
 
 
@@ -138,3 +139,45 @@ def test_stop_joins_the_thread_during_a_long_build(qtbot, rig):
     t0 = time.monotonic()
     assert r.svc.stop(timeout_s=5.0)
     assert time.monotonic() - t0 < 1.0 and not r.svc.thread.isRunning()
+
+
+class PoolingInspector(FakeInspector):
+    """Offers every passing part to the line pool as the real inspector does (a small random feature grid)."""
+
+    def inspect(self, frame, product, pool=None):
+        import torch
+
+        from core.memory import image_hash
+
+        result = super().inspect(frame, product)
+        if pool is not None:
+            self.pools_seen = getattr(self, "pools_seen", set()) | {id(pool)}
+            grid = torch.nn.functional.normalize(torch.randn(6, 6, 8), dim=-1)
+            pool.observe(image_hash(check_array(frame)), grid, result.score, 40.0, result.verdict == "FAIL")
+        return result
+
+
+def test_line_pool_lives_in_the_worker_is_saved_at_stop_and_forgets_confirmed_defects(qtbot, tmp_path):
+    from core.imageio import check_array as _check
+    from core.line_pool import LinePool
+    from core.memory import image_hash
+    from desktop.inference_worker import POOL_FILE
+
+    inspector = PoolingInspector()
+    svc = InferenceService(lambda: inspector)
+    ready, results = Catch(svc.product_ready), Catch(svc.result_ready)
+    model = Catch(svc.model_ready)
+    svc.start()
+    model.wait(qtbot)
+    svc.build_product(_request([ReferenceSource("good", image=good_part(0))], model_dir=tmp_path))
+    ready.wait(qtbot)
+    frames = [good_part(i) for i in range(1, 5)]
+    for i, f in enumerate(frames, 1):
+        svc.submit(_frame(f, i), 1)
+        results.wait(qtbot, i)
+    assert len(inspector.pools_seen) == 1  # one pool per product, kept across frames
+    svc.forget_part(1, image_hash(_check(frames[0])))
+    qtbot.waitUntil(lambda: len(svc.worker.pools[1]) == 3, timeout=5000)
+    assert svc.stop()
+    saved = LinePool.load(tmp_path / POOL_FILE)
+    assert len(saved) == 3 and image_hash(_check(frames[0])) in saved.excluded

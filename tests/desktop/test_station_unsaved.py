@@ -17,7 +17,7 @@ class SlowInspector(FakeInspector):
         super().__init__(inspect_delay_s=inspect_delay_s)
         self.started = threading.Event()
 
-    def inspect(self, frame, product):
+    def inspect(self, frame, product, pool=None):
         self.started.set()
         return super().inspect(frame, product)
 
