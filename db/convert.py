@@ -56,6 +56,8 @@ def inspection_record(row: Inspection, product_name: str, store: ImageStore) -> 
         calibration_id=row.calibration_id,
         encoder_id=row.encoder_id,
         model_ids=copy.deepcopy(row.model_ids or {}),
+        mode=row.mode or "cold",
+        pool_size=int(row.pool_size or 0),
         width=row.width,
         height=row.height,
         image_path=row.image_path,

@@ -107,6 +107,10 @@ class InspectionRepository:
         timings = _json_safe(dict(_field(result, "timings_ms") or _field(result, "timings") or {}))
         overridden = bool(_field(result, "overridden", _field(result, "threshold_overridden", False)))
         when = ensure_utc(time or utc_now(), "time")
+        mode = str(_field(result, "mode", "cold") or "cold")
+        if mode not in ("cold", "line"):
+            raise ValidationError(f"Unknown inspection mode {mode!r} (expected cold or line); not recorded.")
+        pool_size = int(_field(result, "pool_size", 0) or 0)
 
         frame_file, original = store_image(self._store, image)  # durable files first ...
         heat_file: StoredFile | None = store_image(self._store, heatmap)[0] if heatmap is not None else None
@@ -132,6 +136,8 @@ class InspectionRepository:
                 calibration_id=str(_field(result, "calibration_id", "") or ""),
                 encoder_id=str(_field(result, "encoder_id", "") or ""),
                 model_ids=_json_safe(dict(model_ids or {})),
+                mode=mode,
+                pool_size=pool_size,
                 width=int(width),
                 height=int(height),
                 image_path=frame_file.relpath,

@@ -121,6 +121,9 @@ class Inspection(Base):
     calibration_id: Mapped[str] = mapped_column(String(100), default="")
     encoder_id: Mapped[str] = mapped_column(String(100), default="")
     model_ids: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Line mode's provenance of the verdict: "cold" (references only) or "line" (references + pool), pool size.
+    mode: Mapped[str] = mapped_column(String(8), default="cold", server_default=text("'cold'"))
+    pool_size: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     image_path: Mapped[str] = mapped_column(String(PATH_LEN))

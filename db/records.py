@@ -67,6 +67,8 @@ class InspectionRecord:
     calibration_id: str
     encoder_id: str
     model_ids: dict[str, Any]
+    mode: str
+    pool_size: int
     width: int
     height: int
     image_path: str

@@ -44,6 +44,8 @@ def test_a_core_result_with_its_heatmap_is_recorded_faithfully(database: Databas
         calibration_id="abc123",
         overridden=True,
         image_size=(60, 40),
+        mode="line",
+        pool_size=37,
     )
     heatmap = colorize(result.anomaly_map, result.threshold)
     product = database.products.create("widget")
@@ -59,6 +61,8 @@ def test_a_core_result_with_its_heatmap_is_recorded_faithfully(database: Databas
     assert list(record.regions) == summary["regions"]
     assert [Region.from_dict(r).bbox for r in record.regions] == [(40, 5, 55, 15)]
     assert (record.width, record.height) == (60, 40)
+    assert (record.mode, record.pool_size) == ("line", 37)  # the verdict's provenance (line mode)
+    assert database.inspections.get(record.id).mode == "line"
     assert record.heatmap_sha256 is not None
     assert np.array_equal(database.store.read_array(record.heatmap_sha256), heatmap)
     assert np.array_equal(database.store.read_array(record.image_sha256), frame)

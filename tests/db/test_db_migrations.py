@@ -13,7 +13,7 @@ from db.engine import DB_FILENAME, ENV_DATA_DIR, ENV_DB_URL, database_url, defau
 from db.errors import SchemaTooNewError, SchemaTooOldError, SchemaVersionError
 from db.models import Base
 
-HEAD = "0002_users_audit"
+HEAD = "0003_line_mode"
 
 
 def test_upgrade_creates_every_table_and_matches_the_models(tmp_path: Path) -> None:
@@ -158,9 +158,33 @@ def test_models_declare_only_portable_types() -> None:
 def test_0002_follows_0001_and_is_named_for_the_next_migration() -> None:
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision(HEAD)
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0002_users_audit")
     assert script.down_revision == "0001"
     assert Path(script.path).name == "0002_users_audit.py"
+
+
+def test_0003_adds_line_mode_provenance_and_old_rows_read_as_cold(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0003_line_mode")
+    assert script.down_revision == "0002_users_audit"
+    engine = make_engine(data_dir=tmp_path)
+    try:
+        migrate.upgrade(engine, "0002_users_audit")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')"))
+            conn.execute(text(
+                "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+            ))
+        assert migrate.upgrade(engine) == HEAD
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT mode, pool_size FROM inspections")).one() == ("cold", 0)
+        assert migrate.schema_differences(engine) == []
+    finally:
+        engine.dispose()
 
 
 def test_an_0001_database_with_data_upgrades_keeping_it(tmp_path: Path) -> None:
