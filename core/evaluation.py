@@ -104,6 +104,7 @@ def evaluate_category(
     max_test: int | None = None,
     records: list[dict[str, object]] | None = None,
     stream: bool = False,
+    pool_scoring: bool = True,
 ) -> dict[str, float]:
     """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
     test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that
@@ -128,7 +129,7 @@ def evaluate_category(
         pool: LinePool | None = None
         if stream:
             order = [samples[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(samples))]
-            pool = LinePool()
+            pool = LinePool(scoring=pool_scoring)
         for s in order:
             img = load_image(s.path)
             res = inspector.inspect(img, product, pool=pool)

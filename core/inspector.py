@@ -78,25 +78,29 @@ class Inspector:
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Working-resolution map of one RGB frame against a memory (bank features) before edge weighting, and
         timings. Public for calibration studies (tools/calibration_study.py), which replay the product build."""
-        amap, timings, _ = self._raw_map_grid(image, bank, settings, None)
+        amap, timings, _, _ = self._raw_map_grid(image, bank, settings, None)
         return amap, timings
 
     def _raw_map_grid(
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, pool: LinePool | None
-    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor]:
-        """:meth:`raw_map`, against the pool of recent parts as well where one is active, and the frame's grid."""
+    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor, np.ndarray | None]:
+        """:meth:`raw_map`, the frame's grid, and where the pool of recent parts is active the map against the
+        references and the pool as well (None otherwise)."""
         t0 = time.perf_counter()
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
         t1 = time.perf_counter()
         pm_t = patch_scores(grid, bank, settings)
+        line_t = None
         if pool is not None and pool.active:
-            pm_t = torch.minimum(pm_t, pool.pool_distance(grid.reshape(-1, grid.shape[-1])).reshape(pm_t.shape))
-        pm = pm_t.numpy()
+            line_t = torch.minimum(pm_t, pool.pool_distance(grid.reshape(-1, grid.shape[-1])).reshape(pm_t.shape))
         t2 = time.perf_counter()
-        amap = smooth_map(pm, (work.shape[1], work.shape[0]), settings.blur_sigma)
+        size = (work.shape[1], work.shape[0])
+        amap = smooth_map(pm_t.numpy(), size, settings.blur_sigma)
+        line_map = smooth_map(line_t.numpy(), size, settings.blur_sigma) if line_t is not None else None
         t3 = time.perf_counter()
-        return amap, {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}, grid
+        timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
+        return amap, timings, grid, line_map
 
     @staticmethod
     def finish_map(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
@@ -107,13 +111,15 @@ class Inspector:
     def _score(
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0,
         pool: LinePool | None = None,
-    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor]:
-        """Working-resolution map, image score, timings and feature grid of one RGB frame."""
-        raw, timings, grid = self._raw_map_grid(image, bank, settings, pool)
+    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor, tuple[np.ndarray, float] | None]:
+        """Working-resolution map, image score, timings and feature grid of one RGB frame against the references,
+        and (map, score) against the references and the pool where the pool is active."""
+        raw, timings, grid, raw_line = self._raw_map_grid(image, bank, settings, pool)
         t0 = time.perf_counter()
         amap, score = self.finish_map(raw, settings, edge_floor)
+        line = self.finish_map(raw_line, settings, edge_floor) if raw_line is not None else None
         timings["map"] += (time.perf_counter() - t0) * 1e3
-        return amap, score, timings, grid
+        return amap, score, timings, grid, line
 
     # --- products ------------------------------------------------------------------------------------------
     def build_product(
@@ -249,18 +255,26 @@ class Inspector:
                 f" {self.encoder.id}; rebuild the product's references"
             )
         calibration = product.calibration
-        mode = "line" if pool is not None and pool.active else "cold"
         pool_size = len(pool) if pool is not None else 0
-        amap, score, timings, grid = self._score(
+        amap, score, timings, grid, line = self._score(
             frame, product.bank.features, product.settings, calibration.edge_floor, pool
         )
         t1 = time.perf_counter()
+        cold_score = score
+        use_line = pool is not None and line is not None and pool.uses_line_scores
+        if use_line and line is not None:
+            amap, score = line
+        mode = "cold"
         if pool is not None and not calibration.overridden:
-            calibration = replace(calibration, threshold=pool.threshold(calibration.threshold))
+            t_line = pool.threshold(calibration.threshold, use_line)
+            if use_line or t_line != calibration.threshold:
+                mode = "line"
+            calibration = replace(calibration, threshold=t_line)
         verdict, probability = calibration.decide(score)
         drift = False
         if pool is not None:
-            pool.observe(image_hash(frame), grid, score, product.calibration.threshold, verdict == "FAIL")
+            pool.observe(image_hash(frame), grid, cold_score, product.calibration.threshold, verdict == "FAIL",
+                         line_score=line[1] if line is not None else None)
             drift = pool.drift
         h, w = frame.shape[:2]
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)

@@ -1,22 +1,24 @@
 """Line mode: the product learns from the parts it inspects, with no label and no threshold to set.
 
-A running line inspects hundreds of parts an hour, nearly all good. Each part that passes joins a bounded pool of
-recent parts (its patches, thinned to a small coreset, and the score it had when it was inspected). A frame is then
-scored against the references *and* the pool:
+A running line inspects hundreds of parts an hour, nearly all good. The most typical of the recent parts join a
+bounded pool (their patches, thinned to a small coreset), and each frame is scored twice: against the references
+alone ("cold") and against the references *and* the pool ("line"):
 
 - **Robust to defects in the pool.** For each patch of the frame the nearest patch is found in each pooled part
-  separately, and the patch counts as normal only as far as it matches at least a third of the pooled parts (the
+  separately, and the patch counts as normal only as far as it matches at least a third of the pooled parts (an
   order statistic of the per-part similarities; MuSc's idea of scoring against other unlabeled images with an
-  aggregation a few anomalous ones cannot sway). A defect that slipped into a few pooled parts cannot hide itself:
-  a burst of one defect keeps failing, since a failed part never joins and an escaped one is outvoted.
-- **Threshold from the stream.** The pooled parts' own scores are real, held-out good parts of this product on this
-  camera: the threshold sits above their upper range by as much as their spread (``LINE_SPREAD``), never above the
-  cold-start threshold from the references.
+  aggregation a few anomalous ones cannot sway). Failed parts never join, so a burst of one defect keeps failing.
+- **Admission by the references' own score.** A part joins only when it passes and its cold score is among the
+  lowest ``ADMIT_QUANTILE`` of the recent parts: the pool cannot talk itself into accepting what it already likes.
+- **Which score decides.** Where defects are frequent and the references rank them poorly, defective parts reach
+  the pool anyway and the line score can rank worse than the cold one. So the verdict uses the line score only
+  while its recent scores split into a good and a bad mode at least as clearly as the cold scores do
+  (:func:`two_mode_gain`; label-free, measured on the product's own stream).
+- **Threshold from the stream.** Once enough parts have been seen, the threshold is where the recent scores'
+  lower (good) mode ends (:func:`stream_threshold`), never above the cold-start threshold from the references.
 - **Drift is noticed, not learned.** When most of the recent parts fail (a camera knocked out of position, another
-  product on the line), the pool stops taking parts and the result carries a drift warning.
-
-Admission uses the cold-start threshold (from the references alone), not the line threshold, so the line threshold
-cannot talk itself down by admitting only the parts it already likes.
+  product on the line), the pool takes no part, the threshold falls back to the references' own and the result
+  carries a drift warning.
 """
 from __future__ import annotations
 
@@ -36,10 +38,13 @@ from core.errors import InspectionError
 
 POOL_SIZE = 48  # most pooled parts (oldest out first)
 PART_PATCHES = 192  # coreset patches kept of each pooled part
-MIN_POOL = 3  # pooled parts before the pool takes part in scoring and in the threshold
-ROBUST_SHARE = 1.0 / 3.0  # a frame's patch is as normal as its match in this share of the pooled parts
-LINE_SPREAD = 1.0  # line threshold = upper pooled score + this x (upper - median), log scale
-LINE_QUANTILE = 0.9  # the "upper" pooled score
+MIN_POOL = 3  # pooled parts before the pool takes part in scoring
+ROBUST_SHARE = 0.5  # a frame's patch is as normal as its match in half of the pooled parts
+STREAM_WINDOW = 64  # recent scores the line threshold, the admission and the choice of score look at
+MIN_STREAM = 16  # recent scores before the threshold follows the stream
+MIN_ADMIT = 8  # recent scores before any part is admitted
+ADMIT_QUANTILE = 0.15  # a part joins only when it scores in the lowest 15% of the recent parts
+TAIL_MADS = 3.0  # one-mode stream: threshold at the median + this many (scaled) median absolute deviations
 DRIFT_WINDOW = 12  # recent parts watched for drift
 DRIFT_SHARE = 0.75  # drift when this share of the recent parts failed
 _ROWS = 256
@@ -71,8 +76,11 @@ class LinePool:
     """One product's pool of recent unlabeled parts. Thread-confined, like the inspector that uses it."""
 
     capacity: int = POOL_SIZE
+    scoring: bool = True  # False: the pool never scores frames, only the stream's threshold is used (ablation)
     parts: deque[PooledPart] = field(default_factory=deque)
     recent_failed: deque[bool] = field(default_factory=lambda: deque(maxlen=DRIFT_WINDOW))
+    recent_scores: deque[float] = field(default_factory=lambda: deque(maxlen=STREAM_WINDOW))  # cold scores
+    recent_line: deque[float] = field(default_factory=lambda: deque(maxlen=STREAM_WINDOW))  # line scores
     excluded: set[str] = field(default_factory=set)  # confirmed defects: never join
     _stack: torch.Tensor | None = None
 
@@ -81,7 +89,17 @@ class LinePool:
 
     @property
     def active(self) -> bool:
-        return len(self.parts) >= MIN_POOL
+        """The pool is large enough to score against."""
+        return self.scoring and len(self.parts) >= MIN_POOL
+
+    @property
+    def uses_line_scores(self) -> bool:
+        """Whether the verdict uses the score against references + pool (see the module's docstring)."""
+        if not self.active or self.drift:
+            return False
+        if len(self.recent_line) < MIN_STREAM:
+            return True
+        return two_mode_gain(list(self.recent_line)) >= two_mode_gain(list(self.recent_scores)[-len(self.recent_line):])
 
     @property
     def drift(self) -> bool:
@@ -103,20 +121,31 @@ class LinePool:
             out[start : start + _ROWS] = torch.topk(sim, k, dim=1).values[:, -1]
         return torch.sqrt(torch.clamp(2.0 - 2.0 * out, min=0.0))
 
-    def threshold(self, cold_threshold: float) -> float:
-        """The line threshold: above the pooled parts' upper scores by their spread; at most the cold one."""
-        if not self.active:
+    def threshold(self, cold_threshold: float, line_scores: bool) -> float:
+        """The threshold from the recent scores of the kind that decides (:func:`stream_threshold`); never above
+        the cold one."""
+        recent = self.recent_line if line_scores else self.recent_scores
+        if len(recent) < MIN_STREAM or self.drift:
             return cold_threshold
-        s = np.log(np.maximum([p.score for p in self.parts], 1e-9))
-        hi, med = float(np.quantile(s, LINE_QUANTILE)), float(np.median(s))
-        return float(min(cold_threshold, math.exp(hi + LINE_SPREAD * max(hi - med, 0.01))))
+        return float(min(cold_threshold, stream_threshold(list(recent))))
 
     # -- learning ----------------------------------------------------------------------------------------------
-    def observe(self, key: str, grid: torch.Tensor, score: float, cold_threshold: float, failed: bool) -> bool:
-        """Record one inspected part; it joins the pool when it passes the references' own threshold, no drift is
-        under way and no review said it is defective. Returns whether it joined."""
+    def observe(
+        self, key: str, grid: torch.Tensor, score: float, cold_threshold: float, failed: bool,
+        line_score: float | None = None,
+    ) -> bool:
+        """Record one inspected part: its cold ``score`` (references only) and, while the pool is active, its
+        ``line_score``. It joins the pool when it passed, its cold score is below the references' own threshold
+        and among the lowest of the recent parts, no drift is under way and no review said it is defective.
+        Returns whether it joined."""
         self.recent_failed.append(bool(failed))
-        if failed or score > cold_threshold or self.drift or key in self.excluded:
+        recent = np.asarray(self.recent_scores, dtype=np.float64)
+        self.recent_scores.append(float(score))
+        if line_score is not None:
+            self.recent_line.append(float(line_score))
+        if failed or score > cold_threshold or self.drift or key in self.excluded or recent.size < MIN_ADMIT:
+            return False
+        if score > float(np.quantile(recent, ADMIT_QUANTILE)):
             return False
         flat = grid.reshape(-1, grid.shape[-1])
         size = min(PART_PATCHES, flat.shape[0])
@@ -141,6 +170,8 @@ class LinePool:
     def clear(self) -> None:
         self.parts.clear()
         self.recent_failed.clear()
+        self.recent_scores.clear()
+        self.recent_line.clear()
         self._stack = None
 
     # -- persistence -------------------------------------------------------------------------------------------
@@ -154,6 +185,8 @@ class LinePool:
             keys=np.asarray([p.key for p in self.parts], dtype=np.str_),
             excluded=np.asarray(sorted(self.excluded), dtype=np.str_),
             recent_failed=np.asarray(list(self.recent_failed), bool), capacity=np.asarray(self.capacity),
+            recent_scores=np.asarray(list(self.recent_scores), np.float64),
+            recent_line=np.asarray(list(self.recent_line), np.float64),
         )
         with atomic_open(path) as fh:
             fh.write(buf.getvalue())
@@ -165,6 +198,8 @@ class LinePool:
                 pool = cls(capacity=int(z["capacity"]))
                 pool.excluded = set(str(k) for k in z["excluded"])
                 pool.recent_failed.extend(bool(v) for v in z["recent_failed"])
+                for name, window in (("recent_scores", pool.recent_scores), ("recent_line", pool.recent_line)):
+                    window.extend(float(v) for v in (z[name] if name in z.files else ()))
                 for key, f, s in zip(z["keys"], z["features"], z["scores"]):
                     pool.parts.append(PooledPart(str(key), torch.from_numpy(f.astype(np.float32)), float(s)))
         except (OSError, KeyError, ValueError) as exc:
@@ -173,3 +208,58 @@ class LinePool:
 
     def keys(self) -> Iterable[str]:
         return (p.key for p in self.parts)
+
+
+def _two_mode_split(x: np.ndarray) -> tuple[float, float] | None:
+    """(BIC gain of two Gaussians over one, crossing point) for sorted log scores, or None when too few.
+
+    Every split of the sorted scores into a lower and an upper class is tried (cumulative sums keep it to a
+    fraction of a millisecond); the most likely one is compared with a single Gaussian by BIC, and the crossing
+    point is where the classes' weighted densities cross, between their means.
+    """
+    n = x.size
+    m = max(3, n // 10)  # smallest class
+    if n < max(MIN_STREAM, 2 * m) or float(np.ptp(x)) < 1e-6:
+        return None
+    floor = 1e-4  # variance floor (log units squared)
+    c1, c2 = np.cumsum(x), np.cumsum(x * x)
+    k = np.arange(m, n - m + 1)  # lower class = x[:k]
+    mu0, mu1 = c1[k - 1] / k, (c1[-1] - c1[k - 1]) / (n - k)
+    v0 = np.maximum(c2[k - 1] / k - mu0**2, floor)
+    v1 = np.maximum((c2[-1] - c2[k - 1]) / (n - k) - mu1**2, floor)
+    ll2 = k * np.log(k / n) + (n - k) * np.log((n - k) / n) - 0.5 * (k * np.log(v0) + (n - k) * np.log(v1))
+    best = int(np.argmax(ll2))
+    ll1 = -0.5 * n * math.log(max(float(np.var(x)), floor))
+    gain = (-2 * ll1 + 2 * math.log(n)) - (-2 * float(ll2[best]) + 5 * math.log(n))  # shared constants cancel
+    kb = int(k[best])
+    a, b = float(mu0[best]), float(mu1[best])
+    grid = np.linspace(a, b, 200)
+    dens0 = kb / n * np.exp(-0.5 * (grid - a) ** 2 / v0[best]) / math.sqrt(v0[best])
+    dens1 = (n - kb) / n * np.exp(-0.5 * (grid - b) ** 2 / v1[best]) / math.sqrt(v1[best])
+    above = dens1 > dens0
+    return gain, float(grid[int(np.argmax(above))] if above.any() else b)
+
+
+def _sorted_logs(scores: list[float]) -> np.ndarray:
+    return np.sort(np.log(np.maximum(np.asarray(scores, dtype=np.float64), 1e-9)))
+
+
+def two_mode_gain(scores: list[float]) -> float:
+    """How clearly the scores split into a lower and an upper mode (BIC gain; <= 0: one mode)."""
+    split = _two_mode_split(_sorted_logs(scores))
+    return max(0.0, split[0]) if split is not None else 0.0
+
+
+def stream_threshold(scores: list[float]) -> float:
+    """Where good parts end in a stream of scores, most of which are good parts, without labels.
+
+    Two modes (a run of defects, or a test set full of them): where the two modes' densities cross. One mode (a
+    line of good parts): the median plus ``TAIL_MADS`` scaled median absolute deviations.
+    """
+    x = _sorted_logs(scores)
+    med = float(np.median(x))
+    mad = max(1.4826 * float(np.median(np.abs(x - med))), 0.01)
+    split = _two_mode_split(x)
+    if split is None or split[0] <= 0:
+        return math.exp(med + TAIL_MADS * mad)
+    return math.exp(split[1])

@@ -1,6 +1,9 @@
 """Latency of map + verdict per frame on this machine (docs/benchmarks.md).
 
-    .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --frames 40 [--resolution 256]
+    .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --frames 40 [--resolution 256] [--line]
+
+``--line``: line mode with a full pool (POOL_SIZE parts taken from the test frames, STREAM_WINDOW recent scores),
+the costliest state a running line reaches.
 
 Reports start-up (encoder load), product build, and per-frame p50/p95 of each stage, plus the bank's memory.
 """
@@ -22,7 +25,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from core.evaluation import references_for, test_samples  # noqa: E402
 from core.imageio import load_image  # noqa: E402
 from core.inspector import DEFAULT_SETTINGS, Inspector  # noqa: E402
+from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool  # noqa: E402
 from core.settings import DecoderSettings  # noqa: E402
+
+
+def full_pool(inspector: Inspector, product, frames: list, pool: LinePool | None = None) -> LinePool:
+    """A pool holding POOL_SIZE parts made from the frames, and STREAM_WINDOW recent scores."""
+    if pool is not None and len(pool) == POOL_SIZE and len(pool.recent_scores) == STREAM_WINDOW:
+        return pool
+    pool = LinePool()
+    parts = []
+    for f in frames[:8]:
+        parts.append(inspector._score(f, product.bank.features, product.settings)[3])
+    for i in range(POOL_SIZE):
+        pool.observe(f"part{i}", parts[i % len(parts)], 0.0, 1e9, failed=False)  # admitted: scores below all
+        pool.recent_scores.clear()  # (warm-up scores of 0 would say nothing; filled below)
+        pool.recent_scores.extend([1.0] * MIN_ADMIT)
+    pool.recent_scores.clear()
+    rng = np.random.default_rng(0)
+    pool.recent_scores.extend(rng.uniform(0.3, 0.5, STREAM_WINDOW).tolist())
+    pool.recent_line.extend(rng.uniform(0.25, 0.45, STREAM_WINDOW).tolist())
+    return pool
 
 
 def main() -> int:
@@ -37,6 +60,7 @@ def main() -> int:
         "--warmup", type=int, default=20,
         help="frames inspected first and not timed (steady state; the first category after start-up needs about 20)",
     )
+    p.add_argument("--line", action="store_true", help="line mode, with the pool full")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -55,11 +79,14 @@ def main() -> int:
         product = inspector.build_product(refs, name=c, settings=settings)
         build = (time.perf_counter() - t) * 1e3
         frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
+        pool = full_pool(inspector, product, frames) if args.line else None
         for f in frames[: args.warmup]:  # the first frames after a build run slower (allocator, caches)
-            inspector.inspect(f, product)
+            inspector.inspect(f, product, pool=pool)
         stages: dict[str, list[float]] = {}
         for f in frames:
-            r = inspector.inspect(f, product)
+            if pool is not None:  # keep it full: the frames inspected here would otherwise join and evict
+                pool = full_pool(inspector, product, frames, pool)
+            r = inspector.inspect(f, product, pool=pool)
             for k, v in r.timings_ms.items():
                 stages.setdefault(k, []).append(v)
         row = {k: {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1)}
@@ -69,6 +96,9 @@ def main() -> int:
         row["bank_patches"] = int(product.bank.features.shape[0])
         row["bank_mb_ram_float32"] = round(product.bank.nbytes / 1e6, 2)
         row["frames"] = len(frames)
+        if pool is not None:
+            row["pool_size"] = len(pool)
+            row["mode"] = r.mode
         out["categories"][c] = row
         print(c, json.dumps(row), flush=True)
     print(json.dumps({k: v for k, v in out.items() if k != "categories"}))
