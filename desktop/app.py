@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from db.engine import default_data_dir
     from db.errors import DatabaseError
     from db.repository import Database
-    from desktop.capture.spec import DEMO_SPEC
+    from line.capture.spec import DEMO_SPEC
     from desktop.demo_setup import ensure_demo_product
     from desktop.station_settings import StationSettings
 

@@ -8,15 +8,15 @@ from typing import Callable
 from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop.capture.capture_thread import INITIAL_BACKOFF_S, CaptureThread
-from desktop.capture.mailbox import LatestFrameMailbox
-from desktop.capture.source import FrameSource
-from desktop.capture.spec import source_from_spec
+from line.capture.mailbox import LatestFrameMailbox
+from line.capture.source import FrameSource
+from line.capture.spec import source_from_spec
 
 log = logging.getLogger(__name__)
 
 
 class CameraFeed(QObject):
-    frame_arrived = Signal(object)  # desktop.capture.mailbox.Frame, in the GUI thread
+    frame_arrived = Signal(object)  # line.capture.mailbox.Frame, in the GUI thread
     status_changed = Signal(str, str, bool)  # source name, message, ok
     fps_changed = Signal(str, float)  # source name, frames per second
 

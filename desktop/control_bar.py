@@ -6,7 +6,7 @@ from typing import Callable
 from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QPushButton, QWidget
 
-from desktop.capture.spec import DEMO_SPEC
+from line.capture.spec import DEMO_SPEC
 
 # (label, spec); a spec ending in "?" asks the operator for the rest.
 SOURCE_CHOICES = [

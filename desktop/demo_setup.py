@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from db.errors import NotFoundError
-from desktop.demo_assets import DEMO_PRODUCT_NAME, demo_reference_paths
+from line.demo_assets import DEMO_PRODUCT_NAME, demo_reference_paths
 
 
 def ensure_demo_product(database):

@@ -26,7 +26,7 @@ from core.memory import image_hash
 from core.product import ProductModel
 from core.result import InspectionResult
 from core.settings import DecoderSettings
-from desktop.capture.mailbox import Frame, LatestFrameMailbox
+from line.capture.mailbox import Frame, LatestFrameMailbox
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from core.result import InspectionResult, Region
-from desktop.capture.mailbox import Frame
+from line.capture.mailbox import Frame
 from desktop.inference_worker import InspectionOutcome
 
 FORMAT = "inspection-station/unsaved-outcome"

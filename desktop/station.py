@@ -19,9 +19,9 @@ from db.models import REVIEW_CONFIRMED_DEFECT
 from db.errors import DatabaseError
 from desktop.camera_feed import CameraFeed
 from desktop.capture.capture_thread import INITIAL_BACKOFF_S
-from desktop.capture.mailbox import Frame
-from desktop.capture.source import FrameSource
-from desktop.capture.spec import SourceSpecError, source_from_spec
+from line.capture.mailbox import Frame
+from line.capture.source import FrameSource
+from line.capture.spec import SourceSpecError, source_from_spec
 from desktop.inference_worker import (
     NO_REFERENCES_MESSAGE,
     InferenceService,

@@ -14,7 +14,7 @@ SETTINGS_FILE = "station-settings.json"
 
 @dataclass
 class StationSettings:
-    source: str | None = None  # source spec (desktop/capture/spec.py); None: no camera configured yet
+    source: str | None = None  # source spec (line/capture/spec.py); None: no camera configured yet
     product_id: int | None = None
     path: Path | None = None
 

@@ -7,8 +7,8 @@ from typing import Callable
 
 from PySide6.QtCore import QThread, Signal
 
-from desktop.capture.mailbox import Frame, LatestFrameMailbox
-from desktop.capture.source import FrameSource, SourceError
+from line.capture.mailbox import Frame, LatestFrameMailbox
+from line.capture.source import FrameSource, SourceError
 
 INITIAL_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 30.0

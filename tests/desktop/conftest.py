@@ -66,7 +66,7 @@ class StationRig:
 
 @pytest.fixture
 def make_rig(qtbot, database, tmp_path: Path):
-    from desktop.capture.demo_camera import DemoCamera
+    from line.capture.demo_camera import DemoCamera
 
     rigs: list[StationRig] = []
 

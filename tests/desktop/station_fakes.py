@@ -15,7 +15,7 @@ from PySide6.QtCore import QObject
 from core.errors import InspectionError
 from core.imageio import check_array
 from core.result import FAIL, PASS, InspectionResult, Region
-from desktop.capture.source import SourceError
+from line.capture.source import SourceError
 
 SMALL = 32
 

@@ -46,7 +46,7 @@ def test_rows_replayed_from_the_spool_are_not_counted_as_frames(qtbot, fake_mode
     import numpy as np
 
     from core.result import InspectionResult
-    from desktop.capture.mailbox import Frame
+    from line.capture.mailbox import Frame
     from desktop.inference_worker import InspectionOutcome
     from desktop.unsaved_spool import UnsavedSpool
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from desktop.capture.capture_thread import CaptureThread
-from desktop.capture.demo_camera import DemoCamera
-from desktop.capture.folder_source import FolderSource
-from desktop.capture.mailbox import Frame, LatestFrameMailbox
-from desktop.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
-from desktop.capture.source import FrameSource, SourceError
-from desktop.capture.spec import SourceSpecError, source_from_spec
+from line.capture.demo_camera import DemoCamera
+from line.capture.folder_source import FolderSource
+from line.capture.mailbox import Frame, LatestFrameMailbox
+from line.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
+from line.capture.source import FrameSource, SourceError
+from line.capture.spec import SourceSpecError, source_from_spec
 
 from station_fakes import ScriptedSource, good_part
 

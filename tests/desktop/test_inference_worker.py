@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from desktop.capture.mailbox import Frame
+from line.capture.mailbox import Frame
 from desktop.inference_worker import NO_REFERENCES_MESSAGE, InferenceService, ProductRequest, ReferenceSource
 from core.imageio import check_array
 from station_fakes import Catch, FakeInspector, bad_part, good_part

@@ -10,8 +10,8 @@ import numpy as np
 
 from core.calibration import RULE_VERSION
 from core.imageio import load_image
-from desktop.capture.folder_source import FolderSource
-from desktop.demo_assets import DEMO_CAMERA_DIR, demo_reference_paths
+from line.capture.folder_source import FolderSource
+from line.demo_assets import DEMO_CAMERA_DIR, demo_reference_paths
 from station_fakes import Catch
 
 SIZE = 96

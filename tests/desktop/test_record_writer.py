@@ -12,7 +12,7 @@ import numpy as np
 from core.result import InspectionResult
 from db.engine import DB_FILENAME
 from db.records import HistoryFilter
-from desktop.capture.mailbox import Frame
+from line.capture.mailbox import Frame
 from desktop.inference_worker import InspectionOutcome
 from desktop.record_writer import RecordService
 from desktop.unsaved_spool import UnsavedSpool

@@ -142,7 +142,7 @@ def test_verdict_badge_says_no_camera_while_no_frames_arrive_and_prompts_again_a
 
 def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
     rig = _ready_rig(qtbot, make_rig, database)
-    from desktop.capture.spec import source_from_spec
+    from line.capture.spec import source_from_spec
 
     rig.station.feed.source_factory = source_from_spec
     rig.station.open_source("/no/such/camera.mp4")

@@ -14,7 +14,7 @@ import pytest
 
 from core.result import InspectionResult, Region
 from db.errors import DatabaseLockedError
-from desktop.capture.mailbox import Frame
+from line.capture.mailbox import Frame
 from desktop.inference_worker import InspectionOutcome
 from desktop.record_writer import RecordService
 import desktop.unsaved_spool as spool_module

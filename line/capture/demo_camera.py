@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.capture.folder_source import FolderSource
-from desktop.demo_assets import DEMO_CAMERA_DIR
+from line.capture.folder_source import FolderSource
+from line.demo_assets import DEMO_CAMERA_DIR
 
 DEMO_FPS = 4.0
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.capture.demo_camera import DemoCamera
-from desktop.capture.folder_source import FolderSource
-from desktop.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
-from desktop.capture.source import FrameSource
+from line.capture.demo_camera import DemoCamera
+from line.capture.folder_source import FolderSource
+from line.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
+from line.capture.source import FrameSource
 
 DEMO_SPEC = "demo"
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "http://", "https://")

@@ -6,7 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from desktop.capture.source import SourceError
+from line.capture.source import SourceError
 
 # Seconds OpenCV may block while opening or reading a network stream, so a dead stream never hangs the worker.
 STREAM_TIMEOUT_MS = 3000

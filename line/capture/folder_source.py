@@ -8,7 +8,7 @@ import numpy as np
 
 from core.errors import ImageReadError
 from core.imageio import load_image
-from desktop.capture.source import SourceError
+from line.capture.source import SourceError
 
 log = logging.getLogger(__name__)
 
