@@ -1,0 +1,175 @@
+"""The built products of one inspector and their line pools (core/line_pool.py), without Qt or threads of its own.
+
+Used from exactly one thread (the Inspector is thread-confined): the desktop's inference QThread and the line
+runner's inference thread both hold one. Building reuses the product's saved model when it was made from the same
+references by the same encoder and rule; each product keeps one LinePool, saved beside its model every
+``POOL_SAVE_EVERY`` inspections and at stop; a rebuilt model starts a fresh pool.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import ImageReadError, InspectionError, ReferencesError
+from core.imageio import check_array, load_image
+from core.inspector import DEFAULT_SETTINGS, resolve_settings
+from core.line_pool import LinePool
+from core.memory import image_hash
+from core.product import ProductModel
+from line.outcome import NO_REFERENCES_MESSAGE, InspectionOutcome, InspectRequest, ProductRequest, ReferenceSource, heatmap_rgba
+
+log = logging.getLogger(__name__)
+
+POOL_FILE = "line_pool.npz"  # the product's line pool, beside its saved model
+POOL_SAVE_EVERY = 10  # inspections between saves of a product's pool (and at stop): a crash loses at most these
+
+Progress = Callable[[float, str], None]
+
+
+class ProductNotReady(InspectionError):
+    """The product asked for has no built model in this worker (never built, failed, or its references removed)."""
+
+
+class ProductModels:
+    """Product id -> (name, built model) and product id -> LinePool, for one inspector."""
+
+    def __init__(self, inspector: Any) -> None:
+        self.inspector = inspector
+        self.products: dict[int, tuple[str, Any]] = {}
+        self.pools: dict[int, LinePool] = {}
+        self._pool_files: dict[int, Path] = {}
+        self._unsaved_pool: dict[int, int] = {}  # inspections since the pool was last saved
+
+    # -- building -----------------------------------------------------------------------------------------------
+    def build(self, request: ProductRequest, progress: Progress, cancel: Callable[[], bool]) -> Any:
+        """Build (or load the saved) model of the product; raises InspectionError with a message for people."""
+        pid = request.product_id
+        if not request.references:
+            self.products.pop(pid, None)
+            raise ReferencesError(f"{NO_REFERENCES_MESSAGE} to product {request.name!r}.")
+        images = []
+        for i, ref in enumerate(request.references):
+            if cancel():
+                raise InspectionError("cancelled")
+            progress(0.1 * i / len(request.references), f"Reading {ref.label}")
+            images.append(ref.image if ref.image is not None else read_reference(ref))
+        product = self._load_saved(request, images, progress)
+        self.pools[pid] = self._pool_for(request, fresh=product is None)
+        if product is None:
+            product = self.inspector.build_product(
+                images,
+                name=request.name,
+                progress=lambda frac, msg: progress(0.1 + 0.9 * float(frac), str(msg)),
+                cancel=cancel,
+                cache_dir=request.cache_dir,
+                **({"settings": request.settings} if request.settings is not None else {}),
+            )
+            save_model(request, product)
+        if request.threshold_override is not None:
+            product = product.with_threshold_override(request.threshold_override, by=request.override_by or "operator")
+        self.products[pid] = (request.name, product)
+        return product
+
+    def _load_saved(self, request: ProductRequest, images: list[np.ndarray], progress: Progress) -> ProductModel | None:
+        """The saved model of this product when it was built from exactly these references by this encoder."""
+        if request.model_dir is None or not (request.model_dir / "product.json").is_file():
+            return None
+        try:
+            saved = ProductModel.load(request.model_dir)
+        except (InspectionError, OSError, ValueError, KeyError) as exc:
+            log.warning("saved model of %s not used: %s", request.name, exc)
+            return None
+        checked = [check_array(img) for img in images]
+        hashes = tuple(image_hash(img) for img in checked)
+        wanted = resolve_settings(request.settings or DEFAULT_SETTINGS, checked)
+        if (
+            saved.reference_hashes != hashes
+            or saved.encoder_id != self.inspector.encoder_id
+            or saved.settings.to_dict() != wanted.to_dict()
+        ):
+            return None
+        if not saved.calibration_current:
+            log.info("saved model of %s was calibrated by an older rule; recalibrating", request.name)
+            progress(0.1, "Recalibrating: the saved model used an older rule")
+            return None
+        progress(0.9, "Loaded the saved model")
+        return saved
+
+    def _pool_for(self, request: ProductRequest, fresh: bool) -> LinePool:
+        """The product's saved line pool when its saved model is reused; a new, empty one when it is rebuilt (new
+        references, another rule): what the pool learned was measured against the old memory."""
+        self._pool_files.pop(request.product_id, None)
+        if request.model_dir is None:
+            return LinePool()
+        path = request.model_dir / POOL_FILE
+        self._pool_files[request.product_id] = path
+        if fresh or not path.is_file():
+            return LinePool()
+        try:
+            return LinePool.load(path)
+        except InspectionError as exc:
+            log.warning("%s", exc)
+            return LinePool()
+
+    # -- inspecting -----------------------------------------------------------------------------------------------
+    def inspect(self, request: InspectRequest) -> InspectionOutcome:
+        """Inspect the request's frame against its product (and the product's pool); raises InspectionError."""
+        entry = self.products.get(request.product_id)
+        if entry is None:
+            raise ProductNotReady("The product model is not ready yet; wait for the progress bar to finish.")
+        name, product = entry
+        pool = self.pools.get(request.product_id)
+        result = self.inspector.inspect(request.frame.image, product, pool=pool)
+        heat = heatmap_rgba(result)
+        if pool is not None:
+            pid = request.product_id
+            self._unsaved_pool[pid] = self._unsaved_pool.get(pid, 0) + 1
+            if self._unsaved_pool[pid] >= POOL_SAVE_EVERY:
+                self.save_pools()
+        latency = (time.monotonic() - request.frame.timestamp) * 1000.0
+        return InspectionOutcome(request.frame, request.product_id, name, result, heat, latency, part_id=request.part_id)
+
+    # -- the pools ------------------------------------------------------------------------------------------------
+    def save_pools(self) -> None:
+        """Write every product's pool that learned something since its last save (a failure is logged)."""
+        for pid, n in list(self._unsaved_pool.items()):
+            path, pool = self._pool_files.get(pid), self.pools.get(pid)
+            if n and path is not None and pool is not None:
+                try:
+                    pool.save(path)
+                    self._unsaved_pool[pid] = 0
+                except OSError as exc:
+                    log.warning("could not save the line pool in %s: %s", path, exc)
+
+    def forget_part(self, product_id: int, image_sha: str) -> bool:
+        """A reviewer confirmed the part defective: it leaves the product's pool and never joins it."""
+        pool = self.pools.get(product_id)
+        if pool is None:
+            return False
+        was_in = pool.exclude(image_sha)
+        self._unsaved_pool[product_id] = self._unsaved_pool.get(product_id, 0) + 1
+        self.save_pools()
+        return was_in
+
+
+def save_model(request: ProductRequest, product: Any) -> None:
+    if request.model_dir is None:
+        return
+    try:
+        product.save(request.model_dir)
+    except OSError as exc:  # the model still works; it is rebuilt at the next start
+        log.warning("could not save the model of %s in %s: %s", request.name, request.model_dir, exc)
+
+
+def read_reference(ref: ReferenceSource) -> np.ndarray:
+    try:
+        return load_image(ref.path)
+    except ImageReadError as exc:
+        raise ReferencesError(
+            f"Reference image {ref.label} cannot be read ({exc}). Remove or replace it in Products."
+        ) from exc
