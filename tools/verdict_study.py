@@ -57,7 +57,7 @@ def fit(family: RuleFamily, runs: list[dict]) -> tuple[tuple[float, ...], float]
         figs = category_figures(runs, lambda r: family.threshold(r["evidence"], params))
         score = float(np.mean([f[0] for f in figs.values()]))
         if score > best[1] + 1e-9:
-            best = (params, score)
+            best = (tuple(float(v) for v in params), score)
     return best
 
 

@@ -27,3 +27,33 @@ def plant_spot(image: np.ndarray, x: int, y: int, radius: int = 10) -> tuple[np.
     mask = np.zeros(image.shape[:2], np.uint8)
     cv2.circle(mask, (x, y), radius, 1, -1)
     return out, mask.astype(bool)
+
+
+def make_texture(rng: np.random.Generator, size: int = 224) -> np.ndarray:
+    """A woven surface: crossing threads with small irregularities, gray."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    phase = rng.uniform(0, 2 * np.pi, 2)
+    weave = np.sin(xx / 2.2 + phase[0]) * np.sin(yy / 2.2 + phase[1])
+    img = 128 + 45 * weave + rng.normal(0, 6.0, (size, size)) + rng.uniform(-5, 5)
+    return np.clip(np.repeat(img[..., None], 3, axis=2), 0, 255).astype(np.uint8)
+
+
+def plant_scratch(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, width: int = 4) -> np.ndarray:
+    out = image.copy()
+    cv2.line(out, (x0, y0), (x1, y1), (235, 235, 235), width)
+    return out
+
+
+def misplace(image: np.ndarray, dx: int, dy: int, angle: float, seed: int = 0) -> np.ndarray:
+    """The part as it sits out of its fixture: shifted and turned on the same background (the background that comes
+    into view is the frame's own corner colour with the same sensor noise)."""
+    h, w = image.shape[:2]
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
+    m[:, 2] += (dx, dy)
+    background = [int(v) for v in np.median(image[:8, :8].reshape(-1, 3), axis=0)]
+    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                         borderValue=background)
+    covered = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
+    noise = np.random.default_rng(seed).normal(0, 2.0, out.shape)
+    filled = np.where(covered[..., None], out, np.clip(out + noise, 0, 255))
+    return filled.astype(np.uint8)

@@ -92,6 +92,47 @@ def test_evaluate_on_generated_dataset(tmp_path):
     assert "baseline" in d and "ours" in r.stdout and "baseline" in r.stdout
 
 
+def test_evaluate_stream_new_keys_dump_and_a_label_only_category(tmp_path):
+    """Line mode on a tiny generated category, the verdict keys a quality engineer reads, the dump for the verdict
+    study, and a category with image labels only (no ground_truth/): pixel metrics left out, not a failure."""
+    rng = np.random.default_rng(6)
+    for name, masks in (("disk", True), ("labels_only", False)):
+        cat = tmp_path / name
+        for sub in ("train/good", "test/good", "test/spot") + (("ground_truth/spot",) if masks else ()):
+            (cat / sub).mkdir(parents=True)
+        Image.fromarray(make_part(rng)).save(cat / "train/good/000.png")
+        for i in range(6):
+            Image.fromarray(make_part(rng)).save(cat / f"test/good/{i:03d}.png")
+        for i in range(3):
+            img, mask = plant_spot(make_part(rng), 50 + 50 * i, 60 + 40 * i)
+            Image.fromarray(img).save(cat / f"test/spot/{i:03d}.png")
+            if masks:
+                Image.fromarray(mask.astype(np.uint8) * 255).save(cat / f"ground_truth/spot/{i:03d}_mask.png")
+    out, dump = tmp_path / "eval.json", tmp_path / "dump.json"
+    r = run_main("evaluate", "--data", tmp_path, "--shots", "1", "--seeds", "0", "--stream", "--json", out,
+                 "--dump", dump)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(out.read_text())
+    new = {"verdict_balanced_accuracy", "escape_rate", "false_reject_rate"}
+    assert d["stream"] is True and "line mode" in r.stdout
+    for c in ("disk", "labels_only"):
+        row = d["categories"][c]
+        assert new <= set(row) and row["image_auroc"] == 1.0
+        assert 0.0 <= row["escape_rate"] <= 1.0 and 0.0 <= row["false_reject_rate"] <= 1.0
+        assert row["verdict_balanced_accuracy"] == pytest.approx(1 - (row["escape_rate"] + row["false_reject_rate"]) / 2)
+    assert d["categories"]["disk"]["pixel_auroc"] > 0.9
+    assert d["categories"]["labels_only"]["pixel_auroc"] != d["categories"]["labels_only"]["pixel_auroc"]  # NaN
+    assert d["mean"]["pixel_auroc"] == pytest.approx(d["categories"]["disk"]["pixel_auroc"])
+    runs = json.loads(dump.read_text())["runs"]["ours"]
+    assert {r["category"] for r in runs} == {"disk", "labels_only"}
+    assert all(len(r["scores"]) == 9 and r["stream"] and r["evidence"]["split"] for r in runs)
+    # the verdict study replays the dump leave-one-category-out
+    study = subprocess.run([sys.executable, str(ROOT / "tools/verdict_study.py"), str(dump), "--family", "between"],
+                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert study.returncode == 0, study.stderr
+    assert "leave-one-out" in study.stdout and "labels_only" in study.stdout
+
+
 def test_evaluate_takes_several_categories_after_one_flag_or_repeated():
     from core.cli.evaluate_cmd import build_parser
 

@@ -91,3 +91,29 @@ def test_many_references_hold_some_out_for_calibration(inspector):
     assert product.calibration.method == "held-out+jitter+simulated" and product.calibration_current
     assert inspector.inspect(make_part(rng, size=128), product).verdict == PASS
     assert inspector.inspect(plant_spot(make_part(rng, size=128), 40, 40, radius=8)[0], product).verdict == FAIL
+
+
+def test_texture_one_reference_clean_passes_and_a_scratch_fails(inspector):
+    from tests.core.synth import make_texture, plant_scratch
+
+    rng = np.random.default_rng(303)
+    product = inspector.build_product([make_texture(rng)], name="weave", seed=0)
+    clean = inspector.inspect(make_texture(rng), product)
+    scratched = inspector.inspect(plant_scratch(make_texture(rng), 40, 150, 120, 170), product)
+    assert clean.verdict == PASS, (clean.score, clean.threshold)
+    assert scratched.verdict == FAIL, (scratched.score, scratched.threshold)
+    assert scratched.regions and scratched.regions[0].location in ("bottom left", "bottom", "left", "center")
+
+
+def test_misaligned_object_clean_passes_and_a_spot_fails(inspector, part_product):
+    """Parts that sit in their fixture with some play (a few pixels, up to 20 degrees) still pass; a spot fails.
+    (A part pushed within about 10% of the frame's edge can be flagged there: the memory never saw the part cut
+    by the edge. See docs/benchmarks.md.)"""
+    from tests.core.synth import misplace
+
+    rng = np.random.default_rng(404)
+    for dx, dy, angle in ((5, -3, 5.0), (-5, 4, -5.0), (0, 0, 20.0), (-6, -6, 15.0)):
+        moved = misplace(make_part(rng), dx=dx, dy=dy, angle=angle)
+        assert inspector.inspect(moved, part_product).verdict == PASS, (dx, dy, angle)
+    bad, _ = plant_spot(make_part(rng), 150, 150)
+    assert inspector.inspect(misplace(bad, dx=-6, dy=-6, angle=15.0), part_product).verdict == FAIL
