@@ -86,7 +86,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.inference_worker import InferenceService
     from desktop.main_window import MainWindow
     from desktop.record_writer import RecordService
-    from desktop.unsaved_spool import UnsavedSpool
+    from line.unsaved_spool import UnsavedSpool
     from desktop.screenshot_run import ScreenshotRun
     from desktop.station import Station
     from desktop.stats.statistics_view import StatisticsView

@@ -21,7 +21,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from db.errors import DatabaseError
 from desktop.inference_worker import InspectionOutcome
-from desktop.unsaved_spool import UnsavedSpool
+from line.unsaved_spool import UnsavedSpool
 from desktop.write_retry import RETRY_DELAYS_S, RetryBackoff, is_transient
 
 log = logging.getLogger(__name__)

@@ -48,7 +48,7 @@ def test_rows_replayed_from_the_spool_are_not_counted_as_frames(qtbot, fake_mode
     from core.result import InspectionResult
     from line.capture.mailbox import Frame
     from desktop.inference_worker import InspectionOutcome
-    from desktop.unsaved_spool import UnsavedSpool
+    from line.unsaved_spool import UnsavedSpool
 
     data = tmp_path / "data"
     out = tmp_path / "station.png"

@@ -15,7 +15,7 @@ from db.records import HistoryFilter
 from line.capture.mailbox import Frame
 from desktop.inference_worker import InspectionOutcome
 from desktop.record_writer import RecordService
-from desktop.unsaved_spool import UnsavedSpool
+from line.unsaved_spool import UnsavedSpool
 from station_fakes import Catch
 
 INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=timezone.utc)

@@ -17,8 +17,8 @@ from db.errors import DatabaseLockedError
 from line.capture.mailbox import Frame
 from desktop.inference_worker import InspectionOutcome
 from desktop.record_writer import RecordService
-import desktop.unsaved_spool as spool_module
-from desktop.unsaved_spool import UnsavedSpool
+import line.unsaved_spool as spool_module
+from line.unsaved_spool import UnsavedSpool
 
 INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 
@@ -129,7 +129,7 @@ def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path,
     working = FakeInspections(fail=False)
     service = RecordService(working, spool=UnsavedSpool(folder))
     service.start()
-    with caplog.at_level(logging.ERROR, logger="desktop.unsaved_spool"):
+    with caplog.at_level(logging.ERROR, logger="line.unsaved_spool"):
         assert service.resume_spooled() == 0
     assert service.stop()
     assert not marker.exists()  # never executed
@@ -140,7 +140,7 @@ def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path,
     assert "never unpickled" in caplog.text and "not migrated" in caplog.text and "quarantine" in caplog.text
 
     caplog.clear()
-    with caplog.at_level(logging.ERROR, logger="desktop.unsaved_spool"):  # the next start: nothing to run again
+    with caplog.at_level(logging.ERROR, logger="line.unsaved_spool"):  # the next start: nothing to run again
         assert UnsavedSpool(folder).pending() == []
     assert not marker.exists() and caplog.text == ""
 
@@ -170,7 +170,7 @@ def test_an_entry_that_does_not_parse_is_quarantined_with_its_files(tmp_path, ca
         np.savez(hostile, map=np.array([Payload(tmp_path / "pwned")], dtype=object))
         old_sum = json.loads(text)["files"][".map.npz"]
         bad.write_text(text.replace(old_sum, hashlib.sha256(hostile.read_bytes()).hexdigest()))  # even if it matches
-    with caplog.at_level(logging.ERROR, logger="desktop.unsaved_spool"):
+    with caplog.at_level(logging.ERROR, logger="line.unsaved_spool"):
         pending = UnsavedSpool(folder).pending()
     assert [p for p, _ in pending] == [good]
     quarantined = sorted(p.name for p in (folder / "quarantine").iterdir())

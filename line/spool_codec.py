@@ -20,7 +20,7 @@ from PIL import Image
 
 from core.result import InspectionResult, Region
 from line.capture.mailbox import Frame
-from desktop.inference_worker import InspectionOutcome
+from line.outcome import InspectionOutcome
 
 FORMAT = "inspection-station/unsaved-outcome"
 VERSION = 1
@@ -86,6 +86,7 @@ def encode(outcome: InspectionOutcome) -> EncodedOutcome:
         "latency_ms": float(outcome.latency_ms),
         "product_id": int(outcome.product_id),
         "product_name": str(outcome.product_name),
+        "part_id": outcome.part_id,  # the PLC's part id (line runner); None for the window's inspections
         "frame": {"index": int(f.index), "source": str(f.source), "kind": str(f.kind), "label": f.label,
                   "timestamp": float(f.timestamp)},
         "result": {
@@ -230,7 +231,18 @@ def decode(document: bytes, files: dict[str, bytes]) -> InspectionOutcome:
         heatmap_rgba=heat,
         latency_ms=_number(doc, "latency_ms"),
         finished_at=_number(doc, "finished_at"),
+        part_id=_part_id(doc),
     )
+
+
+def _part_id(doc: dict) -> str | None:
+    """The entry's part id: absent (older entries) or null is None, anything but a short string is refused."""
+    value = doc.get("part_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 100:
+        raise SpoolFormatError("field 'part_id' is malformed")
+    return value
 
 
 __all__ = ["encode", "decode", "EncodedOutcome", "SpoolFormatError", "DATA_SUFFIXES", "FORMAT", "VERSION"]

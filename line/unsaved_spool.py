@@ -1,7 +1,7 @@
 """Inspections the database could not take before the window closed, kept on disk until it can.
 
 Each waiting outcome is kept as ``<data dir>/unsaved/<name>.json`` with its image files beside it (the format is
-in desktop/spool_codec.py): the image files first, then the JSON, each written atomically (core/atomic.py), so an
+in line/spool_codec.py): the image files first, then the JSON, each written atomically (core/atomic.py), so an
 entry exists only once all of its files are whole. The next start hands the entries to the database writer again
 and removes each one once its row exists.
 
@@ -20,8 +20,8 @@ from pathlib import Path
 
 from core.atomic import atomic_open
 from db.errors import storage_error_for
-from desktop.inference_worker import InspectionOutcome
-from desktop.spool_codec import DATA_SUFFIXES, MAX_JSON_BYTES, SpoolFormatError, decode, encode
+from line.outcome import InspectionOutcome
+from line.spool_codec import DATA_SUFFIXES, MAX_JSON_BYTES, SpoolFormatError, decode, encode
 
 log = logging.getLogger(__name__)
 
