@@ -72,6 +72,7 @@ def inspection_record(row: Inspection, product_name: str, store: ImageStore) -> 
         reviewed_by=row.reviewed_by,
         reviewed_at=row.reviewed_at,
         review_note=row.review_note,
+        part_id=row.part_id,
     )
 
 

@@ -17,6 +17,7 @@ from .convert import inspection_record
 from .errors import ValidationError
 from .image_store import ImageStore, StoredFile
 from .lookup import inspection_row, product_row
+from .outbox import clean_part_id, enqueue_result
 from .models import (
     REVIEW_CONFIRMED_DEFECT,
     REVIEW_FALSE_ALARM,
@@ -93,10 +94,15 @@ class InspectionRepository:
         source: str = "camera",
         source_name: str | None = None,
         model_ids: Mapping[str, Any] | None = None,
+        part_id: str | None = None,
+        outbox_topic: str | None = None,
     ) -> InspectionRecord:
         """Store the frame (and heatmap) durably, then the row. ``result`` is a core ``InspectionResult`` (or a
         mapping with the same fields: verdict, probability, score, threshold, regions, timings_ms, encoder_id,
-        calibration_id, overridden). Raises StorageError / DatabaseError; on failure no row exists."""
+        calibration_id, overridden). Raises StorageError / DatabaseError; on failure no row exists.
+
+        ``part_id`` is the PLC's id of the part. With ``outbox_topic`` the result's MQTT message (db/outbox.py) is
+        written to the outbox in the same transaction as the row: both exist or neither."""
         verdict = str(_field(result, "verdict", "")).upper()
         if verdict not in VERDICTS:
             raise ValidationError(f"Unknown verdict {verdict!r} (expected PASS or FAIL); the inspection was not recorded.")
@@ -107,6 +113,7 @@ class InspectionRepository:
         timings = _json_safe(dict(_field(result, "timings_ms") or _field(result, "timings") or {}))
         overridden = bool(_field(result, "overridden", _field(result, "threshold_overridden", False)))
         when = ensure_utc(time or utc_now(), "time")
+        part_id = clean_part_id(part_id)
         mode = str(_field(result, "mode", "cold") or "cold")
         if mode not in ("cold", "line"):
             raise ValidationError(f"Unknown inspection mode {mode!r} (expected cold or line); not recorded.")
@@ -147,9 +154,12 @@ class InspectionRepository:
                 regions=regions,
                 timings=timings,
                 review_status=REVIEW_NONE,
+                part_id=part_id,
             )
             session.add(row)
             session.flush()
+            if outbox_topic:
+                enqueue_result(session, row, product.name, outbox_topic)
             return inspection_record(row, product.name, self._store)
 
     def get(self, inspection_id: int) -> InspectionRecord:

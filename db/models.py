@@ -50,6 +50,7 @@ REVIEW_LABELS = (REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM, REVIEW_NEEDS_REVIE
 NAME_LEN = 200
 PATH_LEN = 400
 SHA_LEN = 64
+PART_ID_LEN = 100
 
 
 class Base(DeclarativeBase):
@@ -104,6 +105,7 @@ class Inspection(Base):
         Index("ix_inspections_product_id_time", "product_id", "time"),
         Index("ix_inspections_verdict_time", "verdict", "time"),
         Index("ix_inspections_review_status_time", "review_status", "time"),
+        Index("ix_inspections_part_id", "part_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,6 +126,7 @@ class Inspection(Base):
     # Line mode's provenance of the verdict: "cold" (references only) or "line" (references + pool), pool size.
     mode: Mapped[str] = mapped_column(String(8), default="cold", server_default=text("'cold'"))
     pool_size: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    part_id: Mapped[str | None] = mapped_column(String(PART_ID_LEN), default=None)  # the PLC's id of the part
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     image_path: Mapped[str] = mapped_column(String(PATH_LEN))
@@ -225,8 +228,29 @@ class StationSetting(Base):
     updated_by: Mapped[str] = mapped_column(String(NAME_LEN), default="")
 
 
+class OutboxMessage(Base):
+    """A result message waiting for (or sent to) the MQTT broker, written in the inspection's own transaction, so
+    a broker that is down loses nothing: the line runner sends them in id order once it is back."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_sent_at_id", "sent_at", "id"),
+        {"sqlite_autoincrement": True},  # ids are never reused: their order is the order of the results
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    topic: Mapped[str] = mapped_column(String(PATH_LEN))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    inspection_id: Mapped[int | None] = mapped_column(ForeignKey("inspections.id", ondelete="CASCADE"), default=None)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+
+
 __all__ = [
     "Base",
+    "OutboxMessage",
+    "PART_ID_LEN",
     "Product",
     "ReferenceImage",
     "Inspection",

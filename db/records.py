@@ -83,6 +83,7 @@ class InspectionRecord:
     reviewed_by: str | None
     reviewed_at: datetime | None
     review_note: str | None
+    part_id: str | None = None  # the PLC's id of the part (line runner)
 
     @property
     def reviewed(self) -> bool:

@@ -23,6 +23,7 @@ from .history import HistoryRepository
 from .image_store import ImageStore
 from .inspections import InspectionRepository
 from .migrate import check_schema, upgrade
+from .outbox import OutboxRepository
 from .products import ProductRepository
 from .references import ReferenceRepository
 from .session import make_sessionmaker
@@ -42,6 +43,7 @@ class Database:
         self.references = ReferenceRepository(maker, store)
         self.inspections = InspectionRepository(maker, store)
         self.chat = ChatRepository(maker)
+        self.outbox = OutboxRepository(maker)  # MQTT result messages (line runner)
         self.history = HistoryRepository(maker, store)
         self.stats = StatsQueries(engine)
 

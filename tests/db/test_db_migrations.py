@@ -13,7 +13,7 @@ from db.engine import DB_FILENAME, ENV_DATA_DIR, ENV_DB_URL, database_url, defau
 from db.errors import SchemaTooNewError, SchemaTooOldError, SchemaVersionError
 from db.models import Base
 
-HEAD = "0003_line_mode"
+HEAD = "0004_plant"
 
 
 def test_upgrade_creates_every_table_and_matches_the_models(tmp_path: Path) -> None:
@@ -187,6 +187,40 @@ def test_0003_adds_line_mode_provenance_and_old_rows_read_as_cold(tmp_path: Path
         engine.dispose()
 
 
+def test_0004_adds_part_ids_and_the_outbox_and_old_rows_have_no_part_id(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0004_plant")
+    assert script.down_revision == "0003_line_mode" and Path(script.path).name == "0004_plant.py"
+    engine = make_engine(data_dir=tmp_path)
+    try:
+        migrate.upgrade(engine, "0003_line_mode")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')"))
+            conn.execute(text(
+                "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+            ))
+        assert migrate.upgrade(engine) == HEAD
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT part_id FROM inspections")).one() == (None,)
+            assert conn.execute(text("SELECT count(*) FROM outbox_messages")).scalar() == 0
+        assert migrate.schema_differences(engine) == []
+        cfg = migrate.alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0003_line_mode")
+        assert "outbox_messages" not in set(inspect(engine).get_table_names())
+        assert "part_id" not in {c["name"] for c in inspect(engine).get_columns("inspections")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM inspections")).scalar() == 1
+        assert migrate.upgrade(engine) == HEAD
+    finally:
+        engine.dispose()
+
+
 def test_an_0001_database_with_data_upgrades_keeping_it(tmp_path: Path) -> None:
     engine = make_engine(data_dir=tmp_path)
     try:
@@ -215,7 +249,7 @@ def test_downgrade_to_0001_removes_only_the_new_tables(tmp_path: Path) -> None:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0001")
         tables = set(inspect(engine).get_table_names())
-        assert not tables & {"users", "audit_events", "reviews", "station_settings"}
+        assert not tables & {"users", "audit_events", "reviews", "station_settings", "outbox_messages"}
         assert {"products", "reference_images", "inspections", "chat_messages"} <= tables
         with engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")).scalar() == 0
