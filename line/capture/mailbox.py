@@ -19,6 +19,7 @@ class Frame:
     kind: str = "camera"  # camera, stream, file, folder, demo
     label: str | None = None  # the file a frame came from (folders, videos)
     timestamp: float = field(default_factory=time.monotonic)
+    device_timestamp: int | None = None  # the camera's own time stamp (ticks), where the camera gives one
 
 
 class LatestFrameMailbox:

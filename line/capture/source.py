@@ -10,6 +10,10 @@ class SourceError(Exception):
     """The source cannot be opened or stopped delivering frames; the message says which source and why."""
 
 
+class NoFrameYet(Exception):
+    """A triggered camera had no frame within its read timeout (no trigger came): not a loss, read again."""
+
+
 @runtime_checkable
 class FrameSource(Protocol):
     """A camera-like source of RGB uint8 frames (H x W x 3).

@@ -1,0 +1,66 @@
+"""The products (recipes) as the station controller needs them, read from the database: names, build requests
+(references, where the built model is saved), the camera settings of each recipe, and the shift's counts."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from core.settings import DecoderSettings
+from line.outcome import ProductRequest, ReferenceSource
+
+MODELS_FOLDER = "models"  # same place as db/cli/product_cmd.py and the window: a product built once is reused
+CACHE_FOLDER = "cache"
+CAMERA_SETTINGS = "camera"  # product settings key of the recipe's camera settings (exposure_us, gain_db)
+
+
+def decoder_settings(product_settings: dict) -> DecoderSettings | None:
+    """The product's own decoder settings (``settings["decoder"]`` in the database), else None (defaults)."""
+    decoder = (product_settings or {}).get("decoder")
+    return DecoderSettings.from_dict(decoder) if isinstance(decoder, dict) else None
+
+
+def model_dir(data_dir: Path, product_id: int) -> Path:
+    return Path(data_dir) / MODELS_FOLDER / f"product-{product_id}"
+
+
+def product_request(database: Any, data_dir: Path, product_id: int) -> ProductRequest:
+    """Build request of a stored product (raises the DatabaseError family)."""
+    info = database.products.get(product_id)
+    refs = database.references.list(product_id)
+    return ProductRequest(
+        product_id=product_id,
+        name=info.name,
+        references=tuple(
+            ReferenceSource(label=r.original_name or f"reference #{r.id}", path=Path(r.image_file)) for r in refs
+        ),
+        cache_dir=Path(data_dir) / CACHE_FOLDER,
+        model_dir=model_dir(data_dir, product_id),
+        threshold_override=info.threshold_override,
+        override_by=info.threshold_override_by,
+        settings=decoder_settings(info.settings),
+    )
+
+
+class DatabaseCatalog:
+    def __init__(self, database: Any, data_dir: Path) -> None:
+        self.database = database
+        self.data_dir = Path(data_dir)
+
+    def names(self) -> dict[int, str]:
+        return {p.id: p.name for p in self.database.products.list()}
+
+    def request(self, product_id: int) -> ProductRequest:
+        return product_request(self.database, self.data_dir, product_id)
+
+    def camera_settings(self, product_id: int) -> dict[str, Any]:
+        settings = self.database.products.get(product_id).settings or {}
+        camera = settings.get(CAMERA_SETTINGS)
+        return dict(camera) if isinstance(camera, dict) else {}
+
+    def save_calibration(self, product_id: int, calibration: dict[str, Any]) -> None:
+        self.database.products.save_calibration(product_id, calibration)
+
+    def shift_counts(self, start: datetime, end: datetime) -> tuple[int, int]:
+        counts = self.database.stats.reject_count(start=start, end=end)
+        return counts.inspected, counts.rejected

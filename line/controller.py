@@ -1,0 +1,323 @@
+"""The station controller: one part from trigger to durably recorded verdict, the PLC handshake, product
+switching and auto mode, with no Qt. The window, the OPC UA and Modbus servers and MQTT observe its
+``status`` (line/station_status.py); the PLC servers call ``trigger``, ``acknowledge`` and ``select_recipe``.
+
+One part:
+
+    trigger(part_id) ─ refused? (busy, result not acknowledged, not ready, fault) -> the fault, nothing happens
+        │ accepted: BUSY, the last result cleared
+        ▼
+    inference thread: acquire the frame (camera_link), inspect it (Inspector + the product's LinePool)
+        ▼
+    recorder thread: image files, then the row and its MQTT outbox message in one transaction
+        ▼ recorded
+    RESULT_READY (the PLC reads the result) ─ acknowledge() ─> READY
+                                           └ no ack within ack_timeout_s -> ERROR ACK_TIMEOUT (the ack clears it)
+
+In auto mode (no PLC) the station acknowledges by itself and takes the next part at once.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+from typing import Any
+
+from db.errors import DatabaseError
+from line.events import ErrorCode, Fault
+from line.ports import CameraPort, InferencePort, PartJob, ProductCatalog, RecordJob, RecordPort
+from line.station_status import StationStatus, TriggerRefusedError
+
+log = logging.getLogger(__name__)
+
+ACK_TIMEOUT_S = 10.0
+ACQUIRE_TIMEOUT_S = 2.0
+AUTO_RETRY_S = 0.5  # auto mode: wait after a refused trigger (camera away, product building)
+
+
+class StationController:
+    def __init__(
+        self,
+        status: StationStatus,
+        inference: InferencePort,
+        recorder: RecordPort,
+        camera: CameraPort,
+        catalog: ProductCatalog,
+        *,
+        product: int | str | None = None,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+        acquire_timeout_s: float = ACQUIRE_TIMEOUT_S,
+    ) -> None:
+        self.status = status
+        self.inference = inference
+        self.recorder = recorder
+        self.camera = camera
+        self.catalog = catalog
+        self.wanted_product = product
+        self.ack_timeout_s = float(ack_timeout_s)
+        self.acquire_timeout_s = float(acquire_timeout_s)
+        self._lock = threading.RLock()
+        self._ack_timer: threading.Timer | None = None
+        self._auto_timer: threading.Timer | None = None
+        self._idle = threading.Condition()  # notified when no part is in flight
+        self._stopped = False
+        inference.bind(self)
+        recorder.bind(self)
+
+    # -- start / stop -------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.recorder.start()
+        self.recorder.resume_spooled()
+        self.camera.start(self._on_camera)
+        self.refresh_products()
+        self._seed_counters()
+        self.inference.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Refuse new triggers, let the part in flight finish (within ``timeout_s``), then stop the threads. What
+        the database has not taken by then is kept in the unsaved folder."""
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self.status.set_auto(False)
+        self._cancel_timers()
+        self.status.raise_fault(ErrorCode.STOPPING, "The station is stopping.")
+        deadline = time.monotonic() + timeout_s
+        with self._idle:
+            while self.status.in_flight is not None and time.monotonic() < deadline:
+                self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+        self.camera.stop()
+        self.inference.stop(max(1.0, deadline - time.monotonic()))
+        self.recorder.stop(max(1.0, deadline - time.monotonic()))
+
+    def _seed_counters(self) -> None:
+        start = self.status.counters.shift_start
+        try:
+            total, ng = self.catalog.shift_counts(start, datetime.now().astimezone())
+        except DatabaseError as exc:
+            log.warning("the shift's counts could not be read (%s); counting from zero", exc)
+            return
+        self.status.seed_counters(total, ng)
+
+    # -- products -----------------------------------------------------------------------------------------------
+    def refresh_products(self) -> dict[int, str]:
+        try:
+            names = self.catalog.names()
+        except DatabaseError as exc:
+            log.error("the products could not be read: %s", exc)
+            return self.status.product_names
+        self.status.set_products(names)
+        if self.status.product_id is None:
+            pid = self._resolve(self.wanted_product, names)
+            if pid is None and self.wanted_product is not None:
+                self.status.raise_fault(ErrorCode.UNKNOWN_RECIPE, f"The configured product {self.wanted_product!r} does "
+                                        f"not exist. Known products: {', '.join(names.values()) or 'none yet'}.")
+            if pid is not None:
+                self._switch(pid)
+        return names
+
+    @staticmethod
+    def _resolve(wanted: int | str | None, names: dict[int, str]) -> int | None:
+        if wanted is None:
+            return None
+        if isinstance(wanted, int) or (isinstance(wanted, str) and wanted.isdigit() and int(wanted) in names):
+            return int(wanted) if int(wanted) in names else None
+        lowered = str(wanted).strip().lower()
+        return next((pid for pid, name in names.items() if name.lower() == lowered), None)
+
+    def select_recipe(self, recipe_id: int) -> Fault | None:
+        """The PLC (or the operator) switches the product. Returns the fault when refused (unknown id, busy)."""
+        with self._lock:
+            names = self.status.product_names
+            if recipe_id not in names:
+                names = self.refresh_products()
+            if recipe_id not in names:
+                return self.status.raise_fault(
+                    ErrorCode.UNKNOWN_RECIPE,
+                    f"Recipe {recipe_id} is unknown. Known recipes: "
+                    + (", ".join(f"{pid} ({n})" for pid, n in sorted(names.items())) or "none yet") + ".",
+                )
+            if self.status.in_flight is not None or self.status.result_ready:
+                return self.status.raise_fault(ErrorCode.BUSY, "The recipe can change only while the station is "
+                                               "Ready (no part in flight, the last result acknowledged).")
+            if recipe_id == self.status.product_id:
+                return None
+            self._switch(recipe_id)
+            return None
+
+    def _switch(self, product_id: int) -> None:
+        self.status.select_product(product_id)
+        self.status.clear_fault(ErrorCode.UNKNOWN_RECIPE)
+        try:
+            settings = self.catalog.camera_settings(product_id)
+        except DatabaseError as exc:
+            log.warning("camera settings of product %s not read: %s", product_id, exc)
+            settings = {}
+        try:
+            self.camera.apply_recipe(settings)
+        except Exception as exc:  # noqa: BLE001 - a camera that refuses a setting keeps running with its own
+            log.warning("the camera did not take the recipe's settings %s: %s", settings, exc)
+        if self.status.model_loaded:
+            self._build(product_id)
+
+    def _build(self, product_id: int) -> None:
+        try:
+            request = self.catalog.request(product_id)
+        except DatabaseError as exc:
+            self.status.product_failed(product_id, str(exc))
+            return
+        self.status.product_preparing(product_id, 0.0, "Preparing")
+        self.inference.build_product(request)
+
+    # -- the PLC's calls ----------------------------------------------------------------------------------------
+    def trigger(self, part_id: str | None = None) -> Fault | None:
+        """A part is in position: inspect it. None when taken; the fault (its code for the PLC) when refused."""
+        part_id = (str(part_id).strip() or None) if part_id is not None else None
+        with self._lock:
+            try:
+                part = self.status.begin_part(part_id)
+            except TriggerRefusedError as exc:
+                return exc.fault
+            self._cancel_ack_timer()
+            after = time.monotonic()
+            job = PartJob(part.seq, part_id, part.product_id,
+                          acquire=lambda: self.camera.acquire(after, self.acquire_timeout_s), triggered_at=after)
+            self.inference.inspect(job)
+            return None
+
+    def acknowledge(self) -> bool:
+        """The PLC took the result: clear ResultReady and be Ready again (False when no result waited)."""
+        with self._lock:
+            self._cancel_ack_timer()
+            return self.status.acknowledge()
+
+    def set_auto(self, on: bool) -> None:
+        """Auto mode: the station triggers itself, one part after the other, and acknowledges its own results."""
+        self.status.set_auto(on)
+        if on:
+            if self.status.result_ready:
+                self.acknowledge()
+            self._auto_next()
+        elif self._auto_timer is not None:
+            self._auto_timer.cancel()
+
+    def _auto_next(self) -> None:
+        if not self.status.auto or self._stopped:
+            return
+        if self.trigger(None) is not None:
+            timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
+            timer.daemon = True
+            self._auto_timer = timer
+            timer.start()
+
+    # -- the inference thread's answers ------------------------------------------------------------------------
+    def on_model_ready(self, encoder_id: str) -> None:
+        self.status.set_model_ready(encoder_id)
+        if self.status.product_id is not None:
+            self._build(self.status.product_id)
+
+    def on_model_failed(self, message: str) -> None:
+        self.status.raise_fault(ErrorCode.MODEL_FAILED, message)
+
+    def on_product_progress(self, product_id: int, fraction: float, message: str) -> None:
+        if 0.0 < fraction < 1.0:
+            self.status.product_preparing(product_id, fraction, message)
+
+    def on_product_ready(self, product_id: int, product: Any) -> None:
+        threshold = getattr(getattr(product, "calibration", None), "effective_threshold", None)
+        self.status.product_ready(product_id, getattr(product, "name", None), threshold)
+        try:
+            self.catalog.save_calibration(product_id, product.calibration.to_dict())
+        except (DatabaseError, AttributeError) as exc:  # the model works without it; each row keeps its threshold
+            log.warning("calibration of product %s not stored: %s", product_id, exc)
+        if self.status.auto:
+            self._auto_next()
+
+    def on_product_failed(self, product_id: int, message: str) -> None:
+        self.status.product_failed(product_id, message)
+
+    def on_inspected(self, job: PartJob, outcome: Any) -> None:
+        self.status.part_inspected(job.seq, outcome)
+        self.recorder.submit(RecordJob(job.seq, outcome))
+
+    def on_part_failed(self, job: PartJob, fault: Fault) -> None:
+        log.warning("part %s not inspected: %s", job.part_id or job.seq, fault.text)
+        self.status.part_failed(job.seq, fault)
+        self._notify_idle()
+        if self.status.auto:
+            timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
+            timer.daemon = True
+            self._auto_timer = timer
+            timer.start()
+
+    # -- the recorder's answers --------------------------------------------------------------------------------
+    def on_recorded(self, job: RecordJob, record: Any) -> None:
+        auto = self.status.auto
+        self.status.part_recorded(job.outcome, record, job.seq, require_ack=not auto)
+        self._notify_idle()
+        if job.seq is None:
+            return  # a result kept from an earlier run: counted, not part of the handshake
+        if auto:
+            self._auto_next()
+        elif self.status.result_ready:
+            self._start_ack_timer(job.seq)
+
+    def on_record_failed(self, job: RecordJob, message: str, will_retry: bool) -> None:
+        if will_retry:
+            self.status.raise_fault(ErrorCode.DATABASE, f"{message} The result is kept and saved again by itself.")
+        elif job.seq is not None:
+            self.status.part_failed(job.seq, Fault(ErrorCode.RECORD_REFUSED, f"{message} The result is kept in the "
+                                                   "unsaved folder; see the log."))
+            self._notify_idle()
+
+    # -- the camera's status -----------------------------------------------------------------------------------
+    def _on_camera(self, ok: bool, message: str, fault: Fault | None) -> None:
+        from line.events import CameraStatus
+
+        self.status.bus.publish(CameraStatus(name=self.camera.name, ok=ok, message=message))
+        if ok:
+            self.status.clear_fault(ErrorCode.CAMERA_LOST)
+            self.status.clear_fault(ErrorCode.CAMERA_NOT_FOUND)
+            if self.status.auto:
+                self._auto_next()
+        elif fault is not None:
+            other = ErrorCode.CAMERA_NOT_FOUND if fault.code is ErrorCode.CAMERA_LOST else ErrorCode.CAMERA_LOST
+            self.status.clear_fault(other)
+            self.status.raise_fault(fault.code, fault.text)
+
+    # -- timers ---------------------------------------------------------------------------------------------------
+    def _start_ack_timer(self, seq: int) -> None:
+        with self._lock:
+            self._cancel_ack_timer()
+            if self.ack_timeout_s <= 0:
+                return
+            timer = threading.Timer(self.ack_timeout_s, self._ack_timed_out, args=(seq,))
+            timer.daemon = True
+            self._ack_timer = timer
+            timer.start()
+
+    def _ack_timed_out(self, seq: int) -> None:
+        with self._lock:
+            result = self.status.result
+            if self.status.result_ready and result is not None and result.seq == seq:
+                self.status.raise_fault(
+                    ErrorCode.ACK_TIMEOUT,
+                    f"The result of part {result.part_id or seq} was not acknowledged within {self.ack_timeout_s:g} s: "
+                    "set ResultAck (the result stays readable until then).",
+                )
+
+    def _cancel_ack_timer(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+
+    def _cancel_timers(self) -> None:
+        self._cancel_ack_timer()
+        if self._auto_timer is not None:
+            self._auto_timer.cancel()
+
+    def _notify_idle(self) -> None:
+        with self._idle:
+            self._idle.notify_all()

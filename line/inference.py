@@ -1,0 +1,182 @@
+"""The line runner's inference thread: a plain Python thread and a command queue, no Qt.
+
+It loads the Inspector once, builds products (a newer build cancels the one running) and, for each triggered
+part, acquires the frame from the camera and inspects it against the product and its line pool
+(line/product_models.py). Answers go to the bound listener (the controller), from this thread.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from core.errors import InspectionError
+from line.capture.camera_link import CameraError
+from line.events import ErrorCode, Fault
+from line.outcome import InspectRequest, ProductRequest
+from line.ports import InferenceListener, PartJob
+from line.product_models import ProductModels
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Build:
+    request: ProductRequest
+    generation: int
+
+
+@dataclass(frozen=True)
+class _Forget:
+    product_id: int
+    image_sha: str
+
+
+_LOAD = object()
+_STOP = object()
+
+
+def _message(exc: BaseException) -> str:
+    return str(exc) or exc.__class__.__name__
+
+
+class InferenceEngine:
+    def __init__(self, inspector_factory: Callable[[], Any], listener: InferenceListener | None = None) -> None:
+        self._factory = inspector_factory
+        self._listener = listener
+        self._queue: queue.Queue = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._generation = 0  # of the newest build: an older build in progress sees it and stops
+        self._stopping = threading.Event()
+        self.inspector: Any = None
+        self.models: ProductModels | None = None
+
+    def bind(self, listener: InferenceListener) -> None:
+        self._listener = listener
+
+    # -- the controller's side ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="line-inference", daemon=True)
+            self._thread.start()
+            self._queue.put(_LOAD)
+
+    def build_product(self, request: ProductRequest) -> None:
+        self._generation += 1
+        self._queue.put(_Build(request, self._generation))
+
+    def inspect(self, job: PartJob) -> None:
+        self._queue.put(job)
+
+    def forget_part(self, product_id: int, image_sha: str) -> None:
+        self._queue.put(_Forget(product_id, image_sha))
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Finish the command in progress (a build is cancelled), drop the rest, save the pools, join."""
+        self._stopping.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return True
+        self._queue.put(_STOP)
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the thread ---------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            while True:
+                command = self._queue.get()
+                if command is _STOP:
+                    break
+                if self._stopping.is_set() and isinstance(command, PartJob):
+                    self._emit("on_part_failed", command, Fault(ErrorCode.STOPPING, "The station is stopping."))
+                    continue
+                try:
+                    self._handle(command)
+                except Exception:  # noqa: BLE001 - the thread must survive anything a command does
+                    log.error("inference command failed:\n%s", traceback.format_exc())
+        finally:
+            if self.models is not None:
+                self.models.save_pools()
+
+    def _handle(self, command: Any) -> None:
+        if command is _LOAD:
+            self._load()
+        elif isinstance(command, _Build):
+            self._build(command)
+        elif isinstance(command, PartJob):
+            self._inspect(command)
+        elif isinstance(command, _Forget) and self.models is not None:
+            self.models.forget_part(command.product_id, command.image_sha)
+
+    def _emit(self, name: str, *args: Any) -> None:
+        if self._listener is not None:
+            getattr(self._listener, name)(*args)
+
+    def _load(self) -> None:
+        if self.inspector is not None:
+            return
+        try:
+            self.inspector = self._factory()
+        except InspectionError as exc:
+            self._emit("on_model_failed", _message(exc))
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("model load failed:\n%s", traceback.format_exc())
+            self._emit("on_model_failed", f"The inspection model could not be loaded: {_message(exc)}. Reinstall the station.")
+            return
+        self.models = ProductModels(self.inspector)
+        self._emit("on_model_ready", str(getattr(self.inspector, "encoder_id", "ready")))
+
+    def _build(self, command: _Build) -> None:
+        request, pid = command.request, command.request.product_id
+        if self.models is None:
+            self._emit("on_product_failed", pid, "The inspection model is not loaded; see the log.")
+            return
+
+        def cancelled() -> bool:
+            return command.generation != self._generation or self._stopping.is_set()
+
+        if cancelled():
+            return  # a newer build is queued behind this one
+        try:
+            product = self.models.build(
+                request, lambda frac, msg: self._emit("on_product_progress", pid, float(frac), str(msg)), cancelled
+            )
+        except InspectionError as exc:
+            if not cancelled():
+                self._emit("on_product_failed", pid, _message(exc))
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("product build failed:\n%s", traceback.format_exc())
+            self._emit("on_product_failed", pid, f"Building product {request.name!r} failed: {_message(exc)}")
+            return
+        self._emit("on_product_ready", pid, product)
+
+    def _inspect(self, job: PartJob) -> None:
+        try:
+            frame = job.acquire()
+        except CameraError as exc:
+            self._emit("on_part_failed", job, exc.fault)
+            return
+        if self.models is None:
+            self._emit("on_part_failed", job, Fault(ErrorCode.NOT_READY, "The inspection model is not loaded."))
+            return
+        try:
+            outcome = self.models.inspect(InspectRequest(frame, job.product_id, part_id=job.part_id))
+        except InspectionError as exc:
+            self._emit("on_part_failed", job, Fault(ErrorCode.INSPECTION_FAILED, _message(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001
+            log.error("inspection failed:\n%s", traceback.format_exc())
+            self._emit("on_part_failed", job, Fault(ErrorCode.INSPECTION_FAILED, f"Inspection failed: {_message(exc)}"))
+            return
+        self._emit("on_inspected", job, outcome)

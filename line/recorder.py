@@ -1,0 +1,221 @@
+"""The line runner's database writer: a plain thread that records results in the order they came, one at a time.
+
+A result is kept until the database confirmed it. A failure that passes by itself (locked, read-only, full,
+unreachable: line/write_errors.py) is retried with growing waits, and the results behind it wait their turn, so
+the order of the rows (and of the MQTT outbox) is the order of the parts. What is still unsaved when the writer
+stops goes to the unsaved folder (line/unsaved_spool.py) and is written at the next start with its own time.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from db.errors import DatabaseError
+from line.outcome import InspectionOutcome
+from line.ports import RecordJob, RecordListener
+from line.unsaved_spool import UnsavedSpool
+from line.write_errors import is_transient
+
+log = logging.getLogger(__name__)
+
+LINE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # a line cannot wait long: retry soon, then less often
+
+Writer = Callable[[InspectionOutcome], Any]  # records one outcome, returns its db.records.InspectionRecord
+
+
+def inspected_at(outcome: InspectionOutcome) -> datetime:
+    """The inspection's own time (when its result was ready), stored as its row's time even when written late."""
+    return datetime.fromtimestamp(outcome.finished_at, timezone.utc)
+
+
+def database_writer(database: Any, *, station: str = "", operator: str = "", topic: str | None = None,
+                    guarded: Any = None, actor: Any = None) -> Writer:
+    """Record through ``database.inspections.record`` (or, with a technical user, ``guarded.record_inspection``,
+    which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction."""
+
+    def write(out: InspectionOutcome) -> Any:
+        kwargs = dict(
+            product_id=out.product_id,
+            result=out.result,
+            image=out.frame.image,
+            heatmap=out.heatmap_rgba[..., :3],
+            time=inspected_at(out),
+            station=station,
+            source=out.frame.kind,
+            source_name=out.frame.label or out.frame.source,
+            model_ids={"encoder": out.result.encoder_id, "calibration": out.result.calibration_id},
+            part_id=out.part_id,
+            outbox_topic=topic,
+        )
+        if guarded is not None and actor is not None:
+            return guarded.record_inspection(actor, operator=operator or actor.name, **kwargs)
+        return database.inspections.record(operator=operator, **kwargs)
+
+    return write
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, DatabaseError):
+        return str(error)
+    return f"The inspection could not be saved: {error}"
+
+
+class Recorder:
+    def __init__(
+        self,
+        write: Writer,
+        listener: RecordListener | None = None,
+        spool: UnsavedSpool | None = None,
+        retry_delays_s: tuple[float, ...] = LINE_RETRY_DELAYS_S,
+    ) -> None:
+        self._write = write
+        self._listener = listener
+        self.spool = spool
+        self.retry_delays_s = tuple(retry_delays_s) or LINE_RETRY_DELAYS_S
+        self._jobs: deque[RecordJob] = deque()
+        self._refused: list[RecordJob] = []  # failed the same way every time: kept for the spool at stop
+        self._spooled: dict[int, Path] = {}  # id(job) -> the unsaved-folder entry it came from
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._draining = False  # stop() asked: write what waits, do not wait for a failing database
+        self._thread: threading.Thread | None = None
+        self.recorded = 0
+        self.kept = 0  # written to the unsaved folder at stop
+        self.not_kept = 0  # could not be written there either (logged)
+        self.last_error: str | None = None
+
+    def bind(self, listener: RecordListener) -> None:
+        self._listener = listener
+
+    @property
+    def waiting(self) -> int:
+        with self._cond:
+            return len(self._jobs)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._draining = False
+            self._thread = threading.Thread(target=self._run, name="line-recorder", daemon=True)
+            self._thread.start()
+
+    def submit(self, job: RecordJob) -> None:
+        with self._cond:
+            if self._thread is None or self._stop.is_set():
+                log.warning("a result arrived after the database writer stopped; it goes to the unsaved folder")
+                self._jobs.append(job)
+                self._keep_unsaved_locked()
+                return
+            self._jobs.append(job)
+            self._cond.notify()
+
+    def resume_spooled(self) -> int:
+        """Queue what an earlier run could not save (before any new result); returns how many entries were read."""
+        if self.spool is None:
+            return 0
+        count = 0
+        with self._cond:
+            for path in self.spool.entries():
+                outcome = self.spool.load(path)
+                if outcome is None:
+                    continue  # quarantined, with a log line
+                job = RecordJob(None, outcome)
+                self._spooled[id(job)] = path
+                self._jobs.append(job)
+                count += 1
+            self._cond.notify()
+        if count:
+            log.info("saving %d inspection(s) kept from the last run", count)
+        return count
+
+    def stop(self, timeout_s: float = 10.0) -> bool:
+        """Write what waits (within ``timeout_s``), then end the thread; what is left goes to the unsaved folder."""
+        thread = self._thread
+        if thread is not None:
+            with self._cond:
+                self._draining = True
+                self._cond.notify()
+            thread.join(timeout_s)
+        with self._cond:
+            self._stop.set()
+            self._cond.notify_all()
+        if thread is not None:
+            thread.join(2.0)
+        self._thread = None
+        with self._cond:
+            self._keep_unsaved_locked()
+        return thread is None or not thread.is_alive()
+
+
+    # -- the thread ---------------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        attempt = 0
+        while True:
+            with self._cond:
+                while not self._jobs and not self._stop.is_set() and not self._draining:
+                    self._cond.wait()
+                if self._stop.is_set() or (self._draining and not self._jobs):
+                    return
+                job = self._jobs[0]
+            try:
+                record = self._write(job.outcome)
+            except Exception as exc:  # noqa: BLE001 - never lose the result silently
+                if not isinstance(exc, DatabaseError):
+                    log.error("recording failed:\n%s", traceback.format_exc())
+                message = _message(exc)
+                self.last_error = message
+                transient = is_transient(exc)
+                if not transient:
+                    with self._cond:
+                        self._jobs.popleft()
+                        self._refused.append(job)
+                self._tell("on_record_failed", job, message, transient)
+                if transient:
+                    delay = self.retry_delays_s[min(attempt, len(self.retry_delays_s) - 1)]
+                    attempt += 1
+                    if self._draining:
+                        return  # stopping: it goes to the unsaved folder rather than waiting for the database
+                    if self._stop.wait(delay):
+                        return
+                continue
+            attempt = 0
+            with self._cond:
+                self._jobs.popleft()
+                path = self._spooled.pop(id(job), None)
+            if path is not None and self.spool is not None:
+                self.spool.done(path)
+            self.recorded += 1
+            self._tell("on_recorded", job, record)
+
+    def _tell(self, name: str, *args: Any) -> None:
+        if self._listener is not None:
+            try:
+                getattr(self._listener, name)(*args)
+            except Exception:  # noqa: BLE001
+                log.exception("the recorder's listener failed in %s", name)
+
+    def _keep_unsaved_locked(self) -> None:
+        jobs = [j for j in list(self._jobs) + self._refused if id(j) not in self._spooled]
+        self._spooled.clear()  # entries from the unsaved folder keep their file: nothing to write
+        self._jobs.clear()
+        self._refused.clear()
+        if not jobs:
+            return
+        if self.spool is None:
+            self.not_kept += len(jobs)
+            log.error("%d inspection(s) could NOT be kept: this station has no unsaved folder", len(jobs))
+            return
+        report = self.spool.put([j.outcome for j in jobs])
+        self.kept += report.written
+        self.not_kept += report.failed
+        if report.written:
+            log.warning("%d unsaved inspection(s) kept in %s for the next start", report.written, self.spool.folder)
+        if report.failed:
+            log.error("%d unsaved inspection(s) could NOT be kept in %s (%s)", report.failed, self.spool.folder,
+                      report.message())
