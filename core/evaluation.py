@@ -17,7 +17,7 @@ import numpy as np
 from core.errors import DatasetError
 from core.imageio import load_image
 from core.inspector import DEFAULT_SETTINGS, Inspector
-from core.line_pool import LinePool
+from core.line_pool import POOL_SCORING, LinePool
 from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
 
@@ -104,7 +104,7 @@ def evaluate_category(
     max_test: int | None = None,
     records: list[dict[str, object]] | None = None,
     stream: bool = False,
-    pool_scoring: bool = True,
+    pool_scoring: bool = POOL_SCORING,
 ) -> dict[str, float]:
     """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
     test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that

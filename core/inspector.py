@@ -190,17 +190,20 @@ class Inspector:
                 report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
         # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
         # so the two distributions differ by the defect alone.
+        # Disturbed copies and simulated defects are made at the working size, where they are scored anyway: on a
+        # 1024-px reference, making them at native size took 4.4 of a 7.3 s build.
+        work_refs = [working_image(r, settings) for r in refs]
         anomalous: list[np.ndarray] = []
         sim_kinds: list[str] = []
         sim_area: list[float] = []
         for j in range(N_SIMULATED):
             check_cancel()
-            base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
+            base = jitter(work_refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
             if j < N_JITTER_NORMALS:
                 normal.append(self.raw_map(base, bank.features, settings)[0])
                 kinds.append("jitter")
                 done += 1
-            sim = simulate_anomaly(base, rng, others=refs)
+            sim = simulate_anomaly(base, rng, others=work_refs)
             anomalous.append(self.raw_map(sim.image, bank.features, settings)[0])
             sim_kinds.append(sim.kind)
             sim_area.append(round(sim.area_pct, 4))
@@ -255,7 +258,7 @@ class Inspector:
                 f" {self.encoder.id}; rebuild the product's references"
             )
         calibration = product.calibration
-        pool_size = len(pool) if pool is not None else 0
+        pool_size = pool.learned if pool is not None else 0
         amap, score, timings, grid, line = self._score(
             frame, product.bank.features, product.settings, calibration.edge_floor, pool
         )
@@ -273,7 +276,8 @@ class Inspector:
         verdict, probability = calibration.decide(score)
         drift = False
         if pool is not None:
-            pool.observe(image_hash(frame), grid, cold_score, product.calibration.threshold, verdict == "FAIL",
+            key = image_hash(frame) if pool.scoring else ""  # only stored parts need a key (reviews find them)
+            pool.observe(key, grid, cold_score, product.calibration.threshold, verdict == "FAIL",
                          line_score=line[1] if line is not None else None)
             drift = pool.drift
         h, w = frame.shape[:2]

@@ -46,6 +46,11 @@ MIN_ADMIT = 8  # recent scores before any part is admitted
 ADMIT_QUANTILE = 0.15  # a part joins only when it scores in the lowest 15% of the recent parts
 TAIL_MADS = 3.0  # one-mode stream: threshold at the median + this many (scaled) median absolute deviations
 DRIFT_WINDOW = 12  # recent parts watched for drift
+# Scoring frames against the pool is off by default: on the shared categories' test streams (1 reference, seeds 0-2,
+# docs/benchmarks.md) it moved image AUROC by at most +0.001 and cost casting 0.034 (its stream is 75% defective
+# and its references rank poorly, so defective parts reach the pool), while the stream's threshold alone lifted the
+# balanced verdict accuracy without moving any ranking. With it off, passing parts are not stored, only their scores.
+POOL_SCORING = False
 DRIFT_SHARE = 0.75  # drift when this share of the recent parts failed
 _ROWS = 256
 
@@ -76,7 +81,7 @@ class LinePool:
     """One product's pool of recent unlabeled parts. Thread-confined, like the inspector that uses it."""
 
     capacity: int = POOL_SIZE
-    scoring: bool = True  # False: the pool never scores frames, only the stream's threshold is used (ablation)
+    scoring: bool = POOL_SCORING  # the pool scores frames (True) or only the stream's threshold is learned (False)
     parts: deque[PooledPart] = field(default_factory=deque)
     recent_failed: deque[bool] = field(default_factory=lambda: deque(maxlen=DRIFT_WINDOW))
     recent_scores: deque[float] = field(default_factory=lambda: deque(maxlen=STREAM_WINDOW))  # cold scores
@@ -86,6 +91,11 @@ class LinePool:
 
     def __len__(self) -> int:
         return len(self.parts)
+
+    @property
+    def learned(self) -> int:
+        """How many parts line mode is learning from: pooled parts, or recent scores where the pool does not score."""
+        return len(self.parts) if self.scoring else len(self.recent_scores)
 
     @property
     def active(self) -> bool:
@@ -145,7 +155,7 @@ class LinePool:
             self.recent_line.append(float(line_score))
         if failed or score > cold_threshold or self.drift or key in self.excluded or recent.size < MIN_ADMIT:
             return False
-        if score > float(np.quantile(recent, ADMIT_QUANTILE)):
+        if score > float(np.quantile(recent, ADMIT_QUANTILE)) or not self.scoring:
             return False
         flat = grid.reshape(-1, grid.shape[-1])
         size = min(PART_PATCHES, flat.shape[0])
@@ -185,7 +195,7 @@ class LinePool:
             keys=np.asarray([p.key for p in self.parts], dtype=np.str_),
             excluded=np.asarray(sorted(self.excluded), dtype=np.str_),
             recent_failed=np.asarray(list(self.recent_failed), bool), capacity=np.asarray(self.capacity),
-            recent_scores=np.asarray(list(self.recent_scores), np.float64),
+            recent_scores=np.asarray(list(self.recent_scores), np.float64), scoring=np.asarray(self.scoring),
             recent_line=np.asarray(list(self.recent_line), np.float64),
         )
         with atomic_open(path) as fh:
@@ -195,7 +205,8 @@ class LinePool:
     def load(cls, path: Path) -> "LinePool":
         try:
             with np.load(path, allow_pickle=False) as z:
-                pool = cls(capacity=int(z["capacity"]))
+                scoring = bool(z["scoring"]) if "scoring" in z.files else POOL_SCORING
+                pool = cls(capacity=int(z["capacity"]), scoring=scoring)
                 pool.excluded = set(str(k) for k in z["excluded"])
                 pool.recent_failed.extend(bool(v) for v in z["recent_failed"])
                 for name, window in (("recent_scores", pool.recent_scores), ("recent_line", pool.recent_line)):

@@ -2,8 +2,8 @@
 
     .venv/bin/python tools/bench_latency.py --data ../shared/datasets --shots 1 --frames 40 [--resolution 256] [--line]
 
-``--line``: line mode with a full pool (POOL_SIZE parts taken from the test frames, STREAM_WINDOW recent scores),
-the costliest state a running line reaches.
+``--line``: line mode with its stream window full (STREAM_WINDOW recent scores), and with ``--pool-scoring`` a full
+pool too (POOL_SIZE parts taken from the test frames): the costliest state a running line reaches.
 
 Reports start-up (encoder load), product build, and per-frame p50/p95 of each stage, plus the bank's memory.
 """
@@ -29,11 +29,13 @@ from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool  # noqa
 from core.settings import DecoderSettings  # noqa: E402
 
 
-def full_pool(inspector: Inspector, product, frames: list, pool: LinePool | None = None) -> LinePool:
-    """A pool holding POOL_SIZE parts made from the frames, and STREAM_WINDOW recent scores."""
-    if pool is not None and len(pool) == POOL_SIZE and len(pool.recent_scores) == STREAM_WINDOW:
+def full_pool(
+    inspector: Inspector, product, frames: list, pool: LinePool | None = None, scoring: bool = False
+) -> LinePool:
+    """A full line-mode state: STREAM_WINDOW recent scores and, where the pool scores, POOL_SIZE parts."""
+    if pool is not None and len(pool) == (POOL_SIZE if scoring else 0) and len(pool.recent_scores) == STREAM_WINDOW:
         return pool
-    pool = LinePool()
+    pool = LinePool(scoring=scoring)
     parts = []
     for f in frames[:8]:
         parts.append(inspector._score(f, product.bank.features, product.settings)[3])
@@ -60,7 +62,8 @@ def main() -> int:
         "--warmup", type=int, default=20,
         help="frames inspected first and not timed (steady state; the first category after start-up needs about 20)",
     )
-    p.add_argument("--line", action="store_true", help="line mode, with the pool full")
+    p.add_argument("--line", action="store_true", help="line mode, with the stream window (and pool) full")
+    p.add_argument("--pool-scoring", action="store_true", help="with --line: frames scored against the pool too")
     p.add_argument("--json", default=None)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
@@ -79,13 +82,13 @@ def main() -> int:
         product = inspector.build_product(refs, name=c, settings=settings)
         build = (time.perf_counter() - t) * 1e3
         frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
-        pool = full_pool(inspector, product, frames) if args.line else None
+        pool = full_pool(inspector, product, frames, scoring=args.pool_scoring) if args.line else None
         for f in frames[: args.warmup]:  # the first frames after a build run slower (allocator, caches)
             inspector.inspect(f, product, pool=pool)
         stages: dict[str, list[float]] = {}
         for f in frames:
             if pool is not None:  # keep it full: the frames inspected here would otherwise join and evict
-                pool = full_pool(inspector, product, frames, pool)
+                pool = full_pool(inspector, product, frames, pool, scoring=args.pool_scoring)
             r = inspector.inspect(f, product, pool=pool)
             for k, v in r.timings_ms.items():
                 stages.setdefault(k, []).append(v)
@@ -98,6 +101,7 @@ def main() -> int:
         row["frames"] = len(frames)
         if pool is not None:
             row["pool_size"] = len(pool)
+            row["learned"] = pool.learned
             row["mode"] = r.mode
         out["categories"][c] = row
         print(c, json.dumps(row), flush=True)

@@ -22,8 +22,9 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--stream", action="store_true",
                    help="line mode: test images in a seeded random order, each scored with the references plus the"
                         " pool of earlier parts the station learned from (no labels used)")
-    p.add_argument("--no-pool-scoring", action="store_true",
-                   help="with --stream: the pool never scores frames; only the stream's threshold is used (ablation)")
+    p.add_argument("--pool-scoring", choices=("on", "off"), default=None,
+                   help="with --stream: score frames against the pool of recent parts too (on), or learn only the"
+                        " stream's threshold (off; the default, core.line_pool.POOL_SCORING)")
     p.add_argument("--baseline", action="store_true", help="also run the plain kNN baseline in the same table")
     p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -54,6 +55,12 @@ def settings_with(changes: list[str]):
         except (ValueError, TypeError):
             raise InspectionError(f"--set {change}: {value!r} is not a valid {type(d[name]).__name__}") from None
     return DecoderSettings.from_dict(d)
+
+
+def _pool_scoring(choice: str | None) -> bool:
+    from core.line_pool import POOL_SCORING
+
+    return POOL_SCORING if choice is None else choice == "on"
 
 
 def main(argv: list[str]) -> int:
@@ -100,7 +107,7 @@ def _run(args) -> int:
                 rows[c] = evaluate_category(
                     inspector, root, c, args.shots, args.seeds, settings=settings,
                     on_image=lambda: bar.update(1), max_test=args.max_test, records=dumps[name],
-                    stream=args.stream and name == "ours", pool_scoring=not args.no_pool_scoring,
+                    stream=args.stream and name == "ours", pool_scoring=_pool_scoring(args.pool_scoring),
                 )
             results[name] = rows
     header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)

@@ -21,14 +21,14 @@ def _good_parts(n: int, seed: int = 5) -> list[np.ndarray]:
 
 
 def _filled_pool(inspector, product, n: int = MIN_STREAM + 16) -> LinePool:
-    pool = LinePool()
+    pool = LinePool(scoring=True)
     for p in _good_parts(n):
         inspector.inspect(p, product, pool=pool)
     return pool
 
 
 def test_pool_fills_from_passing_parts_and_switches_to_line_mode(inspector, one_ref_product):
-    pool = LinePool()
+    pool = LinePool(scoring=True)
     results = [inspector.inspect(p, one_ref_product, pool=pool) for p in _good_parts(MIN_STREAM + 16)]
     assert results[0].mode == "cold" and results[0].pool_size == 0
     assert all(r.verdict == "PASS" for r in results)
@@ -87,7 +87,7 @@ def _grid() -> torch.Tensor:
 
 
 def test_a_confirmed_defect_leaves_the_pool_and_never_joins():
-    pool = LinePool()
+    pool = LinePool(scoring=True)
     for i in range(MIN_ADMIT):
         pool.observe(f"warm{i}", _grid(), 0.5, 1.0, failed=False)
     assert pool.observe("a", _grid(), 0.1, 1.0, failed=False)
@@ -96,7 +96,7 @@ def test_a_confirmed_defect_leaves_the_pool_and_never_joins():
 
 
 def test_only_the_most_typical_recent_parts_join():
-    pool = LinePool()
+    pool = LinePool(scoring=True)
     rng = np.random.default_rng(0)
     for i in range(MIN_ADMIT):
         assert not pool.observe(f"w{i}", _grid(), float(rng.uniform(0.4, 0.6)), 1.0, failed=False)
@@ -117,7 +117,7 @@ def test_stream_threshold_sits_between_good_parts_and_a_run_of_defects():
 
 
 def test_line_threshold_follows_the_stream_only_once_it_has_enough_parts():
-    pool = LinePool()
+    pool = LinePool(scoring=True)
     for i in range(MIN_STREAM - 1):
         pool.observe(str(i), _grid(), 0.40 + 0.001 * i, 0.6, failed=False)
     assert pool.threshold(0.6, False) == 0.6  # too few parts: the references' own threshold
@@ -146,3 +146,15 @@ def test_unreadable_pool_file_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a pool")
     with pytest.raises(InspectionError, match="line pool is unreadable"):
         LinePool.load(bad)
+
+
+def test_the_default_line_mode_learns_the_threshold_keeps_no_parts_and_a_burst_keeps_failing(inspector, one_ref_product):
+    pool = LinePool()
+    assert not pool.scoring  # core.line_pool.POOL_SCORING (docs/benchmarks.md says why)
+    goods = [inspector.inspect(p, one_ref_product, pool=pool) for p in _good_parts(MIN_STREAM + 4)]
+    assert all(r.verdict == "PASS" for r in goods) and len(pool) == 0
+    assert pool.learned == MIN_STREAM + 4 and goods[-1].pool_size == MIN_STREAM + 3
+    assert goods[-1].mode == "line"  # the stream's threshold decided
+    defective, _ = plant_spot(_good_parts(1, seed=42)[0], 80, 90, radius=12)
+    burst = [inspector.inspect(defective, one_ref_product, pool=pool).verdict for _ in range(20)]
+    assert burst == ["FAIL"] * 20

@@ -176,8 +176,9 @@ def test_line_pool_lives_in_the_worker_is_saved_at_stop_and_forgets_confirmed_de
         svc.submit(_frame(f, i), 1)
         results.wait(qtbot, i)
     assert len(inspector.pools_seen) == 1  # one pool per product, kept across frames
+    assert svc.worker.pools[1].learned == 4  # the stream's scores (the default pool keeps no parts)
     svc.forget_part(1, image_hash(_check(frames[0])))
-    qtbot.waitUntil(lambda: len(svc.worker.pools[1]) == 3, timeout=5000)
+    qtbot.waitUntil(lambda: image_hash(_check(frames[0])) in svc.worker.pools[1].excluded, timeout=5000)
     assert svc.stop()
     saved = LinePool.load(tmp_path / POOL_FILE)
-    assert len(saved) == 3 and image_hash(_check(frames[0])) in saved.excluded
+    assert saved.learned == 4 and image_hash(_check(frames[0])) in saved.excluded
