@@ -105,6 +105,13 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
     history.reviewSaved.connect(station.on_review_saved)
+
+    def open_record(inspection_id: int) -> None:  # a part of the filmstrip opens its record in the History
+        window.tabs.setCurrentWidget(history)
+        if not history.select_inspection(inspection_id):
+            window.status.showMessage(f"Inspection #{inspection_id} is not in the History's current list.", 5000)
+
+    window.filmstrip.part_clicked.connect(open_record)
     chat = ChatLink(window.chat, ChatService(history=database.history_queries), database, window.status, parent=window)
     station.attach_chat(chat)
     if args.screenshot is None:  # load the language model once the inspection model is ready (CPU comes first)

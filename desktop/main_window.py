@@ -9,8 +9,10 @@ from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, Q
 
 from desktop.chat_panel import ChatPanel
 from desktop.control_bar import ControlBar
+from desktop.filmstrip import Filmstrip
 from desktop.history.message_banner import MessageBanner
 from desktop.live_view import LiveView
+from desktop.shift_counters import ShiftCountersWidget
 from desktop.station_status_bar import StationStatusBar
 from desktop.verdict_badge import VerdictBadge
 
@@ -29,6 +31,8 @@ class MainWindow(QMainWindow):
         self.live_view = LiveView()
         self.verdict = VerdictBadge()
         self.chat = ChatPanel()
+        self.counters = ShiftCountersWidget()
+        self.filmstrip = Filmstrip()
         self.status = StationStatusBar()
         self.setStatusBar(self.status)
 
@@ -43,8 +47,14 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
         splitter.setSizes([800, 520])
+        live = QWidget()
+        live_layout = QVBoxLayout(live)
+        live_layout.setContentsMargins(0, 0, 0, 0)
+        live_layout.addWidget(self.counters)
+        live_layout.addWidget(splitter, 1)
+        live_layout.addWidget(self.filmstrip)
         self.tabs = QTabWidget()
-        self.tabs.addTab(splitter, "Live")
+        self.tabs.addTab(live, "Live")
 
         central = QWidget()
         layout = QVBoxLayout(central)

@@ -1,8 +1,11 @@
-"""The station controller: wires capture -> inference -> recording -> window, and the operator's controls.
+"""The window's face of the station: wires capture -> inference -> recording -> window, and the operator's controls.
 
-It owns the camera feed (desktop/camera_feed.py) and talks to the inference and database-writer threads only
-through their signals,
-so the window stays responsive. Every problem lands in the window's banner and status bar with what to do.
+The station's state (the products and which are ready, the chosen one, the model, auto mode, the shift counters and
+the last parts) lives in a Qt-free ``line.station_status.StationStatus`` (``self.line``), the same object the
+headless line runner's controller (line/controller.py) drives; this class holds none of it, only what the window
+shows. It owns the camera feed (desktop/camera_feed.py) and talks to the inference and database-writer threads only
+through their signals, so the window stays responsive. Every problem lands in the window's banner and status bar
+with what to do.
 """
 from __future__ import annotations
 
@@ -14,7 +17,6 @@ from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
 
 from core.imageio import load_image_bytes
 from core.memory import image_hash
-from core.settings import DecoderSettings
 from db.models import REVIEW_CONFIRMED_DEFECT
 from db.errors import DatabaseError
 from desktop.camera_feed import CameraFeed
@@ -36,6 +38,9 @@ from desktop.products_dialog import ProductsDialog
 from desktop.record_writer import RecordService
 from desktop.result_text import describe_result
 from desktop.station_settings import StationSettings
+from line.catalog import decoder_settings  # noqa: F401 - re-exported (older imports use desktop.station)
+from line.events import CountersChanged, ErrorCode, PartRecorded, StationEvent
+from line.station_status import StationStatus
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +51,6 @@ QUEUE_FULL_MESSAGE = (
     "Auto mode is stopped and new inspections are refused until they are saved, so that nothing is lost. "
     "Fix the cause, then press Retry saving (the station also retries by itself)."
 )
-
-
-def decoder_settings(product_settings: dict) -> DecoderSettings | None:
-    """The product's own decoder settings (``settings["decoder"]`` in the database), else None (defaults)."""
-    decoder = (product_settings or {}).get("decoder")
-    return DecoderSettings.from_dict(decoder) if isinstance(decoder, dict) else None
 
 
 class Station(QObject):
@@ -71,6 +70,7 @@ class Station(QObject):
         settings: StationSettings | None = None,
         source_factory: Callable[[str], FrameSource] = source_from_spec,
         reconnect_backoff_s: float = INITIAL_BACKOFF_S,
+        status: StationStatus | None = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -84,12 +84,8 @@ class Station(QObject):
         self.feed = CameraFeed(source_factory, reconnect_backoff_s, self)
         self.source_spec: str | None = None
         self.current_frame: Frame | None = None
-        self.product_id: int | None = None
-        self.product_names: dict[int, str] = {}
-        self.ready_products: set[int] = set()
-        self.product_errors: dict[int, str] = {}  # why a product's model could not be built
-        self.model_loaded = False
-        self.auto = False
+        self.line = status or StationStatus()  # the station's state, shared with the line runner's controller
+        self.line.bus.subscribe(self._on_line_event, PartRecorded, CountersChanged)
         self.last_outcome: InspectionOutcome | None = None
         self.last_record = None
         self.shown_record_id: int | None = None  # database id of the result on screen, once saved
@@ -122,6 +118,40 @@ class Station(QObject):
         self.feed.frame_arrived.connect(self._on_frame)
         self.feed.status_changed.connect(self._on_capture_status)
         self.feed.fps_changed.connect(self._on_capture_fps)
+        window.counters.show_counts(self.line.counters.current())
+
+    # -- the station's state (line/station_status.py) ---------------------------------------------------------
+    @property
+    def product_id(self) -> int | None:
+        return self.line.product_id
+
+    @property
+    def product_names(self) -> dict[int, str]:
+        return self.line.product_names
+
+    @property
+    def ready_products(self) -> set[int]:
+        return self.line.ready_products
+
+    @property
+    def product_errors(self) -> dict[int, str]:
+        """Why a product's model could not be built."""
+        return self.line.product_errors
+
+    @property
+    def model_loaded(self) -> bool:
+        return self.line.model_loaded
+
+    @property
+    def auto(self) -> bool:
+        return self.line.auto
+
+    def _on_line_event(self, event: StationEvent) -> None:
+        """Events of the station's state, published in this (the GUI) thread: the counters and the filmstrip."""
+        if isinstance(event, CountersChanged):
+            self.window.counters.show_counts(event.counts)
+        elif isinstance(event, PartRecorded):
+            self.window.filmstrip.show_parts(self.line.recent.parts())
 
     # -- start / stop ---------------------------------------------------------------------------------------
     def start(self, source_spec: str, product_id: int | None = None) -> None:
@@ -169,7 +199,7 @@ class Station(QObject):
         except DatabaseError as exc:
             self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.reload_products(select_id))
             return
-        self.product_names = {p.id: p.name for p in products}
+        self.line.set_products({p.id: p.name for p in products})
         if select_id not in self.product_names:
             select_id = self.product_id if self.product_id in self.product_names else None
         if select_id is None and products:
@@ -185,7 +215,7 @@ class Station(QObject):
 
     @Slot(int)
     def select_product(self, product_id: int) -> None:
-        self.product_id = product_id
+        self.line.select_product(product_id)
         self.settings.product_id = product_id
         self.settings.save()
         self.window.verdict.clear(f"Product: {self.product_names.get(product_id, product_id)}")
@@ -201,8 +231,7 @@ class Station(QObject):
             self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.request_build(product_id))
             return
         self.product_names[product_id] = info.name
-        self.ready_products.discard(product_id)
-        self.product_errors.pop(product_id, None)
+        self.line.product_preparing(product_id, 0.0, "Preparing")
         request = ProductRequest(
             product_id=product_id,
             name=info.name,
@@ -275,7 +304,7 @@ class Station(QObject):
 
     @Slot(str)
     def _on_model_ready(self, encoder_id: str) -> None:
-        self.model_loaded = True
+        self.line.set_model_ready(encoder_id)
         self.window.status.set_progress(None)
         self.window.status.set_model(encoder_id)
         self.window.clear_problem("model")
@@ -287,6 +316,7 @@ class Station(QObject):
 
     @Slot(str)
     def _on_model_failed(self, message: str) -> None:
+        self.line.raise_fault(ErrorCode.MODEL_FAILED, message)
         self.window.status.set_progress(None)
         self.window.status.set_model("NOT LOADED")
         self.window.verdict.clear("The inspection model is not available")
@@ -302,8 +332,7 @@ class Station(QObject):
 
     @Slot(int, object)
     def _on_product_ready(self, product_id: int, product) -> None:
-        self.ready_products.add(product_id)
-        self.product_errors.pop(product_id, None)
+        self.line.product_ready(product_id, product.name, product.calibration.effective_threshold)
         name = self.product_names.get(product_id, product.name)
         calibration = product.calibration.to_dict()
         self._db_tasks.run(  # off the GUI thread: a busy database must not freeze the window
@@ -323,7 +352,7 @@ class Station(QObject):
     def _on_product_failed(self, product_id: int, message: str) -> None:
         if message == "cancelled":
             return
-        self.product_errors[product_id] = message
+        self.line.product_failed(product_id, message)
         if product_id != self.product_id:
             return
         self.window.status.set_progress(None)
@@ -425,7 +454,7 @@ class Station(QObject):
     def set_auto(self, on: bool) -> None:
         if on and self._refuse_when_full():
             on = False
-        self.auto = bool(on)
+        self.line.set_auto(bool(on))
         self.window.controls.set_auto(self.auto)
         if not self.auto:
             self.inference.discard_pending()
@@ -475,6 +504,7 @@ class Station(QObject):
     @Slot(object, object)
     def _on_recorded(self, outcome: InspectionOutcome, record) -> None:
         self.last_record = record
+        self.line.part_recorded(outcome, record, require_ack=False)  # shift counters and filmstrip
         if outcome is self.last_outcome:
             self.shown_record_id = record.id
         if self.chat_link is not None:

@@ -1,0 +1,36 @@
+"""The Live tab shows the shift's counters and a filmstrip of the last parts, both from the station's Qt-free state
+(line/station_status.py); a part in the filmstrip says which record it opens."""
+from __future__ import annotations
+
+from desktop.demo_setup import ensure_demo_product
+from line.events import PartRecorded
+
+
+def test_counters_and_filmstrip_follow_the_recorded_parts(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    ids: list[int] = []
+    rig.station.inspection_recorded.connect(ids.append)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    assert "0 parts" in rig.window.counters.text() and "yield —" in rig.window.counters.text()
+    events: list = []
+    rig.station.line.bus.subscribe(events.append, PartRecorded)
+    rig.station.set_auto(True)
+    qtbot.waitUntil(lambda: len(ids) >= 3, timeout=10000)
+    rig.station.set_auto(False)
+    qtbot.wait(300)
+    n = len(ids)
+    counts = rig.station.line.counters.current()
+    assert counts.total == n and counts.ok + counts.ng == n
+    text = rig.window.counters.text()
+    assert f"{n} parts" in text and f"OK {counts.ok}" in text and f"NG {counts.ng}" in text and "yield" in text
+    strip = rig.window.filmstrip
+    assert len(strip.buttons) == min(n, 12)
+    newest = strip.buttons[0]
+    assert newest.property("inspection_id") == ids[-1]
+    assert newest.text().split()[0] in ("PASS", "FAIL") and not newest.icon().isNull()
+    with qtbot.waitSignal(strip.part_clicked, timeout=2000) as clicked:
+        newest.click()
+    assert clicked.args == [ids[-1]]
+    assert [e.part.inspection_id for e in events][-1] == ids[-1]
