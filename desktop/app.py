@@ -83,6 +83,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.chat_link import ChatLink
     from desktop.chat_worker import ChatService
     from desktop.history.history_view import HistoryView
+    from desktop.reference_guard import ReferenceGuard, ask_with_dialog
     from desktop.inference_worker import InferenceService
     from desktop.main_window import MainWindow
     from desktop.record_writer import RecordService
@@ -105,6 +106,8 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
     history.reviewSaved.connect(station.on_review_saved)
+    guard = ReferenceGuard(database, inference, ask_with_dialog(window), parent=window)
+    history.reference_guard = guard.check  # a false alarm is measured before it becomes a reference
 
     def open_record(inspection_id: int) -> None:  # a part of the filmstrip opens its record in the History
         window.tabs.setCurrentWidget(history)

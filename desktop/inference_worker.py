@@ -14,6 +14,7 @@ from typing import Any, Callable
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from core.errors import InspectionError
+from core.reference_preview import PreviewRequest, preview_reference
 from line.capture.mailbox import Frame, LatestFrameMailbox
 from line.outcome import (  # noqa: F401 - re-exported: the window's modules import them from here
     NO_REFERENCES_MESSAGE,
@@ -43,6 +44,8 @@ class InferenceWorker(QObject):
     product_failed = Signal(int, str)  # product id, message for people
     result_ready = Signal(object)  # InspectionOutcome
     inspection_failed = Signal(object, str)  # InspectRequest, message
+    preview_ready = Signal(int, object)  # token, core.reference_preview.ReferencePreview
+    preview_failed = Signal(int, str)  # token, message for people
 
     def __init__(self, inspector_factory: Callable[[], Any], pending: LatestFrameMailbox, cancel: threading.Event) -> None:
         super().__init__()
@@ -110,6 +113,26 @@ class InferenceWorker(QObject):
         if self.models is not None:
             self.models.save_pools()
 
+    @Slot(object)
+    def preview_reference(self, request: PreviewRequest) -> None:
+        """Rebuild the product with the candidate reference and score its recent failures (core/reference_preview)."""
+        entry = self.products.get(request.product_id)
+        if self.inspector is None or entry is None:
+            self.preview_failed.emit(request.token, "the product's model is not ready, so the effect cannot be measured")
+            return
+        try:
+            preview = preview_reference(
+                self.inspector, list(request.references), request.candidate, request.failures, entry[1]
+            )
+        except InspectionError as exc:
+            self.preview_failed.emit(request.token, _message(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - shown to the reviewer, the window stays up
+            log.error("reference preview failed:\n%s", traceback.format_exc())
+            self.preview_failed.emit(request.token, f"the preview failed: {_message(exc)}")
+            return
+        self.preview_ready.emit(request.token, preview)
+
     @Slot(int, str)
     def forget_part(self, product_id: int, image_sha: str) -> bool:
         """A reviewer confirmed the part defective: it leaves the product's pool and never joins it."""
@@ -141,6 +164,7 @@ class InferenceService(QObject):
     _load_requested = Signal()
     _build_requested = Signal(object)
     _forget_requested = Signal(int, str)
+    _preview_requested = Signal(object)
     _wake = Signal()
 
     def __init__(self, inspector_factory: Callable[[], Any], parent: QObject | None = None) -> None:
@@ -155,6 +179,7 @@ class InferenceService(QObject):
         self._build_requested.connect(self.worker.build_product)
         self._wake.connect(self.worker.process_pending)
         self._forget_requested.connect(self.worker.forget_part)
+        self._preview_requested.connect(self.worker.preview_reference)
         self.thread.finished.connect(self.worker.deleteLater)
         # Re-exported signals, for readability at the call sites.
         self.model_progress = self.worker.model_progress
@@ -165,6 +190,8 @@ class InferenceService(QObject):
         self.product_failed = self.worker.product_failed
         self.result_ready = self.worker.result_ready
         self.inspection_failed = self.worker.inspection_failed
+        self.preview_ready = self.worker.preview_ready
+        self.preview_failed = self.worker.preview_failed
 
     @property
     def dropped(self) -> int:
@@ -181,6 +208,10 @@ class InferenceService(QObject):
         """Build (or load from cache) a product model; a build in progress is cancelled first."""
         self._cancel.set()
         self._build_requested.emit(request)
+
+    def preview_reference(self, request: PreviewRequest) -> None:
+        """Ask the worker what a new reference would do (answers with preview_ready / preview_failed)."""
+        self._preview_requested.emit(request)
 
     def forget_part(self, product_id: int, frame_key: str) -> None:
         """A reviewer confirmed this part defective: take it out of the product's line pool for good."""

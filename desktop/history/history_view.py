@@ -15,6 +15,7 @@ import getpass
 import logging
 import re
 from datetime import date
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,8 @@ class HistoryView(QWidget):
         self._database_total: int | None = None
 
         self._tasks = DatabaseTaskRunner(self)
+        # Set by the application: measures a false alarm before it becomes a reference (desktop/reference_guard.py).
+        self.reference_guard: Callable[[int, Callable[[bool], None]], None] | None = None
         self._export_tasks = DatabaseTaskRunner(self)
         self._loader = HistoryPageLoader(repository.history.query, self)
         self.thumbnails = ThumbnailCache(lambda key: Path(str(key)), size=THUMB_SIZE, parent=self)
@@ -387,6 +390,17 @@ class HistoryView(QWidget):
 
     @Slot(int, str, bool)
     def mark_false_alarm(self, inspection_id: int, note: str = "", add_reference: bool = False) -> None:
+        """With ``add_reference`` and a reference guard (desktop/reference_guard.py), what the new reference would do
+        to the product's recent failures is measured and shown first; nothing is saved before the reviewer chose."""
+        if add_reference and self.reference_guard is not None:
+            self.banner.show_message(
+                f"Measuring what inspection #{inspection_id} would do as a normal reference…", "info"
+            )
+            self.reference_guard(inspection_id, lambda add: self._mark_false_alarm_now(inspection_id, note, add))
+            return
+        self._mark_false_alarm_now(inspection_id, note, add_reference)
+
+    def _mark_false_alarm_now(self, inspection_id: int, note: str, add_reference: bool) -> None:
         self._save_review(
             inspection_id,
             lambda: self._repo.inspections.mark_false_alarm(

@@ -53,6 +53,7 @@ class FakeProduct:
     reference: np.ndarray
     calibration: FakeCalibration
     encoder_id: str = "fake-encoder"
+    settings: object = None  # the real ProductModel's DecoderSettings; the fake has none
 
     def with_threshold_override(self, threshold: float, by: str = "operator") -> "FakeProduct":
         return replace(self, calibration=FakeCalibration(threshold, overridden=True))
@@ -77,7 +78,7 @@ class FakeInspector:
         self.inspected: list[np.ndarray] = []
         self.thread_ids: set[int] = set()
 
-    def build_product(self, references, name="product", progress=None, cancel=None, cache_dir=None):
+    def build_product(self, references, name="product", progress=None, cancel=None, cache_dir=None, settings=None):
         self.thread_ids.add(threading.get_ident())
         refs = [_small_gray(check_array(r)) for r in references]
         for step in range(4):

@@ -327,6 +327,25 @@ def test_false_alarm_with_add_as_reference_creates_a_reference(qtbot, view: Hist
     assert "normal references" in view.banner.text()
 
 
+def test_a_guarded_reference_waits_for_the_reviewers_choice(qtbot, view: HistoryView, fixture: Fixture) -> None:
+    """With a reference guard (desktop/reference_guard.py) nothing is saved until the reviewer has seen the effect;
+    choosing "only mark as a false alarm" saves the review without the reference."""
+    target = fixture.ids[f"{fixture.a}-{DAY1}-{FAIL}"][1]
+    pending: list = []
+    view.reference_guard = lambda inspection_id, proceed: pending.append((inspection_id, proceed))
+    assert view.select_inspection(target)
+    panel = view.detail.review_panel
+    panel.add_reference_check.setChecked(True)
+    qtbot.mouseClick(panel.false_alarm_button, Qt.MouseButton.LeftButton)
+    assert [p[0] for p in pending] == [target] and "Measuring" in view.banner.text()
+    qtbot.wait(200)
+    assert fixture.db.inspections.get(target).review_status == "none"  # nothing saved yet
+    with qtbot.waitSignal(view.reviewSaved, timeout=5000):
+        pending[0][1](False)
+    assert fixture.db.inspections.get(target).review_status == "false_alarm"
+    assert fixture.db.references.list(fixture.a) == []
+
+
 def test_false_alarm_without_reference_adds_none(qtbot, view: HistoryView, fixture: Fixture) -> None:
     target = fixture.ids[f"{fixture.b}-{DAY1}-{FAIL}"][0]
     assert view.select_inspection(target)

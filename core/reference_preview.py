@@ -1,0 +1,109 @@
+"""What a new normal reference would do to a product, measured before it takes effect.
+
+A false alarm added as a reference is how an operator teaches the station that a look is normal. Done blindly it can
+teach it that defects are normal: a reference that carries a faint defect, or one that differs from the others,
+raises the threshold and widens the memory. So before a reference is added, the product is rebuilt with it (the
+same build and calibration as for real) and the product's recent failures are scored again: how many of them would
+now pass, and where their defects were.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.errors import InspectionError
+from core.product import ProductModel
+from core.result import PASS
+from core.settings import DecoderSettings
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class RecentFailure:
+    frame: np.ndarray  # RGB uint8
+    locations: tuple[str, ...] = ()  # where its regions were ("top left", ...), as recorded
+    label: str = ""  # how people call it (the inspection number)
+
+
+@dataclass(frozen=True)
+class PreviewRequest:
+    """Across the thread seam: measure what adding ``candidate`` as a normal reference would do to a product."""
+
+    token: int
+    product_id: int
+    references: tuple[np.ndarray, ...]  # the product's references as they are now (RGB uint8)
+    candidate: np.ndarray
+    failures: tuple[RecentFailure, ...]
+
+
+@dataclass(frozen=True)
+class ReferencePreview:
+    threshold_before: float
+    threshold_after: float
+    failures: int  # recent failures scored again
+    would_pass: int  # of them, how many the product with the new reference passes
+    would_pass_by_location: dict[str, int] = field(default_factory=dict)
+    would_pass_labels: tuple[str, ...] = ()
+    product: ProductModel | None = None  # the product built with the new reference (reused when it is accepted)
+
+    @property
+    def share(self) -> float:
+        return self.would_pass / self.failures if self.failures else 0.0
+
+    def summary(self) -> str:
+        """One paragraph for the person deciding."""
+        head = (f"With this image as a normal reference the threshold moves from {self.threshold_before:.3f} to"
+                f" {self.threshold_after:.3f}.")
+        if not self.failures:
+            return head + " The product has no recent failures to check it against."
+        if not self.would_pass:
+            return head + f" All {self.failures} recent failures would still fail."
+        where = ", ".join(f"{k}: {v}" for k, v in sorted(self.would_pass_by_location.items(), key=lambda kv: -kv[1]))
+        return (head + f" {self.would_pass} of the {self.failures} recent failures ({100 * self.share:.0f}%) would"
+                f" now PASS ({where}).")
+
+
+def preview_reference(
+    inspector: object,
+    references: Sequence[np.ndarray],
+    candidate: np.ndarray,
+    recent_failures: Sequence[RecentFailure],
+    current: ProductModel,
+    settings: DecoderSettings | None = None,
+    progress: Progress | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> ReferencePreview:
+    """Rebuild the product with ``candidate`` added to ``references`` and score ``recent_failures`` with it.
+
+    ``inspector`` is a :class:`core.inspector.Inspector` (``build_product`` and ``inspect``); ``current`` is the
+    product as it is now (its threshold is the "before")."""
+    build = getattr(inspector, "build_product")
+    inspect = getattr(inspector, "inspect")
+    report = progress or (lambda f, m: None)
+    product = build(
+        [*references, candidate], name=current.name, settings=settings or current.settings,
+        progress=lambda f, m: report(0.7 * f, f"building with the new reference: {m}"), cancel=cancel,
+    )
+    passed: list[RecentFailure] = []
+    for i, failure in enumerate(recent_failures):
+        if cancel and cancel():
+            raise InspectionError("the preview of the new reference was cancelled")
+        if inspect(failure.frame, product).verdict == PASS:
+            passed.append(failure)
+        report(0.7 + 0.3 * (i + 1) / max(1, len(recent_failures)), f"recent failure {i + 1}/{len(recent_failures)}")
+    where: Counter[str] = Counter()
+    for f in passed:
+        where.update(set(f.locations) or {"no region recorded"})
+    return ReferencePreview(
+        threshold_before=current.calibration.effective_threshold,
+        threshold_after=product.calibration.effective_threshold,
+        failures=len(recent_failures),
+        would_pass=len(passed),
+        would_pass_by_location=dict(where),
+        would_pass_labels=tuple(f.label for f in passed),
+        product=product,
+    )

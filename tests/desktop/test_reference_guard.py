@@ -1,0 +1,63 @@
+"""A false alarm is measured before it becomes a normal reference: the reviewer sees what it would let pass."""
+from __future__ import annotations
+
+import numpy as np
+
+from core.reference_preview import RecentFailure
+from desktop.inference_worker import InferenceService, ProductRequest, ReferenceSource
+from desktop.reference_guard import ReferenceChoice, ReferenceGuard
+from station_fakes import Catch, FakeInspector, bad_part, good_part
+
+
+def _setup(qtbot, database):
+    inspector = FakeInspector()
+    product = database.products.create("widget")
+    database.references.add(product.id, good_part(0))
+    svc = InferenceService(lambda: inspector)
+    ready, model = Catch(svc.product_ready), Catch(svc.model_ready)
+    svc.start()
+    model.wait(qtbot)
+    svc.build_product(ProductRequest(product.id, "widget", (ReferenceSource("good", image=good_part(0)),)))
+    built = ready.wait(qtbot)[1]
+    failed = []
+    for i in range(3):
+        frame = bad_part(10 + i)
+        result = inspector.inspect(frame, built)
+        assert result.verdict == "FAIL"
+        failed.append(database.inspections.record(product_id=product.id, result=result, image=frame))
+    return svc, product, failed
+
+
+def test_the_reviewer_sees_the_measured_effect_before_anything_is_saved(qtbot, database):
+    """(What a defective reference does to the failures is core's, tests/core/test_reference_preview.py; here the
+    flow: records read off the GUI thread, the worker measures, the reviewer decides, nothing saved before.)"""
+    svc, product, failed = _setup(qtbot, database)
+    asked: list[str] = []
+    guard = ReferenceGuard(database, svc, lambda text: asked.append(text) or ReferenceChoice.FALSE_ALARM_ONLY)
+    chosen: list[bool] = []
+    guard.check(failed[0].id, chosen.append)
+    qtbot.waitUntil(lambda: bool(chosen), timeout=10000)
+    assert chosen == [False]  # the reviewer chose to keep the references
+    assert "threshold moves from 40.000" in asked[0] and "All 2 recent failures would still fail" in asked[0]
+    assert len(database.references.list(product.id)) == 1  # nothing was added behind the reviewer's back
+    assert svc.stop()
+
+
+def test_cancel_saves_nothing_and_a_failed_measurement_still_asks(qtbot, database):
+    svc, product, failed = _setup(qtbot, database)
+    asked: list[str] = []
+    guard = ReferenceGuard(database, svc, lambda text: asked.append(text) or ReferenceChoice.CANCEL)
+    chosen: list[bool] = []
+    guard.check(failed[1].id, chosen.append)
+    qtbot.waitUntil(lambda: bool(asked), timeout=10000)
+    qtbot.wait(100)
+    assert chosen == []
+    guard.check(10_000, chosen.append)  # no such inspection: the records cannot be read
+    qtbot.waitUntil(lambda: len(asked) == 2, timeout=10000)
+    assert "could not be measured" in asked[1] and chosen == []
+    assert svc.stop()
+
+
+def test_recent_failure_carries_its_locations():
+    f = RecentFailure(np.zeros((4, 4, 3), np.uint8), ("top left",), "#1")
+    assert f.locations == ("top left",) and f.label == "#1"
