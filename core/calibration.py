@@ -44,11 +44,10 @@ ANOMALY_QUANTILE = 0.25
 MIN_DETECTABLE = 3  # with fewer simulated defects above the normals, the highest few stand in
 # Version of the rule below, and for each method the version since which it has been computed the same way
 # (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25;
-# 4: many references get their own method, threshold on the held-out maximum; 5: disturbed copies and simulated
-# defects made at the working size instead of the native one, for every method). A saved calibration older than that
+# 4: many references get their own method, threshold on the held-out maximum). A saved calibration older than that
 # is rebuilt when its product is loaded; one from a method no longer made ("jitter+simulated") always is.
-RULE_VERSION = 5
-_SAME_SINCE = {"split+jitter+simulated": 5, "loo+jitter+simulated": 5, HELD_OUT_METHOD: 5}
+RULE_VERSION = 4
+_SAME_SINCE = {"split+jitter+simulated": 2, "loo+jitter+simulated": 3, HELD_OUT_METHOD: 4}
 MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts
 EDGE_QUANTILE = 99.0  # compares the high end of the map in the edge band with that of the interior
 

@@ -80,8 +80,8 @@ def test_calibrations_know_which_rule_made_them():
     assert Calibration.from_dict(saved).current
     saved.pop("rule")  # saved before the rule was versioned
     assert not Calibration.from_dict(saved).current
-    split_v4 = dict(cal.to_dict(), rule=4)  # version 5 makes the simulated defects at the working size: rebuilt
-    assert not Calibration.from_dict(split_v4).current
+    split_v2 = dict(cal.to_dict(), rule=2)  # the one-reference rule has not changed since version 2: kept
+    assert Calibration.from_dict(split_v2).current
     loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True)
     assert loo.current
     assert not Calibration.from_dict(dict(loo.to_dict(), rule=2)).current  # its weight changed in version 3
@@ -89,7 +89,7 @@ def test_calibrations_know_which_rule_made_them():
     assert not Calibration.from_dict(old_one_shot).current
     many = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True, held_out=True)
     assert many.current
-    assert not Calibration.from_dict(dict(many.to_dict(), rule=4)).current
+    assert not Calibration.from_dict(dict(many.to_dict(), rule=3)).current
 
 
 def test_held_out_references_put_the_threshold_on_their_maximum():
