@@ -67,11 +67,12 @@ class StationController:
 
     # -- start / stop -------------------------------------------------------------------------------------------
     def start(self) -> None:
+        self._seed_counters()  # before results kept from the last run are written: they are counted once
         self.recorder.start()
         self.recorder.resume_spooled()
+        self.status.set_camera(False, f"{self.camera.name} is connecting", self.camera.name)
         self.camera.start(self._on_camera)
         self.refresh_products()
-        self._seed_counters()
         self.inference.start()
 
     def stop(self, timeout_s: float = 10.0) -> None:
@@ -274,9 +275,7 @@ class StationController:
 
     # -- the camera's status -----------------------------------------------------------------------------------
     def _on_camera(self, ok: bool, message: str, fault: Fault | None) -> None:
-        from line.events import CameraStatus
-
-        self.status.bus.publish(CameraStatus(name=self.camera.name, ok=ok, message=message))
+        self.status.set_camera(ok, message, self.camera.name)
         if ok:
             self.status.clear_fault(ErrorCode.CAMERA_LOST)
             self.status.clear_fault(ErrorCode.CAMERA_NOT_FOUND)

@@ -61,7 +61,10 @@ class ShiftCounters:
     def count(self, ok: bool, when: datetime | None = None) -> ShiftCounts:
         """Count one recorded part (its inspection time, local); returns the new counts."""
         with self._lock:
-            self._roll(when or datetime.now().astimezone())
+            when = when or datetime.now().astimezone()
+            self._roll(when)
+            if when < self._start:  # written late (kept from an earlier run): it belongs to an earlier shift
+                return self._counts()
             self._total += 1
             if ok:
                 self._ok += 1

@@ -25,6 +25,7 @@ from line.event_bus import EventBus
 from line.events import (
     LASTING_FAULTS,
     AutoModeChanged,
+    CameraStatus,
     CountersChanged,
     ErrorCode,
     Fault,
@@ -105,6 +106,8 @@ class StationStatus:
         self.ready_products: set[int] = set()
         self.product_errors: dict[int, str] = {}  # why a product's model could not be built
         self.auto = False
+        self.camera_ok = True  # the line runner's camera delivers (the window follows its camera by itself)
+        self.camera_text = ""
         self._faults: dict[ErrorCode, Fault] = {}  # lasting faults, in the order they were raised
         self._refusal: Fault | None = None  # the last one-off fault (refused trigger, failed part)
         self.in_flight: PartTriggered | None = None
@@ -146,7 +149,8 @@ class StationStatus:
             return StationState.BUSY
         if self.result_ready:
             return StationState.RESULT_READY
-        if self.model_loaded and self.product_id is not None and self.product_id in self.ready_products:
+        if (self.model_loaded and self.camera_ok and self.product_id is not None
+                and self.product_id in self.ready_products):
             return StationState.READY
         return StationState.IDLE
 
@@ -198,6 +202,12 @@ class StationStatus:
             self.product_errors[product_id] = message
             self._publish(ProductFailed(product_id=product_id, message=message))
 
+    def set_camera(self, ok: bool, text: str = "", name: str = "") -> None:
+        """Whether the camera delivers; while it does not, the station is not Ready (a lost camera is also a fault)."""
+        with self._lock:
+            self.camera_ok, self.camera_text = bool(ok), text
+            self._publish(CameraStatus(name=name, ok=bool(ok), message=text))
+
     def set_auto(self, on: bool) -> None:
         with self._lock:
             if bool(on) != self.auto:
@@ -243,6 +253,8 @@ class StationStatus:
                 return next(iter(self._faults.values()))
             if not self.model_loaded:
                 return Fault(ErrorCode.NOT_READY, "The inspection model is still loading.")
+            if not self.camera_ok:
+                return Fault(ErrorCode.CAMERA_LOST, self.camera_text or "The camera is not connected yet.")
             if self.product_id is None:
                 return Fault(ErrorCode.NOT_READY, "No product (recipe) is chosen.")
             if self.product_id in self.product_errors:

@@ -2,6 +2,7 @@
 real inference and recording threads, a fake (fast) inspector and a chosen camera source."""
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+os.environ.setdefault("PYLON_CAMEMU", "2")  # pylon's emulated cameras (serials 0815-0000, 0815-0001), read at first use
 
 from db.repository import Database  # noqa: E402
 from line_fakes import FakeInspector, good_part, wait_until, write_parts  # noqa: E402

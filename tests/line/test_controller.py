@@ -196,4 +196,4 @@ def test_stopping_keeps_an_unsaved_result_and_the_next_start_records_it(make_lin
     wait_until(lambda: _rows(database) == 1, 5, "the kept result")
     assert database.history.query(HistoryFilter(limit=None)).records[0].part_id == "kept"
     assert not list((tmp_path / "data" / "unsaved").glob("*.json"))
-    assert again.status.counters.current().total == 1
+    wait_until(lambda: again.status.counters.current().total == 1, 5, "the kept result to be counted once")

@@ -1,0 +1,184 @@
+"""The OPC UA server against asyncua's own client as the PLC, on 127.0.0.1: the handshake, the refusals with
+their codes, recipes, and a port that is already taken."""
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import pytest
+
+from db.records import HistoryFilter
+from line.events import ErrorCode, StationState
+from line.plc.opcua_server import NAMESPACE, OBJECT, OpcUaServer
+from line.plc.server_thread import PlcServerError
+from line_fakes import FakeInspector, free_port, wait_until
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Plc:
+    """A PLC simulator: asyncua's client, reading and writing the station's nodes."""
+
+    def __init__(self, client, idx: int) -> None:
+        self.client, self.idx = client, idx
+
+    def node(self, name: str):
+        return self.client.get_node(f"ns={self.idx};s={OBJECT}.{name}")
+
+    async def read(self, name: str):
+        return await self.node(name).read_value()
+
+    async def write(self, name: str, value, vtype: str) -> None:
+        from asyncua import ua
+
+        await self.node(name).write_value(ua.DataValue(ua.Variant(value, getattr(ua.VariantType, vtype))))
+
+    async def wait(self, name: str, value, timeout: float = 5.0) -> float:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if await self.read(name) == value:
+                return time.monotonic() - t0
+            await asyncio.sleep(0.005)
+        raise AssertionError(f"{name} did not become {value!r} within {timeout} s")
+
+    async def trigger(self, part_id: str) -> None:
+        await self.write("PartId", part_id, "String")
+        await self.write("Trigger", True, "Boolean")
+
+
+async def _with_plc(endpoint: str, body):
+    from asyncua import Client
+
+    client = Client(endpoint, timeout=5)
+    async with client:
+        idx = await client.get_namespace_index(NAMESPACE)
+        return await body(Plc(client, idx))
+
+
+@pytest.fixture
+def opcua_line(make_line):
+    servers = []
+
+    def make(**kw):
+        rig = make_line(**kw).start()
+        endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
+        server = OpcUaServer(rig.controller, endpoint)
+        server.start()
+        servers.append(server)
+        return rig, endpoint
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(opcua_line, database):
+    rig, endpoint = opcua_line()
+
+    async def plc(p: Plc):
+        assert await p.read("Ready") is True and await p.read("State") == int(StationState.READY)
+        browse = await p.client.nodes.objects.get_child([f"{p.idx}:{OBJECT}", f"{p.idx}:CountTotal"])
+        assert await browse.read_value() == 0
+        await p.trigger("P-100")
+        await p.wait("ResultReady", True)
+        row_count = database.history.query(HistoryFilter(limit=None)).total
+        result = {n: await p.read(n) for n in ("ResultOK", "ResultNG", "Probability", "ResultPartId", "InspectionId",
+                                                "Trigger", "Ready", "State", "CountTotal")}
+        await p.write("ResultAck", True, "Boolean")
+        await p.wait("ResultReady", False)
+        after = {n: await p.read(n) for n in ("Ready", "ResultAck", "ResultPartId", "State")}
+        await p.trigger("P-101")
+        await p.wait("ResultPartId", "P-101")
+        await p.wait("ResultReady", True)
+        return row_count, result, after
+
+    row_count, result, after = asyncio.run(_with_plc(endpoint, plc))
+    assert row_count == 1  # ResultReady came only once the row existed
+    assert result["ResultPartId"] == "P-100" and result["ResultOK"] != result["ResultNG"]
+    assert result["Trigger"] is False and result["Ready"] is False and result["State"] == int(StationState.RESULT_READY)
+    assert result["CountTotal"] == 1
+    record = database.inspections.get(result["InspectionId"])
+    assert record.part_id == "P-100" and (record.verdict == "PASS") == result["ResultOK"]
+    assert after == {"Ready": True, "ResultAck": False, "ResultPartId": "P-100", "State": int(StationState.READY)}
+
+
+def test_refusals_reach_the_plc_as_error_codes(opcua_line, database):
+    rig, endpoint = opcua_line(inspector=FakeInspector(inspect_delay_s=0.4))
+
+    async def plc(p: Plc):
+        codes = {}
+        await p.trigger("A")
+        await p.wait("Busy", True)
+        await p.trigger("B")  # while busy
+        codes["busy"] = (await p.read("ErrorCode"), await p.read("ErrorText"))
+        await p.wait("ResultReady", True)
+        await p.trigger("C")  # before the acknowledgement
+        codes["no_ack"] = await p.read("ErrorCode")
+        await p.write("RecipeId", 4242, "Int32")
+        codes["recipe"] = (await p.read("ErrorCode"), await p.read("ErrorText"), await p.read("RecipeId"))
+        await p.write("ResultAck", True, "Boolean")
+        await p.wait("Ready", True)
+        await p.trigger("D")
+        await p.wait("ResultReady", True)
+        codes["after"] = (await p.read("ErrorCode"), await p.read("ResultPartId"))
+        return codes
+
+    codes = asyncio.run(_with_plc(endpoint, plc))
+    assert codes["busy"][0] == ErrorCode.BUSY and "still being inspected" in codes["busy"][1]
+    assert codes["no_ack"] == ErrorCode.RESULT_NOT_ACKNOWLEDGED
+    assert codes["recipe"][0] == ErrorCode.UNKNOWN_RECIPE and "4242" in codes["recipe"][1]
+    assert codes["recipe"][2] == rig.status.product_id  # RecipeId shows the recipe in use
+    assert codes["after"] == (ErrorCode.NONE, "D")
+    assert sorted(r.part_id for r in database.history.query(HistoryFilter(limit=None)).records) == ["A", "D"]
+
+
+def test_the_plc_switches_the_recipe(opcua_line, database):
+    from line_fakes import good_part
+
+    other = database.products.create("bracket")
+    database.references.add(other.id, [good_part(5)])
+    rig, endpoint = opcua_line()
+
+    async def plc(p: Plc):
+        await p.write("RecipeId", other.id, "Int32")
+        await p.wait("RecipeId", other.id)
+        await p.wait("Ready", True)
+        await p.trigger("R1")
+        await p.wait("ResultReady", True)
+        return await p.read("InspectionId")
+
+    inspection_id = asyncio.run(_with_plc(endpoint, plc))
+    assert database.inspections.get(inspection_id).product_name == "bracket"
+
+
+def test_a_trigger_before_any_product_is_ready_gets_not_ready(make_line):
+    rig = make_line(inspector=FakeInspector(build_delay_s=3.0)).start(ready=False)
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
+    server = OpcUaServer(rig.controller, endpoint)
+    server.start()
+    try:
+        async def plc(p: Plc):
+            await p.trigger("early")
+            return await p.read("ErrorCode"), await p.read("Ready"), await p.read("State")
+
+        code, ready, state = asyncio.run(_with_plc(endpoint, plc))
+        assert code == ErrorCode.NOT_READY and ready is False and state == int(StationState.IDLE)
+    finally:
+        server.stop()
+
+
+def test_a_port_already_taken_is_a_clear_error(make_line):
+    rig = make_line().start()
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    port = blocker.getsockname()[1]
+    try:
+        server = OpcUaServer(rig.controller, f"opc.tcp://127.0.0.1:{port}/inspection/")
+        t0 = time.monotonic()
+        with pytest.raises(PlcServerError, match=f"{port}.*already in use"):
+            server.start()
+        assert time.monotonic() - t0 < 20
+    finally:
+        blocker.close()
