@@ -5,6 +5,7 @@
     python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT]
     python main.py chat --ref R.png IMAGE "question" [--json]
     python main.py train-prompts [...]
+    python main.py line --config station.toml [--check]    the headless line runner (PLC servers, MQTT)
 
 Each sub-command lives in its own module; this file only dispatches.
 """
@@ -24,6 +25,7 @@ COMMANDS = {
     "users": ("db.cli.users_cmd", "main"),
     "audit": ("db.cli.audit_cmd", "main"),
     "product": ("db.cli.product_cmd", "main"),
+    "line": ("line.cli.line_cmd", "main"),
 }
 
 

@@ -1,0 +1,158 @@
+"""The headless line runner: camera, controller, inference, database, PLC servers and MQTT from one station config,
+with no window (a cabinet PC). ``python main.py line --config station.toml`` runs it until SIGTERM / SIGINT.
+
+Start order: database, PLC servers (a port already taken stops the start before anything runs), the controller
+(recorder, camera, inference), MQTT. Stop order: the PLC servers (no new triggers), the controller (the part in
+flight finishes, what the database has not taken goes to the unsaved folder), MQTT (what is ready goes out),
+the database.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from db.engine import default_data_dir
+from line.capture.camera_link import CameraLink
+from line.capture.spec import source_from_spec
+from line.catalog import DatabaseCatalog
+from line.config import StationConfig
+from line.controller import StationController
+from line.inference import InferenceEngine
+from line.recorder import Recorder, database_writer
+from line.shift import ShiftCounters, ShiftSchedule
+from line.station_status import StationStatus
+from line.unsaved_spool import UnsavedSpool
+
+log = logging.getLogger(__name__)
+
+UNSAVED_FOLDER = "unsaved"
+
+
+class RunnerError(Exception):
+    """The runner could not start; the message says what to change."""
+
+
+def default_inspector_factory(encoder: str) -> Callable[[], Any]:
+    def make() -> Any:
+        from core.inspector import Inspector
+
+        return Inspector(encoder=encoder, device="auto")
+
+    return make
+
+
+class LineRunner:
+    def __init__(self, config: StationConfig, inspector_factory: Callable[[], Any] | None = None) -> None:
+        self.config = config
+        self.inspector_factory = inspector_factory or default_inspector_factory(config.station.encoder)
+        self.data_dir = default_data_dir(config.station.data_dir)
+        self.database: Any = None
+        self.status: StationStatus | None = None
+        self.controller: StationController | None = None
+        self.opcua: Any = None
+        self.modbus: Any = None
+        self.mqtt: Any = None
+        self._started = False
+
+    def start(self) -> None:
+        """Start everything, or raise RunnerError / DatabaseError / PlcServerError having stopped what started."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        self._started = True
+        log.info("line runner started: station %s, product %s, camera %s (%s)", self.config.station.name,
+                 self.config.station.product, self.config.camera.source, self.config.camera.trigger.value)
+
+    def _start(self) -> None:
+        from db.repository import Database
+
+        cfg = self.config
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.database = Database.open(self.data_dir, url=cfg.station.database_url)
+        guarded, actor = self._technical_user()
+        self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
+        writer = database_writer(
+            self.database, station=cfg.station.name, operator=actor.name if actor else "line",
+            topic=cfg.mqtt.topic if cfg.mqtt else None, guarded=guarded, actor=actor,
+        )
+        recorder = Recorder(writer, spool=UnsavedSpool(self.data_dir / UNSAVED_FOLDER))
+        source = source_from_spec(cfg.camera.source, cti=str(cfg.camera.cti) if cfg.camera.cti else None)
+        camera = CameraLink(source, cfg.camera.trigger)
+        self.controller = StationController(
+            self.status, InferenceEngine(self.inspector_factory), recorder, camera,
+            DatabaseCatalog(self.database, self.data_dir), product=cfg.station.product,
+            ack_timeout_s=cfg.station.ack_timeout_s, acquire_timeout_s=cfg.camera.acquire_timeout_s,
+        )
+        if cfg.opcua is not None:
+            from line.plc.opcua_server import OpcUaServer
+
+            self.opcua = OpcUaServer(self.controller, cfg.opcua.endpoint)
+            self.opcua.start()
+        if cfg.modbus is not None:
+            from line.plc.modbus_server import ModbusServer
+
+            self.modbus = ModbusServer(self.controller, cfg.modbus.host, cfg.modbus.port)
+            self.modbus.start()
+        self.controller.start()
+        if cfg.mqtt is not None:
+            from line.mqtt.publisher import MqttPublisher
+
+            self.mqtt = MqttPublisher(
+                self.database.outbox, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.topic, status=self.status,
+                client_id=cfg.mqtt.client_id or f"inspection-station-{cfg.station.name}", keepalive_s=cfg.mqtt.keepalive_s,
+            )
+            self.mqtt.start()
+
+    def _technical_user(self) -> tuple[Any, Any]:
+        """The configured technical user (role "line") the results are recorded as, checked now; (None, None)
+        when none is configured."""
+        name = self.config.station.user
+        if not name:
+            return None, None
+        from db.errors import DatabaseError, NotFoundError
+        from db.guarded import GuardedDatabase
+        from db.roles import INSPECT, LINE
+
+        guarded = GuardedDatabase(self.database)
+        try:
+            user = guarded.users.get(name)
+        except NotFoundError as exc:
+            raise RunnerError(f"[station] user {name!r} does not exist: create it with "
+                              f"main.py users add {name} --role line ... ({exc})") from exc
+        if user.role != LINE:
+            raise RunnerError(f"[station] user {name!r} has the role {user.role!r}; the line runner records as a "
+                              "technical user with the role 'line' (main.py users add NAME --role line)")
+        try:
+            return guarded, guarded.check(user, INSPECT)
+        except DatabaseError as exc:  # PermissionDenied: disabled, or the role may not
+            raise RunnerError(f"[station] user {name!r} may not inspect: {exc}") from exc
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop in order (idempotent); every part is bounded by its own timeout."""
+        for name in ("opcua", "modbus"):
+            server = getattr(self, name)
+            if server is not None:
+                server.stop()
+                setattr(self, name, None)
+        if self.controller is not None:
+            self.controller.stop(timeout_s)
+            self.controller = None
+        if self.mqtt is not None:
+            self.mqtt.stop()
+            self.mqtt = None
+        if self.database is not None:
+            self.database.close()
+            self.database = None
+        if self._started:
+            log.info("line runner stopped cleanly")
+            self._started = False
+
+    @property
+    def log_hint(self) -> Path:
+        from line.logs import LOG_FILE, LOG_FOLDER
+
+        return self.data_dir / LOG_FOLDER / LOG_FILE
