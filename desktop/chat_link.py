@@ -2,6 +2,8 @@
 answers streamed into the transcript, Stop, and the conversation stored with its inspection in the database."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from PySide6.QtCore import QObject, Slot
 
 from desktop.chat_panel import ChatPanel
@@ -23,6 +25,9 @@ class ChatLink(QObject):
         self.outcome: InspectionOutcome | None = None
         self.inspection_id: int | None = None
         self.product_id: int | None = None
+        # Messages about a part whose row does not exist yet (the database was busy, a write waits on Retry): kept
+        # with their time until the row exists, then stored with it; still waiting at shutdown: stored without it.
+        self._waiting: dict[int, tuple[InspectionOutcome, list[tuple[str, str, datetime]]]] = {}
         self._tasks = DatabaseTaskRunner(self)
         panel.send_requested.connect(self.ask)
         panel.stop_requested.connect(service.stop)
@@ -45,6 +50,9 @@ class ChatLink(QObject):
     def set_record(self, outcome: InspectionOutcome, inspection_id: int) -> None:
         if outcome is self.outcome:
             self.inspection_id = inspection_id
+        _, waiting = self._waiting.pop(id(outcome), (outcome, []))
+        for role, text, when in waiting:
+            self._write(role, text, inspection_id, outcome.product_id, when)
 
     @Slot(str)
     def ask(self, question: str) -> None:
@@ -74,12 +82,24 @@ class ChatLink(QObject):
     def _store(self, role: str, text: str) -> None:
         if not text.strip():
             return
-        inspection_id, product_id = self.inspection_id, self.product_id
+        when = datetime.now(timezone.utc)
+        if self.outcome is not None and self.inspection_id is None:  # its row is not there yet: wait for it
+            self._waiting.setdefault(id(self.outcome), (self.outcome, []))[1].append((role, text, when))
+            return
+        self._write(role, text, self.inspection_id, self.product_id, when)
+
+    def _write(self, role: str, text: str, inspection_id: int | None, product_id: int | None, when: datetime) -> None:
         self._tasks.run(
-            lambda: self.database.chat.append(role, text, inspection_id=inspection_id, product_id=product_id),
+            lambda: self.database.chat.append(
+                role, text, inspection_id=inspection_id, product_id=product_id, time=when
+            ),
             on_error=lambda exc: self.status.showMessage(f"Chat message not saved: {exc}", 10000),
         )
 
     def shutdown(self) -> None:
         self.service.shutdown()
+        for outcome, waiting in self._waiting.values():  # their rows never came: keep the words with the product
+            for role, text, when in waiting:
+                self._write(role, text, None, outcome.product_id, when)
+        self._waiting.clear()
         self._tasks.wait_idle(5000)

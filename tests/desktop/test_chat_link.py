@@ -90,3 +90,42 @@ def test_stop_button_reaches_the_worker(qtbot, make_rig, database):
     rig.window.chat.start_assistant_message()
     rig.window.chat.stop_button.click()
     assert link.service._stop.is_set()
+
+
+def test_a_question_asked_before_its_inspection_row_exists_is_stored_with_it(qtbot, database):
+    """While the database keeps an inspection waiting (locked, Retry), questions about that part wait with it and
+    land in its transcript once the row exists; ones whose row never comes are kept with the product at shutdown."""
+    from desktop.chat_panel import ChatPanel
+    from desktop.inference_worker import InspectionOutcome
+    from desktop.station_status_bar import StationStatusBar
+    from line.capture.mailbox import Frame
+    from station_fakes import FakeInspector, bad_part, good_part
+
+    panel, status = ChatPanel(), StationStatusBar()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(status)
+    service = ChatService(history=database.history_queries, session_factory=_facts_only)
+    link = ChatLink(panel, service, database, status)
+    product = database.products.create("widget")
+    inspector = FakeInspector()
+    built = inspector.build_product([good_part(0)], name="widget")
+    outcomes = []
+    for i in range(2):
+        frame = Frame(image=bad_part(i), index=i, source="test")
+        result = inspector.inspect(frame.image, built)
+        outcomes.append(InspectionOutcome(frame, product.id, "widget", result, None, 1.0))
+    link.set_part(outcomes[0])
+    link._store("user", "Where is the defect?")  # asked while the row is still waiting
+    link._store("assistant", "At the top left.")
+    link.set_part(outcomes[1])  # the next part came before the row did
+    link._store("user", "And this one?")
+    qtbot.wait(200)
+    assert database.chat.for_product(product.id) == []  # nothing stored without its inspection yet
+    row = database.inspections.record(product_id=product.id, result=outcomes[0].result, image=outcomes[0].frame.image)
+    link.set_record(outcomes[0], row.id)
+    qtbot.waitUntil(lambda: len(database.chat.for_inspection(row.id)) == 2, timeout=5000)
+    assert [(m.role, m.text) for m in database.chat.for_inspection(row.id)] == [
+        ("user", "Where is the defect?"), ("assistant", "At the top left.")]
+    link.shutdown()  # the second part's row never came: its question is kept with the product
+    texts = [m.text for m in database.chat.for_product(product.id)]
+    assert "And this one?" in texts and len(texts) == 3
