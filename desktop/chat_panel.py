@@ -48,6 +48,7 @@ class ChatPanel(QWidget):
         self._plain = QTextCharFormat()
         self._streaming: ChatMessage | None = None
         self._deferred: list[ChatMessage] = []
+        self._result_at: int | None = None  # where the part-on-screen result starts, while nothing follows it
         self.send_button.clicked.connect(self._submit)
         self.input.returnPressed.connect(self._submit)
         self.stop_button.clicked.connect(self.stop_requested)
@@ -59,15 +60,33 @@ class ChatPanel(QWidget):
             self._deferred.append(ChatMessage(role, text))
             return
         self.messages.append(ChatMessage(role, text))
+        self._result_at = None  # (show_part_result sets it again for its own message)
         self._insert_header(role)
         self._cursor_at_end().insertText(text, self._plain)
         self._scroll_to_end()
+
+    def show_part_result(self, text: str) -> None:
+        """The result of the part now on screen. It replaces the previous part's result when nobody talked about
+        that one, so in Auto mode the panel holds the conversation about the part on screen, not a log of parts."""
+        if self._streaming is not None:
+            self.append_message("system", text)
+            return
+        if self._result_at is not None and self.messages and self.messages[-1].role == "system":
+            cursor = self.view.textCursor()
+            cursor.setPosition(self._result_at)
+            cursor.movePosition(QTextCursor.MoveOperation.End, QTextCursor.MoveMode.KeepAnchor)
+            cursor.removeSelectedText()
+            self.messages.pop()
+        start = self._cursor_at_end().position()
+        self.append_message("system", text)
+        self._result_at = start
 
     def start_assistant_message(self) -> None:
         """Open an assistant message that ``append_tokens`` fills; Stop becomes available."""
         self.finish_assistant_message()
         self._streaming = ChatMessage("assistant", "")
         self.messages.append(self._streaming)
+        self._result_at = None
         self._insert_header("assistant")
         self.set_busy(True)
 
@@ -87,6 +106,7 @@ class ChatPanel(QWidget):
             self.append_message(message.role, message.text)
 
     def clear(self) -> None:
+        self._result_at = None
         self.messages.clear()
         self._deferred.clear()
         self._streaming = None

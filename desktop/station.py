@@ -488,8 +488,7 @@ class Station(QObject):
         elif not result.drift:
             self.window.clear_problem("drift")
         self.window.clear_problem("inspection")
-        if not self.auto or result.is_defective:
-            self.window.chat.append_message("system", describe_result(result, outcome.product_name))
+        self.window.chat.show_part_result(describe_result(result, outcome.product_name))
         if self.chat_link is not None:
             self.chat_link.set_part(outcome)
         self.recorder.submit(outcome)

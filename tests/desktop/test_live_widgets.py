@@ -137,6 +137,28 @@ def test_chat_panel_streams_tokens_and_keeps_the_transcript(qtbot):
     assert "You: where is the defect?" in text and "Station: The defect is at the top left." in text
 
 
+def test_chat_panel_holds_the_conversation_about_the_part_on_screen_not_a_log(qtbot):
+    """In Auto mode one part follows another: a result nobody talked about is replaced by the next one, so the last
+    line always matches the badge; once someone asks about a part, that conversation stays."""
+    chat = ChatPanel()
+    qtbot.addWidget(chat)
+    for i in range(120):
+        chat.show_part_result(f"{'FAIL' if i % 2 else 'PASS'}: part {i}.")
+    assert [(m.role, m.text) for m in chat.messages] == [("system", "FAIL: part 119.")]
+    assert chat.view.toPlainText().count("Result:") == 1
+    chat.input.setText("where is the defect?")
+    qtbot.keyClick(chat.input, Qt.Key.Key_Return)
+    chat.start_assistant_message()
+    chat.append_tokens("At the top left.")
+    chat.finish_assistant_message()
+    chat.show_part_result("PASS: part 120.")
+    chat.show_part_result("PASS: part 121.")
+    assert [m.text for m in chat.messages] == [
+        "FAIL: part 119.", "where is the defect?", "At the top left.", "PASS: part 121."]
+    text = chat.view.toPlainText()
+    assert "part 119" in text and "part 120" not in text and text.rstrip().endswith("PASS: part 121.")
+
+
 def test_control_bar_asks_for_a_folder_and_keeps_the_source_on_cancel(qtbot):
     answers = iter(["folder:/data/parts", None])
     bar = ControlBar(ask_detail=lambda parent, spec: next(answers))
