@@ -272,14 +272,17 @@ class HistoryView(QWidget):
 
     @Slot(int)
     def _load_finished(self, total: int) -> None:
+        self._show_count(total)
+        if self.banner.level == "error":
+            self.banner.clear()
+
+    def _show_count(self, total: int) -> None:
         f = self.model.current_filter
         what = describe(f, self.filter_bar.product_name(f.product_id)) if f is not None else ""
         if total == 0:
             self.count_label.setText(f"No inspections match ({what}).")
         else:
             self.count_label.setText(f"{total:,} inspection{'s' if total != 1 else ''} ({what})".replace(",", "\u2009"))
-        if self.banner.level == "error":
-            self.banner.clear()
 
     @Slot(str)
     def _load_failed(self, message: str) -> None:
@@ -309,6 +312,8 @@ class HistoryView(QWidget):
             self._load_products()  # a product created since the list was read
         if not self.model.insert_record(record):
             self._refresh_timer.start()
+        elif not self.model.is_loading:
+            self._show_count(self.model.total)  # the footer counts the rows the station pushed in, too
 
     def _pushed_record_failed(self, inspection_id: int, exc: Exception) -> None:
         if isinstance(exc, NotFoundError):

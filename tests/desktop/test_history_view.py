@@ -368,6 +368,7 @@ def test_a_recorded_inspection_appears_at_the_top_when_it_fits_the_filter(qtbot,
     view.on_inspection_recorded(new.id)
     qtbot.waitUntil(lambda: view.model.rowCount() == 13, timeout=5000)
     assert view.model.record_at(0).id == new.id
+    assert view.count_label.text().startswith("13 inspections")  # the footer counts pushed rows too
     other = fixture.db.inspections.record(product_id=fixture.b, result=make_result(PASS, 0.2), image=frame + 1)
     view.on_inspection_recorded(other.id)
     qtbot.wait(400)  # the station's push is answered in the background; give it time to (not) change anything
