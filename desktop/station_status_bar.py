@@ -1,7 +1,7 @@
 """The status bar: camera FPS, inspection latency, model and database state, plus transient messages."""
 from __future__ import annotations
 
-from PySide6.QtCore import Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 
@@ -19,7 +19,7 @@ class StationStatusBar(QStatusBar):
         )
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(180)
+        self.progress.setMaximumWidth(260)
         self.progress.setTextVisible(True)
         self.progress.hide()
         for label in (self.camera, self.latency, self.model, self.database, self.learning):
@@ -69,6 +69,12 @@ class StationStatusBar(QStatusBar):
         if fraction is None:
             self.progress.hide()
             return
-        self.progress.setValue(int(round(100 * min(1.0, max(0.0, fraction)))))
-        self.progress.setFormat(f"{message} %p%" if message else "%p%")
+        value = int(round(100 * min(1.0, max(0.0, fraction))))
+        self.progress.setValue(value)
+        # The bar's text stays on one line inside the bar (it wrapped over two); the whole message is its tooltip.
+        room = self.progress.maximumWidth() - 16
+        metrics = self.progress.fontMetrics()
+        text = metrics.elidedText(message, Qt.TextElideMode.ElideMiddle, max(0, room - metrics.horizontalAdvance(" 100%")))
+        self.progress.setFormat(f"{text} %p%" if text else "%p%")
+        self.progress.setToolTip(f"{message} ({value}%)" if message else "")
         self.progress.show()

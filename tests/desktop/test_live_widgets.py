@@ -186,3 +186,18 @@ def test_status_bar_message_is_whole_in_its_tooltip(qtbot):
     assert bar.toolTip() == text
     bar.clearMessage()
     assert bar.toolTip() == ""
+
+
+def test_status_bar_progress_text_fits_its_bar_and_the_tooltip_holds_it_whole(qtbot):
+    from desktop.station_status_bar import StationStatusBar
+
+    bar = StationStatusBar()
+    qtbot.addWidget(bar)
+    message = "Demo disk: self-calibration: simulated defect 12/24 of the reference's copies"
+    bar.set_progress(0.83, message)
+    shown = bar.progress.format().replace("%p%", "83%")
+    width = bar.progress.fontMetrics().horizontalAdvance(shown)
+    assert width <= bar.progress.maximumWidth() - 8 and "…" in shown
+    assert bar.progress.toolTip() == f"{message} (83%)"
+    bar.set_progress(0.5, "Loading")
+    assert bar.progress.format() == "Loading %p%"
