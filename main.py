@@ -2,6 +2,7 @@
 
     python main.py [--data-dir DIR] [--demo] [--screenshot OUT.png [--frames N]]   the desktop station (default)
     python main.py inspect --ref A.png [--ref B.png ...] IMAGE [--json] [--heatmap OUT.png]
+    python main.py inspect --product NAME [--data-dir D] IMAGE [--json]   against a saved product (line/cli)
     python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT]
     python main.py chat --ref R.png IMAGE "question" [--json]
     python main.py train-prompts [...]
@@ -18,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 COMMANDS = {
-    "inspect": ("core.cli.inspect_cmd", "main"),
+    "inspect": ("line.cli.inspect_cmd", "main"),  # --product NAME: a saved product; else core's inspect
     "evaluate": ("core.cli.evaluate_cmd", "main"),
     "chat": ("core.chat.cli", "chat_main"),
     "train-prompts": ("core.chat.cli", "train_main"),
