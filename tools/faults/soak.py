@@ -1,0 +1,132 @@
+"""Soak: Auto mode on the demo camera for a fixed time, sampled every ``--every`` saved frames from /proc of the
+station process and from its database: resident memory, threads, open file handles, database size (+ WAL) and
+the inference latency p50 / p99 (the rows' ``timings.total``) of the frames since the last sample.
+
+    .venv/bin/python -m tools.faults soak --minutes 25 --every 100 --out out/soak
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tools.faults.common import StationProcess, fresh_data_dir, prepare_template
+from tools.faults.invariants import check
+
+
+def proc_sample(pid: int) -> dict:
+    status = Path(f"/proc/{pid}/status").read_text()
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    rss_kb = int(fields["VmRSS"].split()[0])
+    threads = int(fields["Threads"])
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    return {"rss_mb": rss_kb / 1024.0, "threads": threads, "fds": fds}
+
+
+def db_sample(data_dir: Path, after_id: int) -> dict:
+    db = data_dir / "station.sqlite3"
+    size = sum((db.parent / (db.name + s)).stat().st_size for s in ("", "-wal") if (db.parent / (db.name + s)).exists())
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
+    try:
+        rows = con.execute("select id, json_extract(timings, '$.total') from inspections where id > ?",
+                           (after_id,)).fetchall()
+        count = con.execute("select count(*) from inspections").fetchone()[0]
+    finally:
+        con.close()
+    lat = np.array([r[1] for r in rows if r[1] is not None], dtype=float)
+    return {
+        "db_mb": size / 1e6, "rows": count, "last_id": max((r[0] for r in rows), default=after_id),
+        "p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
+        "p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
+        "n_lat": int(lat.size),
+    }
+
+
+def plot(samples: list[dict], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frames = [s["frames"] for s in samples]
+    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    series = [("rss_mb", "resident memory (MB)"), ("threads", "threads"), ("fds", "open file handles"),
+              ("db_mb", "database + WAL (MB)"), ("p50_ms", "latency p50 (ms)"), ("p99_ms", "latency p99 (ms)")]
+    for ax, (key, label) in zip(axes.flat, series):
+        ax.plot(frames, [s[key] for s in samples], marker=".")
+        ax.set_title(label, fontsize=10)
+        ax.set_xlabel("frames saved")
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+
+
+def summarize(samples: list[dict], warmup_frames: int) -> dict:
+    after = [s for s in samples if s["frames"] >= warmup_frames] or samples
+    first, last = after[0], samples[-1]
+    p50 = np.median([s["p50_ms"] for s in after if s["p50_ms"]])
+    p99 = np.median([s["p99_ms"] for s in after if s["p99_ms"]])
+    return {
+        "frames": last["frames"], "minutes": last["t_s"] / 60.0, "warmup_frames": first["frames"],
+        "rss_start_mb": first["rss_mb"], "rss_end_mb": last["rss_mb"],
+        "rss_growth_pct": 100.0 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"],
+        "rss_max_mb": max(s["rss_mb"] for s in after),
+        "threads": (first["threads"], last["threads"], max(s["threads"] for s in after)),
+        "fds": (first["fds"], last["fds"], max(s["fds"] for s in after)),
+        "db_mb": (first["db_mb"], last["db_mb"]),
+        "p50_ms_median": float(p50), "p99_ms_median": float(p99), "p99_over_p50": float(p99 / p50),
+        "worst_window_p99_over_p50": max(s["p99_ms"] / s["p50_ms"] for s in after if s["p50_ms"]),
+    }
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="tools.faults soak")
+    ap.add_argument("--minutes", type=float, default=25.0)
+    ap.add_argument("--every", type=int, default=100, help="sample every N saved frames")
+    ap.add_argument("--warmup", type=int, default=500, help="frames before the memory baseline")
+    ap.add_argument("--out", type=Path, default=Path("out/soak"))
+    args = ap.parse_args(argv)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    template = prepare_template(out / "template")
+    data = fresh_data_dir(template, out / "data")
+    journal = out / "journal.txt"
+    journal.unlink(missing_ok=True)
+    station = StationProcess(data, journal, out / "station.log")
+    t0 = time.monotonic()
+    samples: list[dict] = []
+    last_id = 0
+    next_at = args.every
+    saved_n = 0
+    deadline = t0 + args.minutes * 60.0
+    with open(out / "samples.jsonl", "w") as fh:
+        while time.monotonic() < deadline and station.proc.poll() is None:
+            time.sleep(1.0)
+            saved_n = sum(1 for k, e in station.run_events() if k == "saved")
+            if saved_n >= next_at:
+                s = {"frames": saved_n, "t_s": time.monotonic() - t0, **proc_sample(station.pid)}
+                d = db_sample(data, last_id)
+                last_id = d.pop("last_id")
+                s.update(d)
+                samples.append(s)
+                fh.write(json.dumps(s) + "\n")
+                fh.flush()
+                print(json.dumps(s), flush=True)
+                next_at = (saved_n // args.every + 1) * args.every
+    code = station.terminate(120)
+    result = check(data, station.saved())
+    summary = summarize(samples, args.warmup) if samples else {}
+    summary.update({"exit_code": code, "problems": result.problems(), "rows": result.rows,
+                    "reported_saved": result.reported, "shutdown": [e for k, e in station.run_events() if k == "shutdown"]})
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    if samples:
+        plot(samples, out / "soak.png", f"Soak: Auto on the demo camera, {summary['frames']} frames in "
+             f"{summary['minutes']:.0f} min (2-core x86-64 VM, no GPU)")
+    return 0 if not result.problems() else 1

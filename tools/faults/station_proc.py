@@ -1,0 +1,155 @@
+"""The real desktop station (desktop/app.py: window, camera feed, inference worker, database writer, spool) in
+offscreen Qt, with Auto switched on as soon as the product is ready, and a journal of what the station told the
+operator: every inspection it reported as saved (id and SHA-256 of its files), every banner and database status
+text. Nothing of the station is replaced; a subclass of Station only listens.
+
+    python -m tools.faults.station_proc --journal J.txt [--stop-after N] [--no-auto] -- --data-dir D --demo ...
+
+SIGTERM (or ``--stop-after N`` inspections of this run saved) closes the window as an operator would; kill -9 is
+the harness's business. Journal lines: ``<monotonic> <event> <json>``, written with one write() each, so a kill
+never leaves half a line claimed as saved.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+
+
+class Journal:
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+
+    def write(self, event: str, **data) -> None:
+        line = f"{time.monotonic():.3f} {event} {json.dumps(data, default=str)}\n"
+        os.write(self.fd, line.encode())
+
+
+def read_journal(path) -> list[tuple[float, str, dict]]:
+    events = []
+    try:
+        text = open(path, encoding="utf-8").read()
+    except FileNotFoundError:
+        return events
+    for line in text.splitlines():
+        parts = line.split(" ", 2)
+        if len(parts) == 3:
+            try:
+                events.append((float(parts[0]), parts[1], json.loads(parts[2])))
+            except ValueError:
+                continue
+    return events
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        split = argv.index("--")
+        own, station_args = argv[:split], argv[split + 1:]
+    else:
+        own, station_args = argv, []
+    parser = argparse.ArgumentParser(prog="tools.faults.station_proc")
+    parser.add_argument("--journal", required=True)
+    parser.add_argument("--stop-after", type=int, default=0, help="close the window after N saved inspections")
+    parser.add_argument("--no-auto", action="store_true")
+    parser.add_argument("--no-chat", action="store_true",
+                        help="do not load the chat's language model (it is not on the inspection path; on a 2-core "
+                             "machine it takes a core for a minute at every start)")
+    args = parser.parse_args(own)
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    journal = Journal(args.journal)
+    journal.write("process", pid=os.getpid(), args=station_args)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import desktop.station as station_module
+
+    base = station_module.Station
+    stop_requested = {"flag": False}
+
+    class ListeningStation(base):  # the real Station; it only reports what it shows
+        def start(self, spec, product_id):  # noqa: D401
+            window = self.window
+            saved = {"n": 0}
+            shown: set[int] = set()
+
+            def on_shown(outcome) -> None:
+                shown.add(id(outcome))
+
+            def on_recorded(outcome, record) -> None:
+                fresh = id(outcome) in shown
+                shown.discard(id(outcome))
+                journal.write("saved", id=record.id, image=record.image_sha256, heatmap=record.heatmap_sha256,
+                              fresh=fresh)
+                if fresh:
+                    saved["n"] += 1
+                    if args.stop_after and saved["n"] >= args.stop_after:
+                        QTimer.singleShot(0, window.close)
+
+            def on_failed(outcome, message) -> None:
+                journal.write("record_failed", message=message, waiting=len(self.recorder.unsaved))
+
+            def on_ready(pid) -> None:
+                journal.write("product_ready", product=pid)
+                if not args.no_auto and not self.auto:
+                    self.set_auto(True)
+                    journal.write("auto", on=self.auto)
+
+            show_problem, set_database = window.show_problem, window.status.set_database
+
+            def problem(key, text, level="error", *a, **k):
+                journal.write("banner", key=key, level=level, text=text)
+                return show_problem(key, text, level, *a, **k)
+
+            def database_status(text, ok=True):
+                journal.write("db_status", text=text, ok=ok)
+                return set_database(text, ok)
+
+            window.show_problem = problem
+            window.status.set_database = database_status
+            self.outcome_shown.connect(on_shown)
+            self.recorder.recorded.connect(on_recorded)
+            self.recorder.failed.connect(on_failed)
+            self.recorder.queue_full.connect(lambda n: journal.write("queue_full", waiting=n))
+            self.product_ready.connect(on_ready)
+            self.feed.status_changed.connect(lambda name, msg, ok: journal.write("camera", text=msg, ok=ok))
+
+            def poll() -> None:  # lets Python run the SIGTERM handler; closes the window as the operator would
+                if stop_requested["flag"]:
+                    stop_requested["flag"] = False
+                    journal.write("closing")
+                    window.close()
+
+            self._fault_timer = QTimer(self)
+            self._fault_timer.timeout.connect(poll)
+            self._fault_timer.start(100)
+            super().start(spec, product_id)
+
+        def shutdown(self):
+            first = not getattr(self, "_fault_shutdown", False)
+            self._fault_shutdown = True
+            result = super().shutdown()
+            if first:
+                journal.write("shutdown", kept=self.recorder.kept, not_kept=self.recorder.not_kept,
+                              unsaved=len(self.recorder.unsaved))
+            return result
+
+    station_module.Station = ListeningStation
+    if args.no_chat:
+        import desktop.chat_link as chat_link
+
+        chat_link.ChatLink.start = lambda self: None
+    signal.signal(signal.SIGTERM, lambda *_: stop_requested.__setitem__("flag", True))
+    from desktop import app
+
+    code = app.main(station_args)
+    journal.write("exit", code=code)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
