@@ -138,9 +138,15 @@ class Inspector:
         refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
         settings = resolve_settings(settings or DEFAULT_SETTINGS, refs)
 
+        started = time.perf_counter()
+
         def report(frac: float, msg: str) -> None:
             if progress:
-                progress(max(0.0, min(1.0, frac)), msg)
+                frac = max(0.0, min(1.0, frac))
+                elapsed = time.perf_counter() - started
+                if 0.15 <= frac < 1.0 and elapsed > 1.0:  # enough done to say how long the rest takes
+                    msg = f"{msg} (about {max(1, round(elapsed * (1.0 - frac) / frac))} s left)"
+                progress(frac, msg)
 
         def check_cancel() -> None:
             if cancel and cancel():
