@@ -1,0 +1,297 @@
+"""Plant integration benchmark (docs/benchmarks-plant.md): N parts triggered by a simulated PLC over OPC UA and N
+over Modbus, images from pylon's emulated camera (PYLON_CAMEMU) serving the demo camera's images, the real
+inspector, the real database and a real MQTT broker (amqtt) on 127.0.0.1; the broker is stopped for a while mid-run.
+
+    .venv/bin/python tools/bench_plant.py --parts 200 --broker-down-s 30 [--source folder] [--json out/plant.json]
+
+Reports lost / duplicated / mismatched results between the PLC's view, the database and the MQTT messages,
+trigger-to-ResultReady p50/p99 (PLC side) against the inference p50, and whether every result sent after the broker
+came back arrived, in order. ``--source folder`` uses a folder source instead of the emulated camera.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYLON_CAMEMU", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "line"))
+
+import numpy as np  # noqa: E402
+
+from line.demo_assets import DEMO_CAMERA_DIR, DEMO_PRODUCT_NAME, demo_reference_paths  # noqa: E402
+from line.events import PartRecorded, StationState  # noqa: E402
+
+
+def pct(values, q) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Collector:
+    """MQTT messages as a plant's MES would receive them (reconnecting when the broker comes back)."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        import paho.mqtt.client as mqtt
+
+        self.topic = topic
+        self.messages: list[dict] = []
+        self._lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-mes")
+        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client.on_message = self._on
+        self.client.reconnect_delay_set(1, 1)
+        self.client.connect_async("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on(self, _c, _u, m) -> None:
+        with self._lock:
+            self.messages.append(json.loads(m.payload))
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def opcua_plc(endpoint: str, ids: list[str], timeout: float = 10.0) -> list[dict]:
+    from asyncua import Client, ua
+
+    from line.plc.opcua_server import NAMESPACE, OBJECT
+
+    views = []
+    async with Client(endpoint, timeout=10) as client:
+        idx = await client.get_namespace_index(NAMESPACE)
+        node = {n: client.get_node(f"ns={idx};s={OBJECT}.{n}") for n in
+                ("PartId", "Trigger", "ResultReady", "ResultAck", "ResultPartId", "ResultOK", "InspectionId",
+                 "ErrorCode", "Ready")}
+
+        async def wait(name, value):
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < timeout:
+                if await node[name].read_value() == value:
+                    return True
+                await asyncio.sleep(0.001)
+            return False
+
+        for part in ids:
+            await wait("Ready", True)
+            await node["PartId"].write_value(ua.DataValue(ua.Variant(part, ua.VariantType.String)))
+            t0 = time.perf_counter()
+            await node["Trigger"].write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            ok = await wait("ResultReady", True)
+            dt = (time.perf_counter() - t0) * 1000
+            view = {"sent": part, "ready": ok, "ms": dt, "error": await node["ErrorCode"].read_value()}
+            if ok:
+                view.update(part_id=await node["ResultPartId"].read_value(), ok=await node["ResultOK"].read_value(),
+                            inspection_id=await node["InspectionId"].read_value())
+                await node["ResultAck"].write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            views.append(view)
+    return views
+
+
+def modbus_plc(port: int, ids: list[str], on_part=None, timeout: float = 10.0) -> list[dict]:
+    from pymodbus.client import ModbusTcpClient
+
+    from line.plc.modbus_map import registers_to_text, text_to_registers
+
+    client = ModbusTcpClient("127.0.0.1", port=port, timeout=3)
+    client.connect()
+    views = []
+
+    def wait(bit: int, value: bool) -> bool:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if client.read_discrete_inputs(0, count=6).bits[bit] == value:
+                return True
+            time.sleep(0.0005)
+        return False
+
+    for i, part in enumerate(ids):
+        if on_part is not None:
+            on_part(i)
+        wait(0, True)
+        client.write_registers(0, text_to_registers(part, 16))
+        t0 = time.perf_counter()
+        client.write_coil(0, True)
+        ok = wait(2, True)
+        dt = (time.perf_counter() - t0) * 1000
+        regs = client.read_input_registers(0, count=28).registers
+        bits = client.read_discrete_inputs(0, count=6).bits
+        view = {"sent": part, "ready": ok, "ms": dt, "error": regs[1]}
+        if ok:
+            view.update(part_id=registers_to_text(regs[12:28]), ok=bool(bits[3]), inspection_id=(regs[9] << 16) | regs[10])
+            client.write_coil(1, True)
+        views.append(view)
+    client.close()
+    return views
+
+
+def check(views: list[dict], rows: dict, messages: list[dict]) -> dict:
+    sent = [v["sent"] for v in views]
+    by_part: dict[str, list] = {}
+    for r in rows.values():
+        by_part.setdefault(r.part_id, []).append(r)
+    lost = [p for p in sent if p not in by_part]
+    duplicated = [p for p in sent if len(by_part.get(p, [])) > 1]
+    mismatched = []
+    for v in views:
+        if not v["ready"]:
+            mismatched.append((v["sent"], "no ResultReady"))
+            continue
+        row = rows.get(v["inspection_id"])
+        if v["part_id"] != v["sent"] or row is None or row.part_id != v["sent"] or (row.verdict == "PASS") != v["ok"]:
+            mismatched.append((v["sent"], "PLC view differs from the database"))
+    mqtt_by_part: dict[str, list] = {}
+    for m in messages:
+        mqtt_by_part.setdefault(m["part_id"], []).append(m)
+    mqtt_lost = [p for p in sent if p not in mqtt_by_part]
+    mqtt_dup = [p for p in sent if len(mqtt_by_part.get(p, [])) > 1]
+    mqtt_mismatch = [p for p in sent for m in mqtt_by_part.get(p, [])[:1]
+                     if by_part.get(p) and (m["verdict"] != by_part[p][0].verdict or m["inspection_id"] != by_part[p][0].id)]
+    return {"sent": len(sent), "db_lost": len(lost), "db_duplicated": len(duplicated), "plc_db_mismatched": len(mismatched),
+            "mqtt_lost": len(mqtt_lost), "mqtt_duplicated": len(mqtt_dup), "mqtt_mismatched": len(mqtt_mismatch),
+            "examples": {"lost": lost[:5], "mismatched": mismatched[:5], "mqtt_lost": mqtt_lost[:5]}}
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--parts", type=int, default=200, help="parts per protocol")
+    p.add_argument("--broker-down-s", type=float, default=30.0, help="how long the broker is stopped mid-run")
+    p.add_argument("--source", choices=("pylon", "folder"), default="pylon")
+    p.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary folder")
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+
+    import tempfile
+
+    from db.records import HistoryFilter
+    from db.repository import Database
+    from line.config import parse_config
+    from line.runner import LineRunner
+    from mqtt_broker import LocalBroker
+
+    data = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-plant-"))
+    with Database.open(data) as database:
+        if not any(pr.name == DEMO_PRODUCT_NAME for pr in database.products.list()):
+            product = database.products.create(DEMO_PRODUCT_NAME)
+            database.references.add(product.id, [str(x) for x in demo_reference_paths()])
+            database.products.update_settings(product.id, {"camera": {"exposure_us": 1000.0}})  # the recipe
+    broker = LocalBroker().start()
+    opcua_port, modbus_port = free_port(), free_port()
+    source = f"pylon:0815-0000?images={DEMO_CAMERA_DIR}" if args.source == "pylon" else f"folder:{DEMO_CAMERA_DIR}"
+    topic = "bench/line/inspection"
+    cfg = parse_config(f"""
+[station]
+data_dir = "{data}"
+product = "{DEMO_PRODUCT_NAME}"
+name = "bench"
+[camera]
+source = "{source}"
+trigger = "software"
+[opcua]
+endpoint = "opc.tcp://127.0.0.1:{opcua_port}/inspection/"
+[modbus]
+port = {modbus_port}
+[mqtt]
+port = {broker.port}
+topic = "{topic}"
+""")
+    runner = LineRunner(cfg)
+    station: list[dict] = []
+    load_before = os.getloadavg()
+    t_start = time.monotonic()
+    runner.start()
+    runner.status.bus.subscribe(lambda e: station.append({
+        "elapsed_ms": e.elapsed_ms, "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
+        "latency_ms": e.outcome.latency_ms}), PartRecorded)
+    deadline = time.monotonic() + 600
+    while runner.status.state is not StationState.READY and time.monotonic() < deadline:
+        time.sleep(0.2)
+    ready_s = time.monotonic() - t_start
+    mes = Collector(broker.port, topic)
+    time.sleep(1.0)
+    n = args.parts
+    ua_ids = [f"UA-{i:05d}" for i in range(n)]
+    mb_ids = [f"MB-{i:05d}" for i in range(n)]
+    t0 = time.monotonic()
+    ua_views = asyncio.run(opcua_plc(cfg.opcua.endpoint, ua_ids))
+    t_ua = time.monotonic() - t0
+    outage = {"stopped_at_part": None, "restarted_at_part": None, "down_s": args.broker_down_s}
+    stop_at = n // 4
+    stopped = {"t": None}
+
+    def broker_control(i: int) -> None:
+        if i == stop_at:
+            broker.stop()
+            stopped["t"] = time.monotonic()
+            outage["stopped_at_part"] = mb_ids[i]
+        elif stopped["t"] is not None and outage["restarted_at_part"] is None and \
+                time.monotonic() - stopped["t"] >= args.broker_down_s:
+            broker.start()
+            outage["restarted_at_part"] = mb_ids[i]
+
+    t0 = time.monotonic()
+    mb_views = modbus_plc(modbus_port, mb_ids, broker_control)
+    t_mb = time.monotonic() - t0
+    if outage["restarted_at_part"] is None:  # the run was shorter than the outage: wait out the rest
+        time.sleep(max(0.0, args.broker_down_s - (time.monotonic() - stopped["t"])))
+        broker.start()
+        outage["restarted_at_part"] = "after the last part"
+    drain_t0 = time.monotonic()
+    while runner.database.outbox.count_pending() and time.monotonic() - drain_t0 < 120:
+        time.sleep(0.1)
+    outage["drained_s_after_restart"] = round(time.monotonic() - drain_t0, 2)
+    time.sleep(1.0)
+    rows = {r.id: r for r in runner.database.history.query(HistoryFilter(limit=None)).records}
+    messages = list(mes.messages)
+    load_after = os.getloadavg()
+    runner.stop()
+    mes.close()
+    broker.stop()
+
+    order_ids = [m["inspection_id"] for m in messages]
+    first_seen = list(dict.fromkeys(order_ids))
+    in_order = first_seen == sorted(first_seen)
+    down_start = mb_ids.index(outage["stopped_at_part"]) if outage["stopped_at_part"] in mb_ids else None
+    during = set(mb_ids[down_start:]) if down_start is not None else set()
+    got_during = [m["part_id"] for m in messages if m["part_id"] in during]
+    report = {
+        "parts_per_protocol": n, "source": args.source, "ready_after_s": round(ready_s, 1),
+        "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
+        "cpus": os.cpu_count(),
+        "opcua": check(ua_views, rows, messages), "modbus": check(mb_views, rows, messages),
+        "opcua_trigger_to_ready_ms": {"p50": pct([v["ms"] for v in ua_views if v["ready"]], 50),
+                                      "p99": pct([v["ms"] for v in ua_views if v["ready"]], 99)},
+        "modbus_trigger_to_ready_ms": {"p50": pct([v["ms"] for v in mb_views if v["ready"]], 50),
+                                       "p99": pct([v["ms"] for v in mb_views if v["ready"]], 99)},
+        "inference_ms": {"p50": pct([s["inference_ms"] for s in station], 50), "p99": pct([s["inference_ms"] for s in station], 99)},
+        "station_trigger_to_recorded_ms": {"p50": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 50),
+                                           "p99": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 99)},
+        "parts_per_s": {"opcua": round(n / t_ua, 2), "modbus": round(n / t_mb, 2)},
+        "broker_outage": {**outage, "results_during_and_after": len(during),
+                          "delivered": len(set(got_during)), "all_in_order": in_order,
+                          "mqtt_messages": len(messages), "unique": len(set(order_ids))},
+    }
+    print(json.dumps(report, indent=1))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
