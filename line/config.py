@@ -28,7 +28,8 @@
     port = 1883
     topic = "plant/line1/inspection"      # results; the retained status goes to topic + "/status"
 
-``[opcua]``, ``[modbus]`` and ``[mqtt]`` are optional: a section left out is not started. ``check_config`` lists
+Relative paths (``data_dir``, ``cti``) are taken from the config file's folder. ``[opcua]``, ``[modbus]`` and
+``[mqtt]`` are optional: a section left out is not started. ``parse_config`` lists
 every problem with its line number (unknown keys, wrong types, ports out of range, missing product).
 """
 from __future__ import annotations

@@ -8,7 +8,7 @@ from typing import Callable
 from PySide6.QtCore import QThread, Signal
 
 from line.capture.mailbox import Frame, LatestFrameMailbox
-from line.capture.source import FrameSource, SourceError
+from line.capture.source import FrameSource, NoFrameYet, SourceError
 
 INITIAL_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 30.0
@@ -99,6 +99,8 @@ class CaptureThread(QThread):
         while not self._stop.is_set():
             try:
                 image = self.source.read()
+            except NoFrameYet:  # a triggered camera without a trigger yet: not a loss
+                continue
             except SourceError as exc:
                 return exc
             self.frames_read += 1

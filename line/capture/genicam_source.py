@@ -46,7 +46,7 @@ class GenICamSource:
         self.serial = (serial or "").strip() or None
         self.cti = producer_path(cti)
         self.name = f"GenICam {self.serial}" if self.serial else "GenICam camera"
-        self.trigger_mode = "software"
+        self.trigger_mode = "free-run"  # the window streams; the line runner sets its mode
         self.recipe: dict[str, Any] = {}
         self.lost_frames = 0
         self.last_device_timestamp: int | None = None

@@ -54,7 +54,7 @@ class PylonSource:
         self.images = Path(images) if images else None
         self.read_timeout_ms = int(read_timeout_ms)
         self.name = f"Basler {self.serial}" if self.serial else "Basler camera"
-        self.trigger_mode = "software"
+        self.trigger_mode = "free-run"  # the window streams; the line runner sets its mode
         self.recipe: dict[str, Any] = {}
         self.lost_frames = 0  # frames the camera reported as failed or skipped (buffer overrun)
         self.last_device_timestamp: int | None = None  # camera ticks of the last frame
