@@ -6,6 +6,7 @@ converted; unreadable, truncated, empty, tiny and huge files raise :class:`Image
 from __future__ import annotations
 
 import io
+import logging
 import os
 from pathlib import Path
 
@@ -19,6 +20,35 @@ ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 MIN_SIDE = 16  # pixels; smaller images carry no usable patch features
 MAX_PIXELS = 80_000_000  # 80 MP; larger images are refused rather than exhausting memory
+# Files above this are reduced by an integer factor (box filter) as they are decoded: the model works at a few
+# hundred pixels anyway, and a 79 MP PNG otherwise cost 1.2 GB and tens of seconds after decoding (issue 15).
+# Regions and heatmaps of such a file are in the reduced image's pixels.
+MAX_WORK_PIXELS = 25_000_000
+
+log = logging.getLogger(__name__)
+
+
+def reduction_factor(width: int, height: int) -> int:
+    """The smallest integer factor that brings width x height to at most MAX_WORK_PIXELS."""
+    factor = 1
+    while (width // factor) * (height // factor) > MAX_WORK_PIXELS:
+        factor += 1
+    return factor
+
+
+def _reduce(img: Image.Image, name: str, file_size: tuple[int, int]) -> Image.Image:
+    """``img`` at most MAX_WORK_PIXELS (a JPEG may already come decoded smaller, see ``draft``)."""
+    small = img
+    factor = reduction_factor(*img.size)
+    if factor > 1:
+        try:
+            small = img.reduce(factor)
+        except ValueError:  # a mode PIL cannot reduce: convert first, at the full size once
+            small = Image.fromarray(_to_rgb_uint8(img, name)).reduce(factor)
+    if small.size != tuple(file_size):
+        log.warning("%s: %dx%d pixels, inspected reduced to %dx%d (more than %d MP)", name, file_size[0],
+                    file_size[1], small.size[0], small.size[1], MAX_WORK_PIXELS // 1_000_000)
+    return small
 
 
 def _to_rgb_uint8(img: Image.Image, name: str) -> np.ndarray:
@@ -84,8 +114,11 @@ def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
                     f"{name}: image is {size[0]}x{size[1]} pixels, larger than the"
                     f" {MAX_PIXELS // 1_000_000} MP this station accepts; reduce the resolution or crop to the part"
                 )
+            factor = reduction_factor(*size)
+            if factor > 1 and img.format == "JPEG":
+                img.draft(img.mode, (size[0] // factor, size[1] // factor))  # JPEG decodes at 1/2, 1/4, 1/8
             img.load()
-            arr = _to_rgb_uint8(img, name)
+            arr = _to_rgb_uint8(_reduce(img, name, size), name)
     except ImageReadError:
         raise
     except UnidentifiedImageError:

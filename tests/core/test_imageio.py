@@ -81,3 +81,28 @@ def test_save_png_is_atomic(tmp_path, monkeypatch):
         save_png(np.ones((20, 20, 3), np.uint8), tmp_path / "full.png")
     assert not (tmp_path / "full.png").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+@pytest.mark.parametrize("mode,fmt", [("L", "PNG"), ("I;16", "PNG"), ("RGB", "JPEG")])
+def test_files_above_the_work_bound_are_reduced_as_they_are_decoded(tmp_path, caplog, mode, fmt):
+    """Issue 15: an 8900x8900 PNG (just under MAX_PIXELS) cost 1.2 GB and about a minute downstream; files above
+    MAX_WORK_PIXELS now come out of the loader reduced by an integer factor, so the work after decoding is bounded."""
+    from core.imageio import MAX_WORK_PIXELS, reduction_factor
+
+    side = int(MAX_WORK_PIXELS ** 0.5) + 2  # just over the bound: reduced by 2
+    assert reduction_factor(side, side) == 2 and reduction_factor(4000, 3000) == 1
+    arr = np.zeros((side, side), np.uint16 if mode == "I;16" else np.uint8)
+    arr[side // 4: side // 2, side // 4: side // 2] = 40000 if mode == "I;16" else 200
+    img = Image.fromarray(arr).convert("RGB") if mode == "RGB" else Image.fromarray(arr)
+    path = tmp_path / f"big.{fmt.lower()}"
+    img.save(path, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 70}))
+    with caplog.at_level("WARNING", logger="core.imageio"):
+        out = load_image(path)
+    assert out.shape == (side // 2, side // 2, 3) and out.dtype == np.uint8
+    assert out[side * 3 // 16, side * 3 // 16].max() > 100 and out[10, 10].max() < 30  # the content survives
+    assert "inspected reduced to" in caplog.text
+
+
+def test_images_up_to_the_work_bound_keep_their_size(tmp_path):
+    path = _write(tmp_path / "cam.png", np.zeros((3000, 4000, 3), np.uint8))
+    assert load_image(path).shape == (3000, 4000, 3)
