@@ -253,9 +253,9 @@ class Inspector:
 
     # --- inspection ----------------------------------------------------------------------------------------
     def inspect(self, frame: np.ndarray, product: ProductModel, pool: LinePool | None = None) -> InspectionResult:
-        """Verdict, map and regions of one frame. With ``pool`` (line mode) the frame is scored against the
-        references and the product's pool of recent parts, judged by the pool's threshold, and then offered to the
-        pool (core/line_pool.py); an operator's threshold override still wins."""
+        """Verdict, map and regions of one frame. With ``pool`` (line mode, core/line_pool.py) the threshold follows
+        the stream of recent parts once enough were seen, the frame is scored against the pool of recent parts too
+        where the pool scores, and the part is then offered to the pool; an operator's threshold override wins."""
         t0 = time.perf_counter()
         frame = check_array(frame, "frame")
         if product.encoder_id != self.encoder.id:
@@ -270,8 +270,9 @@ class Inspector:
         )
         t1 = time.perf_counter()
         cold_score = score
-        use_line = pool is not None and line is not None and pool.uses_line_scores
-        if use_line and line is not None:
+        use_line = False
+        if pool is not None and line is not None and pool.uses_line_scores:
+            use_line = True
             amap, score = line
         mode = "cold"
         if pool is not None and not calibration.overridden:
