@@ -48,6 +48,7 @@ class StationController:
         product: int | str | None = None,
         ack_timeout_s: float = ACK_TIMEOUT_S,
         acquire_timeout_s: float = ACQUIRE_TIMEOUT_S,
+        frame_files: Any = None,
     ) -> None:
         self.status = status
         self.inference = inference
@@ -57,6 +58,7 @@ class StationController:
         self.wanted_product = product
         self.ack_timeout_s = float(ack_timeout_s)
         self.acquire_timeout_s = float(acquire_timeout_s)
+        self.frame_files = frame_files  # line/frame_files.py: a part's frame is stored while it is inspected
         self._lock = threading.RLock()
         self._ack_timer: threading.Timer | None = None
         self._auto_timer: threading.Timer | None = None
@@ -92,6 +94,8 @@ class StationController:
         self.camera.stop()
         self.inference.stop(max(1.0, deadline - time.monotonic()))
         self.recorder.stop(max(1.0, deadline - time.monotonic()))
+        if self.frame_files is not None:
+            self.frame_files.close()
 
     def _seed_counters(self) -> None:
         start = self.status.counters.shift_start
@@ -183,10 +187,16 @@ class StationController:
                 return exc.fault
             self._cancel_ack_timer()
             after = time.monotonic()
-            job = PartJob(part.seq, part_id, part.product_id,
-                          acquire=lambda: self.camera.acquire(after, self.acquire_timeout_s), triggered_at=after)
+            job = PartJob(part.seq, part_id, part.product_id, acquire=lambda: self._acquire(after), triggered_at=after)
             self.inference.inspect(job)
             return None
+
+    def _acquire(self, after: float):
+        """In the inference thread: the part's frame, whose file starts being written at once."""
+        frame = self.camera.acquire(after, self.acquire_timeout_s)
+        if self.frame_files is not None:
+            self.frame_files.start(frame)
+        return frame
 
     def acknowledge(self) -> bool:
         """The PLC took the result: clear ResultReady and be Ready again (False when no result waited)."""

@@ -35,15 +35,17 @@ def inspected_at(outcome: InspectionOutcome) -> datetime:
 
 
 def database_writer(database: Any, *, station: str = "", operator: str = "", topic: str | None = None,
-                    guarded: Any = None, actor: Any = None) -> Writer:
+                    guarded: Any = None, actor: Any = None, frame_files: Any = None) -> Writer:
     """Record through ``database.inspections.record`` (or, with a technical user, ``guarded.record_inspection``,
-    which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction."""
+    which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction.
+    With ``frame_files`` (line/frame_files.py) a frame already written while it was inspected is not written again."""
 
     def write(out: InspectionOutcome) -> Any:
+        stored = frame_files.take(out.frame) if frame_files is not None else None
         kwargs = dict(
             product_id=out.product_id,
             result=out.result,
-            image=out.frame.image,
+            image=stored if stored is not None else out.frame.image,
             heatmap=out.heatmap_rgba[..., :3],
             time=inspected_at(out),
             station=station,

@@ -19,6 +19,7 @@ from line.capture.spec import source_from_spec
 from line.catalog import DatabaseCatalog
 from line.config import StationConfig
 from line.controller import StationController
+from line.frame_files import FrameFiles
 from line.inference import InferenceEngine
 from line.recorder import Recorder, database_writer
 from line.shift import ShiftCounters, ShiftSchedule
@@ -75,9 +76,10 @@ class LineRunner:
         self.database = Database.open(self.data_dir, url=cfg.station.database_url)
         guarded, actor = self._technical_user()
         self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
+        frame_files = FrameFiles(self.database.store)
         writer = database_writer(
             self.database, station=cfg.station.name, operator=actor.name if actor else "line",
-            topic=cfg.mqtt.topic if cfg.mqtt else None, guarded=guarded, actor=actor,
+            topic=cfg.mqtt.topic if cfg.mqtt else None, guarded=guarded, actor=actor, frame_files=frame_files,
         )
         recorder = Recorder(writer, spool=UnsavedSpool(self.data_dir / UNSAVED_FOLDER))
         source = source_from_spec(cfg.camera.source, cti=str(cfg.camera.cti) if cfg.camera.cti else None)
@@ -86,6 +88,7 @@ class LineRunner:
             self.status, InferenceEngine(self.inspector_factory), recorder, camera,
             DatabaseCatalog(self.database, self.data_dir), product=cfg.station.product,
             ack_timeout_s=cfg.station.ack_timeout_s, acquire_timeout_s=cfg.camera.acquire_timeout_s,
+            frame_files=frame_files,
         )
         if cfg.opcua is not None:
             from line.plc.opcua_server import OpcUaServer

@@ -51,7 +51,10 @@ class LineRig:
         self.bus = EventBus()
         self.bus.subscribe(self.events.append)
         self.status = StationStatus(self.bus)
-        self.write = writer or database_writer(database, station="test-line", topic=topic)
+        from line.frame_files import FrameFiles
+
+        self.frame_files = FrameFiles(database.store)
+        self.write = writer or database_writer(database, station="test-line", topic=topic, frame_files=self.frame_files)
         self.spool = UnsavedSpool(data_dir / "unsaved")
         self.recorder = Recorder(self.write, spool=self.spool, retry_delays_s=(0.05, 0.1))
         self.inference = InferenceEngine(lambda: self.inspector)
@@ -59,6 +62,7 @@ class LineRig:
         self.controller = StationController(
             self.status, self.inference, self.recorder, self.camera, DatabaseCatalog(database, data_dir),
             product=product, ack_timeout_s=ack_timeout_s, acquire_timeout_s=acquire_timeout_s,
+            frame_files=self.frame_files,
         )
 
     def of_type(self, kind) -> list:

@@ -197,3 +197,27 @@ def test_stopping_keeps_an_unsaved_result_and_the_next_start_records_it(make_lin
     assert database.history.query(HistoryFilter(limit=None)).records[0].part_id == "kept"
     assert not list((tmp_path / "data" / "unsaved").glob("*.json"))
     wait_until(lambda: again.status.counters.current().total == 1, 5, "the kept result to be counted once")
+
+
+def test_the_frame_file_is_written_while_the_part_is_inspected(make_line, database):
+    rig = make_line(inspector=FakeInspector(inspect_delay_s=0.3)).start()
+    rig.controller.trigger("F1")
+    wait_until(lambda: rig.status.result_ready, 5, "the result")
+    record = database.inspections.get(rig.status.result.inspection_id)
+    assert record.image_file.is_file() and database.store.verify(record.image_sha256)
+    assert not rig.frame_files._futures  # taken by the recorder, nothing left behind
+
+
+def test_frame_files_fall_back_when_nothing_was_written_ahead(database):
+    import numpy as np
+
+    from line.capture.mailbox import Frame
+    from line.frame_files import FrameFiles
+
+    files = FrameFiles(database.store)
+    frame = Frame(np.zeros((8, 8, 3), np.uint8), 1, "t")
+    assert files.take(frame) is None
+    files.start(frame)
+    stored = files.take(frame)
+    assert stored.width == 8 and stored.path.is_file()
+    files.close()
