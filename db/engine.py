@@ -87,6 +87,42 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, wal: bool) -> 
             cursor.close()
 
 
+def _guard_sqlite_file(engine: Engine, path: Path) -> None:
+    """Refuse every transaction once the database file was deleted or replaced under the running station.
+
+    SQLite keeps writing into an open file that was unlinked: each write succeeds and the station says "saved",
+    and every row is gone once it closes (issue 15). The file's identity is taken at the first connection; a
+    transaction that finds the path missing or holding another file raises DatabaseUnreachableError (a transient
+    error: the writer keeps the results, retries, and the window says what happened).
+    """
+    identity: dict[str, tuple[int, int]] = {}
+
+    def current() -> tuple[int, int] | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    @event.listens_for(engine, "connect")
+    def _remember(_dbapi_connection: Any, _record: Any) -> None:
+        if "file" not in identity:
+            now = current()
+            if now is not None:
+                identity["file"] = now
+
+    @event.listens_for(engine, "begin")
+    def _check(_connection: Any) -> None:
+        expected = identity.get("file")
+        if expected is not None and current() != expected:
+            raise DatabaseUnreachableError(
+                f"The database file {path} was deleted or replaced while the station was running, so nothing more "
+                "is written to it. Put the file back (or restore it from a backup) and restart the station; a "
+                "restart without it starts a new, empty database. Results waiting to be saved are kept.",
+                detail=f"expected file {expected}, found {current()}",
+            )
+
+
 def make_engine(
     url: str | None = None,
     data_dir: str | os.PathLike[str] | None = None,
@@ -125,6 +161,8 @@ def make_engine(
     if is_sqlite:
         in_memory = parsed.database in (None, "", ":memory:")
         _install_sqlite_pragmas(engine, busy_timeout_ms, wal=not in_memory)
+        if not in_memory and not str(parsed.database).startswith("file:"):
+            _guard_sqlite_file(engine, Path(parsed.database).expanduser().absolute())
     return engine
 
 
