@@ -51,10 +51,19 @@ def _reduce(img: Image.Image, name: str, file_size: tuple[int, int]) -> Image.Im
     return small
 
 
+def _require_finite(arr: np.ndarray, name: str) -> None:
+    """A float frame with NaN or infinite pixels is corrupt: it used to become black and could PASS (issue 15)."""
+    bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+    if bad:
+        raise ImageReadError(f"{name}: {bad} of {arr.size} pixels are not numbers (NaN or infinite); the camera or "
+                             "the file delivers corrupt values")
+
+
 def _to_rgb_uint8(img: Image.Image, name: str) -> np.ndarray:
     mode = img.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         arr = np.asarray(img, dtype=np.float64)
+        _require_finite(arr, name)
         lo, hi = float(arr.min()), float(arr.max())
         if mode.startswith("I;16"):
             lo, hi = 0.0, 65535.0
@@ -87,6 +96,7 @@ def check_array(arr: np.ndarray, name: str = "frame") -> np.ndarray:
     if arr.dtype == np.uint16:
         arr = (arr >> 8).astype(np.uint8)
     elif arr.dtype in (np.float32, np.float64):
+        _require_finite(arr, name)
         hi = 1.0 if float(np.nanmax(arr)) <= 1.0 else 255.0
         arr = np.clip(np.nan_to_num(arr) / hi * 255.0 + 0.5, 0, 255).astype(np.uint8)
     elif arr.dtype != np.uint8:

@@ -106,3 +106,19 @@ def test_files_above_the_work_bound_are_reduced_as_they_are_decoded(tmp_path, ca
 def test_images_up_to_the_work_bound_keep_their_size(tmp_path):
     path = _write(tmp_path / "cam.png", np.zeros((3000, 4000, 3), np.uint8))
     assert load_image(path).shape == (3000, 4000, 3)
+
+
+@pytest.mark.parametrize("fill", [np.nan, np.inf])
+def test_float_frames_with_values_that_are_not_numbers_are_refused(tmp_path, fill):
+    """Issue 15: a NaN-filled float TIFF became a black frame and came out PASS; now one clear message."""
+    arr = np.full((64, 64), 0.5, np.float32)
+    arr[:, :8] = fill
+    path = tmp_path / "nan.tif"
+    Image.fromarray(arr, mode="F").save(path)
+    with pytest.raises(ImageReadError, match="not numbers"):
+        load_image(path)
+    with pytest.raises(ImageReadError, match="not numbers"):
+        check_array(np.repeat(arr[:, :, None], 3, axis=2), "frame")
+    good = np.full((64, 64), 0.5, np.float32)
+    Image.fromarray(good, mode="F").save(path)
+    assert load_image(path).shape == (64, 64, 3)
