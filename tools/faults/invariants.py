@@ -85,7 +85,7 @@ def check(data_dir: Path, saved: list[dict] | None = None, *, audit: bool = True
         row = by_id.get(event["id"])
         if row is None:
             c.missing_rows.append(event["id"])
-        elif row[2] != event.get("image") or row[4] != event.get("heatmap"):
+        elif "image" in event and (row[2] != event.get("image") or row[4] != event.get("heatmap")):
             c.wrong_rows.append(event["id"])
     images = data_dir / "images"
     known: dict[str, str] = {}

@@ -55,7 +55,7 @@ def _restart_check(data: Path, journal: Path, log: Path, saved: list[dict], fram
     """Start the station again (its start-up clean-up and spool replay run), let it save ``frames`` new frames,
     close it, and check every invariant."""
     station = StationProcess(data, journal, log, stop_after=frames)
-    station.proc.wait(180)
+    station.proc.wait(400)
     station._log_fh.close()
     all_saved = saved + station.saved()
     result = check(data, all_saved)
@@ -78,11 +78,14 @@ def scenario_kill(out: Path, template: Path, trials: int, max_minutes: float, se
     orphans_after_start: list[int] = []
     deadline = time.monotonic() + max_minutes * 60
     delays = []
+    cycle_s = 2.0  # the time between two saved parts, learned as the trials go
+    from tools.faults.station_proc import read_journal
+
     for trial in range(trials):
         if time.monotonic() > deadline:
             break
         station = StationProcess(data, journal, log)
-        if not station.wait_for(lambda: any(k == "auto" for k, _ in station.run_events()), 120):
+        if not station.wait_for(lambda: any(k == "auto" for k, _ in station.run_events()), 300):
             failures += 1
             details.append(f"trial {trial}: Auto never came on: {_texts(station)[-3:]}")
             station.kill9()
@@ -93,16 +96,25 @@ def scenario_kill(out: Path, template: Path, trials: int, max_minutes: float, se
         if pre.spool:
             failures += 1
             details.append(f"trial {trial}: {len(pre.spool)} spool entries after the restart")
-        delay = rng.uniform(0.0, 4.0)  # inspections take 0.5-1.5 s here: kills land in every phase of a part
+        # a random moment of Auto: after 0-2 parts of this run were saved, at a random point of the next part's
+        # cycle (the cycle time is measured on this machine, so kills land in inference, file writes and commits)
+        wait_parts = rng.randint(0, 2)
+        station.wait_for(lambda: len(station.saved()) >= wait_parts, 300, poll_s=0.02)
+        delay = rng.uniform(0.0, cycle_s)
         delays.append(delay)
         time.sleep(delay)
         station.kill9()
         done += 1
+        events = read_journal(journal)
+        last_start = max(i for i, (_, k, _e) in enumerate(events) if k == "process")
+        mine = [t for t, k, _e in events[last_start:] if k == "saved"]
+        if len(mine) >= 2:
+            cycle_s = 0.5 * cycle_s + 0.5 * float(np.median(np.diff(mine)))
         result = check(data, _all_saved(journal), audit=trial % 5 == 4, hashes=True)  # audit: every 5th and at the end
         problems = result.problems(orphans=False, spool=False)
         if problems:
             failures += 1
-            details.append(f"trial {trial} (kill after {delay:.2f} s): {problems}")
+            details.append(f"trial {trial} (kill {delay:.2f} s after part {wait_parts}): {problems}")
     final, saw = _restart_check(data, journal, log, _all_saved(journal))
     problems = final.problems()
     if problems:
@@ -110,7 +122,7 @@ def scenario_kill(out: Path, template: Path, trials: int, max_minutes: float, se
     return _record("kill -9 in Auto", done, failures + (1 if problems else 0), saw or ["(nothing: a kill shows no message)"],
                    rows=final.rows, reported_saved=final.reported, orphans_after_next_start=sum(orphans_after_start),
                    orphan_trials=sum(1 for n in orphans_after_start if n), final_problems=problems, details=details[:10],
-                   delay_s=f"uniform 0-4 s after Auto on ({len(delays)} kills)")
+                   kill_moment=f"after 0-2 saved parts, then uniform 0..cycle time (last cycle {cycle_s:.2f} s)")
 
 
 # -- disk full ----------------------------------------------------------------------------------------------------
@@ -149,7 +161,7 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
             ballast = _fill(data, leave_kb=1500)  # room for about a frame and a half
             journal, log = base / "journal.txt", base / "station.log"
             station = StationProcess(data, journal, log)
-            failed = station.wait_for(lambda: len([1 for k, _ in station.run_events() if k == "record_failed"]) >= 3, 180)
+            failed = station.wait_for(lambda: len([1 for k, _ in station.run_events() if k == "record_failed"]) >= 3, 400)
             time.sleep(3.0)
             waiting = [e.get("waiting") for k, e in station.run_events() if k == "record_failed"]
             failures, details = 0, []
@@ -159,19 +171,22 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
             if variant.startswith("freed"):
                 n_before = len(station.saved())
                 ballast.unlink()
-                recovered = station.wait_for(lambda: len(station.saved()) >= n_before + 3, 120)
+                recovered = station.wait_for(lambda: len(station.saved()) >= n_before + 3, 300)
                 if not recovered:
                     failures += 1
                     details.append("no save after the space was freed")
-                code = station.terminate(120)
+                code = station.terminate(240)
             else:
-                code = station.terminate(120)
+                code = station.terminate(240)
                 ballast.unlink()
             shutdown = [e for k, e in station.run_events() if k == "shutdown"]
             saw = _texts(station)
             final, saw2 = _restart_check(data, journal, log, station.saved())
             problems = final.problems()
             lost = sum(e.get("not_kept", 0) for e in shutdown)
+            if lost:  # never reported saved, but lost all the same: the target is 0 lost
+                failures += 1
+                details.append(f"{lost} inspections neither saved nor kept at close (the spool is on the full disk)")
             if problems:
                 failures += 1
                 details.append(str(problems))
@@ -194,88 +209,97 @@ def _hold_lock(db: Path, seconds: float, ready: threading.Event) -> None:
     proc.wait()
 
 
-def scenario_db(out: Path, template: Path) -> list[dict]:
+def scenario_db(out: Path, template: Path, parts=("locked", "readonly", "deleted")) -> list[dict]:
     results = []
-    # locked by another process for 10 s
-    base = out / "db" / "locked"
-    data = fresh_data_dir(template, base / "data")
-    journal, log = base / "journal.txt", base / "station.log"
-    journal.unlink(missing_ok=True)
-    station = StationProcess(data, journal, log)
-    station.wait_for(lambda: len(station.saved()) >= 2, 120)
-    ready = threading.Event()
-    holder = threading.Thread(target=_hold_lock, args=(data / "station.sqlite3", 10.0, ready))
-    holder.start()
-    ready.wait(30)
-    t_lock = time.monotonic()
-    holder.join()
-    n = len(station.saved())
-    recovered = station.wait_for(lambda: len(station.saved()) >= n + 3, 120)
-    t_recovered = time.monotonic() - t_lock
-    code = station.terminate(120)
-    saw = _texts(station)
-    final, saw2 = _restart_check(data, journal, log, station.saved())
-    problems = final.problems()
-    results.append(_record("database locked 10 s by another process", 1, int(not recovered) + int(bool(problems)),
-                           saw + saw2, recovered_after_s=round(t_recovered, 1), exit_code=code, rows=final.rows,
-                           reported_saved=final.reported, final_problems=problems))
+    if "locked" in parts:
+        # locked by another process for 10 s
+        base = out / "db" / "locked"
+        data = fresh_data_dir(template, base / "data")
+        journal, log = base / "journal.txt", base / "station.log"
+        journal.unlink(missing_ok=True)
+        station = StationProcess(data, journal, log)
+        station.wait_for(lambda: len(station.saved()) >= 2, 300)
+        ready = threading.Event()
+        holder = threading.Thread(target=_hold_lock, args=(data / "station.sqlite3", 10.0, ready))
+        holder.start()
+        ready.wait(30)
+        t_lock = time.monotonic()
+        holder.join()
+        n = len(station.saved())
+        recovered = station.wait_for(lambda: len(station.saved()) >= n + 3, 300)
+        t_recovered = time.monotonic() - t_lock
+        code = station.terminate(240)
+        saw = _texts(station)
+        final, saw2 = _restart_check(data, journal, log, station.saved())
+        problems = final.problems()
+        results.append(_record("database locked 10 s by another process", 1, int(not recovered) + int(bool(problems)),
+                               saw + saw2, recovered_after_s=round(t_recovered, 1), exit_code=code, rows=final.rows,
+                               reported_saved=final.reported, final_problems=problems))
 
-    # read-only: a read-only bind mount over the data folder for 10 s (root ignores file modes)
-    base = out / "db" / "readonly"
-    data = fresh_data_dir(template, base / "data")
-    journal, log = base / "journal.txt", base / "station.log"
-    journal.unlink(missing_ok=True)
-    station = StationProcess(data, journal, log)
-    station.wait_for(lambda: len(station.saved()) >= 2, 120)
-    subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
-    subprocess.run(["mount", "-o", "remount,ro,bind", str(data)], check=True)
-    saw_fail = station.wait_for(lambda: any(k == "record_failed" for k, _ in station.run_events()), 30)
-    time.sleep(10.0)
-    subprocess.run(["umount", str(data)], check=True)
-    n = len(station.saved())
-    t0 = time.monotonic()
-    recovered = station.wait_for(lambda: len(station.saved()) >= n + 3, 120)
-    t_recovered = time.monotonic() - t0
-    code = station.terminate(120)
-    saw = _texts(station)
-    final, saw2 = _restart_check(data, journal, log, station.saved())
-    problems = final.problems()
-    results.append(_record("database read-only 10 s (ro bind mount)", 1,
-                           int(not recovered) + int(bool(problems)) + int(not saw_fail), saw + saw2,
-                           write_failure_seen=saw_fail, recovered_after_s=round(t_recovered, 1), exit_code=code,
-                           rows=final.rows, reported_saved=final.reported, final_problems=problems))
+    if "readonly" in parts:
+        # read-only: a read-only bind mount over the data folder for 10 s (root ignores file modes)
+        base = out / "db" / "readonly"
+        data = fresh_data_dir(template, base / "data")
+        journal, log = base / "journal.txt", base / "station.log"
+        journal.unlink(missing_ok=True)
+        station = StationProcess(data, journal, log)
+        station.wait_for(lambda: len(station.saved()) >= 2, 300)
+        subprocess.run(["mount", "--bind", str(data), str(data)], check=True)
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(data)], check=True)
+        saw_fail = station.wait_for(lambda: any(k == "record_failed" for k, _ in station.run_events()), 30)
+        time.sleep(10.0)
+        subprocess.run(["umount", str(data)], check=True)
+        n = len(station.saved())
+        t0 = time.monotonic()
+        recovered = station.wait_for(lambda: len(station.saved()) >= n + 3, 300)
+        t_recovered = time.monotonic() - t0
+        code = station.terminate(240)
+        saw = _texts(station)
+        final, saw2 = _restart_check(data, journal, log, station.saved())
+        problems = final.problems()
+        results.append(_record("database read-only 10 s (ro bind mount)", 1,
+                               int(not recovered) + int(bool(problems)) + int(not saw_fail), saw + saw2,
+                               write_failure_seen=saw_fail, recovered_after_s=round(t_recovered, 1), exit_code=code,
+                               rows=final.rows, reported_saved=final.reported, final_problems=problems))
 
-    # the database file deleted under the running station
-    base = out / "db" / "deleted"
-    data = fresh_data_dir(template, base / "data")
-    journal, log = base / "journal.txt", base / "station.log"
-    journal.unlink(missing_ok=True)
-    station = StationProcess(data, journal, log)
-    station.wait_for(lambda: len(station.saved()) >= 2, 120)
-    before = len(station.saved())
-    for suffix in ("", "-wal", "-shm"):
-        (data / f"station.sqlite3{suffix}").unlink(missing_ok=True)
-    time.sleep(12.0)
-    after_delete = station.saved()[before:]
-    code = station.terminate(120)
-    saw = _texts(station)
-    exists = (data / "station.sqlite3").exists()
-    reported_after = len(after_delete)
-    lost = []
-    if exists:
-        try:
-            con = sqlite3.connect(f"file:{data / 'station.sqlite3'}?mode=ro", uri=True)
-            have = {r[0] for r in con.execute("select id from inspections")}
-            con.close()
-        except sqlite3.Error as exc:
-            have = set()
-            saw.append(f"(the new database file cannot be read: {exc})")
-        lost = [e["id"] for e in after_delete if e["id"] not in have]
-    else:
-        lost = [e["id"] for e in after_delete]
-    results.append(_record("database file deleted under the running station", 1, int(bool(lost)), saw,
-                           reported_saved_after_delete=reported_after, reported_but_missing=len(lost),
-                           db_file_after_close=exists, exit_code=code))
+    if "deleted" in parts:
+        # the database file deleted under the running station
+        base = out / "db" / "deleted"
+        data = fresh_data_dir(template, base / "data")
+        journal, log = base / "journal.txt", base / "station.log"
+        journal.unlink(missing_ok=True)
+        station = StationProcess(data, journal, log)
+        station.wait_for(lambda: len(station.saved()) >= 2, 300)
+        before = len(station.saved())
+        for suffix in ("", "-wal", "-shm"):
+            (data / f"station.sqlite3{suffix}").unlink(missing_ok=True)
+        time.sleep(12.0)
+        after_delete = station.saved()[before:]
+        code = station.terminate(240)
+        saw = _texts(station)
+        exists = (data / "station.sqlite3").exists()
+        reported_after = len(after_delete)
+        lost = []
+        if exists:
+            try:
+                con = sqlite3.connect(f"file:{data / 'station.sqlite3'}?mode=ro", uri=True)
+                have = {r[0] for r in con.execute("select id from inspections")}
+                con.close()
+            except sqlite3.Error as exc:
+                have = set()
+                saw.append(f"(the new database file cannot be read: {exc})")
+            lost = [e["id"] for e in after_delete if e["id"] not in have]
+        else:
+            lost = [e["id"] for e in after_delete]
+        shutdown = [e for k, e in station.run_events() if k == "shutdown"]
+        # the next start creates a new database and writes what was kept in the unsaved folder
+        final, saw2 = _restart_check(data, journal, log, after_delete)
+        problems = final.problems(orphans=False)  # the deleted rows' files stay behind: that history was deleted
+        results.append(_record("database file deleted under the running station", 1,
+                               int(bool(lost)) + int(bool(problems)), saw + saw2,
+                               reported_saved_after_delete=reported_after, reported_but_missing=len(lost),
+                               db_file_after_close=exists, exit_code=code, shutdown=shutdown,
+                               rows_in_new_db=final.rows, final_problems=problems))
     return results
 
 
@@ -301,7 +325,7 @@ def scenario_camera(out: Path, template: Path, trials: int, max_minutes: float) 
     journal, log = base / "journal.txt", base / "station.log"
     journal.unlink(missing_ok=True)
     station = StationProcess(data, journal, log, station_args=["--source", f"folder:{cam}"])
-    station.wait_for(lambda: len(station.saved()) >= 1, 120)
+    station.wait_for(lambda: len(station.saved()) >= 1, 300)
     failures, details, done = 0, [], 0
     deadline = time.monotonic() + max_minutes * 60
     rng = random.Random(50)
@@ -319,7 +343,7 @@ def scenario_camera(out: Path, template: Path, trials: int, max_minutes: float) 
         if not back:
             failures += 1
             details.append(f"cycle {trial}: no inspection within 40 s of the camera's return (lost seen: {lost_seen})")
-    code = station.terminate(120)
+    code = station.terminate(240)
     saw = _texts(station)
     final, saw2 = _restart_check(data, journal, log, station.saved())
     problems = final.problems()
@@ -345,7 +369,8 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     frames = sorted(make_frames(folder / "parts", 2).glob("*.png"))
     ref, good = frames[0], frames[1]
     part = np.asarray(Image.open(good).convert("RGB"))
-    f: dict[str, Path] = {"reference (good part, control)": good}
+    # each valid file costs a full product build in main.py inspect (about 30-100 s here): the list is the issue's
+    f: dict[str, Path] = {"another good part (control)": good}
     data = good.read_bytes()
     (folder / "truncated.png").write_bytes(data[: len(data) // 2]); f["truncated PNG"] = folder / "truncated.png"
     (folder / "zero.png").write_bytes(b""); f["zero-sized file"] = folder / "zero.png"
@@ -357,7 +382,6 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     g16 = (np.asarray(Image.open(good).convert("L"), dtype=np.uint16) * 257)
     Image.fromarray(g16).save(folder / "gray16.png"); f["16-bit gray PNG"] = folder / "gray16.png"
     Image.open(good).convert("CMYK").save(folder / "cmyk.jpg"); f["CMYK JPEG"] = folder / "cmyk.jpg"
-    Image.open(good).convert("CMYK").save(folder / "cmyk.tif"); f["CMYK TIFF"] = folder / "cmyk.tif"
     anim = [Image.fromarray(part), Image.fromarray(255 - part)]
     anim[0].save(folder / "anim.gif", save_all=True, append_images=anim[1:], duration=100, loop=0)
     f["animated GIF"] = folder / "anim.gif"
@@ -365,14 +389,8 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     f["animated PNG (APNG)"] = folder / "anim.png"
     nan = np.full(part.shape[:2], np.nan, dtype=np.float32)
     Image.fromarray(nan, mode="F").save(folder / "nan.tif"); f["NaN-filled float TIFF"] = folder / "nan.tif"
-    halfnan = np.asarray(Image.open(good).convert("L"), dtype=np.float32) / 255.0
-    halfnan[:, : halfnan.shape[1] // 2] = np.nan
-    Image.fromarray(halfnan, mode="F").save(folder / "halfnan.tif"); f["half-NaN float TIFF"] = folder / "halfnan.tif"
-    inf = np.full(part.shape[:2], np.inf, dtype=np.float32)
-    Image.fromarray(inf, mode="F").save(folder / "inf.tif"); f["inf-filled float TIFF"] = folder / "inf.tif"
     Image.open(good).convert("LA").save(folder / "la.png"); f["2 channels (gray+alpha) PNG"] = folder / "la.png"
     Image.open(good).convert("RGBA").save(folder / "rgba.png"); f["4 channels (RGBA) PNG"] = folder / "rgba.png"
-    Image.open(good).convert("1").save(folder / "bilevel.png"); f["1-bit PNG"] = folder / "bilevel.png"
     (folder / "text.png").write_text("not an image\n"); f["text file named .png"] = folder / "text.png"
     f["_ref"] = ref
     return f
@@ -399,7 +417,7 @@ def _peak_rss_mb_of(args: list[str], timeout_s: float) -> dict:
             "peak_rss_mb": usage.ru_maxrss / 1024.0}
 
 
-def scenario_frames(out: Path, timeout_s: float = 120.0) -> dict:
+def scenario_frames(out: Path, timeout_s: float = 600.0) -> dict:
     files = make_hostile(out / "frames")
     ref = files.pop("_ref")
     rows, failures = [], 0
@@ -427,7 +445,124 @@ def scenario_frames(out: Path, timeout_s: float = 120.0) -> dict:
     return RESULTS["hostile frames (main.py inspect)"]
 
 
-SCENARIOS = ("frames", "db", "disk", "camera", "kill")
+# -- kill -9 of the headless line runner while a simulated PLC triggers parts over OPC UA ------------------------
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _plc_loop(endpoint: str, told: list[dict], stop: threading.Event, errors: list[str]) -> None:
+    """A PLC: PartId + Trigger, wait for ResultReady, read InspectionId / ResultPartId, ResultAck; reconnects."""
+    import asyncio
+
+    from asyncua import Client, ua
+
+    async def run() -> None:
+        n = 0
+        while not stop.is_set():
+            try:
+                client = Client(endpoint, timeout=3)
+                async with client:
+                    idx = await client.get_namespace_index("urn:inspection-station:line")
+                    node = lambda name: client.get_node(f"ns={idx};s=InspectionStation.{name}")  # noqa: E731
+
+                    async def write(name, value, vtype):
+                        await node(name).write_value(ua.DataValue(ua.Variant(value, getattr(ua.VariantType, vtype))))
+
+                    while not stop.is_set():
+                        if await node("State").read_value() != 1:
+                            await asyncio.sleep(0.05)
+                            continue
+                        n += 1
+                        part = f"P{os.getpid()}-{n}"
+                        await write("PartId", part, "String")
+                        await write("Trigger", True, "Boolean")
+                        t0 = time.monotonic()
+                        while not await node("ResultReady").read_value():
+                            if stop.is_set() or time.monotonic() - t0 > 120:
+                                break
+                            await asyncio.sleep(0.02)
+                        else:
+                            iid = await node("InspectionId").read_value()
+                            rpart = await node("ResultPartId").read_value()
+                            told.append({"id": int(iid), "part": rpart, "sent": part})
+                            await write("ResultAck", True, "Boolean")
+            except Exception as exc:  # noqa: BLE001 - the runner was killed: reconnect to the next one
+                if not stop.is_set():
+                    errors.append(type(exc).__name__)
+                await asyncio.sleep(0.5)
+
+    asyncio.run(run())
+
+
+def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: float) -> dict:
+    from asyncua import Client  # noqa: F401 - fails early when asyncua is missing
+
+    rng = random.Random(7)
+    base = out / "line"
+    data = fresh_data_dir(template, base / "data")
+    port = _free_port()
+    endpoint = f"opc.tcp://127.0.0.1:{port}/inspection/"
+    config = base / "station.toml"
+    config.write_text(f"""[station]\ndata_dir = "{data}"\nproduct = "Demo disk"\nname = "faults"\nack_timeout_s = 30.0\n
+[camera]\nsource = "demo"\ntrigger = "software"\n\n[opcua]\nendpoint = "{endpoint}"\n""")
+    told: list[dict] = []
+    errors: list[str] = []
+    stop = threading.Event()
+    plc = threading.Thread(target=_plc_loop, args=(endpoint, told, stop, errors), daemon=True)
+    plc.start()
+    failures, details, done = 0, [], 0
+    deadline = time.monotonic() + max_minutes * 60
+    log = open(base / "runner.log", "ab")
+    mismatched = 0
+    for trial in range(trials):
+        if time.monotonic() > deadline:
+            break
+        n0 = len(told)
+        proc = subprocess.Popen([PYTHON, "main.py", "line", "--config", str(config)], cwd=ROOT, env=env(),
+                                stdout=log, stderr=subprocess.STDOUT)
+        t0 = time.monotonic()
+        wait_parts = rng.randint(1, 3)
+        while len(told) < n0 + wait_parts and time.monotonic() - t0 < 300 and proc.poll() is None:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 1.5))
+        if proc.poll() is None:
+            os.kill(proc.pid, 9)
+        proc.wait()
+        done += 1
+        result = check(data, [{"id": t["id"]} for t in told], audit=trial % 5 == 4, hashes=True)
+        problems = result.problems(orphans=False, spool=False)
+        con = sqlite3.connect(f"file:{data / 'station.sqlite3'}?mode=ro", uri=True)
+        parts = dict(con.execute("select id, part_id from inspections").fetchall())
+        con.close()
+        bad = [t for t in told if parts.get(t["id"]) != t["sent"] or t["part"] != t["sent"]]
+        mismatched = len(bad)
+        if problems or bad:
+            failures += 1
+            details.append(f"trial {trial}: {problems} {bad[:3]}")
+    stop.set()
+    # a last clean run: its start-up writes what was kept, then SIGTERM
+    proc = subprocess.Popen([PYTHON, "main.py", "line", "--config", str(config)], cwd=ROOT, env=env(), stdout=log,
+                            stderr=subprocess.STDOUT)
+    time.sleep(30)
+    proc.send_signal(15)
+    code = proc.wait(120)
+    log.close()
+    final = check(data, [{"id": t["id"]} for t in told])
+    problems = final.problems()
+    text = (base / "data" / "logs" / "line.log")
+    saw = [line for line in text.read_text(errors="replace").splitlines() if ("ERROR" in line or "WARNING" in line) and "asyncua" not in line][-5:] \
+        if text.exists() else []
+    return _record("kill -9 of the line runner under an OPC UA PLC", done, failures + int(bool(problems)),
+                   saw or ["(the PLC sees the connection drop; State is read again after the restart)"],
+                   results_told_to_plc=len(told), part_id_mismatches=mismatched, rows=final.rows,
+                   final_problems=problems, clean_stop_exit=code, plc_reconnects=len(errors), details=details[:5])
+
+
+SCENARIOS = ("frames", "db", "disk", "camera", "kill", "line")
 
 
 def main(argv: list[str]) -> int:
@@ -437,6 +572,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--kill-trials", type=int, default=60)
     ap.add_argument("--kill-minutes", type=float, default=15.0, help="stop the kill loop after this long")
     ap.add_argument("--camera-trials", type=int, default=50)
+    ap.add_argument("--line-trials", type=int, default=20)
+    ap.add_argument("--line-minutes", type=float, default=8.0)
     ap.add_argument("--camera-minutes", type=float, default=10.0)
     args = ap.parse_args(argv)
     out = args.out.resolve()
@@ -454,6 +591,10 @@ def main(argv: list[str]) -> int:
             scenario_disk(out, template)
         elif name == "db":
             scenario_db(out, template)
+        elif name.startswith("db-"):
+            scenario_db(out, template, parts=(name[3:],))
+        elif name == "line":
+            scenario_line_kill(out, template, args.line_trials, args.line_minutes)
         elif name == "camera":
             scenario_camera(out, template, args.camera_trials, args.camera_minutes)
         else:

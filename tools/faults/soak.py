@@ -59,6 +59,8 @@ def plot(samples: list[dict], out: Path, title: str) -> None:
               ("db_mb", "database + WAL (MB)"), ("p50_ms", "latency p50 (ms)"), ("p99_ms", "latency p99 (ms)")]
     for ax, (key, label) in zip(axes.flat, series):
         ax.plot(frames, [s[key] for s in samples], marker=".")
+        if key in ("threads", "fds"):
+            ax.set_ylim(0, max(s[key] for s in samples) * 1.5)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("frames saved")
         ax.grid(alpha=0.3)
@@ -111,6 +113,8 @@ def main(argv: list[str]) -> int:
             saved_n = sum(1 for k, e in station.run_events() if k == "saved")
             if saved_n >= next_at:
                 s = {"frames": saved_n, "t_s": time.monotonic() - t0, **proc_sample(station.pid)}
+                refs = [e for k, e in station.run_events() if k == "refs"]
+                s["refcount_true"] = refs[-1]["true"] if refs else None
                 d = db_sample(data, last_id)
                 last_id = d.pop("last_id")
                 s.update(d)

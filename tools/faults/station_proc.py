@@ -118,7 +118,12 @@ def main(argv: list[str] | None = None) -> int:
             self.product_ready.connect(on_ready)
             self.feed.status_changed.connect(lambda name, msg, ok: journal.write("camera", text=msg, ok=ok))
 
+            ticks = {"n": 0}
+
             def poll() -> None:  # lets Python run the SIGTERM handler; closes the window as the operator would
+                ticks["n"] += 1
+                if ticks["n"] % 100 == 0:  # every 10 s: the reference count of True (desktop/qt_compat.py)
+                    journal.write("refs", true=sys.getrefcount(True), false=sys.getrefcount(False))
                 if stop_requested["flag"]:
                     stop_requested["flag"] = False
                     journal.write("closing")
