@@ -67,7 +67,7 @@ class Collector:
         self.client.loop_stop()
 
 
-async def opcua_plc(endpoint: str, ids: list[str], timeout: float = 10.0) -> list[dict]:
+async def opcua_plc(endpoint: str, ids: list[str], poll_s: float = 0.002, timeout: float = 10.0) -> list[dict]:
     from asyncua import Client, ua
 
     from line.plc.opcua_server import NAMESPACE, OBJECT
@@ -84,7 +84,7 @@ async def opcua_plc(endpoint: str, ids: list[str], timeout: float = 10.0) -> lis
             while time.monotonic() - t0 < timeout:
                 if await node[name].read_value() == value:
                     return True
-                await asyncio.sleep(0.001)
+                await asyncio.sleep(poll_s)
             return False
 
         for part in ids:
@@ -103,7 +103,28 @@ async def opcua_plc(endpoint: str, ids: list[str], timeout: float = 10.0) -> lis
     return views
 
 
-def modbus_plc(port: int, ids: list[str], on_part=None, timeout: float = 10.0) -> list[dict]:
+def plc_process(protocol: str, address, ids: list[str], poll_s: float, out) -> None:
+    """The simulated PLC, in a process of its own (a real PLC is another machine: it must not share the station's
+    interpreter lock)."""
+    if protocol == "opcua":
+        out.put(asyncio.run(opcua_plc(address, ids, poll_s=poll_s)))
+    else:
+        out.put(modbus_plc(address, ids, poll_s=poll_s))
+
+
+def run_plc(protocol: str, address, ids: list[str], poll_s: float) -> list[dict]:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    proc = ctx.Process(target=plc_process, args=(protocol, address, ids, poll_s, out), daemon=True)
+    proc.start()
+    views = out.get(timeout=3600)
+    proc.join(30)
+    return views
+
+
+def modbus_plc(port: int, ids: list[str], poll_s: float = 0.002, timeout: float = 10.0) -> list[dict]:
     from pymodbus.client import ModbusTcpClient
 
     from line.plc.modbus_map import registers_to_text, text_to_registers
@@ -117,12 +138,10 @@ def modbus_plc(port: int, ids: list[str], on_part=None, timeout: float = 10.0) -
         while time.monotonic() - t0 < timeout:
             if client.read_discrete_inputs(0, count=6).bits[bit] == value:
                 return True
-            time.sleep(0.0005)
+            time.sleep(poll_s)
         return False
 
-    for i, part in enumerate(ids):
-        if on_part is not None:
-            on_part(i)
+    for part in ids:
         wait(0, True)
         client.write_registers(0, text_to_registers(part, 16))
         t0 = time.perf_counter()
@@ -172,6 +191,7 @@ def main() -> int:
     p.add_argument("--parts", type=int, default=200, help="parts per protocol")
     p.add_argument("--broker-down-s", type=float, default=30.0, help="how long the broker is stopped mid-run")
     p.add_argument("--source", choices=("pylon", "folder"), default="pylon")
+    p.add_argument("--poll-s", type=float, default=0.002, help="the PLC simulator's polling period (a PLC scan)")
     p.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary folder")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
@@ -216,7 +236,7 @@ topic = "{topic}"
     t_start = time.monotonic()
     runner.start()
     runner.status.bus.subscribe(lambda e: station.append({
-        "elapsed_ms": e.elapsed_ms, "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
+        "part_id": e.part.part_id, "elapsed_ms": e.elapsed_ms, "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
         "latency_ms": e.outcome.latency_ms}), PartRecorded)
     deadline = time.monotonic() + 600
     while runner.status.state is not StationState.READY and time.monotonic() < deadline:
@@ -228,33 +248,48 @@ topic = "{topic}"
     ua_ids = [f"UA-{i:05d}" for i in range(n)]
     mb_ids = [f"MB-{i:05d}" for i in range(n)]
     t0 = time.monotonic()
-    ua_views = asyncio.run(opcua_plc(cfg.opcua.endpoint, ua_ids))
+    ua_views = run_plc("opcua", cfg.opcua.endpoint, ua_ids, args.poll_s)
     t_ua = time.monotonic() - t0
     outage = {"stopped_at_part": None, "restarted_at_part": None, "down_s": args.broker_down_s}
-    stop_at = n // 4
-    stopped = {"t": None}
+    stop_after = len(station) + n // 4  # the broker stops once a quarter of the Modbus parts are recorded
+    done = threading.Event()
 
-    def broker_control(i: int) -> None:
-        if i == stop_at:
-            broker.stop()
-            stopped["t"] = time.monotonic()
-            outage["stopped_at_part"] = mb_ids[i]
-        elif stopped["t"] is not None and outage["restarted_at_part"] is None and \
-                time.monotonic() - stopped["t"] >= args.broker_down_s:
-            broker.start()
-            outage["restarted_at_part"] = mb_ids[i]
+    def broker_control() -> None:
+        try:
+            outage_run()
+        except Exception as exc:  # noqa: BLE001 - reported: the outage figures are then not valid
+            outage["error"] = repr(exc)
 
-    t0 = time.monotonic()
-    mb_views = modbus_plc(modbus_port, mb_ids, broker_control)
-    t_mb = time.monotonic() - t0
-    if outage["restarted_at_part"] is None:  # the run was shorter than the outage: wait out the rest
-        time.sleep(max(0.0, args.broker_down_s - (time.monotonic() - stopped["t"])))
+    def outage_run() -> None:
+        while not done.is_set() and len(station) < stop_after:
+            time.sleep(0.01)
+        if done.is_set():
+            return
+        broker.stop()  # waits until the port is free
+        outage["stopped_at_part"] = station[-1]["part_id"]
+        stopped = time.monotonic()
+        while time.monotonic() - stopped < args.broker_down_s:
+            time.sleep(0.05)
+        pending = runner.database.outbox.count_pending()
         broker.start()
-        outage["restarted_at_part"] = "after the last part"
+        outage["stopped_for_s"] = round(time.monotonic() - stopped, 1)
+        outage["waiting_in_outbox_at_restart"] = pending
+        outage["restarted_at_part"] = station[-1]["part_id"] + ("" if not done.is_set() else " (the last part)")
+        restarted = time.monotonic()
+        while runner.database.outbox.count_pending() and time.monotonic() - restarted < 120:
+            time.sleep(0.05)
+        outage["drained_s_after_restart"] = round(time.monotonic() - restarted, 2)
+
+    control = threading.Thread(target=broker_control, daemon=True)
+    control.start()
+    t0 = time.monotonic()
+    mb_views = run_plc("modbus", modbus_port, mb_ids, args.poll_s)
+    t_mb = time.monotonic() - t0
+    done.set()
+    control.join(args.broker_down_s + 30)
     drain_t0 = time.monotonic()
     while runner.database.outbox.count_pending() and time.monotonic() - drain_t0 < 120:
         time.sleep(0.1)
-    outage["drained_s_after_restart"] = round(time.monotonic() - drain_t0, 2)
     time.sleep(1.0)
     rows = {r.id: r for r in runner.database.history.query(HistoryFilter(limit=None)).records}
     messages = list(mes.messages)
@@ -266,11 +301,11 @@ topic = "{topic}"
     order_ids = [m["inspection_id"] for m in messages]
     first_seen = list(dict.fromkeys(order_ids))
     in_order = first_seen == sorted(first_seen)
-    down_start = mb_ids.index(outage["stopped_at_part"]) if outage["stopped_at_part"] in mb_ids else None
+    down_start = mb_ids.index(outage["stopped_at_part"]) + 1 if outage["stopped_at_part"] in mb_ids else None
     during = set(mb_ids[down_start:]) if down_start is not None else set()
     got_during = [m["part_id"] for m in messages if m["part_id"] in during]
     report = {
-        "parts_per_protocol": n, "source": args.source, "ready_after_s": round(ready_s, 1),
+        "parts_per_protocol": n, "source": args.source, "plc_poll_ms": args.poll_s * 1000, "ready_after_s": round(ready_s, 1),
         "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
         "cpus": os.cpu_count(),
         "opcua": check(ua_views, rows, messages), "modbus": check(mb_views, rows, messages),

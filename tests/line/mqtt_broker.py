@@ -19,10 +19,11 @@ class LocalBroker:
 
     def start(self, timeout: float = 10.0) -> "LocalBroker":
         self._stop, self._started = threading.Event(), threading.Event()
+        self.error = None
         self._thread = threading.Thread(target=self._run, args=(self._stop,), name="test-broker", daemon=True)
         self._thread.start()
-        if not self._started.wait(timeout):
-            raise RuntimeError(f"the test broker did not start: {self.error}")
+        if not self._started.wait(timeout) or self.error is not None:
+            raise RuntimeError(f"the test broker did not start on port {self.port}: {self.error}")
         return self
 
     def _run(self, stop: threading.Event) -> None:
@@ -41,13 +42,17 @@ class LocalBroker:
             asyncio.run(main())
         except BaseException as exc:  # noqa: BLE001
             self.error = exc
+        finally:
             self._started.set()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the broker and wait until its port is free again (RuntimeError if it does not stop in time)."""
         if self._stop is not None:
             self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+            if self._thread.is_alive():
+                raise RuntimeError(f"the test broker on port {self.port} did not stop within {timeout} s")
         self._thread = None
 
 
