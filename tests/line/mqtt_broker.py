@@ -1,59 +1,73 @@
-"""A real MQTT broker for the tests (amqtt, in its own thread and event loop, on 127.0.0.1), that can be stopped
-and started again on the same port, and a subscriber that records what arrives."""
+"""A real MQTT broker for the tests (amqtt on 127.0.0.1) in a process of its own, so that stopping it is what a
+broker crash is for the station: the connection drops at once and the port is free for the restart. And a
+subscriber that records what arrives."""
 from __future__ import annotations
 
-import asyncio
+import socket
+import subprocess
+import sys
 import threading
 import time
 
 from line_fakes import free_port
 
+BROKER = """
+import asyncio, sys
+from amqtt.broker import Broker
+
+async def main(port):
+    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
+                     "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
+    await broker.start()
+    print("listening", flush=True)
+    while True:
+        await asyncio.sleep(3600)
+
+asyncio.run(main(int(sys.argv[1])))
+"""
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
 
 class LocalBroker:
     def __init__(self, port: int | None = None) -> None:
         self.port = port or free_port()
-        self._thread: threading.Thread | None = None
-        self._stop: threading.Event | None = None
-        self._started = threading.Event()
-        self.error: BaseException | None = None
+        self._proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 10.0) -> "LocalBroker":
-        self._stop, self._started = threading.Event(), threading.Event()
-        self.error = None
-        self._thread = threading.Thread(target=self._run, args=(self._stop,), name="test-broker", daemon=True)
-        self._thread.start()
-        if not self._started.wait(timeout) or self.error is not None:
-            raise RuntimeError(f"the test broker did not start on port {self.port}: {self.error}")
-        return self
+    def start(self, timeout: float = 20.0) -> "LocalBroker":
+        self._proc = subprocess.Popen([sys.executable, "-c", BROKER, str(self.port)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise RuntimeError(f"the test broker did not start on port {self.port}: {self._proc.stderr.read()[-800:]}")
+            if _listening(self.port):
+                return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the test broker did not listen on port {self.port} within {timeout} s")
 
-    def _run(self, stop: threading.Event) -> None:
-        async def main() -> None:
-            from amqtt.broker import Broker
-
-            broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
-                             "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
-            await broker.start()
-            self._started.set()
-            while not stop.is_set():
-                await asyncio.sleep(0.02)
-            await broker.shutdown()
-
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the broker (its process ends; its clients' connections drop) and wait until the port is free."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        proc.terminate()
         try:
-            asyncio.run(main())
-        except BaseException as exc:  # noqa: BLE001
-            self.error = exc
-        finally:
-            self._started.set()
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop the broker and wait until its port is free again (RuntimeError if it does not stop in time)."""
-        if self._stop is not None:
-            self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                raise RuntimeError(f"the test broker on port {self.port} did not stop within {timeout} s")
-        self._thread = None
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout)
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        deadline = time.monotonic() + timeout
+        while _listening(self.port) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
 
 class Subscriber:
