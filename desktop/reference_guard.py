@@ -16,7 +16,6 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.reference_preview import PreviewRequest, RecentFailure, ReferencePreview
-from db.models import REVIEW_CONFIRMED_DEFECT
 from db.records import HistoryFilter
 from desktop.history.db_task import DatabaseTaskRunner
 
@@ -85,8 +84,7 @@ class ReferenceGuard(QObject):
             for r in page.records
             if r.id != inspection_id and r.review_status != "false_alarm"
         )[:RECENT_FAILURES]
-        confirmed = sum(1 for r in page.records if r.review_status == REVIEW_CONFIRMED_DEFECT)
-        log.info("reference preview for #%s: %d recent failures (%d confirmed)", inspection_id, len(failures), confirmed)
+        log.info("reference preview for #%s: %d recent failures", inspection_id, len(failures))
         return PreviewRequest(token, record.product_id, refs, store.read_array(record.image_sha256), failures)
 
     @Slot(int, object)
