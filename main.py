@@ -10,6 +10,7 @@
 
 Each sub-command lives in its own module; this file only dispatches.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Atomic file writes: a temp file in the target folder, fsync, rename. Never a half-written file."""
+
 from __future__ import annotations
 
 import os

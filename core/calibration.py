@@ -15,20 +15,20 @@ edge that no reference patch matches: every good woven grid lit up along its bor
 of the map is weighted down by as much as the normals need (``edge_floor``); where it does not (a part whose edge
 is where its defects are), the map is left as it is.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
 from core.errors import CalibrationError
 from core.result import FAIL, PASS
-
 
 # Where the threshold sits between the highest normal score and the lower quartile of the simulated defects (with
 # one reference: of the detectable ones), log scale. Disturbed copies of one reference vary far less than real
@@ -96,7 +96,7 @@ class Calibration:
     def decide(self, score: float) -> tuple[str, float]:
         return (FAIL if score > self.effective_threshold else PASS), self.probability(score)
 
-    def with_override(self, threshold: float | None, by: str = "operator") -> "Calibration":
+    def with_override(self, threshold: float | None, by: str = "operator") -> Calibration:
         if threshold is None:
             return replace(self, override_threshold=None, override_by=None, override_at=None)
         if not (threshold > 0 and math.isfinite(threshold)):
@@ -105,7 +105,7 @@ class Calibration:
             self,
             override_threshold=float(threshold),
             override_by=by,
-            override_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            override_at=datetime.now(UTC).isoformat(timespec="seconds"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -116,7 +116,7 @@ class Calibration:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Calibration":
+    def from_dict(cls, d: dict[str, Any]) -> Calibration:
         d = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
         d["normal_scores"] = tuple(d.get("normal_scores", ()))
         d["anomaly_scores"] = tuple(d.get("anomaly_scores", ()))
@@ -133,7 +133,7 @@ def edge_floor_from_maps(normal_maps: list[np.ndarray], band: float) -> float:
     ratios = []
     for m in normal_maps:
         h, w = m.shape[:2]
-        b = int(round(band * max(h, w)))
+        b = round(band * max(h, w))
         if band <= 0 or b < 1 or h <= 2 * b + 1 or w <= 2 * b + 1:
             continue
         edge = np.ones((h, w), dtype=bool)

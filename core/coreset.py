@@ -1,4 +1,5 @@
 """Bounding a memory bank: greedy k-center coreset (PatchCore-style) on a random projection."""
+
 from __future__ import annotations
 
 import torch

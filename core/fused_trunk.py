@@ -4,6 +4,7 @@ Frozen weights never change, so each convolution and the batch norm after it col
 bias. That removes a third of the per-layer passes over memory (about a quarter of the encoder's time on a CPU)
 and gives the same features to within float rounding (tests/core/test_encoder.py checks this).
 """
+
 from __future__ import annotations
 
 import math
@@ -77,7 +78,7 @@ class FusedTrunk:
                 )
             )
 
-    def to(self, device: torch.device) -> "FusedTrunk":
+    def to(self, device: torch.device) -> FusedTrunk:
         def move(p):
             return None if p is None else tuple(t.to(device) for t in p)
 

@@ -1,4 +1,5 @@
 """Rendering an anomaly map for people: a colour heatmap, blended over the frame, with region boxes."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -37,5 +38,14 @@ def overlay(
         x0, y0, x1, y1 = r.bbox
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (255, 255, 255), thick + 1)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), (220, 0, 0), thick)
-        cv2.putText(out, r.location, (x0, max(12, y0 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thick, (255, 255, 255), thick, cv2.LINE_AA)
+        cv2.putText(
+            out,
+            r.location,
+            (x0, max(12, y0 - 4)),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4 * thick,
+            (255, 255, 255),
+            thick,
+            cv2.LINE_AA,
+        )
     return out

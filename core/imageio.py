@@ -3,6 +3,7 @@
 Every loader returns an RGB ``uint8`` array of shape (H, W, 3). Grayscale, RGBA, palette and 16-bit images are
 converted; unreadable, truncated, empty, tiny and huge files raise :class:`ImageReadError` naming the file.
 """
+
 from __future__ import annotations
 
 import io
@@ -46,8 +47,15 @@ def _reduce(img: Image.Image, name: str, file_size: tuple[int, int]) -> Image.Im
         except ValueError:  # a mode PIL cannot reduce: convert first, at the full size once
             small = Image.fromarray(_to_rgb_uint8(img, name)).reduce(factor)
     if small.size != tuple(file_size):
-        log.warning("%s: %dx%d pixels, inspected reduced to %dx%d (more than %d MP)", name, file_size[0],
-                    file_size[1], small.size[0], small.size[1], MAX_WORK_PIXELS // 1_000_000)
+        log.warning(
+            "%s: %dx%d pixels, inspected reduced to %dx%d (more than %d MP)",
+            name,
+            file_size[0],
+            file_size[1],
+            small.size[0],
+            small.size[1],
+            MAX_WORK_PIXELS // 1_000_000,
+        )
     return small
 
 
@@ -55,8 +63,10 @@ def _require_finite(arr: np.ndarray, name: str) -> None:
     """A float frame with NaN or infinite pixels is corrupt: it used to become black and could PASS (issue 15)."""
     bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
     if bad:
-        raise ImageReadError(f"{name}: {bad} of {arr.size} pixels are not numbers (NaN or infinite); the camera or "
-                             "the file delivers corrupt values")
+        raise ImageReadError(
+            f"{name}: {bad} of {arr.size} pixels are not numbers (NaN or infinite); the camera or "
+            "the file delivers corrupt values"
+        )
 
 
 def _to_rgb_uint8(img: Image.Image, name: str) -> np.ndarray:

@@ -1,4 +1,5 @@
 """The inspector: load the encoder once, build products from normal references, inspect frames."""
+
 from __future__ import annotations
 
 import time
@@ -18,7 +19,13 @@ from core.imageio import check_array
 from core.jitter import jitter
 from core.line_pool import LinePool
 from core.memory import (
-    build_bank, cap_bank, encode_references, image_hash, patch_features, reference_patches, view_grids,
+    build_bank,
+    cap_bank,
+    encode_references,
+    image_hash,
+    patch_features,
+    reference_patches,
+    view_grids,
 )
 from core.preprocess import working_image
 from core.product import ProductModel
@@ -109,7 +116,11 @@ class Inspector:
         return amap, image_score(amap, settings.top_fraction)
 
     def _score(
-        self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, edge_floor: float = 1.0,
+        self,
+        image: np.ndarray,
+        bank: torch.Tensor,
+        settings: DecoderSettings,
+        edge_floor: float = 1.0,
         pool: LinePool | None = None,
     ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor, tuple[np.ndarray, float] | None]:
         """Working-resolution map, image score, timings and feature grid of one RGB frame against the references,
@@ -171,8 +182,13 @@ class Inspector:
         if single:
             pieces = [reference_patches(self.encoder, refs[0], settings, grids)]
         bank = build_bank(
-            self.encoder, bank_refs, settings,
-            progress=lambda f, m: report(0.4 * f, m), cancel=cancel, cache_dir=cache_dir, pieces=pieces,
+            self.encoder,
+            bank_refs,
+            settings,
+            progress=lambda f, m: report(0.4 * f, m),
+            cancel=cancel,
+            cache_dir=cache_dir,
+            pieces=pieces,
         )
         # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
         # both are scored with that weight.
@@ -234,9 +250,16 @@ class Inspector:
             edge_floor=edge_floor,
             split_scores=split_scores,
         )
-        evidence = {k: [round(v, 6) for v, kk in zip(normal_scores, kinds) if kk == k] for k in ("held_out", "loo", "jitter")}
-        evidence.update(split=[round(v, 6) for v in split_scores], simulated=[round(v, 6) for v in anomaly_scores],
-                        simulated_kind=sim_kinds, simulated_area=sim_area)
+        evidence = {
+            k: [round(v, 6) for v, kk in zip(normal_scores, kinds, strict=False) if kk == k]
+            for k in ("held_out", "loo", "jitter")
+        }
+        evidence.update(
+            split=[round(v, 6) for v in split_scores],
+            simulated=[round(v, 6) for v in anomaly_scores],
+            simulated_kind=sim_kinds,
+            simulated_area=sim_area,
+        )
         report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(
             name=name,
@@ -246,7 +269,9 @@ class Inspector:
             reference_hashes=tuple(image_hash(r) for r in refs),
             encoder_id=self.encoder.id,
             info={
-                "bank_mb": round(bank.nbytes / 1e6, 2), "references": len(refs), "held_out": len(held_out),
+                "bank_mb": round(bank.nbytes / 1e6, 2),
+                "references": len(refs),
+                "held_out": len(held_out),
                 "evidence": evidence,
             },
         )
@@ -284,8 +309,14 @@ class Inspector:
         drift = False
         if pool is not None:
             key = image_hash(frame) if pool.scoring else ""  # only stored parts need a key (reviews find them)
-            pool.observe(key, grid, cold_score, product.calibration.threshold, verdict == "FAIL",
-                         line_score=line[1] if line is not None else None)
+            pool.observe(
+                key,
+                grid,
+                cold_score,
+                product.calibration.threshold,
+                verdict == "FAIL",
+                line_score=line[1] if line is not None else None,
+            )
             drift = pool.drift
         h, w = frame.shape[:2]
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)

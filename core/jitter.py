@@ -1,4 +1,5 @@
 """Small, realistic disturbances of a normal image: what a good part looks like on another day."""
+
 from __future__ import annotations
 
 import cv2

@@ -20,6 +20,7 @@ alone ("cold") and against the references *and* the pool ("line"):
   product on the line), the pool takes no part, the threshold falls back to the references' own and the result
   carries a drift warning.
 """
+
 from __future__ import annotations
 
 import io
@@ -72,8 +73,12 @@ class LineState:
     drift: bool = False
 
     def to_dict(self) -> dict[str, object]:
-        return {"mode": self.mode, "pool_size": self.pool_size, "line_threshold": round(self.threshold, 6),
-                "drift": self.drift}
+        return {
+            "mode": self.mode,
+            "pool_size": self.pool_size,
+            "line_threshold": round(self.threshold, 6),
+            "drift": self.drift,
+        }
 
 
 @dataclass
@@ -109,7 +114,9 @@ class LinePool:
             return False
         if len(self.recent_line) < MIN_STREAM:
             return True
-        return two_mode_gain(list(self.recent_line)) >= two_mode_gain(list(self.recent_scores)[-len(self.recent_line):])
+        return two_mode_gain(list(self.recent_line)) >= two_mode_gain(
+            list(self.recent_scores)[-len(self.recent_line) :]
+        )
 
     @property
     def drift(self) -> bool:
@@ -141,7 +148,12 @@ class LinePool:
 
     # -- learning ----------------------------------------------------------------------------------------------
     def observe(
-        self, key: str, grid: torch.Tensor, score: float, cold_threshold: float, failed: bool,
+        self,
+        key: str,
+        grid: torch.Tensor,
+        score: float,
+        cold_threshold: float,
+        failed: bool,
         line_score: float | None = None,
     ) -> bool:
         """Record one inspected part: its cold ``score`` (references only) and, while the pool is active, its
@@ -187,31 +199,38 @@ class LinePool:
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
         """One .npz (no pickles), written atomically."""
-        feats = (torch.stack([p.features for p in self.parts]).numpy().astype(np.float16) if self.parts
-                 else np.zeros((0, PART_PATCHES, 0), np.float16))
+        feats = (
+            torch.stack([p.features for p in self.parts]).numpy().astype(np.float16)
+            if self.parts
+            else np.zeros((0, PART_PATCHES, 0), np.float16)
+        )
         buf = io.BytesIO()
         np.savez(
-            buf, features=feats, scores=np.asarray([p.score for p in self.parts], np.float64),
+            buf,
+            features=feats,
+            scores=np.asarray([p.score for p in self.parts], np.float64),
             keys=np.asarray([p.key for p in self.parts], dtype=np.str_),
             excluded=np.asarray(sorted(self.excluded), dtype=np.str_),
-            recent_failed=np.asarray(list(self.recent_failed), bool), capacity=np.asarray(self.capacity),
-            recent_scores=np.asarray(list(self.recent_scores), np.float64), scoring=np.asarray(self.scoring),
+            recent_failed=np.asarray(list(self.recent_failed), bool),
+            capacity=np.asarray(self.capacity),
+            recent_scores=np.asarray(list(self.recent_scores), np.float64),
+            scoring=np.asarray(self.scoring),
             recent_line=np.asarray(list(self.recent_line), np.float64),
         )
         with atomic_open(path) as fh:
             fh.write(buf.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> "LinePool":
+    def load(cls, path: Path) -> LinePool:
         try:
             with np.load(path, allow_pickle=False) as z:
                 scoring = bool(z["scoring"]) if "scoring" in z.files else POOL_SCORING
                 pool = cls(capacity=int(z["capacity"]), scoring=scoring)
-                pool.excluded = set(str(k) for k in z["excluded"])
+                pool.excluded = {str(k) for k in z["excluded"]}
                 pool.recent_failed.extend(bool(v) for v in z["recent_failed"])
                 for name, window in (("recent_scores", pool.recent_scores), ("recent_line", pool.recent_line)):
                     window.extend(float(v) for v in (z[name] if name in z.files else ()))
-                for key, f, s in zip(z["keys"], z["features"], z["scores"]):
+                for key, f, s in zip(z["keys"], z["features"], z["scores"], strict=False):
                     pool.parts.append(PooledPart(str(key), torch.from_numpy(f.astype(np.float32)), float(s)))
         except (OSError, KeyError, ValueError) as exc:
             raise InspectionError(f"{path}: line pool is unreadable ({exc}); the product starts a new pool") from None

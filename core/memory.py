@@ -4,6 +4,7 @@ Built once per product (optionally with flips and 90-degree rotations of the ref
 cached on disk keyed by the encoder id, the decoder settings and the references' SHA-256 so a restart does not
 recompute it.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -60,7 +61,7 @@ class MemoryBank:
             )
 
     @classmethod
-    def load(cls, path: Path) -> "MemoryBank":
+    def load(cls, path: Path) -> MemoryBank:
         try:
             with np.load(path, allow_pickle=False) as z:
                 feats = torch.from_numpy(z["features"].astype(np.float32))
@@ -102,7 +103,7 @@ def reference_patches(
     if grids is None:
         grids = view_grids(encoder, reference, settings)
     feats = torch.cat([g.flatten(0, 1) for g in grids])
-    size = max(1, min(settings.reference_cap, int(round(feats.shape[0] * min(1.0, settings.coreset_ratio)))))
+    size = max(1, min(settings.reference_cap, round(feats.shape[0] * min(1.0, settings.coreset_ratio))))
     return feats if size >= feats.shape[0] else feats[greedy_coreset(feats, size)]
 
 

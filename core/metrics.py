@@ -1,4 +1,5 @@
 """Detection and segmentation metrics (scikit-learn and SciPy underneath)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,7 +34,7 @@ def aupro(masks: list[np.ndarray], maps: list[np.ndarray], fpr_limit: float = 0.
     fpr = 1.0 - np.searchsorted(normal_sorted, thresholds, side="right") / normal_sorted.size
     pro_sum = np.zeros_like(thresholds)
     n_regions = 0
-    for mask, amap in zip(masks, maps):
+    for mask, amap in zip(masks, maps, strict=False):
         labels, n = ndimage.label(mask.astype(bool))
         for r in range(1, n + 1):
             vals = np.sort(amap[labels == r].astype(np.float64))

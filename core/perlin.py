@@ -1,4 +1,5 @@
 """2-D Perlin gradient noise, for DRAEM-style anomaly shapes."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Resizing frames to the working resolution while keeping their aspect ratio."""
+
 from __future__ import annotations
 
 import cv2
@@ -10,8 +11,8 @@ GRID = 16  # both feature strides divide this
 def working_size(width: int, height: int, resolution: int) -> tuple[int, int]:
     """(w, h) with about resolution**2 pixels, the frame's aspect ratio, both multiples of 16, at least 64."""
     scale = (resolution * resolution / float(width * height)) ** 0.5
-    w = max(64, int(round(width * scale / GRID)) * GRID)
-    h = max(64, int(round(height * scale / GRID)) * GRID)
+    w = max(64, round(width * scale / GRID) * GRID)
+    h = max(64, round(height * scale / GRID) * GRID)
     return w, h
 
 

@@ -1,4 +1,5 @@
 """A product (recipe) as the inspector sees it: its memory bank, decoder settings and calibration."""
+
 from __future__ import annotations
 
 import json
@@ -38,7 +39,7 @@ class ProductModel:
             return False
         return self.calibration.current
 
-    def with_threshold_override(self, threshold: float | None, by: str = "operator") -> "ProductModel":
+    def with_threshold_override(self, threshold: float | None, by: str = "operator") -> ProductModel:
         return replace(self, calibration=self.calibration.with_override(threshold, by))
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,7 +66,7 @@ class ProductModel:
         return folder
 
     @classmethod
-    def load(cls, folder: str | os.PathLike[str]) -> "ProductModel":
+    def load(cls, folder: str | os.PathLike[str]) -> ProductModel:
         folder = Path(folder)
         meta_file = folder / "product.json"
         try:

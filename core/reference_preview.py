@@ -6,6 +6,7 @@ raises the threshold and widens the memory. So before a reference is added, the 
 same build and calibration as for real) and the product's recent failures are scored again: how many of them would
 now pass, and where their defects were.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -56,15 +57,19 @@ class ReferencePreview:
 
     def summary(self) -> str:
         """One paragraph for the person deciding."""
-        head = (f"With this image as a normal reference the threshold moves from {self.threshold_before:.3f} to"
-                f" {self.threshold_after:.3f}.")
+        head = (
+            f"With this image as a normal reference the threshold moves from {self.threshold_before:.3f} to"
+            f" {self.threshold_after:.3f}."
+        )
         if not self.failures:
             return head + " The product has no recent failures to check it against."
         if not self.would_pass:
             return head + f" All {self.failures} recent failures would still fail."
         where = ", ".join(f"{k}: {v}" for k, v in sorted(self.would_pass_by_location.items(), key=lambda kv: -kv[1]))
-        return (head + f" {self.would_pass} of the {self.failures} recent failures ({100 * self.share:.0f}%) would"
-                f" now PASS ({where}).")
+        return (
+            head + f" {self.would_pass} of the {self.failures} recent failures ({100 * self.share:.0f}%) would"
+            f" now PASS ({where})."
+        )
 
 
 def preview_reference(
@@ -81,12 +86,15 @@ def preview_reference(
 
     ``inspector`` is a :class:`core.inspector.Inspector` (``build_product`` and ``inspect``); ``current`` is the
     product as it is now (its threshold is the "before")."""
-    build = getattr(inspector, "build_product")
-    inspect = getattr(inspector, "inspect")
+    build = inspector.build_product
+    inspect = inspector.inspect
     report = progress or (lambda f, m: None)
     product = build(
-        [*references, candidate], name=current.name, settings=settings or current.settings,
-        progress=lambda f, m: report(0.7 * f, f"building with the new reference: {m}"), cancel=cancel,
+        [*references, candidate],
+        name=current.name,
+        settings=settings or current.settings,
+        progress=lambda f, m: report(0.7 * f, f"building with the new reference: {m}"),
+        cancel=cancel,
     )
     passed: list[RecentFailure] = []
     for i, failure in enumerate(recent_failures):

@@ -4,6 +4,7 @@ Positions are named on a 3x3 grid of the frame, as AnomalyGPT words them: "top l
 "center", "right", "bottom left", "bottom", "bottom right". A region is named after the cell holding most of its
 pixels, so a long diagonal scratch whose centroid falls in an empty middle cell is still named where it lies.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -63,7 +64,7 @@ def find_regions(
         ys, xs = ys + y, xs + x
         peak = float(anomaly_map[ys, xs].max())
         cx, cy = float(centroids[i][0] + 0.5) * sx - 0.5, float(centroids[i][1] + 0.5) * sy - 0.5
-        box = (int(round(x * sx)), int(round(y * sy)), int(round((x + bw) * sx)), int(round((y + bh) * sy)))
+        box = (round(x * sx), round(y * sy), round((x + bw) * sx), round((y + bh) * sy))
         regions.append(
             Region(
                 bbox=box,
@@ -78,7 +79,7 @@ def find_regions(
 
 
 def describe_locations(regions: list[Region]) -> str:
-    """"the top left and the center" style phrase, distinct words in order of severity."""
+    """ "the top left and the center" style phrase, distinct words in order of severity."""
     words: list[str] = []
     for r in regions:
         if r.location not in words:

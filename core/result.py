@@ -1,4 +1,5 @@
 """The result of one inspection: what the station shows, stores and talks about."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ class Region:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Region":
+    def from_dict(cls, d: dict[str, Any]) -> Region:
         return cls(
             bbox=tuple(int(v) for v in d["bbox"]),  # type: ignore[arg-type]
             area_pct=float(d["area_pct"]),

@@ -1,4 +1,5 @@
 """Settings of the anomaly decoder, chosen per product and stored with it."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -27,10 +28,10 @@ class DecoderSettings:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DecoderSettings":
+    def from_dict(cls, d: dict[str, Any]) -> DecoderSettings:
         d = dict(d)
         d["augment"] = tuple(d.get("augment", ()))
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
     def key(self) -> str:

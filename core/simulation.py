@@ -4,6 +4,7 @@ Used to calibrate the verdict of each product (no defect samples needed) and to 
 Kinds: NSA-style cut-paste with Poisson blending from another normal image, DRAEM-style Perlin-noise texture
 blends, scratches and spots.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -82,7 +83,9 @@ def _cutpaste(image: np.ndarray, source: np.ndarray, rng: np.random.Generator) -
     pmask = np.zeros((ph, pw), np.uint8)
     cv2.ellipse(pmask, (pw // 2, ph // 2), (max(2, pw // 2 - 1), max(2, ph // 2 - 1)), 0, 0, 360, 255, -1)
     try:
-        out = cv2.seamlessClone(patch, image, pmask.copy(), (tx, ty), cv2.MIXED_CLONE if rng.random() < 0.3 else cv2.NORMAL_CLONE)
+        out = cv2.seamlessClone(
+            patch, image, pmask.copy(), (tx, ty), cv2.MIXED_CLONE if rng.random() < 0.3 else cv2.NORMAL_CLONE
+        )
     except cv2.error:
         out = image.copy()
         y0, x0 = ty - ph // 2, tx - pw // 2
@@ -116,11 +119,16 @@ def _scratch(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, n
     x, y = float(rng.uniform(0.15, 0.85) * w), float(rng.uniform(0.15, 0.85) * h)
     angle = rng.uniform(0, np.pi)
     length = rng.uniform(0.1, 0.35) * min(h, w)
-    thickness = max(1, int(round(min(h, w) / rng.uniform(80, 200))))
+    thickness = max(1, round(min(h, w) / rng.uniform(80, 200)))
     pts = []
     for t in np.linspace(-0.5, 0.5, 12):
         bend = np.sin(t * np.pi * rng.uniform(0.5, 2)) * length * 0.08
-        pts.append((x + np.cos(angle) * t * length - np.sin(angle) * bend, y + np.sin(angle) * t * length + np.cos(angle) * bend))
+        pts.append(
+            (
+                x + np.cos(angle) * t * length - np.sin(angle) * bend,
+                y + np.sin(angle) * t * length + np.cos(angle) * bend,
+            )
+        )
     pts_arr = np.array(pts, np.int32).reshape(-1, 1, 2)
     cv2.polylines(mask, [pts_arr], False, 255, thickness + 2)
     shade = int(rng.choice([20, 235])) if rng.random() < 0.7 else int(255 - image.mean())

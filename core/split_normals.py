@@ -12,6 +12,7 @@ held-out half back into the memory. The cut is not widened into a margin: a feat
 cut in two is still found in the memory, mirrored. With 8% of the image kept out on each side of the cut, a
 centred synthetic part's halves scored three times as high as other good parts did.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -31,7 +32,7 @@ def _view_coords(h: int, w: int, augment) -> list[tuple[np.ndarray, np.ndarray]]
     """For each augmented view, the original (y, x) of every pixel, in [0, 1)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     yy, xx = (yy + 0.5) / h, (xx + 0.5) / w
-    return list(zip(augment_views(yy, augment), augment_views(xx, augment)))
+    return list(zip(augment_views(yy, augment), augment_views(xx, augment), strict=False))
 
 
 def _cell_coords(coords: np.ndarray, gh: int, gw: int) -> np.ndarray:
@@ -64,15 +65,18 @@ def split_half_maps(
         grids = view_grids(encoder, reference, settings)
     coords = [
         (_cell_coords(cy, g.shape[0], g.shape[1]), _cell_coords(cx, g.shape[0], g.shape[1]))
-        for g, (cy, cx) in zip(grids, _view_coords(h, w, settings.augment))
+        for g, (cy, cx) in zip(grids, _view_coords(h, w, settings.augment), strict=False)
     ]
     grid = grids[0]
     gh, gw, _ = grid.shape
     maps = []
     for half in HALVES:
-        bank = torch.cat([
-            g[torch.from_numpy(_held_out(half, cy, cx, margin)[1])] for g, (cy, cx) in zip(grids, coords)
-        ])
+        bank = torch.cat(
+            [
+                g[torch.from_numpy(_held_out(half, cy, cx, margin)[1])]
+                for g, (cy, cx) in zip(grids, coords, strict=False)
+            ]
+        )
         held, _ = _held_out(half, *coords[0], margin)
         rows = np.flatnonzero(held.any(axis=1))
         cols = np.flatnonzero(held.any(axis=0))

@@ -6,11 +6,11 @@ references kept out of the memory, ``jitter``: disturbed copies of the reference
 copies (``simulated``). A family places the threshold with parameters that tools/verdict_study.py fits
 leave-one-category-out; core/calibration.py ships the family and parameters chosen that way.
 """
+
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping
 
 import numpy as np
 

@@ -9,6 +9,7 @@ Public API:
     db.stats                                yield / scores / rejects / week-over-week / defect locations
     db.errors                               DatabaseError family (StorageError, DatabaseLockedError, ...)
 """
+
 from .engine import default_data_dir, make_engine
 from .errors import DatabaseError, StorageError
 from .image_store import ImageStore, StoredFile
@@ -17,18 +18,18 @@ from .records import ChatMessageInfo, HistoryFilter, HistoryPage, InspectionReco
 from .repository import Database
 
 __all__ = [
+    "ChatMessageInfo",
     "Database",
-    "make_engine",
-    "default_data_dir",
-    "upgrade",
-    "ImageStore",
-    "StoredFile",
+    "DatabaseError",
     "HistoryFilter",
     "HistoryPage",
+    "ImageStore",
     "InspectionRecord",
     "ProductInfo",
     "ReferenceInfo",
-    "ChatMessageInfo",
-    "DatabaseError",
     "StorageError",
+    "StoredFile",
+    "default_data_dir",
+    "make_engine",
+    "upgrade",
 ]

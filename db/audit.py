@@ -20,6 +20,7 @@ change and its event are committed together or not at all. The new row is insert
 write lock; on PostgreSQL the table is locked), then the previous row is read: two stations sharing one database
 cannot fork the chain.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import String, Text, func, select, text, type_coerce
@@ -209,9 +210,9 @@ def _sqlite_sequence(session: Session) -> int | None:
 
 def _parse_time(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def _parse_json(value: Any) -> Any:
@@ -234,7 +235,7 @@ def find_break(session: Session) -> ChainBreak | None:
     expected_prev = GENESIS_HASH
     last_id = 0
     for row in _raw_rows(session):
-        fields = dict(zip(HASHED_FIELDS, row[: len(HASHED_FIELDS)]))
+        fields = dict(zip(HASHED_FIELDS, row[: len(HASHED_FIELDS)], strict=False))
         stored_hash = row[len(HASHED_FIELDS)]
         if fields["prev_hash"] != expected_prev:
             problem = (
@@ -307,7 +308,9 @@ class AuditTrail:
         if action is not None:
             query = query.where(AuditEvent.action == action)
         if target is not None:
-            query = query.where(AuditEvent.target.startswith(target) if target.endswith(":") else AuditEvent.target == target)
+            query = query.where(
+                AuditEvent.target.startswith(target) if target.endswith(":") else AuditEvent.target == target
+            )
         if start is not None:
             query = query.where(AuditEvent.at >= ensure_utc(start, "start"))
         if end is not None:
@@ -320,14 +323,14 @@ class AuditTrail:
 
 
 __all__ = [
-    "AuditTrail",
-    "AuditEventInfo",
-    "ChainBreak",
     "GENESIS_HASH",
     "HASHED_FIELDS",
+    "AuditEventInfo",
+    "AuditTrail",
+    "ChainBreak",
     "append_event",
     "canonical_bytes",
-    "row_hash",
     "find_break",
     "json_value",
+    "row_hash",
 ]

@@ -13,6 +13,7 @@ headless commands share.
 Logins, failed logins and logouts are recorded in the audit trail by db/users.py. The database layer checks
 rights again on every change (db/guarded.py), so this session is a convenience, not the only guard.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -1,5 +1,6 @@
 """Typed errors of users, roles and the audit trail (the db/errors.py family: each is a DatabaseError with a
 one-line message meant for a person, so the desktop and the headless commands can show ``str(error)``)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -46,4 +47,4 @@ class LastAdminError(ValidationError):
     """The change would leave the station without an enabled admin."""
 
 
-__all__ = ["PermissionDenied", "AuthenticationError", "ReasonRequiredError", "WeakPasswordError", "LastAdminError"]
+__all__ = ["AuthenticationError", "LastAdminError", "PermissionDenied", "ReasonRequiredError", "WeakPasswordError"]

@@ -1,4 +1,5 @@
 """Chat messages, attached to an inspection, a product, or neither (general supervisor questions)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -47,16 +48,22 @@ class ChatRepository:
         """The conversation about one inspection, oldest first."""
         with reading(self._maker, "read the chat") as session:
             rows = session.scalars(
-                select(ChatMessage).where(ChatMessage.inspection_id == inspection_id).order_by(ChatMessage.time, ChatMessage.id)
+                select(ChatMessage)
+                .where(ChatMessage.inspection_id == inspection_id)
+                .order_by(ChatMessage.time, ChatMessage.id)
             ).all()
             return [chat_message_info(r) for r in rows]
 
-    def for_product(self, product_id: int | None, *, limit: int = 200, general_only: bool = False) -> list[ChatMessageInfo]:
+    def for_product(
+        self, product_id: int | None, *, limit: int = 200, general_only: bool = False
+    ) -> list[ChatMessageInfo]:
         """Recent messages about a product (``None``: messages about no product), oldest first.
         ``general_only`` leaves out messages tied to a single inspection."""
         with reading(self._maker, "read the chat") as session:
             query = select(ChatMessage)
-            query = query.where(ChatMessage.product_id.is_(None) if product_id is None else ChatMessage.product_id == product_id)
+            query = query.where(
+                ChatMessage.product_id.is_(None) if product_id is None else ChatMessage.product_id == product_id
+            )
             if general_only:
                 query = query.where(ChatMessage.inspection_id.is_(None))
             rows = session.scalars(query.order_by(ChatMessage.time.desc(), ChatMessage.id.desc()).limit(limit)).all()

@@ -7,6 +7,7 @@ Periods are half-open ``[start, end)`` with timezone-aware datetimes; days are t
 time zone (the chat passes local time). ``product=None`` means all products; a name the history does not know
 raises ``db.errors.NotFoundError`` (listing the known names).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,4 +1,5 @@
 """ORM row -> plain record conversion (done inside the session, so nothing is lazy-loaded later)."""
+
 from __future__ import annotations
 
 import copy

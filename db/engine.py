@@ -7,8 +7,10 @@ URL (argument, else ``INSPECTION_DB_URL``) replaces the SQLite file, e.g. a shar
 SQLite connections get: WAL journal (readers never block the writer), ``synchronous=FULL``, ``foreign_keys=ON`` and a busy timeout
 (5000 ms by default) so a briefly busy database waits instead of failing at once.
 """
+
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from .errors import DatabaseUnreachableError, translate
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "inspection-station"
 DB_FILENAME = "station.sqlite3"
@@ -80,8 +84,8 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, wal: bool) -> 
             if wal:
                 try:
                     cursor.execute("PRAGMA journal_mode = WAL")
-                except Exception:  # noqa: BLE001 - a read-only file cannot switch modes; reads still work
-                    pass
+                except Exception as exc:  # noqa: BLE001 - a read-only file cannot switch modes; reads still work
+                    log.debug("journal_mode WAL refused: %s", exc)
                 cursor.execute("PRAGMA synchronous = FULL")  # a committed inspection survives a power cut
         finally:
             cursor.close()
@@ -139,7 +143,7 @@ def make_engine(
     resolved = database_url(url, data_dir)
     try:
         parsed = make_url(resolved)
-    except Exception as exc:  # noqa: BLE001 - ArgumentError for a malformed URL
+    except Exception as exc:
         raise DatabaseUnreachableError(
             f"The database URL {resolved!r} is not valid. Use e.g. sqlite:////path/station.sqlite3 or "
             "postgresql+psycopg://user@host/dbname.",
@@ -156,7 +160,7 @@ def make_engine(
         kwargs["pool_pre_ping"] = True
     try:
         engine = create_engine(parsed, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - missing driver, bad arguments
+    except Exception as exc:
         raise translate(exc, action="open the database") from exc
     if is_sqlite:
         in_memory = parsed.database in (None, "", ":memory:")
@@ -166,4 +170,4 @@ def make_engine(
     return engine
 
 
-__all__ = ["make_engine", "default_data_dir", "database_url", "DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL"]
+__all__ = ["DB_FILENAME", "ENV_DATA_DIR", "ENV_DB_URL", "database_url", "default_data_dir", "make_engine"]

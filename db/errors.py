@@ -5,6 +5,7 @@ Everything the ``db`` package raises on purpose derives from :class:`DatabaseErr
 catch one type, show ``str(error)`` and keep running. :func:`translate` turns SQLAlchemy/driver errors into
 these types; it never hides the original (kept as ``__cause__`` and in ``detail``).
 """
+
 from __future__ import annotations
 
 import errno
@@ -104,10 +105,16 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
 
     if isinstance(exc, sa_exc.IntegrityError):
         if "unique" in text or "duplicate" in text:
-            return DuplicateError(f"Could not {action}: that name or file is already recorded. Choose another name.", detail=detail)
-        return DatabaseError(f"Could not {action}: the record refers to something that no longer exists or is incomplete.", detail=detail)
+            return DuplicateError(
+                f"Could not {action}: that name or file is already recorded. Choose another name.", detail=detail
+            )
+        return DatabaseError(
+            f"Could not {action}: the record refers to something that no longer exists or is incomplete.", detail=detail
+        )
 
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DatabaseError, sqlite3.Error)) or isinstance(orig, sqlite3.Error):
+    if isinstance(
+        exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DatabaseError, sqlite3.Error)
+    ) or isinstance(orig, sqlite3.Error):
         if (
             "database is locked" in text
             or "database table is locked" in text
@@ -143,7 +150,7 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
             or "connection to server" in text
             or "could not translate host name" in text
             or "server closed the connection" in text
-            or "does not exist" in text and "database" in text
+            or ("does not exist" in text and "database" in text)
             or "password authentication failed" in text
         ):
             return DatabaseUnreachableError(
@@ -167,21 +174,21 @@ def translate(exc: BaseException, *, action: str = "access the database") -> Dat
 
 
 __all__ = [
+    "DatabaseCorruptError",
     "DatabaseError",
+    "DatabaseFullError",
     "DatabaseLockedError",
     "DatabaseReadOnlyError",
-    "DatabaseFullError",
     "DatabaseUnreachableError",
-    "DatabaseCorruptError",
-    "SchemaVersionError",
+    "DuplicateError",
+    "InvalidImageError",
+    "NotFoundError",
+    "ProductInUseError",
     "SchemaTooNewError",
     "SchemaTooOldError",
-    "NotFoundError",
-    "DuplicateError",
-    "ProductInUseError",
-    "ValidationError",
+    "SchemaVersionError",
     "StorageError",
-    "InvalidImageError",
+    "ValidationError",
     "storage_error_for",
     "translate",
 ]

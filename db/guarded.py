@@ -14,6 +14,7 @@ raises :class:`db.auth_errors.ReasonRequiredError`. Reading (products, history, 
 The older, unguarded repository methods (``Database.products.set_threshold_override`` ...) still exist for code
 that has not moved here yet; they record no audit event.
 """
+
 from __future__ import annotations
 
 import copy
@@ -133,30 +134,45 @@ class GuardedDatabase:
         return self.database.inspections.record(**kwargs)
 
     # -- products ----------------------------------------------------------------------------------------------
-    def _stage(self, images: Sequence[ImageInput], original_names: Sequence[str | None] | None) -> list[tuple[StoredFile, str | None]]:
+    def _stage(
+        self, images: Sequence[ImageInput], original_names: Sequence[str | None] | None
+    ) -> list[tuple[StoredFile, str | None]]:
         staged = [store_image(self.database.store, img) for img in images]  # files first: durable before any row
         if original_names is not None:
             names = list(original_names)
             if len(names) != len(staged):
                 raise ValueError("original_names must match the images one to one")
-            staged = [(f, n if n is not None else old) for (f, old), n in zip(staged, names)]
+            staged = [(f, n if n is not None else old) for (f, old), n in zip(staged, names, strict=False)]
         return staged
 
     def _add_reference_rows(
-        self, session: Session, by: str, product: Product, staged: list[tuple[StoredFile, str | None]], source: str, when: datetime
+        self,
+        session: Session,
+        by: str,
+        product: Product,
+        staged: list[tuple[StoredFile, str | None]],
+        source: str,
+        when: datetime,
     ) -> list[ReferenceImage]:
         rows = []
         for stored, name in staged:
             existing = session.scalars(
-                select(ReferenceImage).where(ReferenceImage.product_id == product.id, ReferenceImage.image_sha256 == stored.sha256)
+                select(ReferenceImage).where(
+                    ReferenceImage.product_id == product.id, ReferenceImage.image_sha256 == stored.sha256
+                )
             ).one_or_none()
             before = _reference_summary(existing) if existing is not None else None
             row = ReferenceRepository._upsert(session, product.id, stored, name, source, when)
             session.flush()
             if before is None or not before["active"]:
                 append_event(
-                    session, actor=by, action=audit.REFERENCE_ADDED, target=f"product:{product.name}",
-                    before=before, after=_reference_summary(row), at=when,
+                    session,
+                    actor=by,
+                    action=audit.REFERENCE_ADDED,
+                    target=f"product:{product.name}",
+                    before=before,
+                    after=_reference_summary(row),
+                    at=when,
                 )
             rows.append(row)
         return rows
@@ -189,20 +205,31 @@ class GuardedDatabase:
             session.add(row)
             session.flush()
             append_event(
-                session, actor=by, action=audit.PRODUCT_CREATED, target=f"product:{name}",
-                after={"id": row.id, "name": name, "settings": row.settings}, at=when,
+                session,
+                actor=by,
+                action=audit.PRODUCT_CREATED,
+                target=f"product:{name}",
+                after={"id": row.id, "name": name, "settings": row.settings},
+                at=when,
             )
             self._add_reference_rows(session, by, row, staged, source, when)
             if calibration is not None:
                 row.calibration = copy.deepcopy(calibration)
                 session.flush()
                 append_event(
-                    session, actor=by, action=audit.PRODUCT_RECALIBRATED, target=f"product:{name}",
-                    before=None, after=_calibration_summary(calibration), at=when,
+                    session,
+                    actor=by,
+                    action=audit.PRODUCT_RECALIBRATED,
+                    target=f"product:{name}",
+                    before=None,
+                    after=_calibration_summary(calibration),
+                    at=when,
                 )
             return product_info(row, active_reference_count(session, row.id))
 
-    def rename_product(self, actor: UserInfo, product_id: int, new_name: str, *, now: datetime | None = None) -> ProductInfo:
+    def rename_product(
+        self, actor: UserInfo, product_id: int, new_name: str, *, now: datetime | None = None
+    ) -> ProductInfo:
         name = clean_name(new_name)
         when = ensure_utc(now or utc_now(), "now")
         with transaction(self._maker, f"rename the product to {name!r}") as session:
@@ -213,13 +240,24 @@ class GuardedDatabase:
             row.name = name
             session.flush()
             append_event(
-                session, actor=by, action=audit.PRODUCT_RENAMED, target=f"product:{name}",
-                before={"name": before}, after={"name": name}, at=when,
+                session,
+                actor=by,
+                action=audit.PRODUCT_RENAMED,
+                target=f"product:{name}",
+                before={"name": before},
+                after={"name": name},
+                at=when,
             )
             return product_info(row, active_reference_count(session, row.id))
 
     def update_product_settings(
-        self, actor: UserInfo, product_id: int, settings: dict[str, Any], *, merge: bool = True, now: datetime | None = None
+        self,
+        actor: UserInfo,
+        product_id: int,
+        settings: dict[str, Any],
+        *,
+        merge: bool = True,
+        now: datetime | None = None,
     ) -> ProductInfo:
         when = ensure_utc(now or utc_now(), "now")
         with transaction(self._maker, "save the product settings") as session:
@@ -231,13 +269,23 @@ class GuardedDatabase:
             row.settings = new
             session.flush()
             append_event(
-                session, actor=by, action=audit.PRODUCT_SETTINGS_CHANGED, target=f"product:{row.name}",
-                before=before, after=new, at=when,
+                session,
+                actor=by,
+                action=audit.PRODUCT_SETTINGS_CHANGED,
+                target=f"product:{row.name}",
+                before=before,
+                after=new,
+                at=when,
             )
             return product_info(row, active_reference_count(session, row.id))
 
     def delete_product(
-        self, actor: UserInfo, product_id: int, *, delete_history: bool = False, reason: str | None = None,
+        self,
+        actor: UserInfo,
+        product_id: int,
+        *,
+        delete_history: bool = False,
+        reason: str | None = None,
         now: datetime | None = None,
     ) -> None:
         """Delete a product and its references; with ``delete_history`` (a reason is then required) its
@@ -247,16 +295,21 @@ class GuardedDatabase:
         with transaction(self._maker, "delete the product") as session:
             by = acting_row(session, actor, MANAGE_PRODUCTS).name
             row = product_row(session, product_id)
-            n = int(session.scalar(select(func.count()).select_from(Inspection).where(Inspection.product_id == row.id)) or 0)
+            n = int(
+                session.scalar(select(func.count()).select_from(Inspection).where(Inspection.product_id == row.id)) or 0
+            )
             if n and not delete_history:
                 raise ProductInUseError(
                     f"The product {row.name!r} has {n} recorded inspection{'s' if n != 1 else ''}. Export its history "
                     "first and confirm deleting the history too, or keep the product."
                 )
             before = {
-                "id": row.id, "name": row.name, "inspections": n,
+                "id": row.id,
+                "name": row.name,
+                "inspections": n,
                 "references": active_reference_count(session, row.id),
-                "calibration": _calibration_summary(row.calibration), "threshold_override": row.threshold_override,
+                "calibration": _calibration_summary(row.calibration),
+                "threshold_override": row.threshold_override,
             }
             inspection_ids = select(Inspection.id).where(Inspection.product_id == row.id)
             session.execute(delete(Review).where(Review.inspection_id.in_(inspection_ids)))
@@ -268,8 +321,14 @@ class GuardedDatabase:
             session.delete(row)
             session.flush()
             append_event(
-                session, actor=by, action=audit.PRODUCT_DELETED, target=f"product:{name}", before=before,
-                after={"history_deleted": bool(delete_history)}, reason=why, at=when,
+                session,
+                actor=by,
+                action=audit.PRODUCT_DELETED,
+                target=f"product:{name}",
+                before=before,
+                after={"history_deleted": bool(delete_history)},
+                reason=why,
+                at=when,
             )
 
     def save_calibration(
@@ -297,13 +356,25 @@ class GuardedDatabase:
             session.flush()
             why = _optional_text(reason) or ("automatic: rebuilt from the product's references" if automatic else None)
             append_event(
-                session, actor=by, action=audit.PRODUCT_RECALIBRATED, target=f"product:{row.name}",
-                before=_calibration_summary(before), after=_calibration_summary(calibration), reason=why, at=when,
+                session,
+                actor=by,
+                action=audit.PRODUCT_RECALIBRATED,
+                target=f"product:{row.name}",
+                before=_calibration_summary(before),
+                after=_calibration_summary(calibration),
+                reason=why,
+                at=when,
             )
             return product_info(row, active_reference_count(session, row.id))
 
     def set_threshold_override(
-        self, actor: UserInfo, product_id: int, threshold: float | None, *, reason: str | None, now: datetime | None = None
+        self,
+        actor: UserInfo,
+        product_id: int,
+        threshold: float | None,
+        *,
+        reason: str | None,
+        now: datetime | None = None,
     ) -> ProductInfo:
         """Set (or clear with None) the product's threshold override. A reason is required either way."""
         if threshold is not None and (
@@ -316,7 +387,8 @@ class GuardedDatabase:
             by = acting_row(session, actor, OVERRIDE_THRESHOLD).name
             row = product_row(session, product_id)
             before = {
-                "threshold_override": row.threshold_override, "by": row.threshold_override_by,
+                "threshold_override": row.threshold_override,
+                "by": row.threshold_override_by,
                 "calibrated_threshold": (row.calibration or {}).get("threshold"),
             }
             if threshold is None:
@@ -327,8 +399,14 @@ class GuardedDatabase:
                 row.threshold_override_at = when
             session.flush()
             append_event(
-                session, actor=by, action=audit.THRESHOLD_OVERRIDE, target=f"product:{row.name}", before=before,
-                after={"threshold_override": row.threshold_override, "by": row.threshold_override_by}, reason=why, at=when,
+                session,
+                actor=by,
+                action=audit.THRESHOLD_OVERRIDE,
+                target=f"product:{row.name}",
+                before=before,
+                after={"threshold_override": row.threshold_override, "by": row.threshold_override_by},
+                reason=why,
+                at=when,
             )
             return product_info(row, active_reference_count(session, row.id))
 
@@ -343,7 +421,11 @@ class GuardedDatabase:
         original_names: Sequence[str | None] | None = None,
         now: datetime | None = None,
     ) -> list[ReferenceInfo]:
-        batch = [images] if isinstance(images, (np.ndarray, bytes, bytearray, str, os.PathLike, StoredFile)) else list(images)
+        batch = (
+            [images]
+            if isinstance(images, (np.ndarray, bytes, bytearray, str, os.PathLike, StoredFile))
+            else list(images)
+        )
         if not batch:
             raise ValidationError("No reference images were given. Choose at least one image of a good part.")
         self.check(actor, MANAGE_REFERENCES)  # before any file is stored
@@ -376,11 +458,18 @@ class GuardedDatabase:
             product = product_row(session, product_id)
             keep = {f.sha256 for f, _ in staged}
             for old in session.scalars(
-                select(ReferenceImage).where(ReferenceImage.product_id == product.id, ReferenceImage.image_sha256.not_in(keep))
+                select(ReferenceImage).where(
+                    ReferenceImage.product_id == product.id, ReferenceImage.image_sha256.not_in(keep)
+                )
             ).all():
                 append_event(
-                    session, actor=by, action=audit.REFERENCE_REMOVED, target=f"product:{product.name}",
-                    before=_reference_summary(old), after=None, at=when,
+                    session,
+                    actor=by,
+                    action=audit.REFERENCE_REMOVED,
+                    target=f"product:{product.name}",
+                    before=_reference_summary(old),
+                    after=None,
+                    at=when,
                 )
                 session.delete(old)
             session.flush()
@@ -400,7 +489,9 @@ class GuardedDatabase:
                 session, actor=by, action=audit.REFERENCE_REMOVED, target=f"product:{name}", before=before, at=when
             )
 
-    def set_reference_active(self, actor: UserInfo, reference_id: int, active: bool, *, now: datetime | None = None) -> ReferenceInfo:
+    def set_reference_active(
+        self, actor: UserInfo, reference_id: int, active: bool, *, now: datetime | None = None
+    ) -> ReferenceInfo:
         when = ensure_utc(now or utc_now(), "now")
         with transaction(self._maker, "update the reference image") as session:
             by = acting_row(session, actor, MANAGE_REFERENCES).name
@@ -411,13 +502,20 @@ class GuardedDatabase:
             if before["active"] != bool(active):
                 name = session.scalar(select(Product.name).where(Product.id == row.product_id)) or ""
                 append_event(
-                    session, actor=by, action=audit.REFERENCE_ACTIVATED if active else audit.REFERENCE_DEACTIVATED,
-                    target=f"product:{name}", before=before, after=_reference_summary(row), at=when,
+                    session,
+                    actor=by,
+                    action=audit.REFERENCE_ACTIVATED if active else audit.REFERENCE_DEACTIVATED,
+                    target=f"product:{name}",
+                    before=before,
+                    after=_reference_summary(row),
+                    at=when,
                 )
             return reference_info(row, self.database.store)
 
     # -- reviews -----------------------------------------------------------------------------------------------
-    def mark_for_review(self, actor: UserInfo, inspection_id: int, *, note: str | None = None, now: datetime | None = None) -> ReviewInfo:
+    def mark_for_review(
+        self, actor: UserInfo, inspection_id: int, *, note: str | None = None, now: datetime | None = None
+    ) -> ReviewInfo:
         """An operator's request that an engineer look at this inspection (labels nothing)."""
         when = ensure_utc(now or utc_now(), "now")
         with transaction(self._maker, "mark the inspection for review") as session:
@@ -427,8 +525,13 @@ class GuardedDatabase:
             session.add(row)
             session.flush()
             append_event(
-                session, actor=by, action=audit.MARKED_FOR_REVIEW, target=f"inspection:{insp.id}",
-                after={"review_id": row.id, "verdict": insp.verdict}, reason=row.reason, at=when,
+                session,
+                actor=by,
+                action=audit.MARKED_FOR_REVIEW,
+                target=f"inspection:{insp.id}",
+                after={"review_id": row.id, "verdict": insp.verdict},
+                reason=row.reason,
+                at=when,
             )
             return review_info(row)
 
@@ -469,19 +572,31 @@ class GuardedDatabase:
             relabel = _outcome(label) != said
             why = require_reason(reason, f"relabelling inspection #{insp.id}") if relabel else _optional_text(reason)
             row = Review(
-                inspection_id=insp.id, at=when, by=by, label=label, reason=why,
-                supersedes_id=previous.id if previous is not None else None, added_reference=bool(add_as_reference),
+                inspection_id=insp.id,
+                at=when,
+                by=by,
+                label=label,
+                reason=why,
+                supersedes_id=previous.id if previous is not None else None,
+                added_reference=bool(add_as_reference),
             )
             session.add(row)
             session.flush()
             # the history's review columns show the label in force; the verdict column is left as recorded
             insp.review_status, insp.reviewed_by, insp.reviewed_at, insp.review_note = label, by, when, why
             append_event(
-                session, actor=by, action=audit.RELABELLED if relabel else audit.REVIEWED, target=f"inspection:{insp.id}",
-                before={"verdict": insp.verdict, "label": previous.label if previous is not None else None,
-                        "review_id": previous.id if previous is not None else None},
+                session,
+                actor=by,
+                action=audit.RELABELLED if relabel else audit.REVIEWED,
+                target=f"inspection:{insp.id}",
+                before={
+                    "verdict": insp.verdict,
+                    "label": previous.label if previous is not None else None,
+                    "review_id": previous.id if previous is not None else None,
+                },
                 after={"label": label, "review_id": row.id, "add_as_reference": bool(add_as_reference)},
-                reason=why, at=when,
+                reason=why,
+                at=when,
             )
             if add_as_reference:
                 product = product_row(session, insp.product_id)
@@ -494,9 +609,15 @@ class GuardedDatabase:
                 before_ref = _reference_summary(existing) if existing is not None else None
                 if existing is None:
                     existing = ReferenceImage(
-                        product_id=product.id, image_path=insp.image_path, image_sha256=insp.image_sha256,
-                        width=insp.width, height=insp.height, added_at=when, source="false_alarm",
-                        original_name=f"inspection #{insp.id}", active=True,
+                        product_id=product.id,
+                        image_path=insp.image_path,
+                        image_sha256=insp.image_sha256,
+                        width=insp.width,
+                        height=insp.height,
+                        added_at=when,
+                        source="false_alarm",
+                        original_name=f"inspection #{insp.id}",
+                        active=True,
                     )
                     session.add(existing)
                 else:
@@ -504,19 +625,34 @@ class GuardedDatabase:
                 session.flush()
                 if before_ref is None or not before_ref["active"]:
                     append_event(
-                        session, actor=by, action=audit.REFERENCE_ADDED, target=f"product:{product.name}",
-                        before=before_ref, after=_reference_summary(existing), reason=why, at=when,
+                        session,
+                        actor=by,
+                        action=audit.REFERENCE_ADDED,
+                        target=f"product:{product.name}",
+                        before=before_ref,
+                        after=_reference_summary(existing),
+                        reason=why,
+                        at=when,
                     )
             return review_info(row)
 
-    def confirm_defect(self, actor: UserInfo, inspection_id: int, *, reason: str | None = None, now: datetime | None = None) -> ReviewInfo:
+    def confirm_defect(
+        self, actor: UserInfo, inspection_id: int, *, reason: str | None = None, now: datetime | None = None
+    ) -> ReviewInfo:
         return self.review(actor, inspection_id, REVIEW_CONFIRMED_DEFECT, reason=reason, now=now)
 
     def mark_false_alarm(
-        self, actor: UserInfo, inspection_id: int, *, reason: str | None, add_as_reference: bool = False,
+        self,
+        actor: UserInfo,
+        inspection_id: int,
+        *,
+        reason: str | None,
+        add_as_reference: bool = False,
         now: datetime | None = None,
     ) -> ReviewInfo:
-        return self.review(actor, inspection_id, REVIEW_FALSE_ALARM, reason=reason, add_as_reference=add_as_reference, now=now)
+        return self.review(
+            actor, inspection_id, REVIEW_FALSE_ALARM, reason=reason, add_as_reference=add_as_reference, now=now
+        )
 
     # -- export ------------------------------------------------------------------------------------------------
     def export_history_csv(self, actor: UserInfo, f: HistoryFilter | None, path: str | os.PathLike[str]) -> int:
@@ -530,7 +666,10 @@ class GuardedDatabase:
             with transaction(self._maker, "record the export") as session:
                 by = acting_row(session, actor, EXPORT).name
                 append_event(
-                    session, actor=by, action=audit.EXPORTED, target=f"file:{target.name}",
+                    session,
+                    actor=by,
+                    action=audit.EXPORTED,
+                    target=f"file:{target.name}",
                     after={"path": str(target.resolve()), "rows": n, "filter": asdict(f)},
                 )
         except BaseException:
@@ -568,9 +707,14 @@ class GuardedDatabase:
                 row.value, row.updated_at, row.updated_by = value, when, by
             session.flush()
             append_event(
-                session, actor=by, action=audit.SETTING_CHANGED, target=f"setting:{key}",
-                before={"value": before}, after={"value": value}, at=when,
+                session,
+                actor=by,
+                action=audit.SETTING_CHANGED,
+                target=f"setting:{key}",
+                before={"value": before},
+                after={"value": value},
+                at=when,
             )
 
 
-__all__ = ["GuardedDatabase", "require_reason", "IDLE_LOGOUT_SETTING", "DEFAULT_IDLE_LOGOUT_S"]
+__all__ = ["DEFAULT_IDLE_LOGOUT_S", "IDLE_LOGOUT_SETTING", "GuardedDatabase", "require_reason"]

@@ -1,4 +1,5 @@
 """History of inspections: filtered, paged queries and CSV export (atomic write)."""
+
 from __future__ import annotations
 
 import csv
@@ -71,7 +72,9 @@ def apply_filter(query: Select[Any], f: HistoryFilter) -> Select[Any]:
         query = query.where(Inspection.review_status == REVIEW_NONE)
     if f.review_status is not None:
         if f.review_status not in REVIEW_STATUSES:
-            raise ValidationError(f"Unknown review status {f.review_status!r}; use one of {', '.join(REVIEW_STATUSES)}.")
+            raise ValidationError(
+                f"Unknown review status {f.review_status!r}; use one of {', '.join(REVIEW_STATUSES)}."
+            )
         query = query.where(Inspection.review_status == f.review_status)
     if f.station is not None:
         query = query.where(Inspection.station == f.station)
@@ -174,7 +177,9 @@ class HistoryRepository:
         self._store = store
 
     def _records(self, session: Session, f: HistoryFilter, *, paged: bool) -> list[InspectionRecord]:
-        query = _ordered(apply_filter(select(Inspection, Product.name).join(Product, Product.id == Inspection.product_id), f), f)
+        query = _ordered(
+            apply_filter(select(Inspection, Product.name).join(Product, Product.id == Inspection.product_id), f), f
+        )
         if paged:
             if f.offset:
                 query = query.offset(max(0, int(f.offset)))
@@ -213,4 +218,4 @@ def read_csv(path: str | os.PathLike[str]) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-__all__ = ["HistoryRepository", "apply_filter", "CSV_COLUMNS", "csv_text", "write_text_atomic", "read_csv"]
+__all__ = ["CSV_COLUMNS", "HistoryRepository", "apply_filter", "csv_text", "read_csv", "write_text_atomic"]

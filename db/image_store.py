@@ -5,6 +5,7 @@ a temporary file in the same folder, is flushed to disk (fsync), atomically rena
 entry is flushed too. So a file either exists whole under its final name or not at all, and writing the same
 content twice is harmless (idempotent). Database rows refer to files by the relative path and the SHA-256.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -114,7 +115,9 @@ class ImageStore:
         arr = np.asarray(array)
         data = encode_png(arr)
         stored = self._put(data, ".png", "the image")
-        return StoredFile(stored.path, stored.sha256, stored.relpath, stored.size_bytes, int(arr.shape[1]), int(arr.shape[0]))
+        return StoredFile(
+            stored.path, stored.sha256, stored.relpath, stored.size_bytes, int(arr.shape[1]), int(arr.shape[0])
+        )
 
     def put_bytes(
         self, data: bytes | bytearray | memoryview, *, suffix: str | None = None, check_image: bool = False
@@ -141,7 +144,8 @@ class ImageStore:
             data = src.read_bytes()
         except OSError as exc:
             raise StorageError(
-                f"Could not read {src}: {exc.strerror or exc}. Check that the file exists and is readable.", detail=repr(exc)
+                f"Could not read {src}: {exc.strerror or exc}. Check that the file exists and is readable.",
+                detail=repr(exc),
             ) from exc
         if check_image:
             try:
@@ -273,4 +277,13 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["ImageStore", "StoredFile", "fsync_dir", "encode_png", "image_size_of", "sha256_bytes", "sha256_file", "sniff_suffix"]
+__all__ = [
+    "ImageStore",
+    "StoredFile",
+    "encode_png",
+    "fsync_dir",
+    "image_size_of",
+    "sha256_bytes",
+    "sha256_file",
+    "sniff_suffix",
+]

@@ -3,6 +3,7 @@
 ``record`` stores the frame and heatmap files FIRST (fsync'd, content-addressed), then writes the row in one
 transaction. A crash between the two leaves only an unreferenced file (harmless); never a row pointing nowhere.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,7 +18,6 @@ from .convert import inspection_record
 from .errors import ValidationError
 from .image_store import ImageStore, StoredFile
 from .lookup import inspection_row, product_row
-from .outbox import clean_part_id, enqueue_result
 from .models import (
     REVIEW_CONFIRMED_DEFECT,
     REVIEW_FALSE_ALARM,
@@ -27,6 +27,7 @@ from .models import (
     Product,
     ReferenceImage,
 )
+from .outbox import clean_part_id, enqueue_result
 from .records import InspectionRecord
 from .references import ImageInput, store_image
 from .session import reading, transaction
@@ -105,7 +106,9 @@ class InspectionRepository:
         written to the outbox in the same transaction as the row: both exist or neither."""
         verdict = str(_field(result, "verdict", "")).upper()
         if verdict not in VERDICTS:
-            raise ValidationError(f"Unknown verdict {verdict!r} (expected PASS or FAIL); the inspection was not recorded.")
+            raise ValidationError(
+                f"Unknown verdict {verdict!r} (expected PASS or FAIL); the inspection was not recorded."
+            )
         probability = _finite(_field(result, "probability"), "probability")
         score = _finite(_field(result, "score"), "score")
         threshold = _finite(_field(result, "threshold"), "threshold")
@@ -219,7 +222,9 @@ class InspectionRepository:
             name = session.scalar(select(Product.name).where(Product.id == row.product_id)) or ""
             return inspection_record(row, name, self._store)
 
-    def confirm_defect(self, inspection_id: int, *, by: str, note: str | None = None, now: datetime | None = None) -> InspectionRecord:
+    def confirm_defect(
+        self, inspection_id: int, *, by: str, note: str | None = None, now: datetime | None = None
+    ) -> InspectionRecord:
         """The part was really defective (on a PASS verdict this records a missed defect)."""
         return self._review(inspection_id, REVIEW_CONFIRMED_DEFECT, by=by, note=note, now=now)
 
@@ -234,7 +239,9 @@ class InspectionRepository:
     ) -> InspectionRecord:
         """A FAIL on a good part. With ``add_as_reference`` its frame joins the product's normal references in
         the same transaction (rebuild the product model afterwards)."""
-        return self._review(inspection_id, REVIEW_FALSE_ALARM, by=by, note=note, now=now, add_as_reference=add_as_reference)
+        return self._review(
+            inspection_id, REVIEW_FALSE_ALARM, by=by, note=note, now=now, add_as_reference=add_as_reference
+        )
 
     def clear_review(self, inspection_id: int) -> InspectionRecord:
         """Undo a review (back to 'not reviewed'). A reference added by it stays; remove it separately."""

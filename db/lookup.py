@@ -1,4 +1,5 @@
 """Finding rows by id (or product by name) with human NotFound messages."""
+
 from __future__ import annotations
 
 from sqlalchemy import func, select
@@ -25,7 +26,9 @@ def product_row(session: Session, product: int | str, *, for_update: bool = Fals
 def inspection_row(session: Session, inspection_id: int) -> Inspection:
     row = session.get(Inspection, int(inspection_id))
     if row is None:
-        raise NotFoundError(f"Inspection #{inspection_id} does not exist (deleted with its product?). Refresh the history.")
+        raise NotFoundError(
+            f"Inspection #{inspection_id} does not exist (deleted with its product?). Refresh the history."
+        )
     return row
 
 
@@ -39,9 +42,9 @@ def reference_row(session: Session, reference_id: int) -> ReferenceImage:
 def active_reference_count(session: Session, product_id: int) -> int:
     return int(
         session.scalar(
-            select(func.count()).select_from(ReferenceImage).where(
-                ReferenceImage.product_id == product_id, ReferenceImage.active.is_(True)
-            )
+            select(func.count())
+            .select_from(ReferenceImage)
+            .where(ReferenceImage.product_id == product_id, ReferenceImage.active.is_(True))
         )
         or 0
     )

@@ -3,6 +3,7 @@
 The Alembic scripts ship inside the package (db/migrations). Production code never calls ``create_all``: a
 new database is created by running every migration, exactly as an old one is brought up to date.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -121,4 +122,4 @@ def schema_differences(engine: Engine) -> list[Any]:
         return list(compare_metadata(ctx, Base.metadata))
 
 
-__all__ = ["upgrade", "check_schema", "current_revision", "head_revision", "schema_differences", "alembic_config"]
+__all__ = ["alembic_config", "check_schema", "current_revision", "head_revision", "schema_differences", "upgrade"]

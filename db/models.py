@@ -4,10 +4,11 @@ Rows hold file *paths relative to the image store* plus the file's SHA-256; the 
 content-addressed store (see db/image_store.py). The UI never receives these ORM objects: the repository
 returns plain dataclasses (db/records.py).
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -55,7 +56,7 @@ PART_ID_LEN = 100
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
 class Product(Base):
@@ -70,7 +71,7 @@ class Product(Base):
     threshold_override_by: Mapped[str | None] = mapped_column(String(NAME_LEN), default=None)
     threshold_override_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    references: Mapped[list["ReferenceImage"]] = relationship(
+    references: Mapped[list[ReferenceImage]] = relationship(
         back_populates="product", cascade="all, delete-orphan", passive_deletes=True, order_by="ReferenceImage.id"
     )
 
@@ -248,24 +249,24 @@ class OutboxMessage(Base):
 
 
 __all__ = [
-    "Base",
-    "OutboxMessage",
+    "CHAT_ROLES",
     "PART_ID_LEN",
-    "Product",
-    "ReferenceImage",
-    "Inspection",
-    "ChatMessage",
-    "User",
-    "AuditEvent",
-    "Review",
-    "StationSetting",
-    "USER_ROLES",
-    "REVIEW_NEEDS_REVIEW",
-    "REVIEW_LABELS",
-    "REVIEW_NONE",
     "REVIEW_CONFIRMED_DEFECT",
     "REVIEW_FALSE_ALARM",
+    "REVIEW_LABELS",
+    "REVIEW_NEEDS_REVIEW",
+    "REVIEW_NONE",
     "REVIEW_STATUSES",
+    "USER_ROLES",
     "VERDICTS",
-    "CHAT_ROLES",
+    "AuditEvent",
+    "Base",
+    "ChatMessage",
+    "Inspection",
+    "OutboxMessage",
+    "Product",
+    "ReferenceImage",
+    "Review",
+    "StationSetting",
+    "User",
 ]

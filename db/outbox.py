@@ -4,6 +4,7 @@ the line runner in id order (line/mqtt/publisher.py) and marked sent once the br
 A broker that is down loses nothing: the messages wait here, in order, across restarts. A message is sent at least
 once; ``inspection_id`` and ``part_id`` in the payload let the receiver drop a repeat.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -60,8 +61,9 @@ def result_payload(row: Inspection, product_name: str) -> dict[str, Any]:
 
 def enqueue_result(session: Session, row: Inspection, product_name: str, topic: str) -> OutboxMessage:
     """Add the row's message to the outbox inside the caller's transaction (the row must be flushed)."""
-    message = OutboxMessage(topic=topic, payload=result_payload(row, product_name), inspection_id=row.id,
-                            created_at=utc_now())
+    message = OutboxMessage(
+        topic=topic, payload=result_payload(row, product_name), inspection_id=row.id, created_at=utc_now()
+    )
     session.add(message)
     session.flush()
     return message
@@ -95,9 +97,9 @@ class OutboxRepository:
         when = ensure_utc(now or utc_now(), "now")
         with transaction(self._maker, "mark the MQTT message sent") as session:
             session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == message_id).values(
-                    sent_at=when, attempts=OutboxMessage.attempts + 1
-                )
+                update(OutboxMessage)
+                .where(OutboxMessage.id == message_id)
+                .values(sent_at=when, attempts=OutboxMessage.attempts + 1)
             )
 
     def mark_attempt(self, message_id: int) -> None:
@@ -107,4 +109,4 @@ class OutboxRepository:
             )
 
 
-__all__ = ["OutboxRepository", "OutboxEntry", "clean_part_id", "enqueue_result", "result_payload"]
+__all__ = ["OutboxEntry", "OutboxRepository", "clean_part_id", "enqueue_result", "result_payload"]

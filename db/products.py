@@ -1,4 +1,5 @@
 """Products: create, list, rename, delete; their settings, calibration and threshold override."""
+
 from __future__ import annotations
 
 import copy
@@ -45,7 +46,9 @@ class ProductRepository:
         name = clean_name(name)
         with transaction(self._maker, f"create the product {name!r}") as session:
             self._ensure_free(session, name)
-            row = Product(name=name, created_at=ensure_utc(now or utc_now(), "now"), settings=copy.deepcopy(settings or {}))
+            row = Product(
+                name=name, created_at=ensure_utc(now or utc_now(), "now"), settings=copy.deepcopy(settings or {})
+            )
             session.add(row)
             session.flush()
             return self._info(session, row)
@@ -80,7 +83,9 @@ class ProductRepository:
         ``delete_history=True``, which deletes its inspections and chat too (files stay in the store)."""
         with transaction(self._maker, "delete the product") as session:
             row = product_row(session, product_id)
-            n = int(session.scalar(select(func.count()).select_from(Inspection).where(Inspection.product_id == row.id)) or 0)
+            n = int(
+                session.scalar(select(func.count()).select_from(Inspection).where(Inspection.product_id == row.id)) or 0
+            )
             if n and not delete_history:
                 raise ProductInUseError(
                     f"The product {row.name!r} has {n} recorded inspection{'s' if n != 1 else ''}. Export its history "

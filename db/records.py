@@ -2,6 +2,7 @@
 
 They hold only values, so any thread may read them after the session closed, with no lazy loading.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -131,4 +132,4 @@ class HistoryPage:
     filter: HistoryFilter = field(default_factory=HistoryFilter)
 
 
-__all__ = ["ProductInfo", "ReferenceInfo", "InspectionRecord", "ChatMessageInfo", "HistoryFilter", "HistoryPage"]
+__all__ = ["ChatMessageInfo", "HistoryFilter", "HistoryPage", "InspectionRecord", "ProductInfo", "ReferenceInfo"]

@@ -1,11 +1,11 @@
 """Normal reference images of a product. The file is stored (durably) first, then the row is written."""
+
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -20,7 +20,7 @@ from .records import ReferenceInfo
 from .session import reading, transaction
 from .types import ensure_utc, utc_now
 
-ImageInput = Union[np.ndarray, bytes, bytearray, str, os.PathLike, StoredFile]
+ImageInput = np.ndarray | bytes | bytearray | str | os.PathLike | StoredFile
 
 
 def store_image(store: ImageStore, image: ImageInput) -> tuple[StoredFile, str | None]:
@@ -28,7 +28,9 @@ def store_image(store: ImageStore, image: ImageInput) -> tuple[StoredFile, str |
     file path, its original name. Bytes and files must decode as images."""
     if isinstance(image, StoredFile):
         if not image.width or not image.height:
-            raise ValidationError("A stored file without its image size cannot be used as an image; store it with check_image=True.")
+            raise ValidationError(
+                "A stored file without its image size cannot be used as an image; store it with check_image=True."
+            )
         return image, None
     if isinstance(image, np.ndarray):
         return store.put_png(image), None
@@ -44,19 +46,25 @@ class ReferenceRepository:
         self._maker = maker
         self._store = store
 
-    def _stage(self, images: Iterable[ImageInput], original_names: Sequence[str | None] | None) -> list[tuple[StoredFile, str | None]]:
+    def _stage(
+        self, images: Iterable[ImageInput], original_names: Sequence[str | None] | None
+    ) -> list[tuple[StoredFile, str | None]]:
         staged = [store_image(self._store, img) for img in images]  # files first: durable before any row
         if original_names is not None:
             names = list(original_names)
             if len(names) != len(staged):
                 raise ValueError("original_names must match the images one to one")
-            staged = [(f, n if n is not None else old) for (f, old), n in zip(staged, names)]
+            staged = [(f, n if n is not None else old) for (f, old), n in zip(staged, names, strict=False)]
         return staged
 
     @staticmethod
-    def _upsert(session: Session, product_id: int, stored: StoredFile, name: str | None, source: str, now: datetime) -> ReferenceImage:
+    def _upsert(
+        session: Session, product_id: int, stored: StoredFile, name: str | None, source: str, now: datetime
+    ) -> ReferenceImage:
         existing = session.scalars(
-            select(ReferenceImage).where(ReferenceImage.product_id == product_id, ReferenceImage.image_sha256 == stored.sha256)
+            select(ReferenceImage).where(
+                ReferenceImage.product_id == product_id, ReferenceImage.image_sha256 == stored.sha256
+            )
         ).one_or_none()
         if existing is not None:  # same picture again: keep one row, make sure it is in use
             existing.active = True
@@ -86,7 +94,11 @@ class ReferenceRepository:
     ) -> list[ReferenceInfo]:
         """Add one or several references (arrays, image bytes, file paths). Adding an image the product already
         has keeps a single row (re-activated). Returns the rows in the order given."""
-        batch = [images] if isinstance(images, (np.ndarray, bytes, bytearray, str, os.PathLike, StoredFile)) else list(images)
+        batch = (
+            [images]
+            if isinstance(images, (np.ndarray, bytes, bytearray, str, os.PathLike, StoredFile))
+            else list(images)
+        )
         if not batch:
             raise ValidationError("No reference images were given. Choose at least one image of a good part.")
         staged = self._stage(batch, original_names)
@@ -150,4 +162,4 @@ class ReferenceRepository:
         return [self._store.read_array(r.image_sha256) for r in self.list(product_id)]
 
 
-__all__ = ["ReferenceRepository", "store_image", "ImageInput"]
+__all__ = ["ImageInput", "ReferenceRepository", "store_image"]

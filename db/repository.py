@@ -10,6 +10,7 @@ repositories. Every call is a short transaction and returns plain records (db/re
     database.history.export_csv(page.filter, "fails.csv")
     database.stats.rejects_today(product="widget-a", now=datetime.now(timezone.utc))
 """
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ class Database:
         url: str | None = None,
         migrate: bool = True,
         busy_timeout_ms: int = 5000,
-    ) -> "Database":
+    ) -> Database:
         """Open (and by default migrate) the station database and its image store in ``data_dir``.
 
         Raises the DatabaseError family: unreachable, read-only, locked, schema too new, ...
@@ -84,11 +85,11 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
 
-    def __enter__(self) -> "Database":
+    def __enter__(self) -> Database:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-__all__ = ["Database", "IMAGES_FOLDER"]
+__all__ = ["IMAGES_FOLDER", "Database"]

@@ -4,6 +4,7 @@ Reviews are only ever added (db/guarded.py ``review`` / ``mark_for_review``): a 
 one (``supersedes_id``) and the inspection's own verdict is never edited. The label in force is the newest
 confirmed_defect / false_alarm row; a needs_review row is an operator's request and labels nothing.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,7 +60,9 @@ class ReviewQueries:
     def for_inspection(self, inspection_id: int) -> list[ReviewInfo]:
         """Every review of the inspection, oldest first (superseded ones included)."""
         with reading(self._maker, "read the reviews") as session:
-            rows = session.scalars(select(Review).where(Review.inspection_id == inspection_id).order_by(Review.id)).all()
+            rows = session.scalars(
+                select(Review).where(Review.inspection_id == inspection_id).order_by(Review.id)
+            ).all()
             return [review_info(r) for r in rows]
 
     def in_force(self, inspection_id: int) -> ReviewInfo | None:
@@ -88,4 +91,4 @@ class ReviewQueries:
             return [int(r[0]) for r in session.execute(requests).all()]
 
 
-__all__ = ["ReviewQueries", "ReviewInfo", "review_info", "label_in_force", "LABELS_IN_FORCE"]
+__all__ = ["LABELS_IN_FORCE", "ReviewInfo", "ReviewQueries", "label_in_force", "review_info"]

@@ -7,6 +7,7 @@ desktop (greying out buttons) asks :func:`allowed`.
     allowed("operator", REVIEW)          -> False
     require(user, OVERRIDE_THRESHOLD)    raises PermissionDenied unless the user's role may
 """
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -119,28 +120,28 @@ def markdown_table() -> str:
 
 
 __all__ = [
-    "OPERATOR",
-    "ENGINEER",
-    "ADMIN",
-    "LINE",
-    "ROLES",
-    "HUMAN_ROLES",
     "ACTIONS",
     "ACTION_WORDS",
-    "PERMISSIONS",
-    "INSPECT",
+    "ADMIN",
     "AUTO_MODE",
     "CHAT",
-    "MARK_FOR_REVIEW",
-    "REVIEW",
+    "ENGINEER",
     "EXPORT",
-    "MANAGE_REFERENCES",
+    "HUMAN_ROLES",
+    "INSPECT",
+    "LINE",
     "MANAGE_PRODUCTS",
-    "OVERRIDE_THRESHOLD",
+    "MANAGE_REFERENCES",
     "MANAGE_USERS",
+    "MARK_FOR_REVIEW",
+    "OPERATOR",
+    "OVERRIDE_THRESHOLD",
+    "PERMISSIONS",
+    "REVIEW",
+    "ROLES",
     "STATION_SETTINGS",
     "allowed",
-    "require",
     "check_role",
     "markdown_table",
+    "require",
 ]

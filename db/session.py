@@ -1,4 +1,5 @@
 """Transactions: one short session per repository call, rolled back and translated on any failure."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -53,4 +54,4 @@ def _safe_rollback(session: Session) -> None:
         pass  # the connection is gone; the server/file discards the transaction anyway
 
 
-__all__ = ["make_sessionmaker", "transaction", "reading"]
+__all__ = ["make_sessionmaker", "reading", "transaction"]

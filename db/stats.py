@@ -6,12 +6,13 @@ zone of ``now`` (pass ``datetime.now(timezone.utc)`` for UTC days, or a local aw
 Weeks start on Monday 00:00. ``product`` is a product id, an exact product name, or None for all products.
 Each function returns a small frozen dataclass; :class:`StatsQueries` offers the same calls bound to an engine.
 """
+
 from __future__ import annotations
 
 import bisect
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import Engine, Select, func, select
@@ -152,7 +153,9 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return s, e
 
 
-def _scoped(session: Session, query: Select[Any], product: ProductRef, start: datetime, end: datetime) -> tuple[Select[Any], str | None]:
+def _scoped(
+    session: Session, query: Select[Any], product: ProductRef, start: datetime, end: datetime
+) -> tuple[Select[Any], str | None]:
     name = None
     if product is not None:
         row = product_row(session, product)
@@ -162,7 +165,7 @@ def _scoped(session: Session, query: Select[Any], product: ProductRef, start: da
 
 
 def _zone(value: datetime) -> tzinfo:
-    return value.tzinfo or timezone.utc
+    return value.tzinfo or UTC
 
 
 def start_of_day(now: datetime) -> datetime:
@@ -185,16 +188,16 @@ def _bucket_edges(start: datetime, end: datetime, zone: tzinfo, unit: str) -> li
     """UTC boundaries of whole hours / local calendar days covering [start, end): first <= start, last >= end."""
     local = start.astimezone(zone)
     if unit == "hour":
-        edge = local.replace(minute=0, second=0, microsecond=0).astimezone(timezone.utc)
+        edge = local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
         edges = [edge]
         while edges[-1] < end or len(edges) < 2:
             edges.append(edges[-1] + timedelta(hours=1))
         return edges
     day = local.date()
-    edges = [_local_midnight(day, zone).astimezone(timezone.utc)]
+    edges = [_local_midnight(day, zone).astimezone(UTC)]
     while edges[-1] < end or len(edges) < 2:
         day += timedelta(days=1)
-        edges.append(_local_midnight(day, zone).astimezone(timezone.utc))
+        edges.append(_local_midnight(day, zone).astimezone(UTC))
     return edges
 
 
@@ -221,7 +224,7 @@ def _yield(engine: Engine, unit: str, product: ProductRef, start: datetime, end:
             failed[max(i, 0)] += 1
     buckets = tuple(
         YieldBucket(start=a, end=b, inspected=p + f, passed=p, failed=f)
-        for a, b, p, f in zip(starts, edges[1:], passed, failed)
+        for a, b, p, f in zip(starts, edges[1:], passed, failed, strict=False)
     )
     return YieldSeries(name, s, e, unit, buckets, sum(passed) + sum(failed), sum(passed), sum(failed))
 
@@ -236,15 +239,17 @@ def yield_per_day(engine: Engine, *, product: ProductRef = None, start: datetime
     return _yield(engine, "day", product, start, end)
 
 
-def score_distribution(engine: Engine, *, product: ProductRef = None, start: datetime, end: datetime) -> ScoreDistribution:
+def score_distribution(
+    engine: Engine, *, product: ProductRef = None, start: datetime, end: datetime
+) -> ScoreDistribution:
     """All scores in the range (for a histogram) and the threshold in use."""
     s, e = _range(start, end)
     with reading(_maker(engine), "read the scores") as session:
         query, name = _scoped(
             session,
-            select(Inspection.score, Inspection.verdict, Inspection.threshold, Inspection.threshold_overridden).order_by(
-                Inspection.time, Inspection.id
-            ),
+            select(
+                Inspection.score, Inspection.verdict, Inspection.threshold, Inspection.threshold_overridden
+            ).order_by(Inspection.time, Inspection.id),
             product,
             s,
             e,
@@ -277,7 +282,9 @@ def reject_count(engine: Engine, *, product: ProductRef = None, start: datetime,
     with reading(_maker(engine), "count the rejects") as session:
         query, name = _scoped(
             session,
-            select(Inspection.verdict, Inspection.review_status, func.count()).group_by(Inspection.verdict, Inspection.review_status),
+            select(Inspection.verdict, Inspection.review_status, func.count()).group_by(
+                Inspection.verdict, Inspection.review_status
+            ),
             product,
             s,
             e,
@@ -367,22 +374,22 @@ class StatsQueries:
 
 
 __all__ = [
+    "LocationCount",
+    "RateWindow",
+    "RegionLocations",
+    "RejectCount",
+    "ScoreDistribution",
+    "StatsQueries",
+    "WeekComparison",
     "YieldBucket",
     "YieldSeries",
-    "ScoreDistribution",
-    "RejectCount",
-    "RateWindow",
-    "WeekComparison",
-    "LocationCount",
-    "RegionLocations",
-    "yield_per_hour",
-    "yield_per_day",
-    "score_distribution",
-    "reject_count",
-    "rejects_today",
     "defect_rate_week_over_week",
     "region_locations",
+    "reject_count",
+    "rejects_today",
+    "score_distribution",
     "start_of_day",
     "start_of_week",
-    "StatsQueries",
+    "yield_per_day",
+    "yield_per_hour",
 ]

@@ -10,6 +10,7 @@ First-run set-up: while the table is empty, :meth:`UserRepository.add` accepts `
 ``admin``. After that every change needs an acting user whose role may ``manage_users`` (an admin); any user may
 change their own password by giving the current one.
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -179,7 +180,9 @@ class UserRepository:
             return user_info(row)
 
     # -- changes -----------------------------------------------------------------------------------------------
-    def add(self, actor: UserInfo | None, name: str, role: str, password: str, *, now: datetime | None = None) -> UserInfo:
+    def add(
+        self, actor: UserInfo | None, name: str, role: str, password: str, *, now: datetime | None = None
+    ) -> UserInfo:
         """Create a user. ``actor=None`` only while no user exists, and then the role must be admin."""
         name = clean_user_name(name)
         try:
@@ -210,8 +213,12 @@ class UserRepository:
             session.add(row)
             session.flush()
             audit.append_event(
-                session, actor=by, action=audit.USER_ADDED, target=f"user:{name}",
-                after={"name": name, "role": role, "enabled": True}, at=when,
+                session,
+                actor=by,
+                action=audit.USER_ADDED,
+                target=f"user:{name}",
+                after={"name": name, "role": role, "enabled": True},
+                at=when,
             )
             return user_info(row)
 
@@ -229,8 +236,13 @@ class UserRepository:
                 row.failed_logins, row.locked_until = 0, None
             session.flush()
             audit.append_event(
-                session, actor=by.name, action=audit.USER_ENABLED if enabled else audit.USER_DISABLED,
-                target=f"user:{row.name}", before={"enabled": before}, after={"enabled": bool(enabled)}, at=when,
+                session,
+                actor=by.name,
+                action=audit.USER_ENABLED if enabled else audit.USER_DISABLED,
+                target=f"user:{row.name}",
+                before={"enabled": before},
+                after={"enabled": bool(enabled)},
+                at=when,
             )
             return user_info(row)
 
@@ -255,8 +267,13 @@ class UserRepository:
             row.role = role
             session.flush()
             audit.append_event(
-                session, actor=by.name, action=audit.USER_ROLE_CHANGED, target=f"user:{row.name}",
-                before={"role": before}, after={"role": role}, at=when,
+                session,
+                actor=by.name,
+                action=audit.USER_ROLE_CHANGED,
+                target=f"user:{row.name}",
+                before={"role": before},
+                after={"role": role},
+                at=when,
             )
             return user_info(row)
 
@@ -290,8 +307,12 @@ class UserRepository:
             row.failed_logins, row.locked_until = 0, None
             session.flush()
             audit.append_event(
-                session, actor=by.name, action=audit.PASSWORD_CHANGED, target=f"user:{row.name}",
-                after={"by_self": own}, at=when,
+                session,
+                actor=by.name,
+                action=audit.PASSWORD_CHANGED,
+                target=f"user:{row.name}",
+                after={"by_self": own},
+                at=when,
             )
             return user_info(row)
 
@@ -314,17 +335,26 @@ class UserRepository:
             if row is None:
                 _verify(None, password)
                 audit.append_event(
-                    session, actor=given or "?", action=audit.LOGIN_FAILED, target=f"user:{given}",
-                    after={"reason": "unknown user", **extra}, at=when,
+                    session,
+                    actor=given or "?",
+                    action=audit.LOGIN_FAILED,
+                    target=f"user:{given}",
+                    after={"reason": "unknown user", **extra},
+                    at=when,
                 )
                 return LoginResult(LoginStatus.BAD_CREDENTIALS, message="Wrong name or password.")
             if row.locked_until is not None and row.locked_until > when:
                 audit.append_event(
-                    session, actor=row.name, action=audit.LOGIN_FAILED, target=f"user:{row.name}",
-                    after={"reason": "locked", **extra}, at=when,
+                    session,
+                    actor=row.name,
+                    action=audit.LOGIN_FAILED,
+                    target=f"user:{row.name}",
+                    after={"reason": "locked", **extra},
+                    at=when,
                 )
                 return LoginResult(
-                    LoginStatus.LOCKED, locked_until=row.locked_until,
+                    LoginStatus.LOCKED,
+                    locked_until=row.locked_until,
                     message=f"The account {row.name!r} is locked after {MAX_FAILED_LOGINS} wrong passwords until "
                     f"{row.locked_until:%H:%M:%S} UTC; wait, or ask an admin to set a new password.",
                 )
@@ -342,15 +372,20 @@ class UserRepository:
                 )
                 if locked:
                     return LoginResult(
-                        LoginStatus.LOCKED, locked_until=row.locked_until,
+                        LoginStatus.LOCKED,
+                        locked_until=row.locked_until,
                         message=f"Wrong password {MAX_FAILED_LOGINS} times: the account {row.name!r} is locked for "
                         f"{int(LOCKOUT.total_seconds() // 60)} minutes.",
                     )
                 return LoginResult(LoginStatus.BAD_CREDENTIALS, message="Wrong name or password.")
             if not row.enabled:
                 audit.append_event(
-                    session, actor=row.name, action=audit.LOGIN_FAILED, target=f"user:{row.name}",
-                    after={"reason": "disabled", **extra}, at=when,
+                    session,
+                    actor=row.name,
+                    action=audit.LOGIN_FAILED,
+                    target=f"user:{row.name}",
+                    after={"reason": "disabled", **extra},
+                    at=when,
                 )
                 return LoginResult(LoginStatus.DISABLED, message=f"The account {row.name!r} is disabled; ask an admin.")
             row.failed_logins, row.locked_until = 0, None
@@ -358,8 +393,12 @@ class UserRepository:
                 row.password_hash = hasher.hash(password)
             session.flush()
             audit.append_event(
-                session, actor=row.name, action=audit.LOGIN, target=f"user:{row.name}",
-                after={"role": row.role, **extra}, at=when,
+                session,
+                actor=row.name,
+                action=audit.LOGIN,
+                target=f"user:{row.name}",
+                after={"role": row.role, **extra},
+                at=when,
             )
             return LoginResult(LoginStatus.OK, user=user_info(row), message=f"Logged in as {row.name} ({row.role}).")
 
@@ -373,16 +412,16 @@ class UserRepository:
 
 
 __all__ = [
-    "UserRepository",
-    "UserInfo",
-    "LoginStatus",
-    "LoginResult",
-    "MAX_FAILED_LOGINS",
-    "LOCKOUT",
-    "MIN_PASSWORD_LENGTH",
     "FIRST_RUN_ACTOR",
-    "hash_password",
+    "LOCKOUT",
+    "MAX_FAILED_LOGINS",
+    "MIN_PASSWORD_LENGTH",
+    "LoginResult",
+    "LoginStatus",
+    "UserInfo",
+    "UserRepository",
     "acting_row",
     "clean_user_name",
+    "hash_password",
     "user_info",
 ]

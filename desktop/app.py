@@ -1,7 +1,8 @@
 """The desktop station's start-up: arguments, database, workers, window.
 
-    python main.py [--data-dir DIR] [--demo] [--source SPEC] [--screenshot OUT.png [--frames N]]
+python main.py [--data-dir DIR] [--demo] [--source SPEC] [--screenshot OUT.png [--frames N]]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,12 +17,21 @@ SOURCE_HELP = "camera number (0), video file, image folder, rtsp:// or http:// U
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="main.py", description="Inspection station (desktop)")
-    parser.add_argument("--data-dir", type=Path, default=None,
-                        help="where the database and images live (default: $INSPECTION_DATA_DIR, else the user data folder)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where the database and images live (default: $INSPECTION_DATA_DIR, else the user data folder)",
+    )
     parser.add_argument("--demo", action="store_true", help="use the simulated demo camera and the demo product")
     parser.add_argument("--source", default=None, help=f"frame source: {SOURCE_HELP}")
-    parser.add_argument("--screenshot", type=Path, default=None, metavar="OUT.png",
-                        help="inspect --frames frames unattended, save a picture of the window and exit")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="inspect --frames frames unattended, save a picture of the window and exit",
+    )
     parser.add_argument("--frames", type=int, default=5, help="frames to inspect before the screenshot (default 5)")
     parser.add_argument("--encoder", default="efficientnet-lite0", help="vision encoder (default efficientnet-lite0)")
     return parser.parse_args(argv)
@@ -50,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     from db.engine import default_data_dir
     from db.errors import DatabaseError
     from db.repository import Database
+    from desktop.controllers.demo_setup import ensure_demo_product
+    from desktop.controllers.station_settings import StationSettings
     from line.capture.spec import DEMO_SPEC
-    from desktop.demo_setup import ensure_demo_product
-    from desktop.station_settings import StationSettings
 
     app = QApplication.instance() or QApplication(["inspection-station"])
     interactive = args.screenshot is None
@@ -80,17 +90,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
     from core.inspector import Inspector
-    from desktop.chat_link import ChatLink
-    from desktop.chat_worker import ChatService
-    from desktop.history.history_view import HistoryView
-    from desktop.reference_guard import ReferenceGuard, ask_with_dialog
-    from desktop.inference_worker import InferenceService
+    from desktop.controllers.chat_link import ChatLink
+    from desktop.controllers.screenshot_run import ScreenshotRun
+    from desktop.controllers.station import Station
+    from desktop.dialogs.reference_guard import ReferenceGuard, ask_with_dialog
     from desktop.main_window import MainWindow
-    from desktop.record_writer import RecordService
+    from desktop.views.history.history_view import HistoryView
+    from desktop.views.stats.statistics_view import StatisticsView
+    from desktop.workers.chat_worker import ChatService
+    from desktop.workers.inference_worker import InferenceService
+    from desktop.workers.record_writer import RecordService
     from line.unsaved_spool import UnsavedSpool
-    from desktop.screenshot_run import ScreenshotRun
-    from desktop.station import Station
-    from desktop.stats.statistics_view import StatisticsView
 
     window = MainWindow()
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))

@@ -1,20 +1,21 @@
-"""The station's main window: composes the widgets, owns no logic (desktop/station.py wires them)."""
+"""The station's main window: composes the widgets, owns no logic (desktop/controllers/station.py wires them)."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QMainWindow, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
-from desktop.chat_panel import ChatPanel
-from desktop.control_bar import ControlBar
-from desktop.filmstrip import Filmstrip
-from desktop.history.message_banner import MessageBanner
-from desktop.live_view import LiveView
-from desktop.shift_counters import ShiftCountersWidget
-from desktop.station_status_bar import StationStatusBar
-from desktop.verdict_badge import VerdictBadge
+from desktop.widgets.chat_panel import ChatPanel
+from desktop.widgets.control_bar import ControlBar
+from desktop.widgets.filmstrip import Filmstrip
+from desktop.widgets.live_view import LiveView
+from desktop.widgets.message_banner import MessageBanner
+from desktop.widgets.shift_counters import ShiftCountersWidget
+from desktop.widgets.station_status_bar import StationStatusBar
+from desktop.widgets.verdict_badge import VerdictBadge
 
 WINDOW_TITLE = "Inspection station"
 
@@ -76,7 +77,11 @@ class MainWindow(QMainWindow):
 
     # -- problems: banner + status bar ----------------------------------------------------------------------
     def show_problem(
-        self, key: str, text: str, level: str = "error", action_text: str | None = None,
+        self,
+        key: str,
+        text: str,
+        level: str = "error",
+        action_text: str | None = None,
         action: Callable[[], None] | None = None,
     ) -> None:
         """Show what went wrong and what to do, tagged with ``key`` so that part can clear it when fixed."""
@@ -97,6 +102,6 @@ class MainWindow(QMainWindow):
         if self._problem_action is not None:
             self._problem_action()
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event) -> None:
         self.closing.emit()
         super().closeEvent(event)

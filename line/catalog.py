@@ -1,5 +1,6 @@
 """The products (recipes) as the station controller needs them, read from the database: names, build requests
 (references, where the built model is saved), the camera settings of each recipe, and the shift's counts."""
+
 from __future__ import annotations
 
 from datetime import datetime

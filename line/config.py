@@ -32,6 +32,7 @@ Relative paths (``data_dir``, ``cti``) are taken from the config file's folder. 
 ``[mqtt]`` are optional: a section left out is not started. ``parse_config`` lists
 every problem with its line number (unknown keys, wrong types, ports out of range, missing product).
 """
+
 from __future__ import annotations
 
 import os
@@ -123,18 +124,30 @@ class StationConfig:
 # key -> (types, required); the types a TOML value may have
 SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
     "station": {
-        "data_dir": ((str,), False), "product": ((str, int), True), "name": ((str,), False), "user": ((str,), False),
-        "database_url": ((str,), False), "ack_timeout_s": ((int, float), False), "shift_starts": ((list,), False),
+        "data_dir": ((str,), False),
+        "product": ((str, int), True),
+        "name": ((str,), False),
+        "user": ((str,), False),
+        "database_url": ((str,), False),
+        "ack_timeout_s": ((int, float), False),
+        "shift_starts": ((list,), False),
         "encoder": ((str,), False),
     },
     "camera": {
-        "source": ((str,), True), "trigger": ((str,), False), "acquire_timeout_s": ((int, float), False),
+        "source": ((str,), True),
+        "trigger": ((str,), False),
+        "acquire_timeout_s": ((int, float), False),
         "cti": ((str,), False),
     },
     "opcua": {"endpoint": ((str,), False)},
     "modbus": {"host": ((str,), False), "port": ((int,), False)},
-    "mqtt": {"host": ((str,), False), "port": ((int,), False), "topic": ((str,), True), "client_id": ((str,), False),
-             "keepalive_s": ((int,), False)},
+    "mqtt": {
+        "host": ((str,), False),
+        "port": ((int,), False),
+        "topic": ((str,), True),
+        "client_id": ((str,), False),
+        "keepalive_s": ((int,), False),
+    },
 }
 REQUIRED_SECTIONS = ("station", "camera")
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true/false"}
@@ -165,8 +178,14 @@ def _words(types: tuple[type, ...]) -> str:
 
 
 def _type_name(value: Any) -> str:
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
-            dict: "a table"}.get(type(value), type(value).__name__)
+    return {
+        bool: "true/false",
+        int: "an integer",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "a table",
+    }.get(type(value), type(value).__name__)
 
 
 class _Checker:
@@ -194,8 +213,9 @@ def parse_config(text: str, path: str = "station.toml") -> StationConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(path, [ConfigProblem(int(match.group(1)) if match else None,
-                                               f"not valid TOML: {exc}")]) from None
+        raise ConfigError(
+            path, [ConfigProblem(int(match.group(1)) if match else None, f"not valid TOML: {exc}")]
+        ) from None
     check = _Checker(text)
     for name, section in data.items():
         if name not in SCHEMA:
@@ -215,14 +235,22 @@ def parse_config(text: str, path: str = "station.toml") -> StationConfig:
                 check.add(name, None, f"[{name}] {key} is missing")
     for name in REQUIRED_SECTIONS:
         if name not in data:
-            check.problems.append(ConfigProblem(None, f"section [{name}] is missing"
-                                                + (" (it needs at least: product = \"NAME\")" if name == "station"
-                                                   else " (it needs at least: source = \"...\")")))
+            check.problems.append(
+                ConfigProblem(
+                    None,
+                    f"section [{name}] is missing"
+                    + (
+                        ' (it needs at least: product = "NAME")'
+                        if name == "station"
+                        else ' (it needs at least: source = "...")'
+                    ),
+                )
+            )
     station = data.get("station") if isinstance(data.get("station"), dict) else {}
     camera = data.get("camera") if isinstance(data.get("camera"), dict) else {}
     _check_values(check, data, station, camera)
     if check.problems:
-        raise ConfigError(path, sorted(check.problems, key=lambda p: (p.line or 0)))
+        raise ConfigError(path, sorted(check.problems, key=lambda p: p.line or 0))
     return _build(data, station, camera, path)
 
 
@@ -252,11 +280,17 @@ def _check_values(check: _Checker, data: dict, station: dict, camera: dict) -> N
             check_spec(source, cti=camera.get("cti") if isinstance(camera.get("cti"), str) else None)
         except SourceSpecError as exc:
             check.add("camera", "source", f"[camera] source: {exc}")
-        if source.startswith("genicam:") and not isinstance(camera.get("cti"), str) and not os.environ.get(
-            "GENICAM_GENTL64_PATH"
+        if (
+            source.startswith("genicam:")
+            and not isinstance(camera.get("cti"), str)
+            and not os.environ.get("GENICAM_GENTL64_PATH")
         ):
-            check.add("camera", "source", "[camera] a genicam: source needs cti = \"PATH.cti\" (the vendor's GenTL "
-                      "producer) or GENICAM_GENTL64_PATH")
+            check.add(
+                "camera",
+                "source",
+                '[camera] a genicam: source needs cti = "PATH.cti" (the vendor\'s GenTL '
+                "producer) or GENICAM_GENTL64_PATH",
+            )
     cti = camera.get("cti")
     if isinstance(cti, str) and not Path(cti).expanduser().is_file():
         check.add("camera", "cti", f"[camera] cti: {cti} does not exist")

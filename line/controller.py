@@ -16,6 +16,7 @@ One part:
 
 In auto mode (no PLC) the station acknowledges by itself and takes the next part at once.
 """
+
 from __future__ import annotations
 
 import logging
@@ -117,8 +118,11 @@ class StationController:
         if self.status.product_id is None:
             pid = self._resolve(self.wanted_product, names)
             if pid is None and self.wanted_product is not None:
-                self.status.raise_fault(ErrorCode.UNKNOWN_RECIPE, f"The configured product {self.wanted_product!r} does "
-                                        f"not exist. Known products: {', '.join(names.values()) or 'none yet'}.")
+                self.status.raise_fault(
+                    ErrorCode.UNKNOWN_RECIPE,
+                    f"The configured product {self.wanted_product!r} does "
+                    f"not exist. Known products: {', '.join(names.values()) or 'none yet'}.",
+                )
             if pid is not None:
                 self._switch(pid)
         return names
@@ -142,11 +146,15 @@ class StationController:
                 return self.status.raise_fault(
                     ErrorCode.UNKNOWN_RECIPE,
                     f"Recipe {recipe_id} is unknown. Known recipes: "
-                    + (", ".join(f"{pid} ({n})" for pid, n in sorted(names.items())) or "none yet") + ".",
+                    + (", ".join(f"{pid} ({n})" for pid, n in sorted(names.items())) or "none yet")
+                    + ".",
                 )
             if self.status.in_flight is not None or self.status.result_ready:
-                return self.status.raise_fault(ErrorCode.BUSY, "The recipe can change only while the station is "
-                                               "Ready (no part in flight, the last result acknowledged).")
+                return self.status.raise_fault(
+                    ErrorCode.BUSY,
+                    "The recipe can change only while the station is "
+                    "Ready (no part in flight, the last result acknowledged).",
+                )
             if recipe_id == self.status.product_id:
                 return None
             self._switch(recipe_id)
@@ -279,8 +287,10 @@ class StationController:
         if will_retry:
             self.status.raise_fault(ErrorCode.DATABASE, f"{message} The result is kept and saved again by itself.")
         elif job.seq is not None:
-            self.status.part_failed(job.seq, Fault(ErrorCode.RECORD_REFUSED, f"{message} The result is kept in the "
-                                                   "unsaved folder; see the log."))
+            self.status.part_failed(
+                job.seq,
+                Fault(ErrorCode.RECORD_REFUSED, f"{message} The result is kept in the unsaved folder; see the log."),
+            )
             self._notify_idle()
 
     # -- the camera's status -----------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
 """Where the project's generated demo images live (resources/demo, made by tools/make_demo_images.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@ Handlers run synchronously in the thread that published, in the order the events
 block: the window hands the event to its GUI thread, the PLC servers to their event loop. A handler that raises is
 logged and does not stop the others.
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,7 +21,7 @@ Handler = Callable[[StationEvent], None]
 
 @dataclass(frozen=True)
 class Subscription:
-    bus: "EventBus"
+    bus: EventBus
     handler: Handler
     types: tuple[type[StationEvent], ...]
 
@@ -52,5 +53,5 @@ class EventBus:
                 if isinstance(event, sub.types):
                     try:
                         sub.handler(event)
-                    except Exception:  # noqa: BLE001 - one broken observer must not stop the station
+                    except Exception:
                         log.exception("an observer of %s failed", type(event).__name__)

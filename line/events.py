@@ -4,6 +4,7 @@ MQTT status, the log). Observers compare types and enum members, never strings.
 Numbers are part of the PLC interface (docs/plc.md): ``StationState`` values are what the PLC reads in ``State``,
 ``ErrorCode`` values what it reads in ``ErrorCode``. Never renumber; add new members at the end of their range.
 """
+
 from __future__ import annotations
 
 import time
@@ -41,8 +42,14 @@ class ErrorCode(IntEnum):
 # Faults that hold until the cause is gone (the station clears them itself); the others describe one part or
 # one trigger and are cleared by the next accepted trigger.
 LASTING_FAULTS = frozenset(
-    {ErrorCode.CAMERA_LOST, ErrorCode.CAMERA_NOT_FOUND, ErrorCode.MODEL_FAILED, ErrorCode.DATABASE,
-     ErrorCode.ACK_TIMEOUT, ErrorCode.STOPPING}
+    {
+        ErrorCode.CAMERA_LOST,
+        ErrorCode.CAMERA_NOT_FOUND,
+        ErrorCode.MODEL_FAILED,
+        ErrorCode.DATABASE,
+        ErrorCode.ACK_TIMEOUT,
+        ErrorCode.STOPPING,
+    }
 )
 
 

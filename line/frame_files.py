@@ -4,6 +4,7 @@ The store writes each file durably (PNG encoding, fsync of the file and its fold
 cabinet PC costs tens of milliseconds. The frame is known as soon as it is acquired, so a thread of its own writes
 it in parallel with the inference; recording after the verdict then only writes the heatmap and the row. A frame
 whose file could not be written here is simply written by the recorder as before (nothing depends on this)."""
+
 from __future__ import annotations
 
 import logging

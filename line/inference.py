@@ -4,6 +4,7 @@ It loads the Inspector once, builds products (a newer build cancels the one runn
 part, acquires the frame from the camera and inspects it against the product and its line pool
 (line/product_models.py). Answers go to the bound listener (the controller), from this thread.
 """
+
 from __future__ import annotations
 
 import logging
@@ -131,7 +132,9 @@ class InferenceEngine:
             return
         except Exception as exc:  # noqa: BLE001
             log.error("model load failed:\n%s", traceback.format_exc())
-            self._emit("on_model_failed", f"The inspection model could not be loaded: {_message(exc)}. Reinstall the station.")
+            self._emit(
+                "on_model_failed", f"The inspection model could not be loaded: {_message(exc)}. Reinstall the station."
+            )
             return
         self.models = ProductModels(self.inspector)
         self._emit("on_model_ready", str(getattr(self.inspector, "encoder_id", "ready")))

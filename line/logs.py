@@ -1,4 +1,5 @@
 """The line runner's log: a rotating file in the data folder (``<data dir>/logs/line.log``, 5 x 5 MB) and stderr."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """What goes into the inference worker and what comes out of it, without Qt: build requests, inspect requests and
 the outcome of one inspected frame (what the window shows, the database records and the PLC is told)."""
+
 from __future__ import annotations
 
 import time

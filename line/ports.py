@@ -1,11 +1,12 @@
 """The typed seams between the station controller and its threads (inference, recording, camera) and its data
 (the product catalog). The controller calls the ports; the threads answer through the listeners."""
+
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-import time
 from typing import Any, Protocol
 
 from line.capture.mailbox import Frame

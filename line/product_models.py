@@ -5,6 +5,7 @@ runner's inference thread both hold one. Building reuses the product's saved mod
 references by the same encoder and rule; each product keeps one LinePool, saved beside its model every
 ``POOL_SAVE_EVERY`` inspections and at stop; a rebuilt model starts a fresh pool.
 """
+
 from __future__ import annotations
 
 import logging
@@ -21,7 +22,14 @@ from core.inspector import DEFAULT_SETTINGS, resolve_settings
 from core.line_pool import LinePool
 from core.memory import image_hash
 from core.product import ProductModel
-from line.outcome import NO_REFERENCES_MESSAGE, InspectionOutcome, InspectRequest, ProductRequest, ReferenceSource, heatmap_rgba
+from line.outcome import (
+    NO_REFERENCES_MESSAGE,
+    InspectionOutcome,
+    InspectRequest,
+    ProductRequest,
+    ReferenceSource,
+    heatmap_rgba,
+)
 
 log = logging.getLogger(__name__)
 
@@ -132,7 +140,9 @@ class ProductModels:
             if self._unsaved_pool[pid] >= POOL_SAVE_EVERY:
                 self.save_pools()
         latency = (time.monotonic() - request.frame.timestamp) * 1000.0
-        return InspectionOutcome(request.frame, request.product_id, name, result, heat, latency, part_id=request.part_id)
+        return InspectionOutcome(
+            request.frame, request.product_id, name, result, heat, latency, part_id=request.part_id
+        )
 
     # -- the pools ------------------------------------------------------------------------------------------------
     def save_pools(self) -> None:

@@ -1,4 +1,5 @@
 """The last N recorded parts, newest first, for the filmstrip (each opens its inspection record)."""
+
 from __future__ import annotations
 
 import threading
@@ -19,7 +20,9 @@ def thumbnail(image: np.ndarray, size: int = THUMBNAIL_PX) -> np.ndarray:
     scale = size / max(h, w)
     if scale >= 1.0:
         return np.ascontiguousarray(image[..., :3]).copy()
-    return cv2.resize(image[..., :3], (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        image[..., :3], (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
 
 
 class RecentParts:

@@ -5,6 +5,7 @@ unreachable: line/write_errors.py) is retried with growing waits, and the result
 the order of the rows (and of the MQTT outbox) is the order of the parts. What is still unsaved when the writer
 stops goes to the unsaved folder (line/unsaved_spool.py) and is written at the next start with its own time.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,19 @@ Writer = Callable[[InspectionOutcome], Any]  # records one outcome, returns its 
 
 def inspected_at(outcome: InspectionOutcome) -> datetime:
     """The inspection's own time (when its result was ready), stored as its row's time even when written late."""
-    return datetime.fromtimestamp(outcome.finished_at, timezone.utc)
+    return datetime.fromtimestamp(outcome.finished_at, UTC)
 
 
-def database_writer(database: Any, *, station: str = "", operator: str = "", topic: str | None = None,
-                    guarded: Any = None, actor: Any = None, frame_files: Any = None) -> Writer:
+def database_writer(
+    database: Any,
+    *,
+    station: str = "",
+    operator: str = "",
+    topic: str | None = None,
+    guarded: Any = None,
+    actor: Any = None,
+    frame_files: Any = None,
+) -> Writer:
     """Record through ``database.inspections.record`` (or, with a technical user, ``guarded.record_inspection``,
     which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction.
     With ``frame_files`` (line/frame_files.py) a frame already written while it was inspected is not written again."""
@@ -154,7 +163,6 @@ class Recorder:
             self._keep_unsaved_locked()
         return thread is None or not thread.is_alive()
 
-
     # -- the thread ---------------------------------------------------------------------------------------------
     def _run(self) -> None:
         attempt = 0
@@ -199,7 +207,7 @@ class Recorder:
         if self._listener is not None:
             try:
                 getattr(self._listener, name)(*args)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("the recorder's listener failed in %s", name)
 
     def _keep_unsaved_locked(self) -> None:
@@ -219,5 +227,9 @@ class Recorder:
         if report.written:
             log.warning("%d unsaved inspection(s) kept in %s for the next start", report.written, self.spool.folder)
         if report.failed:
-            log.error("%d unsaved inspection(s) could NOT be kept in %s (%s)", report.failed, self.spool.folder,
-                      report.message())
+            log.error(
+                "%d unsaved inspection(s) could NOT be kept in %s (%s)",
+                report.failed,
+                self.spool.folder,
+                report.message(),
+            )

@@ -6,6 +6,7 @@ Start order: database, PLC servers (a port already taken stops the start before 
 flight finishes, what the database has not taken goes to the unsaved folder), MQTT (what is ready goes out),
 the database.
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,8 +66,13 @@ class LineRunner:
             self.stop()
             raise
         self._started = True
-        log.info("line runner started: station %s, product %s, camera %s (%s)", self.config.station.name,
-                 self.config.station.product, self.config.camera.source, self.config.camera.trigger.value)
+        log.info(
+            "line runner started: station %s, product %s, camera %s (%s)",
+            self.config.station.name,
+            self.config.station.product,
+            self.config.camera.source,
+            self.config.camera.trigger.value,
+        )
 
     def _start(self) -> None:
         from db.repository import Database
@@ -78,16 +84,26 @@ class LineRunner:
         self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
         frame_files = FrameFiles(self.database.store)
         writer = database_writer(
-            self.database, station=cfg.station.name, operator=actor.name if actor else "line",
-            topic=cfg.mqtt.topic if cfg.mqtt else None, guarded=guarded, actor=actor, frame_files=frame_files,
+            self.database,
+            station=cfg.station.name,
+            operator=actor.name if actor else "line",
+            topic=cfg.mqtt.topic if cfg.mqtt else None,
+            guarded=guarded,
+            actor=actor,
+            frame_files=frame_files,
         )
         recorder = Recorder(writer, spool=UnsavedSpool(self.data_dir / UNSAVED_FOLDER))
         source = source_from_spec(cfg.camera.source, cti=str(cfg.camera.cti) if cfg.camera.cti else None)
         camera = CameraLink(source, cfg.camera.trigger)
         self.controller = StationController(
-            self.status, InferenceEngine(self.inspector_factory), recorder, camera,
-            DatabaseCatalog(self.database, self.data_dir), product=cfg.station.product,
-            ack_timeout_s=cfg.station.ack_timeout_s, acquire_timeout_s=cfg.camera.acquire_timeout_s,
+            self.status,
+            InferenceEngine(self.inspector_factory),
+            recorder,
+            camera,
+            DatabaseCatalog(self.database, self.data_dir),
+            product=cfg.station.product,
+            ack_timeout_s=cfg.station.ack_timeout_s,
+            acquire_timeout_s=cfg.camera.acquire_timeout_s,
             frame_files=frame_files,
         )
         if cfg.opcua is not None:
@@ -105,8 +121,13 @@ class LineRunner:
             from line.mqtt.publisher import MqttPublisher
 
             self.mqtt = MqttPublisher(
-                self.database.outbox, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.topic, status=self.status,
-                client_id=cfg.mqtt.client_id or f"inspection-station-{cfg.station.name}", keepalive_s=cfg.mqtt.keepalive_s,
+                self.database.outbox,
+                cfg.mqtt.host,
+                cfg.mqtt.port,
+                cfg.mqtt.topic,
+                status=self.status,
+                client_id=cfg.mqtt.client_id or f"inspection-station-{cfg.station.name}",
+                keepalive_s=cfg.mqtt.keepalive_s,
             )
             self.mqtt.start()
 
@@ -124,11 +145,15 @@ class LineRunner:
         try:
             user = guarded.users.get(name)
         except NotFoundError as exc:
-            raise RunnerError(f"[station] user {name!r} does not exist: create it with "
-                              f"main.py users add {name} --role line ... ({exc})") from exc
+            raise RunnerError(
+                f"[station] user {name!r} does not exist: create it with "
+                f"main.py users add {name} --role line ... ({exc})"
+            ) from exc
         if user.role != LINE:
-            raise RunnerError(f"[station] user {name!r} has the role {user.role!r}; the line runner records as a "
-                              "technical user with the role 'line' (main.py users add NAME --role line)")
+            raise RunnerError(
+                f"[station] user {name!r} has the role {user.role!r}; the line runner records as a "
+                "technical user with the role 'line' (main.py users add NAME --role line)"
+            )
         try:
             return guarded, guarded.check(user, INSPECT)
         except DatabaseError as exc:  # PermissionDenied: disabled, or the role may not

@@ -4,6 +4,7 @@ Shifts start at fixed local times of day (``ShiftSchedule``, e.g. 06:00, 14:00, 
 its inspection time falls in. The counters can be seeded from the database at start, so a restart mid-shift keeps
 the shift's numbers.
 """
+
 from __future__ import annotations
 
 import threading
@@ -30,7 +31,7 @@ class ShiftSchedule:
     starts: tuple[time, ...]
 
     @classmethod
-    def from_strings(cls, starts: Sequence[str] = DEFAULT_SHIFT_STARTS) -> "ShiftSchedule":
+    def from_strings(cls, starts: Sequence[str] = DEFAULT_SHIFT_STARTS) -> ShiftSchedule:
         parsed = tuple(sorted({parse_clock(s) for s in starts}))
         if not parsed:
             raise ValueError("a shift schedule needs at least one start time")
@@ -39,7 +40,9 @@ class ShiftSchedule:
     def shift_start(self, when: datetime) -> datetime:
         """The start of the shift ``when`` (an aware or naive local datetime) falls in."""
         day = when.date()
-        candidates = [datetime.combine(day + timedelta(days=d), t, tzinfo=when.tzinfo) for d in (-1, 0) for t in self.starts]
+        candidates = [
+            datetime.combine(day + timedelta(days=d), t, tzinfo=when.tzinfo) for d in (-1, 0) for t in self.starts
+        ]
         return max(c for c in candidates if c <= when)
 
 

@@ -6,6 +6,7 @@ as PNG, the colour heatmap as RGBA PNG and the anomaly map as a compressed NumPy
 ``allow_pickle=False``. The JSON names no paths (the files are found from its own name) and keeps the SHA-256 of
 each file, so a damaged or swapped file is refused rather than recorded.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -87,16 +88,26 @@ def encode(outcome: InspectionOutcome) -> EncodedOutcome:
         "product_id": int(outcome.product_id),
         "product_name": str(outcome.product_name),
         "part_id": outcome.part_id,  # the PLC's part id (line runner); None for the window's inspections
-        "frame": {"index": int(f.index), "source": str(f.source), "kind": str(f.kind), "label": f.label,
-                  "timestamp": float(f.timestamp)},
+        "frame": {
+            "index": int(f.index),
+            "source": str(f.source),
+            "kind": str(f.kind),
+            "label": f.label,
+            "timestamp": float(f.timestamp),
+        },
         "result": {
             "verdict": str(r.verdict),
             "probability": float(r.probability),
             "score": float(r.score),
             "threshold": float(r.threshold),
             "regions": [
-                {"bbox": [int(v) for v in g.bbox], "area_pct": float(g.area_pct), "location": str(g.location),
-                 "peak": float(g.peak), "centroid": [float(v) for v in g.centroid]}
+                {
+                    "bbox": [int(v) for v in g.bbox],
+                    "area_pct": float(g.area_pct),
+                    "location": str(g.location),
+                    "peak": float(g.peak),
+                    "centroid": [float(v) for v in g.centroid],
+                }
                 for g in r.regions
             ],
             "timings_ms": {str(k): float(v) for k, v in r.timings_ms.items()},
@@ -112,6 +123,7 @@ def encode(outcome: InspectionOutcome) -> EncodedOutcome:
 
 
 # -- reading back ----------------------------------------------------------------------------------------------
+
 
 def _get(d: Any, key: str, kind: type | tuple[type, ...]) -> Any:
     if not isinstance(d, dict) or key not in d:
@@ -153,7 +165,7 @@ def _read_png(data: bytes, mode: str, what: str) -> np.ndarray:
             return np.array(img, dtype=np.uint8)
     except SpoolFormatError:
         raise
-    except Exception as exc:  # noqa: BLE001 - any decoder failure means a damaged file
+    except Exception as exc:
         raise SpoolFormatError(f"the {what} cannot be decoded: {exc}") from exc
 
 
@@ -161,7 +173,7 @@ def _read_map(data: bytes) -> np.ndarray:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             amap = np.asarray(archive["map"])
-    except Exception as exc:  # noqa: BLE001 - a damaged or foreign archive
+    except Exception as exc:
         raise SpoolFormatError(f"the anomaly map cannot be read: {exc}") from exc
     if amap.ndim != 2 or amap.dtype != np.float32:
         raise SpoolFormatError(f"the anomaly map has shape {amap.shape} and type {amap.dtype}")
@@ -245,4 +257,4 @@ def _part_id(doc: dict) -> str | None:
     return value
 
 
-__all__ = ["encode", "decode", "EncodedOutcome", "SpoolFormatError", "DATA_SUFFIXES", "FORMAT", "VERSION"]
+__all__ = ["DATA_SUFFIXES", "FORMAT", "VERSION", "EncodedOutcome", "SpoolFormatError", "decode", "encode"]

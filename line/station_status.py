@@ -13,6 +13,7 @@ last parts) and derives the state from it:
 Every change publishes typed events (line/events.py) on ``bus``. Thread-safe: calls come from the inference and
 recording threads, the PLC servers' event loops and the window.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -139,8 +140,16 @@ class StationStatus:
     def snapshot(self) -> Snapshot:
         with self._lock:
             fault = next(iter(self._faults.values()), None) or self._refusal
-            return Snapshot(self._state, self.product_id, self.product_name, self.in_flight, self.result,
-                            self.result_ready, fault, self.counters.current())
+            return Snapshot(
+                self._state,
+                self.product_id,
+                self.product_name,
+                self.in_flight,
+                self.result,
+                self.result_ready,
+                fault,
+                self.counters.current(),
+            )
 
     def _derive(self) -> StationState:
         if self._faults:
@@ -149,8 +158,12 @@ class StationStatus:
             return StationState.BUSY
         if self.result_ready:
             return StationState.RESULT_READY
-        if (self.model_loaded and self.camera_ok and self.product_id is not None
-                and self.product_id in self.ready_products):
+        if (
+            self.model_loaded
+            and self.camera_ok
+            and self.product_id is not None
+            and self.product_id in self.ready_products
+        ):
             return StationState.READY
         return StationState.IDLE
 
@@ -193,8 +206,11 @@ class StationStatus:
             self.product_errors.pop(product_id, None)
             if name:
                 self.product_names.setdefault(product_id, name)
-            self._publish(ProductReady(product_id=product_id, name=self.product_names.get(product_id, name or ""),
-                                       threshold=threshold))
+            self._publish(
+                ProductReady(
+                    product_id=product_id, name=self.product_names.get(product_id, name or ""), threshold=threshold
+                )
+            )
 
     def product_failed(self, product_id: int, message: str) -> None:
         with self._lock:
@@ -244,11 +260,16 @@ class StationStatus:
             if ErrorCode.STOPPING in self._faults:
                 return self._faults[ErrorCode.STOPPING]
             if self.in_flight is not None:
-                return Fault(ErrorCode.BUSY, f"Part {self.in_flight.part_id or self.in_flight.seq} is still being "
-                                             "inspected: trigger again once Ready is set.")
+                return Fault(
+                    ErrorCode.BUSY,
+                    f"Part {self.in_flight.part_id or self.in_flight.seq} is still being "
+                    "inspected: trigger again once Ready is set.",
+                )
             if self.result_ready:
-                return Fault(ErrorCode.RESULT_NOT_ACKNOWLEDGED,
-                             "The last result was not acknowledged: set ResultAck, then trigger the next part.")
+                return Fault(
+                    ErrorCode.RESULT_NOT_ACKNOWLEDGED,
+                    "The last result was not acknowledged: set ResultAck, then trigger the next part.",
+                )
             if self._faults:
                 return next(iter(self._faults.values()))
             if not self.model_loaded:
@@ -294,10 +315,15 @@ class StationStatus:
         with self._lock:
             mine = seq is not None and self.in_flight is not None and self.in_flight.seq == seq
             part = PartSummary(
-                inspection_id=int(record.id), part_id=getattr(outcome, "part_id", None), product_id=outcome.product_id,
-                product_name=outcome.product_name, verdict=outcome.result.verdict,
-                probability=float(outcome.result.probability), inspected_at=float(outcome.finished_at),
-                thumbnail=thumbnail(outcome.frame.image), seq=seq or 0,
+                inspection_id=int(record.id),
+                part_id=getattr(outcome, "part_id", None),
+                product_id=outcome.product_id,
+                product_name=outcome.product_name,
+                verdict=outcome.result.verdict,
+                probability=float(outcome.result.probability),
+                inspected_at=float(outcome.finished_at),
+                thumbnail=thumbnail(outcome.frame.image),
+                seq=seq or 0,
             )
             counts = self.counters.count(part.ok, when)
             self.recent.add(part)

@@ -10,6 +10,7 @@ parse, the loose files of an interrupted entry, and the ``*.pkl`` files of older
 planted pickle runs code, so they are not migrated) are moved to ``unsaved/quarantine/`` with a log line; they are
 never loaded or retried again.
 """
+
 from __future__ import annotations
 
 import logging
@@ -198,9 +199,18 @@ class UnsavedSpool:
             self.quarantine_folder.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
         except OSError as exc:
-            log.error("unsaved spool: %s %s, and could not be moved to %s (%s); it is skipped, never loaded",
-                      path.name, reason, self.quarantine_folder, exc)
+            log.error(
+                "unsaved spool: %s %s, and could not be moved to %s (%s); it is skipped, never loaded",
+                path.name,
+                reason,
+                self.quarantine_folder,
+                exc,
+            )
             return None
-        log.error("unsaved spool: %s %s; moved to %s, where it is never loaded or retried. Inspect or delete it.",
-                  path.name, reason, target)
+        log.error(
+            "unsaved spool: %s %s; moved to %s, where it is never loaded or retried. Inspect or delete it.",
+            path.name,
+            reason,
+            target,
+        )
         return target

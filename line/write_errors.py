@@ -1,4 +1,5 @@
 """Which database failures pass by themselves (retry later) and which fail the same way every time."""
+
 from __future__ import annotations
 
 from db.errors import (
@@ -12,7 +13,11 @@ from db.errors import (
 
 RETRY_DELAYS_S: tuple[float, ...] = (2.0, 4.0, 8.0, 15.0, 30.0)  # waits between automatic retries; the last repeats
 TRANSIENT_ERRORS = (
-    DatabaseLockedError, DatabaseReadOnlyError, DatabaseFullError, DatabaseUnreachableError, StorageError,
+    DatabaseLockedError,
+    DatabaseReadOnlyError,
+    DatabaseFullError,
+    DatabaseUnreachableError,
+    StorageError,
 )
 
 

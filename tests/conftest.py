@@ -1,4 +1,5 @@
 """Suite-wide setup: Qt runs offscreen and nothing downloads weights. Set before any QApplication exists."""
+
 from __future__ import annotations
 
 import os

@@ -7,6 +7,7 @@ pool too (POOL_SIZE parts taken from the test frames): the costliest state a run
 
 Reports start-up (encoder load), product build, and per-frame p50/p95 of each stage, plus the bank's memory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,11 +23,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.evaluation import references_for, test_samples  # noqa: E402
-from core.imageio import load_image  # noqa: E402
-from core.inspector import DEFAULT_SETTINGS, Inspector  # noqa: E402
-from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool  # noqa: E402
-from core.settings import DecoderSettings  # noqa: E402
+from core.evaluation import references_for, test_samples
+from core.imageio import load_image
+from core.inspector import DEFAULT_SETTINGS, Inspector
+from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool
+from core.settings import DecoderSettings
 
 
 def full_pool(
@@ -59,7 +60,9 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=60)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument(
-        "--warmup", type=int, default=20,
+        "--warmup",
+        type=int,
+        default=20,
         help="frames inspected first and not timed (steady state; the first category after start-up needs about 20)",
     )
     p.add_argument("--line", action="store_true", help="line mode, with the stream window (and pool) full")
@@ -73,9 +76,14 @@ def main() -> int:
     inspector = Inspector(device="cpu")
     startup = (time.perf_counter() - t0) * 1e3
     settings = DecoderSettings.from_dict({**DEFAULT_SETTINGS.to_dict(), "resolution": args.resolution})
-    out = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
-                      f" {args.threads} threads", "resolution": args.resolution or "auto", "shots": args.shots,
-           "startup_ms": round(startup, 1), "categories": {}}
+    out = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
+        f" {args.threads} threads",
+        "resolution": args.resolution or "auto",
+        "shots": args.shots,
+        "startup_ms": round(startup, 1),
+        "categories": {},
+    }
     for c in cats:
         refs = [load_image(x) for x in references_for(root, c, args.shots, 0)]
         t = time.perf_counter()
@@ -92,8 +100,10 @@ def main() -> int:
             r = inspector.inspect(f, product, pool=pool)
             for k, v in r.timings_ms.items():
                 stages.setdefault(k, []).append(v)
-        row = {k: {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1)}
-               for k, v in stages.items()}
+        row = {
+            k: {"p50": round(float(np.percentile(v, 50)), 1), "p95": round(float(np.percentile(v, 95)), 1)}
+            for k, v in stages.items()
+        }
         row["resolution"] = product.settings.resolution
         row["build_ms"] = round(build, 0)
         row["bank_patches"] = int(product.bank.features.shape[0])

@@ -8,6 +8,7 @@ Reports lost / duplicated / mismatched results between the PLC's view, the datab
 trigger-to-ResultReady p50/p99 (PLC side) against the inference p50, and whether every result sent after the broker
 came back arrived, in order. ``--source folder`` uses a folder source instead of the emulated camera.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,9 +76,20 @@ async def opcua_plc(endpoint: str, ids: list[str], poll_s: float = 0.002, timeou
     views = []
     async with Client(endpoint, timeout=10) as client:
         idx = await client.get_namespace_index(NAMESPACE)
-        node = {n: client.get_node(f"ns={idx};s={OBJECT}.{n}") for n in
-                ("PartId", "Trigger", "ResultReady", "ResultAck", "ResultPartId", "ResultOK", "InspectionId",
-                 "ErrorCode", "Ready")}
+        node = {
+            n: client.get_node(f"ns={idx};s={OBJECT}.{n}")
+            for n in (
+                "PartId",
+                "Trigger",
+                "ResultReady",
+                "ResultAck",
+                "ResultPartId",
+                "ResultOK",
+                "InspectionId",
+                "ErrorCode",
+                "Ready",
+            )
+        }
 
         async def wait(name, value):
             t0 = time.monotonic()
@@ -96,8 +108,11 @@ async def opcua_plc(endpoint: str, ids: list[str], poll_s: float = 0.002, timeou
             dt = (time.perf_counter() - t0) * 1000
             view = {"sent": part, "ready": ok, "ms": dt, "error": await node["ErrorCode"].read_value()}
             if ok:
-                view.update(part_id=await node["ResultPartId"].read_value(), ok=await node["ResultOK"].read_value(),
-                            inspection_id=await node["InspectionId"].read_value())
+                view.update(
+                    part_id=await node["ResultPartId"].read_value(),
+                    ok=await node["ResultOK"].read_value(),
+                    inspection_id=await node["InspectionId"].read_value(),
+                )
                 await node["ResultAck"].write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
             views.append(view)
     return views
@@ -152,7 +167,9 @@ def modbus_plc(port: int, ids: list[str], poll_s: float = 0.002, timeout: float 
         bits = client.read_discrete_inputs(0, count=6).bits
         view = {"sent": part, "ready": ok, "ms": dt, "error": regs[1]}
         if ok:
-            view.update(part_id=registers_to_text(regs[12:28]), ok=bool(bits[3]), inspection_id=(regs[9] << 16) | regs[10])
+            view.update(
+                part_id=registers_to_text(regs[12:28]), ok=bool(bits[3]), inspection_id=(regs[9] << 16) | regs[10]
+            )
             client.write_coil(1, True)
         views.append(view)
     client.close()
@@ -165,10 +182,16 @@ def per_part(views: list[dict], station: list[dict]) -> dict:
     by_part = {s["part_id"]: s for s in station}
     pairs = [(v["ms"], by_part[v["sent"]]["inference_ms"]) for v in views if v["ready"] and v["sent"] in by_part]
     plc, inf = [a for a, _ in pairs], [b for _, b in pairs]
-    return {"parts": len(pairs), "trigger_to_ready_p50": pct(plc, 50), "trigger_to_ready_p99": pct(plc, 99),
-            "inference_p50": pct(inf, 50), "inference_p99": pct(inf, 99),
-            "added_per_part_p50": pct([a - b for a, b in pairs], 50), "added_per_part_p99": pct([a - b for a, b in pairs], 99),
-            "record_p50": pct([by_part[v["sent"]]["record_ms"] for v in views if v["sent"] in by_part], 50)}
+    return {
+        "parts": len(pairs),
+        "trigger_to_ready_p50": pct(plc, 50),
+        "trigger_to_ready_p99": pct(plc, 99),
+        "inference_p50": pct(inf, 50),
+        "inference_p99": pct(inf, 99),
+        "added_per_part_p50": pct([a - b for a, b in pairs], 50),
+        "added_per_part_p99": pct([a - b for a, b in pairs], 99),
+        "record_p50": pct([by_part[v["sent"]]["record_ms"] for v in views if v["sent"] in by_part], 50),
+    }
 
 
 def check(views: list[dict], rows: dict, messages: list[dict]) -> dict:
@@ -191,11 +214,22 @@ def check(views: list[dict], rows: dict, messages: list[dict]) -> dict:
         mqtt_by_part.setdefault(m["part_id"], []).append(m)
     mqtt_lost = [p for p in sent if p not in mqtt_by_part]
     mqtt_dup = [p for p in sent if len(mqtt_by_part.get(p, [])) > 1]
-    mqtt_mismatch = [p for p in sent for m in mqtt_by_part.get(p, [])[:1]
-                     if by_part.get(p) and (m["verdict"] != by_part[p][0].verdict or m["inspection_id"] != by_part[p][0].id)]
-    return {"sent": len(sent), "db_lost": len(lost), "db_duplicated": len(duplicated), "plc_db_mismatched": len(mismatched),
-            "mqtt_lost": len(mqtt_lost), "mqtt_duplicated": len(mqtt_dup), "mqtt_mismatched": len(mqtt_mismatch),
-            "examples": {"lost": lost[:5], "mismatched": mismatched[:5], "mqtt_lost": mqtt_lost[:5]}}
+    mqtt_mismatch = [
+        p
+        for p in sent
+        for m in mqtt_by_part.get(p, [])[:1]
+        if by_part.get(p) and (m["verdict"] != by_part[p][0].verdict or m["inspection_id"] != by_part[p][0].id)
+    ]
+    return {
+        "sent": len(sent),
+        "db_lost": len(lost),
+        "db_duplicated": len(duplicated),
+        "plc_db_mismatched": len(mismatched),
+        "mqtt_lost": len(mqtt_lost),
+        "mqtt_duplicated": len(mqtt_dup),
+        "mqtt_mismatched": len(mqtt_mismatch),
+        "examples": {"lost": lost[:5], "mismatched": mismatched[:5], "mqtt_lost": mqtt_lost[:5]},
+    }
 
 
 def main() -> int:
@@ -210,11 +244,12 @@ def main() -> int:
 
     import tempfile
 
+    from mqtt_broker import LocalBroker
+
     from db.records import HistoryFilter
     from db.repository import Database
     from line.config import parse_config
     from line.runner import LineRunner
-    from mqtt_broker import LocalBroker
 
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-plant-"))
     with Database.open(data) as database:
@@ -249,10 +284,17 @@ topic = "{topic}"
     runner.start()
     inspected_at: dict[int, float] = {}
     runner.status.bus.subscribe(lambda e: inspected_at.__setitem__(e.seq, time.time()), PartInspected)
-    runner.status.bus.subscribe(lambda e: station.append({
-        "part_id": e.part.part_id, "elapsed_ms": e.elapsed_ms,
-        "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
-        "record_ms": (e.at - inspected_at.get(e.part.seq, e.at)) * 1000.0}), PartRecorded)
+    runner.status.bus.subscribe(
+        lambda e: station.append(
+            {
+                "part_id": e.part.part_id,
+                "elapsed_ms": e.elapsed_ms,
+                "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
+                "record_ms": (e.at - inspected_at.get(e.part.seq, e.at)) * 1000.0,
+            }
+        ),
+        PartRecorded,
+    )
     deadline = time.monotonic() + 600
     while runner.status.state is not StationState.READY and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -320,22 +362,41 @@ topic = "{topic}"
     during = set(mb_ids[down_start:]) if down_start is not None else set()
     got_during = [m["part_id"] for m in messages if m["part_id"] in during]
     report = {
-        "parts_per_protocol": n, "source": args.source, "plc_poll_ms": args.poll_s * 1000, "ready_after_s": round(ready_s, 1),
-        "load_average_before": [round(x, 2) for x in load_before], "load_average_after": [round(x, 2) for x in load_after],
+        "parts_per_protocol": n,
+        "source": args.source,
+        "plc_poll_ms": args.poll_s * 1000,
+        "ready_after_s": round(ready_s, 1),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in load_after],
         "cpus": os.cpu_count(),
-        "opcua": check(ua_views, rows, messages), "modbus": check(mb_views, rows, messages),
-        "opcua_trigger_to_ready_ms": {"p50": pct([v["ms"] for v in ua_views if v["ready"]], 50),
-                                      "p99": pct([v["ms"] for v in ua_views if v["ready"]], 99)},
-        "modbus_trigger_to_ready_ms": {"p50": pct([v["ms"] for v in mb_views if v["ready"]], 50),
-                                       "p99": pct([v["ms"] for v in mb_views if v["ready"]], 99)},
-        "inference_ms": {"p50": pct([s["inference_ms"] for s in station], 50), "p99": pct([s["inference_ms"] for s in station], 99)},
-        "station_trigger_to_recorded_ms": {"p50": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 50),
-                                           "p99": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 99)},
+        "opcua": check(ua_views, rows, messages),
+        "modbus": check(mb_views, rows, messages),
+        "opcua_trigger_to_ready_ms": {
+            "p50": pct([v["ms"] for v in ua_views if v["ready"]], 50),
+            "p99": pct([v["ms"] for v in ua_views if v["ready"]], 99),
+        },
+        "modbus_trigger_to_ready_ms": {
+            "p50": pct([v["ms"] for v in mb_views if v["ready"]], 50),
+            "p99": pct([v["ms"] for v in mb_views if v["ready"]], 99),
+        },
+        "inference_ms": {
+            "p50": pct([s["inference_ms"] for s in station], 50),
+            "p99": pct([s["inference_ms"] for s in station], 99),
+        },
+        "station_trigger_to_recorded_ms": {
+            "p50": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 50),
+            "p99": pct([s["elapsed_ms"] for s in station if s["elapsed_ms"]], 99),
+        },
         "parts_per_s": {"opcua": round(n / t_ua, 2), "modbus": round(n / t_mb, 2)},
         "per_protocol": {name: per_part(views, station) for name, views in (("opcua", ua_views), ("modbus", mb_views))},
-        "broker_outage": {**outage, "results_during_and_after": len(during),
-                          "delivered": len(set(got_during)), "all_in_order": in_order,
-                          "mqtt_messages": len(messages), "unique": len(set(order_ids))},
+        "broker_outage": {
+            **outage,
+            "results_during_and_after": len(during),
+            "delivered": len(set(got_during)),
+            "all_in_order": in_order,
+            "mqtt_messages": len(messages),
+            "unique": len(set(order_ids)),
+        },
     }
     print(json.dumps(report, indent=1))
     if args.json:

@@ -3,6 +3,7 @@
 
     .venv/bin/python tools/calibration_spread.py --data ../shared/datasets --category grid --seed 0 --builds 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,9 +15,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.evaluation import references_for, test_samples  # noqa: E402
-from core.imageio import load_image  # noqa: E402
-from core.inspector import Inspector  # noqa: E402
+from core.evaluation import references_for, test_samples
+from core.imageio import load_image
+from core.inspector import Inspector
 
 
 def main() -> int:
@@ -39,14 +40,19 @@ def main() -> int:
         product = inspector.build_product(refs, name=args.category, seed=build)
         # Scores are taken again each time: the learned edge weight, and with it the map, moves a little too.
         scores = np.array([inspector.inspect(f, product).score for _, f in frames])
-        print(f"good frames score {np.round(np.sort(scores[~bad]), 3).tolist()}; "
-              f"defective {np.round(np.sort(scores[bad]), 3).tolist()}")
+        print(
+            f"good frames score {np.round(np.sort(scores[~bad]), 3).tolist()}; "
+            f"defective {np.round(np.sort(scores[bad]), 3).tolist()}"
+        )
         c = product.calibration
         acc = float(np.mean((scores > c.threshold) == bad))
         halves = f", halves max {c.stats['split_max']:.3f}" if "split_max" in c.stats else ""
-        print(f"calibration seed {build}: threshold {c.threshold:.3f} (normal max {c.stats['normal_max']:.3f}{halves}, "
-              f"simulated-defect lower quartile {c.stats['anomaly_q25']:.3f}, {c.method}), "
-              f"edge weight {c.edge_floor:.2f}, verdict accuracy {acc:.3f}", flush=True)
+        print(
+            f"calibration seed {build}: threshold {c.threshold:.3f} (normal max {c.stats['normal_max']:.3f}{halves}, "
+            f"simulated-defect lower quartile {c.stats['anomaly_q25']:.3f}, {c.method}), "
+            f"edge weight {c.edge_floor:.2f}, verdict accuracy {acc:.3f}",
+            flush=True,
+        )
     return 0
 
 

@@ -9,6 +9,7 @@ the builds, and the spread (standard deviation) over builds.
 
     .venv/bin/python tools/calibration_study.py --data ../shared/datasets --out out/calstudy_split.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,16 +22,21 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.calibration import edge_floor_from_maps  # noqa: E402
-from core.evaluation import references_for, test_samples  # noqa: E402
-from core.imageio import load_image  # noqa: E402
-from core.inspector import (  # noqa: E402
-    CALIBRATION_JITTER, DEFAULT_SETTINGS, N_JITTER_NORMALS, N_SIMULATED, Inspector, resolve_settings,
+from core.calibration import edge_floor_from_maps
+from core.evaluation import references_for, test_samples
+from core.imageio import load_image
+from core.inspector import (
+    CALIBRATION_JITTER,
+    DEFAULT_SETTINGS,
+    N_JITTER_NORMALS,
+    N_SIMULATED,
+    Inspector,
+    resolve_settings,
 )
-from core.jitter import jitter  # noqa: E402
-from core.memory import build_bank  # noqa: E402
-from core.simulation import simulate_anomaly  # noqa: E402
-from core.split_normals import held_out_score, split_half_maps  # noqa: E402
+from core.jitter import jitter
+from core.memory import build_bank
+from core.simulation import simulate_anomaly
+from core.split_normals import held_out_score, split_half_maps
 
 
 def collect(root: Path, cats: list[str], seeds: list[int], builds: int) -> dict:
@@ -54,13 +60,15 @@ def collect(root: Path, cats: list[str], seeds: list[int], builds: int) -> dict:
                         normal.append(ins.raw_map(base, bank, st)[0])
                     anomalous.append(ins.raw_map(simulate_anomaly(base, rng, others=refs).image, bank, st)[0])
                 floor = edge_floor_from_maps(normal, st.edge_band)
-                recs.append({
-                    "edge_floor": floor,
-                    "normal": [ins.finish_map(m, st, floor)[1] for m in normal],
-                    "anomalous": [ins.finish_map(m, st, floor)[1] for m in anomalous],
-                    "halves": [held_out_score(m, st, floor) for m in halves],
-                    "test": [ins.finish_map(m, st, floor)[1] for m in test_maps],
-                })
+                recs.append(
+                    {
+                        "edge_floor": floor,
+                        "normal": [ins.finish_map(m, st, floor)[1] for m in normal],
+                        "anomalous": [ins.finish_map(m, st, floor)[1] for m in anomalous],
+                        "halves": [held_out_score(m, st, floor) for m in halves],
+                        "test": [ins.finish_map(m, st, floor)[1] for m in test_maps],
+                    }
+                )
                 print(cat, seed, "build", b, flush=True)
             out[f"{cat}/{seed}"] = {"defective": [s.defect != "good" for s in samples], "builds": recs}
     return out
@@ -82,8 +90,9 @@ def sweep(data: dict) -> list[dict]:
     rows = []
     variants = [("before: disturbed copies only", dict(halves=False, detectable=False), [0.9], [0.25])]
     variants += [("halves", dict(halves=True, detectable=False), [0.1, 0.25, 0.4, 0.5], [0.1, 0.25, 0.5])]
-    variants += [("halves, detectable defects", dict(halves=True, detectable=True), [0.1, 0.25, 0.4, 0.5],
-                  [0.1, 0.25, 0.5])]
+    variants += [
+        ("halves, detectable defects", dict(halves=True, detectable=True), [0.1, 0.25, 0.4, 0.5], [0.1, 0.25, 0.5])
+    ]
     for name, opts, weights, quantiles in variants:
         for n_sim in (N_SIMULATED, 2 * N_SIMULATED):
             for w in weights:
@@ -91,17 +100,32 @@ def sweep(data: dict) -> list[dict]:
                     per_cat: dict[str, list[list[float]]] = {}
                     for key, cell in data.items():
                         bad = np.asarray(cell["defective"])
-                        accs = [float(np.mean((np.asarray(r["test"]) > threshold(r, w, q, n_sim=n_sim, **opts)) == bad))
-                                for r in cell["builds"]]
+                        accs = [
+                            float(np.mean((np.asarray(r["test"]) > threshold(r, w, q, n_sim=n_sim, **opts)) == bad))
+                            for r in cell["builds"]
+                        ]
                         per_cat.setdefault(key.split("/")[0], []).append(accs)
-                    cats = {c: (float(np.mean([a[0] for a in v])), float(np.mean(v)), float(np.mean(np.std(v, axis=1))))
-                            for c, v in per_cat.items()}
-                    rows.append({"rule": name, "weight": w, "quantile": q, "simulated": n_sim, "categories": cats,
-                                 "mean_own_draw": float(np.mean([v[0] for v in cats.values()])),
-                                 "mean_over_builds": float(np.mean([v[1] for v in cats.values()]))})
-                    print(f"{name:30s} n={n_sim} w={w:<4} q={q:<4} " + " ".join(
-                        f"{c[:4]} {v[0]:.3f}/{v[1]:.3f}±{v[2]:.3f}" for c, v in cats.items())
-                        + f" | mean {rows[-1]['mean_own_draw']:.3f}/{rows[-1]['mean_over_builds']:.3f}", flush=True)
+                    cats = {
+                        c: (float(np.mean([a[0] for a in v])), float(np.mean(v)), float(np.mean(np.std(v, axis=1))))
+                        for c, v in per_cat.items()
+                    }
+                    rows.append(
+                        {
+                            "rule": name,
+                            "weight": w,
+                            "quantile": q,
+                            "simulated": n_sim,
+                            "categories": cats,
+                            "mean_own_draw": float(np.mean([v[0] for v in cats.values()])),
+                            "mean_over_builds": float(np.mean([v[1] for v in cats.values()])),
+                        }
+                    )
+                    print(
+                        f"{name:30s} n={n_sim} w={w:<4} q={q:<4} "
+                        + " ".join(f"{c[:4]} {v[0]:.3f}/{v[1]:.3f}±{v[2]:.3f}" for c, v in cats.items())
+                        + f" | mean {rows[-1]['mean_own_draw']:.3f}/{rows[-1]['mean_over_builds']:.3f}",
+                        flush=True,
+                    )
     return rows
 
 

@@ -6,6 +6,7 @@ Everything is drawn procedurally (numpy + OpenCV) with fixed seeds, so the outpu
 references/ holds good parts (the demo product's normal references); camera/ is what the simulated demo camera
 cycles through: good parts mixed with scratched, stained, chipped and dented ones.
 """
+
 from __future__ import annotations
 
 import argparse

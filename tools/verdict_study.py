@@ -8,6 +8,7 @@ The "in-sample" column fits them on every category, the figure a rule chosen on 
 
     .venv/bin/python tools/verdict_study.py out/k1_auto_dump.json [--family all]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from core.verdict_rule import FAMILIES, RuleFamily  # noqa: E402
+from core.verdict_rule import FAMILIES, RuleFamily
 
 
 def load_runs(paths: Iterable[str], method: str = "ours") -> list[dict]:
@@ -68,8 +69,9 @@ def study(family: RuleFamily, runs: list[dict]) -> dict[str, dict]:
     table: dict[str, dict] = {}
     for c in cats:
         params_loo, _ = fit(family, [r for r in runs if r["category"] != c])
-        loco = category_figures([r for r in runs if r["category"] == c],
-                                lambda r: family.threshold(r["evidence"], params_loo))[c]
+        loco = category_figures(
+            [r for r in runs if r["category"] == c], lambda r: family.threshold(r["evidence"], params_loo)
+        )[c]
         table[c] = {"in_sample": in_sample[c].tolist(), "loco": loco.tolist(), "params_loco": params_loo}
     table["_params_all"] = {"params": params_all}
     return table
@@ -81,8 +83,10 @@ def print_table(name: str, table: dict[str, dict]) -> None:
     print(f"  {'category':16s} {'in-sample bal/esc/frr':>24s} {'leave-one-out bal/esc/frr':>27s}  parameters (LOCO)")
     for c in cats:
         i, lo = table[c]["in_sample"], table[c]["loco"]
-        print(f"  {c:16s} {i[0]:8.3f} {i[1]:6.3f} {i[2]:6.3f}    {lo[0]:8.3f} {lo[1]:6.3f} {lo[2]:6.3f}   "
-              f"{tuple(round(p, 3) for p in table[c]['params_loco'])}")
+        print(
+            f"  {c:16s} {i[0]:8.3f} {i[1]:6.3f} {i[2]:6.3f}    {lo[0]:8.3f} {lo[1]:6.3f} {lo[2]:6.3f}   "
+            f"{tuple(round(p, 3) for p in table[c]['params_loco'])}"
+        )
     mi = np.mean([table[c]["in_sample"] for c in cats], axis=0)
     ml = np.mean([table[c]["loco"] for c in cats], axis=0)
     print(f"  {'mean':16s} {mi[0]:8.3f} {mi[1]:6.3f} {mi[2]:6.3f}    {ml[0]:8.3f} {ml[1]:6.3f} {ml[2]:6.3f}")

@@ -1,8 +1,9 @@
 """Headless chat and prompt-learner training.
 
-    python main.py chat --ref R.png [--ref ...] IMAGE "question" [--json]
-    python main.py train-prompts [--images DIR] [--out DIR] [--steps N] [--fast] [--lora] ...
+python main.py chat --ref R.png [--ref ...] IMAGE "question" [--json]
+python main.py train-prompts [--images DIR] [--out DIR] [--steps N] [--fast] [--lora] ...
 """
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,8 @@ import platform
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from core.cli.common import ArgumentParser, run_guarded
 
@@ -25,8 +26,7 @@ def _guarded(fn: Callable[[], int]) -> int:
         try:
             return fn()
         except (MemoryError, RuntimeError, ValueError) as exc:
-            print(f"error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-                  file=sys.stderr)
+            print(f"error: {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", file=sys.stderr)
             return 1
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -41,13 +41,18 @@ def chat_parser() -> ArgumentParser:
     p.add_argument("image", help="image of the part to inspect")
     p.add_argument("question", help="the question, in quotes")
     p.add_argument("--ref", action="append", default=[], metavar="PATH", help="normal reference image (repeat)")
-    p.add_argument("--json", action="store_true",
-                   help='print {"answer", "verdict", "probability", "regions", "timings_ms"}')
+    p.add_argument(
+        "--json", action="store_true", help='print {"answer", "verdict", "probability", "regions", "timings_ms"}'
+    )
     p.add_argument("--product", default=None, help="product name to mention (optional)")
     p.add_argument("--max-new-tokens", type=int, default=40, help="most tokens the model adds (default 40)")
     p.add_argument("--lm", default=None, help="local HF causal-LM folder or .gguf (default: SmolLM2 package)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch CPU threads (1 is fastest on a busy 2-core machine; default: torch's choice)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (1 is fastest on a busy 2-core machine; default: torch's choice)",
+    )
     return p
 
 
@@ -102,13 +107,17 @@ def _chat(args) -> int:
             "first_token": None if rep.first_token_s is None else round(rep.first_token_s * 1e3, 1),
             "answer": round((t4 - t3) * 1e3, 1),
         }
-        print(json.dumps({
-            "answer": answer,
-            "verdict": result.verdict,
-            "probability": round(float(result.probability), 4),
-            "regions": [r.to_dict() for r in result.regions],
-            "timings_ms": timings,
-        }))
+        print(
+            json.dumps(
+                {
+                    "answer": answer,
+                    "verdict": result.verdict,
+                    "probability": round(float(result.probability), 4),
+                    "regions": [r.to_dict() for r in result.regions],
+                    "timings_ms": timings,
+                }
+            )
+        )
     else:
         print(answer)
     return 0
@@ -118,10 +127,16 @@ def _chat(args) -> int:
 
 
 def train_parser() -> ArgumentParser:
-    p = ArgumentParser(prog="main.py train-prompts",
-                       description="Train the chat's prompt learner on simulated anomalies (the LM stays frozen).")
-    p.add_argument("--images", default=None, metavar="DIR",
-                   help="folder of normal images (each sub-folder one product); default: demo images + textures")
+    p = ArgumentParser(
+        prog="main.py train-prompts",
+        description="Train the chat's prompt learner on simulated anomalies (the LM stays frozen).",
+    )
+    p.add_argument(
+        "--images",
+        default=None,
+        metavar="DIR",
+        help="folder of normal images (each sub-folder one product); default: demo images + textures",
+    )
     p.add_argument("--out", default=None, metavar="DIR", help="output folder (default resources/prompt_learner/<lm>)")
     p.add_argument("--steps", type=int, default=180, help="optimiser steps (default 180)")
     p.add_argument("--batch", type=int, default=4, help="examples per step (default 4)")
@@ -188,16 +203,20 @@ def _train(args, argv: list[str]) -> int:
         inspector = Inspector()
     maps = MapSource(fast=args.fast, inspector=inspector)
     samples = []
-    for label, n, seed in (("training data", args.samples, args.seed), ("held-out data", args.held_out,
-                                                                        args.seed + 10_000)):
+    for label, n, seed in (
+        ("training data", args.samples, args.seed),
+        ("held-out data", args.held_out, args.seed + 10_000),
+    ):
         with tqdm(total=n, desc=f"simulating {label}", unit="img", file=sys.stderr) as bar:
-            samples.append(build_samples(families, n, np.random.default_rng(seed), maps,
-                                         progress=lambda k, bar=bar: bar.update(1)))
+            samples.append(
+                build_samples(families, n, np.random.default_rng(seed), maps, progress=lambda k, bar=bar: bar.update(1))
+            )
     train, held = samples
     t_data = time.perf_counter() - t_start
 
     config = TrainConfig(steps=args.steps, batch=args.batch, lr=args.lr, lora=args.lora, seed=args.seed)
     with tqdm(total=args.steps, desc="training prompt learner", unit="step", file=sys.stderr) as bar:
+
         def progress(step: int, loss: float) -> None:
             bar.update(1)
             bar.set_postfix(loss=f"{loss:.3f}")
@@ -218,8 +237,9 @@ def _train(args, argv: list[str]) -> int:
             "training_defective": sum(int(s.defective) for s in train),
             "held_out_samples": len(held),
             "held_out_note": "same image families, other simulated defects (seed + 10000)",
-            "anomaly_maps": "blurred simulated mask + noise (--fast)" if args.fast else
-            "core Inspector, 1 reference per family (the family's first image)",
+            "anomaly_maps": "blurred simulated mask + noise (--fast)"
+            if args.fast
+            else "core Inspector, 1 reference per family (the family's first image)",
             "kinds": sorted({s.kind for s in train}),
         },
         "training": outcome.config,
@@ -228,15 +248,20 @@ def _train(args, argv: list[str]) -> int:
         "first_loss": round(float(np.mean(outcome.losses[:10])), 4) if outcome.losses else None,
         "held_out_before": outcome.held_out_before,
         "held_out": outcome.held_out,
-        "seconds": {"data": round(t_data, 1), "training": round(outcome.seconds, 1),
-                    "total": round(time.perf_counter() - t_start, 1)},
+        "seconds": {
+            "data": round(t_data, 1),
+            "training": round(outcome.seconds, 1),
+            "total": round(time.perf_counter() - t_start, 1),
+        },
         "machine": f"{platform.machine()} {os.cpu_count()} CPU, torch {torch.__version__}, "
-                   f"transformers {transformers.__version__}, threads {torch.get_num_threads()}",
+        f"transformers {transformers.__version__}, threads {torch.get_num_threads()}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     outcome.learner.save(out, manifest, outcome.lora_state)
     ho = outcome.held_out
-    print(f"wrote {out}: loss {manifest['first_loss']} -> {manifest['final_loss']}, held-out yes/no accuracy "
-          f"{ho.get('yes_no_accuracy')}, defect kind accuracy {ho.get('kind_accuracy')}, "
-          f"{manifest['seconds']['total']:.0f} s")
+    print(
+        f"wrote {out}: loss {manifest['first_loss']} -> {manifest['final_loss']}, held-out yes/no accuracy "
+        f"{ho.get('yes_no_accuracy')}, defect kind accuracy {ho.get('kind_accuracy')}, "
+        f"{manifest['seconds']['total']:.0f} s"
+    )
     return 0

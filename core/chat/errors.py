@@ -1,4 +1,5 @@
 """Errors of the chat, for people: what went wrong and what to do."""
+
 from __future__ import annotations
 
 from core.errors import InspectionError

@@ -5,6 +5,7 @@ released a sentence at a time: each finished sentence goes through a check (see 
 rejected sentence is regenerated once by sampling from the same state, and if that fails too the answer ends there.
 A thread-safe stop flag, read through a transformers StoppingCriteria, ends decoding between two tokens.
 """
+
 from __future__ import annotations
 
 import copy
@@ -12,8 +13,9 @@ import inspect
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList
@@ -165,8 +167,11 @@ def stream_checked(
             text = tokenizer.decode(sentence, skip_special_tokens=True)
             piece = "" if token is None else tokenizer.decode([token], skip_special_tokens=True)
             ends_turn = token is None or token in end_ids or "\n" in piece
-            sentence_done = ends_turn or (_END_OF_SENTENCE.search(text.rstrip()) and piece[:1].isspace()) or (
-                len(sentence) >= settings.max_sentence_tokens)
+            sentence_done = (
+                ends_turn
+                or (_END_OF_SENTENCE.search(text.rstrip()) and piece[:1].isspace())
+                or (len(sentence) >= settings.max_sentence_tokens)
+            )
             if sentence_done and sentence:
                 candidate = " " + " ".join(text.split())
                 repeated = candidate.strip().lower() in (s.strip().lower() for s in shown)

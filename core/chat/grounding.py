@@ -6,6 +6,7 @@
 * ``check_sentence`` rejects a generated sentence that contradicts the measurement (a "no anomaly" after a FAIL,
   a location where nothing was found, a count that differs, any number the model made up).
 """
+
 from __future__ import annotations
 
 import re
@@ -30,28 +31,50 @@ class Kind(str, Enum):
 
 
 _KIND_PATTERNS: list[tuple[Kind, re.Pattern[str]]] = [
-    (Kind.REFERENCE, re.compile(r"\b(reference|golden|good (part|sample|one)|normal (part|sample|image)|"
-                                r"differ|difference|compared?)\b")),
+    (
+        Kind.REFERENCE,
+        re.compile(
+            r"\b(reference|golden|good (part|sample|one)|normal (part|sample|image)|"
+            r"differ|difference|compared?)\b"
+        ),
+    ),
     (Kind.COUNT, re.compile(r"\bhow many\b|\bnumber of\b|\bcount\b")),
     (Kind.SIZE, re.compile(r"\bhow (large|big|small|much)\b|\bsize\b|\barea\b|\bextent\b|\bpercent|%")),
     (Kind.WHERE, re.compile(r"\bwhere\b|\blocat|\bposition\b|\bwhich (part|side|corner|area)\b")),
-    (Kind.WHAT, re.compile(r"\bwhat (kind|type|sort)\b|\bwhat (might|could|is|does) (it|this|that) (be|look)|"
-                           r"\bwhat is (it|the (defect|anomaly|problem))\b|\bdescribe the (defect|anomaly)\b|"
-                           r"\bcaused?\b|\blooks? like\b")),
+    (
+        Kind.WHAT,
+        re.compile(
+            r"\bwhat (kind|type|sort)\b|\bwhat (might|could|is|does) (it|this|that) (be|look)|"
+            r"\bwhat is (it|the (defect|anomaly|problem))\b|\bdescribe the (defect|anomaly)\b|"
+            r"\bcaused?\b|\blooks? like\b"
+        ),
+    ),
     (Kind.CONFIDENCE, re.compile(r"\b(probabilit|confiden|certain|sure|score|threshold|likel)")),
-    (Kind.IS_OK, re.compile(r"^(?!.*\b(defect|anomal|damage|flaw|scratch|crack|problem|wrong|bad|fail|reject|"
-                            r"issue|broken))(?=.*\b(ok|okay|good|fine|pass|passes|acceptable|normal|alright|"
-                            r"all right|in spec|within spec)\b)")),
-    (Kind.YES_NO, re.compile(r"^(is|are|does|do|did|has|have|can|could|should|was|were|will)\b|\bany (defect|"
-                             r"anomal|problem|damage|flaw)|\b(defect|anomal|damage|flaw|scratch|crack|ok|okay|good|"
-                             r"bad|fine|pass|fail|reject)")),
+    (
+        Kind.IS_OK,
+        re.compile(
+            r"^(?!.*\b(defect|anomal|damage|flaw|scratch|crack|problem|wrong|bad|fail|reject|"
+            r"issue|broken))(?=.*\b(ok|okay|good|fine|pass|passes|acceptable|normal|alright|"
+            r"all right|in spec|within spec)\b)"
+        ),
+    ),
+    (
+        Kind.YES_NO,
+        re.compile(
+            r"^(is|are|does|do|did|has|have|can|could|should|was|were|will)\b|\bany (defect|"
+            r"anomal|problem|damage|flaw)|\b(defect|anomal|damage|flaw|scratch|crack|ok|okay|good|"
+            r"bad|fine|pass|fail|reject)"
+        ),
+    ),
 ]
 
 
 # A question that opens as a yes/no question about defects ("Is there a defect? Where?") gets its Yes/No first,
 # whatever else it asks; the yes/no sentence names the locations and size anyway.
-_OPENS_YES_NO = re.compile(r"^(is|are|does|do|did|has|have|was|were)\b.*\b(defect|anomal|damage|flaw|scratch|"
-                           r"crack|problem|wrong)")
+_OPENS_YES_NO = re.compile(
+    r"^(is|are|does|do|did|has|have|was|were)\b.*\b(defect|anomal|damage|flaw|scratch|"
+    r"crack|problem|wrong)"
+)
 
 
 def classify_question(question: str) -> Kind:
@@ -122,32 +145,41 @@ def _fails(result: InspectionResult) -> str:
     return f"the part fails (defect probability {_prob(result.probability)})"
 
 
+def _pass_sentence(kind: Kind, result: InspectionResult) -> str:
+    """The first sentence for a part that passes."""
+    if kind is Kind.WHERE:
+        return f"There is no anomaly to locate; {_passes(result)}."
+    if kind is Kind.SIZE:
+        return f"There is no anomalous area; {_passes(result)}."
+    if kind is Kind.COUNT:
+        return f"There are no anomalous regions; {_passes(result)}."
+    if kind is Kind.WHAT:
+        return f"There is no anomaly to describe; {_passes(result)}."
+    if kind is Kind.REFERENCE:
+        ratio = result.score / max(result.threshold, 1e-9)
+        return (
+            f"The part matches its normal reference: its strongest difference is {ratio:.1f} times the "
+            f"decision threshold, so {_passes(result)}."
+        )
+    if kind is Kind.CONFIDENCE:
+        return (
+            f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
+            f"threshold of {result.threshold:.3g}), so the part passes."
+        )
+    if kind is Kind.GENERAL:
+        return f"The part passes: no anomaly was found (defect probability {_prob(result.probability)})."
+    if kind is Kind.IS_OK:
+        return f"Yes, the part passes: there is no anomaly (defect probability {_prob(result.probability)})."
+    return f"No, there is no anomaly; {_passes(result)}."
+
+
 def first_sentence(kind: Kind, result: InspectionResult) -> str:
     """The answer's first sentence, composed from the measurement only."""
     regions = list(result.regions)
     fail = result.verdict == FAIL
     n = len(regions)
     if not fail:
-        if kind is Kind.WHERE:
-            return f"There is no anomaly to locate; {_passes(result)}."
-        if kind is Kind.SIZE:
-            return f"There is no anomalous area; {_passes(result)}."
-        if kind is Kind.COUNT:
-            return f"There are no anomalous regions; {_passes(result)}."
-        if kind is Kind.WHAT:
-            return f"There is no anomaly to describe; {_passes(result)}."
-        if kind is Kind.REFERENCE:
-            ratio = result.score / max(result.threshold, 1e-9)
-            return (f"The part matches its normal reference: its strongest difference is {ratio:.1f} times the "
-                    f"decision threshold, so {_passes(result)}.")
-        if kind is Kind.CONFIDENCE:
-            return (f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
-                    f"threshold of {result.threshold:.3g}), so the part passes.")
-        if kind is Kind.GENERAL:
-            return f"The part passes: no anomaly was found (defect probability {_prob(result.probability)})."
-        if kind is Kind.IS_OK:
-            return f"Yes, the part passes: there is no anomaly (defect probability {_prob(result.probability)})."
-        return f"No, there is no anomaly; {_passes(result)}."
+        return _pass_sentence(kind, result)
 
     if n == 0:  # over the threshold overall, but no single region large enough to report
         base = f"{_fails(result)}, though no single region stands out"
@@ -156,8 +188,10 @@ def first_sentence(kind: Kind, result: InspectionResult) -> str:
         if kind is Kind.IS_OK:
             return f"No, {base}."
         if kind is Kind.CONFIDENCE:
-            return (f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
-                    f"threshold of {result.threshold:.3g}), so the part fails.")
+            return (
+                f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
+                f"threshold of {result.threshold:.3g}), so the part fails."
+            )
         return base[0].upper() + base[1:] + "."
     top = regions[0]
     where = _places(regions)
@@ -175,22 +209,29 @@ def first_sentence(kind: Kind, result: InspectionResult) -> str:
         if n == 1:
             return f"The anomaly covers about {_pct(top.area_pct)} of the part ({_wh(top)})."
         largest = max(regions, key=lambda r: r.area_pct)
-        return (f"The {n} anomalies cover about {_pct(_total_area(regions))} of the part in total; the largest, "
-                f"at the {largest.location}, covers {_pct(largest.area_pct)}.")
+        return (
+            f"The {n} anomalies cover about {_pct(_total_area(regions))} of the part in total; the largest, "
+            f"at the {largest.location}, covers {_pct(largest.area_pct)}."
+        )
     if kind is Kind.COUNT:
         if n == 1:
             return f"There is 1 anomalous region, at {where}."
         return f"There are {n} anomalous regions, at {where}."
     if kind is Kind.WHAT:
-        return (f"The anomaly at the {top.location} is {_shape(top)} ({_wh(top)}, about {_pct(top.area_pct)} of "
-                "the part).")
+        return (
+            f"The anomaly at the {top.location} is {_shape(top)} ({_wh(top)}, about {_pct(top.area_pct)} of the part)."
+        )
     if kind is Kind.REFERENCE:
         ratio = top.peak / max(result.threshold, 1e-9)
-        return (f"Compared with the normal reference, the part differs most at the {top.location}, where the "
-                f"difference reaches {ratio:.1f} times the decision threshold.")
+        return (
+            f"Compared with the normal reference, the part differs most at the {top.location}, where the "
+            f"difference reaches {ratio:.1f} times the decision threshold."
+        )
     if kind is Kind.CONFIDENCE:
-        return (f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
-                f"threshold of {result.threshold:.3g}), so the part fails.")
+        return (
+            f"The defect probability is {_prob(result.probability)} (score {result.score:.3g} against a "
+            f"threshold of {result.threshold:.3g}), so the part fails."
+        )
     if n == 1:
         return f"The part fails: there is an anomaly at {where} (about {_pct(top.area_pct)} of the part)."
     return f"The part fails: there are {n} anomalies, at {where}."
@@ -202,14 +243,29 @@ _SAYS_OK = re.compile(
     r"\bno (visible |obvious |apparent )?(anomal|defect|damage|flaw|problem|issue|scratch|crack)|"
     r"\bnot (defective|damaged|anomalous)|\bwithout (any )?(defect|anomal|damage)|\bnothing (wrong|unusual)|"
     r"\b(passes|passed|is fine|is ok|is okay|looks good|looks fine|looks normal|is normal|is good|is perfect|"
-    r"is flawless|is clean)\b|^no\b")
+    r"is flawless|is clean)\b|^no\b"
+)
 _SAYS_DEFECT = re.compile(
     r"\b(there (is|are) (an? |some |\d+ )?(anomal|defect|damage|flaw|scratch|crack)|is defective|is damaged|"
-    r"fails|failed|has (an? )?(defect|anomal|damage|flaw|scratch|crack)|looks like an? |reject)|^yes\b")
-_NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-                 "ten": 10, "single": 1}
-_COUNTED = re.compile(r"\b(one|two|three|four|five|six|seven|eight|nine|ten|single)\s+(\w+\s+)?"
-                      r"(anomal|defect|region|spot|area|scratch|crack)")
+    r"fails|failed|has (an? )?(defect|anomal|damage|flaw|scratch|crack)|looks like an? |reject)|^yes\b"
+)
+_NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "single": 1,
+}
+_COUNTED = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|single)\s+(\w+\s+)?"
+    r"(anomal|defect|region|spot|area|scratch|crack)"
+)
 
 
 @dataclass(frozen=True)

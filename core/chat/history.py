@@ -6,13 +6,15 @@ model only words the rest.
 
 Periods are half-open ``[start, end)`` intervals of timezone-aware local datetimes.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from enum import Enum
-from typing import Callable, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,8 @@ class HistoryIntent:
 _HISTORY_HINT = re.compile(
     r"\b(rejects?|rejected|rejections|scrap|defect rate|reject rate|failure rate|fail rate|defective rate|yield|"
     r"pass rate|inspected|inspections|parts (were|have been)|throughput|today|yesterday|this (week|month|shift)|"
-    r"last (week|month|\d+ days)|past \d+ days|per day|daily|trend|compare|vs\.?|versus)\b")
+    r"last (week|month|\d+ days)|past \d+ days|per day|daily|trend|compare|vs\.?|versus)\b"
+)
 _ABOUT_THIS_PART = re.compile(r"\b(this|the current|the last) (part|image|piece|frame|one)\b|\bhere\b")
 
 
@@ -139,8 +142,13 @@ def _period(kind: str, now: datetime, arg: str | None = None) -> Period:
 
 def _previous(p: Period) -> Period:
     """The period of the same length just before ``p`` (today -> yesterday, this week -> last week)."""
-    names = {"today": "yesterday", "yesterday": "the day before", "this week": "last week",
-             "last week": "the week before", "this month": "last month"}
+    names = {
+        "today": "yesterday",
+        "yesterday": "the day before",
+        "this week": "last week",
+        "last week": "the week before",
+        "this month": "last month",
+    }
     if p.label == "this month":
         prev_end = p.start
         prev_start = _midnight((p.start.date() - timedelta(days=1)).replace(day=1), p.start.tzinfo)
@@ -168,8 +176,11 @@ def _find_periods(q: str, now: datetime) -> list[Period]:
 
 
 def _find_metric(q: str) -> Metric | None:
-    if re.search(r"\b(defect|reject|failure|fail|scrap|defective|error) (rate|ratio|percentage|share)\b|"
-                 r"\b(percentage|share|proportion|fraction) of (rejects|defects|failures|bad)", q):
+    if re.search(
+        r"\b(defect|reject|failure|fail|scrap|defective|error) (rate|ratio|percentage|share)\b|"
+        r"\b(percentage|share|proportion|fraction) of (rejects|defects|failures|bad)",
+        q,
+    ):
         return Metric.DEFECT_RATE
     if re.search(r"\byield\b|\bpass (rate|ratio)\b|\bfirst pass\b", q):
         return Metric.YIELD
@@ -203,8 +214,11 @@ def parse_history_question(question: str, now: datetime, product_names: Sequence
         return None
     if metric is None:
         metric = Metric.DEFECT_RATE if comparing else Metric.REJECTS
-    if comparing and metric in (Metric.REJECTS, Metric.INSPECTED, Metric.PASSED) and not re.search(
-            r"\bhow many\b|\bnumber\b|\bcount\b", q):
+    if (
+        comparing
+        and metric in (Metric.REJECTS, Metric.INSPECTED, Metric.PASSED)
+        and not re.search(r"\bhow many\b|\bnumber\b|\bcount\b", q)
+    ):
         metric = Metric.DEFECT_RATE  # "compare today with last week": rates, not raw counts of unequal periods
     if not periods:
         periods = [_period("this week" if per_day else "today", now)]
@@ -231,25 +245,34 @@ def _one_period(intent: HistoryIntent, p: Period, c: Counts) -> str:
         return f"No parts were inspected {p.label} {_scope(intent)}, so there is nothing to count yet."
     if m is Metric.REJECTS:
         noun = "reject" if c.rejected == 1 else "rejects"
-        return (f"There were {c.rejected} {noun} {p.label} {_scope(intent)}, out of {c.inspected} parts inspected "
-                f"(defect rate {_rate(c.defect_rate)}).")
+        return (
+            f"There were {c.rejected} {noun} {p.label} {_scope(intent)}, out of {c.inspected} parts inspected "
+            f"(defect rate {_rate(c.defect_rate)})."
+        )
     if m is Metric.INSPECTED:
-        return (f"{c.inspected} parts were inspected {p.label} {_scope(intent)}: {c.passed} passed and "
-                f"{c.rejected} were rejected.")
+        return (
+            f"{c.inspected} parts were inspected {p.label} {_scope(intent)}: {c.passed} passed and "
+            f"{c.rejected} were rejected."
+        )
     if m is Metric.PASSED:
-        return (f"{c.passed} of {c.inspected} parts passed {p.label} {_scope(intent)} "
-                f"(yield {_rate(c.yield_rate)}).")
+        return f"{c.passed} of {c.inspected} parts passed {p.label} {_scope(intent)} (yield {_rate(c.yield_rate)})."
     if m is Metric.YIELD:
-        return (f"The yield {p.label} {_scope(intent)} is {_rate(c.yield_rate)}: {c.passed} of {c.inspected} parts "
-                "passed.")
-    return (f"The defect rate {p.label} {_scope(intent)} is {_rate(c.defect_rate)}: {c.rejected} of {c.inspected} "
-            "parts were rejected.")
+        return (
+            f"The yield {p.label} {_scope(intent)} is {_rate(c.yield_rate)}: {c.passed} of {c.inspected} parts passed."
+        )
+    return (
+        f"The defect rate {p.label} {_scope(intent)} is {_rate(c.defect_rate)}: {c.rejected} of {c.inspected} "
+        "parts were rejected."
+    )
 
 
 def _value(m: Metric, c: Counts) -> float | None:
     return {
-        Metric.REJECTS: float(c.rejected), Metric.INSPECTED: float(c.inspected), Metric.PASSED: float(c.passed),
-        Metric.DEFECT_RATE: c.defect_rate, Metric.YIELD: c.yield_rate,
+        Metric.REJECTS: float(c.rejected),
+        Metric.INSPECTED: float(c.inspected),
+        Metric.PASSED: float(c.passed),
+        Metric.DEFECT_RATE: c.defect_rate,
+        Metric.YIELD: c.yield_rate,
     }[m]
 
 
@@ -258,19 +281,25 @@ def _comparison(intent: HistoryIntent, a: Period, ca: Counts, b: Period, cb: Cou
     va, vb = _value(m, ca), _value(m, cb)
     if m in (Metric.DEFECT_RATE, Metric.YIELD):
         name = "defect rate" if m is Metric.DEFECT_RATE else "yield"
-        head = (f"The {name} {_scope(intent)} is {_rate(va)} {a.label} ({ca.rejected if m is Metric.DEFECT_RATE else ca.passed} "
-                f"of {ca.inspected}) against {_rate(vb)} {b.label} "
-                f"({cb.rejected if m is Metric.DEFECT_RATE else cb.passed} of {cb.inspected})")
+        head = (
+            f"The {name} {_scope(intent)} is {_rate(va)} {a.label} ({ca.rejected if m is Metric.DEFECT_RATE else ca.passed} "
+            f"of {ca.inspected}) against {_rate(vb)} {b.label} "
+            f"({cb.rejected if m is Metric.DEFECT_RATE else cb.passed} of {cb.inspected})"
+        )
         if va is None or vb is None:
             return head + "; one of the periods has no inspections, so they cannot be compared."
         diff = 100.0 * (va - vb)
         if abs(diff) < 0.05:
             return head + ", the same."
         better = (diff < 0) if m is Metric.DEFECT_RATE else (diff > 0)
-        return head + f", {abs(diff):.1f} points {'higher' if diff > 0 else 'lower'} ({'better' if better else 'worse'})."
+        return (
+            head + f", {abs(diff):.1f} points {'higher' if diff > 0 else 'lower'} ({'better' if better else 'worse'})."
+        )
     noun = {Metric.REJECTS: "rejects", Metric.INSPECTED: "parts inspected", Metric.PASSED: "parts passed"}[m]
-    return (f"There were {int(va or 0)} {noun} {a.label} against {int(vb or 0)} {b.label} {_scope(intent)} "
-            f"(defect rate {_rate(ca.defect_rate)} against {_rate(cb.defect_rate)}).")
+    return (
+        f"There were {int(va or 0)} {noun} {a.label} against {int(vb or 0)} {b.label} {_scope(intent)} "
+        f"(defect rate {_rate(ca.defect_rate)} against {_rate(cb.defect_rate)})."
+    )
 
 
 def _per_day(intent: HistoryIntent, p: Period, days: Sequence[tuple[date, Counts]]) -> str:
@@ -281,7 +310,9 @@ def _per_day(intent: HistoryIntent, p: Period, days: Sequence[tuple[date, Counts
     name = "Yield" if use_yield else "Defect rate"
     items = "; ".join(
         f"{d.strftime('%a %Y-%m-%d')}: {_rate(c.yield_rate if use_yield else c.defect_rate)} "
-        f"({c.passed if use_yield else c.rejected} of {c.inspected})" for d, c in days)
+        f"({c.passed if use_yield else c.rejected} of {c.inspected})"
+        for d, c in days
+    )
     return f"{name} per day {p.label} {_scope(intent)}: {items}."
 
 

@@ -9,6 +9,7 @@ load is removed and rebuilt, with a log line saying so.
 ``INSPECTION_LM_PATH`` may name any local Hugging Face causal-LM folder (config.json + weights + tokenizer) or a
 ``.gguf`` file / a folder holding one; it replaces the default. Nothing is ever downloaded (HF_HUB_OFFLINE=1).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -27,7 +28,7 @@ from typing import Any
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from core.errors import ModelLoadError  # noqa: E402
+from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +210,12 @@ def _convert_gguf(source: ModelSource, target: Path) -> None:
         model.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
         files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-        marker = {"format": CACHE_FORMAT, "lm_id": source.lm_id, "source": str(source.folder / str(source.gguf_file)),
-                  "files": files}
+        marker = {
+            "format": CACHE_FORMAT,
+            "lm_id": source.lm_id,
+            "source": str(source.folder / str(source.gguf_file)),
+            "files": files,
+        }
         (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=1))
         try:
             os.replace(tmp, target)
@@ -266,9 +271,10 @@ def quantize_int8(model: Any) -> bool:
             warnings.simplefilter("ignore")
             quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         return True
-    except Exception as exc:  # deprecated API: absent or broken in some torch builds
-        log.warning("int8 quantisation unavailable (%s: %s); the language model stays in float", type(exc).__name__,
-                    exc)
+    except Exception as exc:  # noqa: BLE001 - deprecated API: absent or broken in some torch builds
+        log.warning(
+            "int8 quantisation unavailable (%s: %s); the language model stays in float", type(exc).__name__, exc
+        )
         return False
 
 
@@ -305,21 +311,28 @@ def _load(path: str | os.PathLike[str] | None, device: str, cache_dir: Path | No
                 f"Could not load the language model in {source.folder} ({exc.__class__.__name__}: {exc}): it must "
                 "be a Hugging Face causal-LM folder with its tokenizer."
             ) from exc
-        return LanguageModel(model, tokenizer, source.lm_id, dev, dtype, str(source.folder),
-                             time.perf_counter() - t0, from_cache=False)
+        return LanguageModel(
+            model, tokenizer, source.lm_id, dev, dtype, str(source.folder), time.perf_counter() - t0, from_cache=False
+        )
 
     target = cache_folder(source, cache_dir)
     from_cache = _cache_complete(target)
     if from_cache:
         try:
             model, tokenizer = _load_folder(target, dev, dtype)
-        except Exception as exc:
-            log.warning("The language model cache %s is corrupt (%s: %s); removing it and rebuilding from %s",
-                        target, exc.__class__.__name__, exc, source.gguf_file)
+        except Exception as exc:  # noqa: BLE001 - any failure to read the cache means rebuild it
+            log.warning(
+                "The language model cache %s is corrupt (%s: %s); removing it and rebuilding from %s",
+                target,
+                exc.__class__.__name__,
+                exc,
+                source.gguf_file,
+            )
             from_cache = False
     elif target.exists():
-        log.warning("The language model cache %s is incomplete; removing it and rebuilding from %s",
-                    target, source.gguf_file)
+        log.warning(
+            "The language model cache %s is incomplete; removing it and rebuilding from %s", target, source.gguf_file
+        )
     if not from_cache:
         shutil.rmtree(target, ignore_errors=True)
         _convert_gguf(source, target)
@@ -331,5 +344,6 @@ def _load(path: str | os.PathLike[str] | None, device: str, cache_dir: Path | No
                 f"The freshly converted language model in {target} does not load ({exc.__class__.__name__}: {exc}); "
                 f"reinstall the model: {INSTALL_HINT}."
             ) from exc
-    return LanguageModel(model, tokenizer, source.lm_id, dev, dtype, str(target),
-                         time.perf_counter() - t0, from_cache=from_cache)
+    return LanguageModel(
+        model, tokenizer, source.lm_id, dev, dtype, str(target), time.perf_counter() - t0, from_cache=from_cache
+    )

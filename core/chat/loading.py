@@ -1,4 +1,5 @@
 """Open the chat: the language model (cached), the shipped prompt learner for it, a ChatSession."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,9 @@ def prompt_learner_dir(lm_id: str) -> Path:
     return Path(override) if override else PROMPT_LEARNER_ROOT / lm_id
 
 
-def load_prompt_learner(lm: LanguageModel, folder: Path | None = None) -> tuple[PromptLearner | None, dict | None,
-                                                                                 str | None]:
+def load_prompt_learner(
+    lm: LanguageModel, folder: Path | None = None
+) -> tuple[PromptLearner | None, dict | None, str | None]:
     """(learner, manifest, warning). A missing or unusable learner is not fatal: the chat then runs without
     image prompts and the warning says how to get one. LoRA adapters in the file are applied to ``lm.model``."""
     folder = folder or prompt_learner_dir(lm.lm_id)
@@ -54,7 +56,7 @@ def open_chat(
 ) -> tuple[ChatSession, dict[str, Any]]:
     """Load everything the chat needs once; returns the session and a JSON-ready description of what loaded."""
     lm = load_language_model(lm_path, device=device, cache_dir=cache_dir)
-    learner, manifest, warning = load_prompt_learner(lm)
+    learner, _manifest, warning = load_prompt_learner(lm)
     info = {
         "lm_id": lm.lm_id,
         "lm_source": lm.source,

@@ -11,6 +11,7 @@ the ``<Img>`` and ``</Img>`` markers of the user's turn:
 
 Outputs are layer-normalised and scaled to the LM's token-embedding norm so they sit in the range the LM expects.
 """
+
 from __future__ import annotations
 
 import json
@@ -66,8 +67,16 @@ N_MAP_STATS = 5
 def map_statistics(maps: torch.Tensor) -> torch.Tensor:
     """[B, 5] global facts of normalised maps: peak, mean, and the area above 0.5, 1 and 2 times the threshold."""
     flat = maps.flatten(1)
-    return torch.stack([flat.amax(1) / MAP_CLIP, flat.mean(1), (flat > 0.5).float().mean(1),
-                        (flat > 1.0).float().mean(1) * 10, (flat > 2.0).float().mean(1) * 10], dim=1)
+    return torch.stack(
+        [
+            flat.amax(1) / MAP_CLIP,
+            flat.mean(1),
+            (flat > 0.5).float().mean(1),
+            (flat > 1.0).float().mean(1) * 10,
+            (flat > 2.0).float().mean(1) * 10,
+        ],
+        dim=1,
+    )
 
 
 class PromptLearner(nn.Module):
@@ -75,10 +84,12 @@ class PromptLearner(nn.Module):
         super().__init__()
         self.config = config
         w, h = config.width, config.hidden_size
-        self.map_net = nn.Sequential(_conv(1, 16, 1, False), _conv(16, 32, 2, False), _conv(32, w, 2, False),
-                                     _conv(w, w, 2, False))
-        self.map_global = nn.Sequential(nn.Linear(2 * w + N_MAP_STATS, w, bias=False), nn.GELU(),
-                                        nn.Linear(w, w, bias=False))
+        self.map_net = nn.Sequential(
+            _conv(1, 16, 1, False), _conv(16, 32, 2, False), _conv(32, w, 2, False), _conv(w, w, 2, False)
+        )
+        self.map_global = nn.Sequential(
+            nn.Linear(2 * w + N_MAP_STATS, w, bias=False), nn.GELU(), nn.Linear(w, w, bias=False)
+        )
         self.map_proj = nn.Linear(w, h, bias=False)
         self.image_net = nn.Sequential(_conv(3, 16, 2), _conv(16, 32, 2), _conv(32, w, 2))
         self.image_proj = nn.Linear(w, h)
@@ -142,7 +153,7 @@ class PromptLearner(nn.Module):
         os.replace(tmp_m, folder / MANIFEST_FILE)
 
     @classmethod
-    def load(cls, folder: Path, hidden_size: int | None = None) -> tuple["PromptLearner", dict]:
+    def load(cls, folder: Path, hidden_size: int | None = None) -> tuple[PromptLearner, dict]:
         """Weights + manifest from ``folder``; raises ModelLoadError when missing, corrupt or for another LM size."""
         from safetensors.torch import load_file
 
@@ -175,7 +186,7 @@ class PromptLearner(nn.Module):
                 "`python main.py train-prompts`."
             ) from exc
         learner.eval()
-        manifest["_lora_state"] = {k[len("lora."):]: v for k, v in state.items() if k.startswith("lora.")}
+        manifest["_lora_state"] = {k[len("lora.") :]: v for k, v in state.items() if k.startswith("lora.")}
         return learner, manifest
 
 
@@ -185,8 +196,7 @@ def map_tensor(anomaly_map: np.ndarray, threshold: float, size: int = 64) -> tor
     if m.ndim != 2 or m.size == 0:
         raise ValueError("the anomaly map must be a non-empty 2-D array")
     t = torch.from_numpy(np.ascontiguousarray(m))[None, None]
-    t = F.adaptive_max_pool2d(t, size) if min(m.shape) >= size else F.interpolate(t, size=(size, size),
-                                                                                    mode="bilinear")
+    t = F.adaptive_max_pool2d(t, size) if min(m.shape) >= size else F.interpolate(t, size=(size, size), mode="bilinear")
     t = t / max(float(threshold), 1e-6)
     return torch.nan_to_num(t, nan=0.0, posinf=MAP_CLIP).clamp(0.0, MAP_CLIP)[0]
 

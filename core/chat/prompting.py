@@ -5,10 +5,12 @@ learner's embeddings replace a placeholder between them. Everything before the p
 are tokenised separately (the same way in training and at inference), so the spliced sequence is always
 ``before_ids + prompts + after_ids [+ assistant prefix ids]``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -29,7 +31,9 @@ def clean_text(text: str) -> str:
     return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32).strip()
 
 
-def render_prompt(tokenizer: Any, question: str, history: Sequence[Turn] = (), with_image: bool = True) -> tuple[str, str]:
+def render_prompt(
+    tokenizer: Any, question: str, history: Sequence[Turn] = (), with_image: bool = True
+) -> tuple[str, str]:
     """(text before the image prompts, text after them) of the whole prompt, ending with the assistant header.
 
     Without an image the first part is the whole prompt and the second is empty.
@@ -127,9 +131,9 @@ def build_training_batch(
         eot = tokenizer.eos_token_id
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eot
     rows = []
-    for q, a in zip(questions, answers):
+    for q, a in zip(questions, answers, strict=False):
         before, after = render_prompt(tokenizer, q)
-        b, f, ans = encode(tokenizer, before), encode(tokenizer, after), encode(tokenizer, a) + [eot]
+        b, f, ans = encode(tokenizer, before), encode(tokenizer, after), [*encode(tokenizer, a), eot]
         rows.append((b, f, ans))
     n = prompts.shape[1]
     length = max(len(b) + n + len(f) + len(a) for b, f, a in rows)
@@ -137,8 +141,9 @@ def build_training_batch(
     for i, (b, f, ans) in enumerate(rows):
         pad = length - (len(b) + n + len(f) + len(ans))
         tail = torch.tensor(f + ans + [pad_id] * pad, device=device)
-        seqs.append(torch.cat([embed(torch.tensor(b, device=device)), prompts[i].to(embed.weight.dtype),
-                               embed(tail)], dim=0))
+        seqs.append(
+            torch.cat([embed(torch.tensor(b, device=device)), prompts[i].to(embed.weight.dtype), embed(tail)], dim=0)
+        )
         used = length - pad
         masks.append(torch.tensor([1] * used + [0] * pad, device=device))
         labels.append(torch.tensor([-100] * (len(b) + n + len(f)) + ans + [-100] * pad, device=device))

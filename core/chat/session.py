@@ -6,13 +6,15 @@ sentence by sentence, each sentence checked against the measurement. History que
 numbers from ``HistoryQueries``. Questions the station cannot answer get an honest "I don't know" and the list of
 what it can answer.
 """
+
 from __future__ import annotations
 
 import logging
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -20,8 +22,14 @@ import torch
 from core.chat.errors import ChatInputError
 from core.chat.generation import DecodeReport, DecodeSettings, StopFlag, stream_checked
 from core.chat.grounding import Kind, check_sentence, classify_question, first_sentence
-from core.chat.history import Clock, HistoryQueries, answer_history, local_now, looks_like_history, \
-    parse_history_question
+from core.chat.history import (
+    Clock,
+    HistoryQueries,
+    answer_history,
+    local_now,
+    looks_like_history,
+    parse_history_question,
+)
 from core.chat.prompting import Turn, build_input, clean_text, encode, end_of_turn_ids
 from core.result import InspectionResult
 
@@ -31,14 +39,15 @@ MAX_QUESTION_CHARS = 2000
 CAPABILITIES = (
     "I can answer whether the current part has a defect, where it is, how large it is, how many regions there are, "
     "what it might be, how the part compares with its reference and how sure the verdict is; and, with the history "
-    "connected, questions such as \"how many rejects today\", \"defect rate this week\", \"yield per day this week\" "
-    "or \"compare today with last week\"."
+    'connected, questions such as "how many rejects today", "defect rate this week", "yield per day this week" '
+    'or "compare today with last week".'
 )
 NO_INSPECTION = "There is no inspected part yet: inspect a part first, then ask me about it."
 NO_HISTORY = "I can't see the inspection history here: no history database is connected to the chat."
 _PARTISH = re.compile(
     r"\b(part|piece|product|image|picture|photo|frame|it|this|that|surface|sample|item|unit|defects?|anomal\w*|"
-    r"region|spot|verdict|result|inspection)\b")
+    r"region|spot|verdict|result|inspection)\b"
+)
 
 
 @dataclass
@@ -106,8 +115,9 @@ class ChatSession:
 
     # -- context ------------------------------------------------------------------------------------------------
 
-    def set_inspection(self, result: InspectionResult, frame: np.ndarray | None = None,
-                       product: str | None = None) -> None:
+    def set_inspection(
+        self, result: InspectionResult, frame: np.ndarray | None = None, product: str | None = None
+    ) -> None:
         """A new part: its result becomes the context, and the transcript starts afresh."""
         self.part = PartContext(result, frame, product)
         self.transcript = []
@@ -146,7 +156,7 @@ class ChatSession:
             raise ChatInputError("Type a question first: the message is empty.")
         note = ""
         if len(q) > MAX_QUESTION_CHARS:
-            note = (f" (Your message was {len(q)} characters long; I read only its first {MAX_QUESTION_CHARS}.)")
+            note = f" (Your message was {len(q)} characters long; I read only its first {MAX_QUESTION_CHARS}.)"
             q = q[:MAX_QUESTION_CHARS]
         self.last_report = report = AnswerReport()
         pieces: list[str] = []
@@ -179,10 +189,14 @@ class ChatSession:
                     if self.history is None:
                         return "history", NO_HISTORY, None, False
                     return "history", answer_history(intent, self.history), None, True
-            except Exception as exc:  # the history is another component's database: report, never crash
+            except Exception as exc:  # noqa: BLE001 - the history is another component's database: report, never crash
                 log.warning("chat: history query failed: %s", exc)
-                return "history", f"I could not read the inspection history ({exc}); try again in a moment.", \
-                    None, False
+                return (
+                    "history",
+                    f"I could not read the inspection history ({exc}); try again in a moment.",
+                    None,
+                    False,
+                )
         kind = classify_question(q)
         if kind is Kind.GENERAL and not _PARTISH.search(q.lower()):
             return "unknown", f"I don't know that. {CAPABILITIES}", None, False
@@ -190,8 +204,16 @@ class ChatSession:
             return "no_inspection", NO_INSPECTION, None, False
         return kind.value, first_sentence(kind, self.part.result), self.part.result, True
 
-    def _continue(self, q: str, forced: str, result: InspectionResult | None, kind: str, stop: StopFlag,
-                  report: AnswerReport, t0: float) -> Iterator[str]:
+    def _continue(
+        self,
+        q: str,
+        forced: str,
+        result: InspectionResult | None,
+        kind: str,
+        stop: StopFlag,
+        report: AnswerReport,
+        t0: float,
+    ) -> Iterator[str]:
         lm = self.lm
         history_turn = kind == "history"
         prompts = None if history_turn else self.image_prompts()
@@ -204,10 +226,15 @@ class ChatSession:
         t_start = time.perf_counter()
         try:
             yield from stream_checked(
-                lm.model, lm.tokenizer, inp.inputs_embeds,
+                lm.model,
+                lm.tokenizer,
+                inp.inputs_embeds,
                 check=lambda s: check_sentence(s, result),
-                end_ids=self._end_ids, stop=stop, settings=settings,
-                context_ids=encode(lm.tokenizer, forced), report=decode,
+                end_ids=self._end_ids,
+                stop=stop,
+                settings=settings,
+                context_ids=encode(lm.tokenizer, forced),
+                report=decode,
             )
         finally:
             report.new_tokens = decode.new_tokens
@@ -221,6 +248,6 @@ class ChatSession:
     def _context_turns(self) -> list[Turn]:
         turns: list[Turn] = []
         part_turns = [t for t in self.transcript if t.kind not in ("history", "unknown", "no_inspection")]
-        for t in part_turns[-self.context_turns:] if self.context_turns else []:
+        for t in part_turns[-self.context_turns :] if self.context_turns else []:
             turns += [Turn("user", t.question[:300]), Turn("assistant", t.answer[:300])]
         return turns

@@ -1,11 +1,13 @@
 """Training of the prompt learner (LM frozen; optional LoRA on q/v), with the LM loss on the answer tokens only."""
+
 from __future__ import annotations
 
 import copy
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -70,8 +72,13 @@ class SharedPrefix:
         return cache
 
 
-def answer_loss(model: Any, batch: Any, prefix: SharedPrefix | None = None, labels: torch.Tensor | None = None,
-                reduction: str = "mean") -> torch.Tensor:
+def answer_loss(
+    model: Any,
+    batch: Any,
+    prefix: SharedPrefix | None = None,
+    labels: torch.Tensor | None = None,
+    reduction: str = "mean",
+) -> torch.Tensor:
     """Next-token cross-entropy on the labelled (answer) positions only; the vocabulary projection runs on those
     positions alone, which saves most of its cost. With ``prefix`` the shared opening is not run again."""
     hidden, labels = _hidden(model, batch, prefix, labels)
@@ -93,8 +100,9 @@ def digit_token_ids(tokenizer: Any) -> torch.Tensor:
     """Ids of tokens that spell a digit: the chat never lets the model state numbers (they come from the
     measurement), so training does not spend its loss on them."""
     vocab = tokenizer.get_vocab()
-    return torch.tensor(sorted(i for t, i in vocab.items()
-                               if any(c.isdigit() for c in tokenizer.convert_tokens_to_string([t]))))
+    return torch.tensor(
+        sorted(i for t, i in vocab.items() if any(c.isdigit() for c in tokenizer.convert_tokens_to_string([t])))
+    )
 
 
 def _mask_digits(labels: torch.Tensor, digits: torch.Tensor) -> torch.Tensor:
@@ -115,22 +123,34 @@ def _answer_weights(labels: torch.Tensor) -> torch.Tensor:
     return weights[:, 1:][answer[:, 1:]]
 
 
-def _hidden(model: Any, b: Any, prefix: SharedPrefix | None,
-            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _hidden(
+    model: Any, b: Any, prefix: SharedPrefix | None, labels: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Last hidden states and the labels aligned with them (the shared prefix cut off when used)."""
     base = getattr(model, model.base_model_prefix)
     labels = b.labels if labels is None else labels
     if prefix is None:
         return base(inputs_embeds=b.inputs_embeds, attention_mask=b.attention_mask).last_hidden_state, labels
     p = prefix.length
-    out = base(inputs_embeds=b.inputs_embeds[:, p:], attention_mask=b.attention_mask, use_cache=True,
-               **{prefix.kw: prefix.expand(b.inputs_embeds.shape[0])})
+    out = base(
+        inputs_embeds=b.inputs_embeds[:, p:],
+        attention_mask=b.attention_mask,
+        use_cache=True,
+        **{prefix.kw: prefix.expand(b.inputs_embeds.shape[0])},
+    )
     return out.last_hidden_state, labels[:, p:]
 
 
 @torch.no_grad()
-def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequence[Sample], batch: int = 8,
-             prefix: SharedPrefix | None = None, kinds_too: bool = True) -> dict[str, Any]:
+def evaluate(
+    model: Any,
+    tokenizer: Any,
+    learner: PromptLearner,
+    samples: Sequence[Sample],
+    batch: int = 8,
+    prefix: SharedPrefix | None = None,
+    kinds_too: bool = True,
+) -> dict[str, Any]:
     """Held-out figures: loss on all question kinds, the model's own yes/no accuracy (first answer token, no
     forced sentence) and how often it names the planted defect kind best among the candidates."""
     learner.eval()
@@ -140,18 +160,21 @@ def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequen
     kind_correct, kind_total = 0, 0
     kinds = list(QUESTIONS)
     for i in range(0, len(samples), batch):
-        chunk = list(samples[i:i + batch])
+        chunk = list(samples[i : i + batch])
         maps, thumbs = _stack(chunk, device)
         prompts = learner(maps, thumbs)
         # loss over the question kinds, round robin
-        qa = [(QUESTIONS[kinds[(i + j) % len(kinds)]][0], answer_for(s, kinds[(i + j) % len(kinds)]))
-              for j, s in enumerate(chunk)]
+        qa = [
+            (QUESTIONS[kinds[(i + j) % len(kinds)]][0], answer_for(s, kinds[(i + j) % len(kinds)]))
+            for j, s in enumerate(chunk)
+        ]
         b = build_training_batch(model, tokenizer, prompts, [q for q, _ in qa], [a for _, a in qa])
         losses.append(float(answer_loss(model, b, prefix)))
         # yes/no from the model alone
         q = QUESTIONS[Kind.YES_NO][0]
-        b = build_training_batch(model, tokenizer, prompts, [q] * len(chunk),
-                                 [answer_for(s, Kind.YES_NO) for s in chunk])
+        b = build_training_batch(
+            model, tokenizer, prompts, [q] * len(chunk), [answer_for(s, Kind.YES_NO) for s in chunk]
+        )
         hidden, labels = _hidden(model, b, prefix)
         for j, s in enumerate(chunk):
             first = int((labels[j] != -100).nonzero()[0])
@@ -175,8 +198,8 @@ def evaluate(model: Any, tokenizer: Any, learner: PromptLearner, samples: Sequen
             tok_loss = answer_loss(model, b, prefix, reduction="none")
             counts = (b.labels[:, 1:] != -100).sum(dim=1).tolist()
             per_row = [float(t.sum()) for t in torch.split(tok_loss, counts)]
-            for k, (j, s) in enumerate(defective):
-                scores = per_row[k * len(names):(k + 1) * len(names)]
+            for k, (_j, s) in enumerate(defective):
+                scores = per_row[k * len(names) : (k + 1) * len(names)]
                 kind_correct += int(names[int(np.argmin(scores))] == s.kind)
                 kind_total += 1
     return {
@@ -206,8 +229,11 @@ def train_prompt_learner(
     device = embed.weight.device
     for p in model.parameters():
         p.requires_grad_(False)
-    learner = PromptLearner(PromptLearnerConfig(hidden_size=int(model.config.hidden_size), grid=config.grid,
-                                                 embed_norm=embedding_rms(embed))).to(device)
+    learner = PromptLearner(
+        PromptLearnerConfig(
+            hidden_size=int(model.config.hidden_size), grid=config.grid, embed_norm=embedding_rms(embed)
+        )
+    ).to(device)
     lora_params = apply_lora(model, config.lora_rank, config.lora_alpha) if config.lora else {}
     prefix = SharedPrefix(model, tokenizer)
     digits = digit_token_ids(tokenizer)
@@ -262,5 +288,6 @@ def train_prompt_learner(
     for p in lora_params.values():
         p.requires_grad_(False)
     learner.eval()
-    return TrainOutcome(learner, lora_state, losses, after, before, time.perf_counter() - t0, stopped,
-                        config=dict(config.__dict__))
+    return TrainOutcome(
+        learner, lora_state, losses, after, before, time.perf_counter() - t0, stopped, config=dict(config.__dict__)
+    )

@@ -7,12 +7,13 @@ and answers are drawn per training step from the same composer the chat uses (gr
 by a sentence naming what the defect looks like; so what the model learns to continue is exactly what the chat
 forces at inference.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -28,8 +29,13 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 WORK_SIDE = 224  # images are resized so their longer side is this many pixels
 
 QUESTIONS: dict[Kind, tuple[str, ...]] = {
-    Kind.YES_NO: ("Is there an anomaly in the image?", "Is there a defect on this part?", "Are there any defects?",
-                  "Does the part have a defect?", "Is anything wrong with this part?"),
+    Kind.YES_NO: (
+        "Is there an anomaly in the image?",
+        "Is there a defect on this part?",
+        "Are there any defects?",
+        "Does the part have a defect?",
+        "Is anything wrong with this part?",
+    ),
     Kind.IS_OK: ("Is this part OK?", "Is the part good?", "Does this part pass?"),
     Kind.WHERE: ("Where is the defect?", "Where is the anomaly located?"),
     Kind.SIZE: ("How large is the defect?", "How big is the anomaly?"),
@@ -37,8 +43,15 @@ QUESTIONS: dict[Kind, tuple[str, ...]] = {
     Kind.WHAT: ("What might the defect be?", "What kind of defect is it?", "What does the anomaly look like?"),
     Kind.GENERAL: ("Describe this part.", "Tell me about this image."),
 }
-KIND_WEIGHTS = {Kind.YES_NO: 0.4, Kind.IS_OK: 0.1, Kind.WHAT: 0.2, Kind.WHERE: 0.08, Kind.SIZE: 0.07, Kind.COUNT: 0.05,
-                Kind.GENERAL: 0.1}
+KIND_WEIGHTS = {
+    Kind.YES_NO: 0.4,
+    Kind.IS_OK: 0.1,
+    Kind.WHAT: 0.2,
+    Kind.WHERE: 0.08,
+    Kind.SIZE: 0.07,
+    Kind.COUNT: 0.05,
+    Kind.GENERAL: 0.1,
+}
 LOOKS_LIKE = {
     "cutpaste": "It looks like a misplaced patch of material.",
     "perlin": "It looks like a discoloured, irregular area.",
@@ -117,8 +130,9 @@ def load_folder_images(folder: Path, load: Callable[[Path], np.ndarray]) -> list
     return [_fit(load(p)) for p in files]
 
 
-def default_families(root: Path, load: Callable[[Path], np.ndarray], textures: int = 6,
-                     per_texture: int = 4) -> list[list[np.ndarray]]:
+def default_families(
+    root: Path, load: Callable[[Path], np.ndarray], textures: int = 6, per_texture: int = 4
+) -> list[list[np.ndarray]]:
     """The demo product's good parts (one family) plus procedural texture families."""
     families: list[list[np.ndarray]] = []
     demo = root / "resources" / "demo"
@@ -164,8 +178,9 @@ def _probability(peak: float) -> float:
     return float(1.0 / (1.0 + np.exp(-8.0 * (peak - 1.0))))
 
 
-def _truth(defective: bool, regions: Sequence[Region], amap: np.ndarray, threshold: float,
-           size: tuple[int, int]) -> InspectionResult:
+def _truth(
+    defective: bool, regions: Sequence[Region], amap: np.ndarray, threshold: float, size: tuple[int, int]
+) -> InspectionResult:
     peak = float(amap.max()) / max(threshold, 1e-9)
     prob = _probability(peak)
     if defective:
@@ -173,9 +188,17 @@ def _truth(defective: bool, regions: Sequence[Region], amap: np.ndarray, thresho
     else:
         prob = min(prob, 0.4)
     return InspectionResult(
-        verdict=FAIL if defective else PASS, probability=prob, score=peak * threshold, threshold=threshold,
-        anomaly_map=np.zeros((1, 1), np.float32), regions=list(regions), timings_ms={}, encoder_id="simulated",
-        calibration_id="simulated", image_size=size)
+        verdict=FAIL if defective else PASS,
+        probability=prob,
+        score=peak * threshold,
+        threshold=threshold,
+        anomaly_map=np.zeros((1, 1), np.float32),
+        regions=list(regions),
+        timings_ms={},
+        encoder_id="simulated",
+        calibration_id="simulated",
+        image_size=size,
+    )
 
 
 class MapSource:
@@ -191,8 +214,14 @@ class MapSource:
             self._products[family_id] = self.inspector.build_product([reference], name=f"family-{family_id}")
         return self._products[family_id]
 
-    def __call__(self, family_id: int, reference: np.ndarray, image: np.ndarray, mask: np.ndarray | None,
-                 rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    def __call__(
+        self,
+        family_id: int,
+        reference: np.ndarray,
+        image: np.ndarray,
+        mask: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, float]:
         if self.fast or self.inspector is None:
             return fast_map(mask, image.shape[:2], rng), 1.0
         result = self.inspector.inspect(image, self.product(family_id, reference))
@@ -231,12 +260,14 @@ def build_samples(
                 defective = False
         amap, threshold = maps(fid, reference, image, mask if defective else None, rng)
         h, w = image.shape[:2]
-        samples.append(Sample(
-            map=map_tensor(amap, threshold, map_size),
-            thumb=thumb_tensor(image, thumb_size),
-            result=_truth(defective, regions, amap, threshold, (w, h)),
-            kind=kind if defective else "normal",
-        ))
+        samples.append(
+            Sample(
+                map=map_tensor(amap, threshold, map_size),
+                thumb=thumb_tensor(image, thumb_size),
+                result=_truth(defective, regions, amap, threshold, (w, h)),
+                kind=kind if defective else "normal",
+            )
+        )
         if progress:
             progress(j + 1)
     return samples

@@ -1,4 +1,5 @@
 """Shared helpers of the headless commands: one-line errors, no tracebacks."""
+
 from __future__ import annotations
 
 import argparse

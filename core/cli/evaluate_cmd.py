@@ -1,4 +1,5 @@
 """`python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT] [--baseline]`"""
+
 from __future__ import annotations
 
 import json
@@ -11,26 +12,45 @@ from core.cli.common import ArgumentParser, run_guarded
 def build_parser() -> ArgumentParser:
     p = ArgumentParser(prog="main.py evaluate", description="Evaluate on MVTec-layout folders.")
     p.add_argument("--data", required=True, help="root folder holding <category>/train/good, test/, ground_truth/")
-    p.add_argument("--category", nargs="+", action="extend", default=[], metavar="C",
-                   help="categories to evaluate (--category A B or --category A --category B; default all)")
+    p.add_argument(
+        "--category",
+        nargs="+",
+        action="extend",
+        default=[],
+        metavar="C",
+        help="categories to evaluate (--category A B or --category A --category B; default all)",
+    )
     p.add_argument("--shots", type=int, default=1, help="normal references per seed; 0 = every train/good image")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--json", metavar="OUT", help="write the figures as JSON")
-    p.add_argument("--dump", metavar="OUT",
-                   help="write every test image's score and each product's calibration evidence as JSON"
-                        " (replayed by tools/verdict_study.py)")
-    p.add_argument("--stream", action="store_true",
-                   help="line mode: test images in a seeded random order, each scored with the references plus the"
-                        " pool of earlier parts the station learned from (no labels used)")
-    p.add_argument("--pool-scoring", choices=("on", "off"), default=None,
-                   help="with --stream: score frames against the pool of recent parts too (on), or learn only the"
-                        " stream's threshold (off; the default, core.line_pool.POOL_SCORING)")
+    p.add_argument(
+        "--dump",
+        metavar="OUT",
+        help="write every test image's score and each product's calibration evidence as JSON"
+        " (replayed by tools/verdict_study.py)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="line mode: test images in a seeded random order, each scored with the references plus the"
+        " pool of earlier parts the station learned from (no labels used)",
+    )
+    p.add_argument(
+        "--pool-scoring",
+        choices=("on", "off"),
+        default=None,
+        help="with --stream: score frames against the pool of recent parts too (on), or learn only the"
+        " stream's threshold (off; the default, core.line_pool.POOL_SCORING)",
+    )
     p.add_argument("--baseline", action="store_true", help="also run the plain kNN baseline in the same table")
     p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--encoder", default="efficientnet-lite0")
     p.add_argument(
-        "--set", action="append", default=[], metavar="NAME=VALUE",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="change one decoder setting of the default method (repeat), e.g. --set resolution=256",
     )
     return p
@@ -80,7 +100,15 @@ def _run(args) -> int:
 
     from core.errors import DatasetError
     from core.evaluation import (
-        BASELINE_SETTINGS, KEYS, SHORT, evaluate_category, fmt, list_categories, mean_row, references_for, test_samples,
+        BASELINE_SETTINGS,
+        KEYS,
+        SHORT,
+        evaluate_category,
+        fmt,
+        list_categories,
+        mean_row,
+        references_for,
+        test_samples,
     )
     from core.inspector import Inspector
 
@@ -92,9 +120,7 @@ def _run(args) -> int:
             raise DatasetError(f"{root / c}: category folder not found")
         references_for(root, c, args.shots, max(args.seeds))
     methods = [("ours", ours_settings)] + ([("baseline", BASELINE_SETTINGS)] if args.baseline else [])
-    total = sum(
-        min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats
-    ) * len(methods)
+    total = sum(min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats) * len(methods)
     inspector = Inspector(args.encoder, threads=args.threads)
     results: dict[str, dict[str, dict[str, float]]] = {}
     dumps: dict[str, list[dict]] = {}
@@ -105,9 +131,17 @@ def _run(args) -> int:
             for c in cats:
                 bar.set_postfix_str(f"{name} {c}")
                 rows[c] = evaluate_category(
-                    inspector, root, c, args.shots, args.seeds, settings=settings,
-                    on_image=lambda: bar.update(1), max_test=args.max_test, records=dumps[name],
-                    stream=args.stream and name == "ours", pool_scoring=_pool_scoring(args.pool_scoring),
+                    inspector,
+                    root,
+                    c,
+                    args.shots,
+                    args.seeds,
+                    settings=settings,
+                    on_image=lambda: bar.update(1),
+                    max_test=args.max_test,
+                    records=dumps[name],
+                    stream=args.stream and name == "ours",
+                    pool_scoring=_pool_scoring(args.pool_scoring),
                 )
             results[name] = rows
     header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)
@@ -115,7 +149,7 @@ def _run(args) -> int:
     print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id} {mode}")
     print(header)
     for name, rows in results.items():
-        for c, r in list(rows.items()) + [("mean", mean_row(rows))]:
+        for c, r in [*list(rows.items()), ("mean", mean_row(rows))]:
             print(f"{name:9s} {c:16s} " + " ".join(f"{fmt(r[k]):>9s}" for k in KEYS))
     if args.json:
         ours = results["ours"]

@@ -1,4 +1,5 @@
 """`python main.py inspect --ref A.png [--ref B.png ...] IMAGE [--json] [--heatmap OUT.png]`"""
+
 from __future__ import annotations
 
 import json
@@ -51,9 +52,13 @@ def _run(args) -> int:
         d["timings_ms"]["startup"] = round(inspector.startup_ms, 1)
         print(json.dumps(d))
     else:
-        print(f"{result.verdict}  probability {result.probability:.2f}  score {result.score:.3f}"
-              f"  threshold {result.threshold:.3f}{' (operator override)' if result.overridden else ''}")
+        print(
+            f"{result.verdict}  probability {result.probability:.2f}  score {result.score:.3f}"
+            f"  threshold {result.threshold:.3f}{' (operator override)' if result.overridden else ''}"
+        )
         for r in result.regions:
-            print(f"  region at the {r.location}: {r.area_pct:.2f}% of the part, bbox {list(r.bbox)}, peak {r.peak:.3f}")
+            print(
+                f"  region at the {r.location}: {r.area_pct:.2f}% of the part, bbox {list(r.bbox)}, peak {r.peak:.3f}"
+            )
         print(f"  {result.timings_ms['total']:.0f} ms", file=sys.stderr)
     return 0

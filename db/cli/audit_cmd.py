@@ -4,6 +4,7 @@ Exit status 0 and one line naming the head (its id and hash: keep a copy outside
 can prove that nothing was rewritten) when the trail is intact; exit status 1 and the first row that does not fit,
 with why, when it is not.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,8 @@ def _run(args: argparse.Namespace) -> int:
         if head is None:
             print("audit trail intact: no events yet")
         else:
-            print(f"audit trail intact: {guarded.audit.count()} events, head #{head.id} "
-                  f"({head.at:%Y-%m-%d %H:%M:%S} UTC) sha256 {head.hash}")
+            print(
+                f"audit trail intact: {guarded.audit.count()} events, head #{head.id} "
+                f"({head.at:%Y-%m-%d %H:%M:%S} UTC) sha256 {head.hash}"
+            )
         return 0

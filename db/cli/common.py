@@ -12,6 +12,7 @@ Who acts (the rule every changing command follows):
 The login, a failed login and the logout at the end are recorded in the audit trail like the GUI's.
 Exit status: 0 done, 1 failed (the message says why), 2 bad usage, 3 refused (login failed, or the role may not).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,13 +40,17 @@ EXIT_REFUSED = 3
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--data-dir", type=Path, default=None,
+        "--data-dir",
+        type=Path,
+        default=None,
         help="the station's data folder (default: $INSPECTION_DATA_DIR, else the user data folder)",
     )
 
 
 def add_actor(parser: argparse.ArgumentParser, *, password_help: str = "read the password(s) from stdin") -> None:
-    parser.add_argument("--user", default=None, metavar="NAME", help="act as this user (first stdin line: the password)")
+    parser.add_argument(
+        "--user", default=None, metavar="NAME", help="act as this user (first stdin line: the password)"
+    )
     parser.add_argument("--password-stdin", action="store_true", help=password_help)
 
 
@@ -145,8 +150,8 @@ def run(fn: Callable[[], int]) -> int:
 
 __all__ = [
     "EXIT_FAILED",
-    "EXIT_USAGE",
     "EXIT_REFUSED",
+    "EXIT_USAGE",
     "Passwords",
     "UsageError",
     "acting",

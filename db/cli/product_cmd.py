@@ -8,6 +8,7 @@ station does, then stores the product, its references and its calibration in one
 events, and saves the built model where the station looks for it (``<data dir>/models/product-<id>``), so the
 station starts on it without rebuilding.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,7 +25,7 @@ CACHE_FOLDER = "cache"
 
 
 def model_dir(data_dir: Path, product_id: int) -> Path:
-    """Where the station keeps a product's built model (desktop/station.py reads it from here)."""
+    """Where the station keeps a product's built model (desktop/controllers/station.py reads it from here)."""
     return Path(data_dir) / MODELS_FOLDER / f"product-{product_id}"
 
 
@@ -100,7 +101,10 @@ def _create(guarded, args: argparse.Namespace) -> int:
     except OSError as exc:  # the product is stored; the station rebuilds the model when it first loads it
         print(f"warning: the built model was not saved ({exc}); the station rebuilds it at first use", file=sys.stderr)
     threshold = info.threshold_in_use
-    print(f"created product {info.name} (#{info.id}) with {info.reference_count} reference"
-          f"{'s' if info.reference_count != 1 else ''}, threshold {threshold:.4g}" if threshold is not None
-          else f"created product {info.name} (#{info.id})")
+    print(
+        f"created product {info.name} (#{info.id}) with {info.reference_count} reference"
+        f"{'s' if info.reference_count != 1 else ''}, threshold {threshold:.4g}"
+        if threshold is not None
+        else f"created product {info.name} (#{info.id})"
+    )
     return 0

@@ -10,6 +10,7 @@ Passwords come on stdin, one a line: first the acting user's (``--user``), then 
 ``users add`` (no user exists yet) needs no ``--user`` and creates an admin. ``users passwd NAME`` without
 ``--user`` is NAME changing their own password: first line the current password, second line the new one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     add = sub.add_parser("add", help="add a user (the first one must be an admin)")
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, default=None, help="the user's role (default for the first user: admin)")
-    add_actor(add, password_help=f"read the password(s) from stdin (the new one: at least {MIN_PASSWORD_LENGTH} characters)")
+    add_actor(
+        add, password_help=f"read the password(s) from stdin (the new one: at least {MIN_PASSWORD_LENGTH} characters)"
+    )
     add_data_dir(add)
 
     ls = sub.add_parser("list", help="list the users and their roles")

@@ -4,6 +4,7 @@ At run time the station calls ``db.migrate.upgrade(engine)``, which hands its op
 through ``config.attributes["connection"]``. Developers can also use the alembic CLI:
 ``alembic -c db/alembic.ini revision --autogenerate -m "..."`` (URL from INSPECTION_DB_URL or the data folder).
 """
+
 from __future__ import annotations
 
 from alembic import context

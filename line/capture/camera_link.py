@@ -12,13 +12,15 @@ Trigger modes (``[camera] trigger`` in station.toml):
 A source that fails to open or stops delivering is reported through ``on_status`` (the controller raises
 CAMERA_LOST or CAMERA_NOT_FOUND for the PLC) and reopened with growing waits; once it is back the status says so.
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from enum import Enum
-from typing import Any, Callable
+from typing import Any
 
 from line.capture.mailbox import Frame
 from line.capture.source import FrameSource, NoFrameYet, SourceError
@@ -128,11 +130,13 @@ class CameraLink:
                     raise CameraError(self._fault or Fault(ErrorCode.CAMERA_LOST, f"{self.name} was lost"))
                 left = deadline - time.monotonic()
                 if left <= 0 or self._stop.is_set():
-                    raise CameraError(Fault(
-                        ErrorCode.CAMERA_TIMEOUT,
-                        f"{self.name} delivered no frame within {timeout_s:g} s of the trigger"
-                        + (" (is the trigger line wired?)" if self.mode is TriggerMode.HARDWARE else ""),
-                    ))
+                    raise CameraError(
+                        Fault(
+                            ErrorCode.CAMERA_TIMEOUT,
+                            f"{self.name} delivered no frame within {timeout_s:g} s of the trigger"
+                            + (" (is the trigger line wired?)" if self.mode is TriggerMode.HARDWARE else ""),
+                        )
+                    )
                 self._cond.wait(left)
 
     def _wanted(self, frame: Frame, after: float) -> bool:
@@ -173,15 +177,18 @@ class CameraLink:
         if self._on_status is not None:
             try:
                 self._on_status(ok, message, fault)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("the camera status listener failed")
 
     def _mark_lost(self, exc: BaseException) -> None:
         if self._open:
             self._open = False
             self._lost.set()
-            self._status(False, f"{self.name} disconnected: {exc} - reconnecting",
-                         Fault(ErrorCode.CAMERA_LOST, f"{self.name} disconnected: {exc}"))
+            self._status(
+                False,
+                f"{self.name} disconnected: {exc} - reconnecting",
+                Fault(ErrorCode.CAMERA_LOST, f"{self.name} disconnected: {exc}"),
+            )
         with self._cond:
             self._cond.notify_all()
 
@@ -214,7 +221,7 @@ class CameraLink:
                 self._open = False
                 try:
                     self.source.close()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     log.exception("closing %s failed", self.name)
             if self._stop.is_set():
                 break
@@ -225,7 +232,7 @@ class CameraLink:
             self._open = False
             try:
                 self.source.close()
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("closing %s failed", self.name)
 
     def _read_until_lost(self) -> None:

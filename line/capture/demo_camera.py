@@ -1,4 +1,5 @@
 """The simulated demo camera: the project's generated demo images, good parts and planted defects, in a loop."""
+
 from __future__ import annotations
 
 from pathlib import Path

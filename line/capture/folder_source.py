@@ -1,4 +1,5 @@
 """An image folder played as a camera, looping over its images in name order."""
+
 from __future__ import annotations
 
 import logging

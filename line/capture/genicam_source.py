@@ -7,6 +7,7 @@ The .cti may also come from ``[camera] cti`` in station.toml or GENICAM_GENTL64_
 only when the source opens (``pip install 'inspection-station[genicam]'``). Written against harvesters 1.4's API;
 it is tested only where a producer is configured (INSPECTION_TEST_CTI), which this project's CI does not have.
 """
+
 from __future__ import annotations
 
 import logging
@@ -68,7 +69,9 @@ class GenICamSource:
         try:
             from harvesters.core import Harvester
         except ImportError as exc:
-            raise SourceError(f"harvesters is not installed ({exc}): pip install 'inspection-station[genicam]'") from exc
+            raise SourceError(
+                f"harvesters is not installed ({exc}): pip install 'inspection-station[genicam]'"
+            ) from exc
         harvester = Harvester()
         try:
             harvester.add_file(str(self.cti))
@@ -76,15 +79,17 @@ class GenICamSource:
             devices = list(harvester.device_info_list)
             serials = [getattr(d, "serial_number", "") for d in devices]
             if self.serial is not None and self.serial not in serials:
-                raise DeviceNotFoundError(f"no GenICam camera with serial number {self.serial} "
-                                          f"(the producer lists: {', '.join(serials) or 'none'})")
+                raise DeviceNotFoundError(
+                    f"no GenICam camera with serial number {self.serial} "
+                    f"(the producer lists: {', '.join(serials) or 'none'})"
+                )
             if not devices:
                 raise DeviceNotFoundError(f"the GenTL producer {self.cti.name} lists no camera")
             acquirer = harvester.create({"serial_number": self.serial} if self.serial else 0)
         except DeviceNotFoundError:
             harvester.reset()
             raise
-        except Exception as exc:  # noqa: BLE001 - harvesters raises its own and GenTL errors
+        except Exception as exc:
             harvester.reset()
             raise SourceError(f"{self.name} cannot be opened: {exc}") from exc
         self._harvester, self._acquirer = harvester, acquirer
@@ -98,7 +103,7 @@ class GenICamSource:
                 nodes.TriggerSource.value = "Software" if self.trigger_mode == "software" else "Line1"
             self._apply_recipe()
             acquirer.start()
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.close()
             raise SourceError(f"{self.name} cannot be set up: {exc}") from exc
 
@@ -113,7 +118,7 @@ class GenICamSource:
         if self.trigger_mode == "software" and self._acquirer is not None:
             try:
                 self._acquirer.remote_device.node_map.TriggerSoftware.execute()
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 raise SourceError(f"{self.name} failed: {exc}") from exc
 
     def read(self) -> np.ndarray:
@@ -122,7 +127,7 @@ class GenICamSource:
         try:
             from genicam.gentl import TimeoutException
         except ImportError:  # pragma: no cover
-            TimeoutException = TimeoutError  # noqa: N806
+            TimeoutException = TimeoutError
         try:
             with self._acquirer.fetch(timeout=FETCH_TIMEOUT_S) as buffer:
                 component = buffer.payload.components[0]
@@ -130,7 +135,7 @@ class GenICamSource:
                 image = np.array(component.data, copy=True).reshape(component.height, component.width, -1)
         except TimeoutException as exc:
             raise NoFrameYet(f"no frame within {FETCH_TIMEOUT_S:g} s") from exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise SourceError(f"{self.name} stopped delivering frames: {exc}") from exc
         if image.shape[2] == 1:
             return cv2.cvtColor(image[..., 0].astype(np.uint8), cv2.COLOR_GRAY2RGB)

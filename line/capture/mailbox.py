@@ -1,4 +1,5 @@
 """A one-slot mailbox: the newest frame wins, older unread frames are dropped, nothing ever queues up."""
+
 from __future__ import annotations
 
 import threading

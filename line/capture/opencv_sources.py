@@ -1,4 +1,5 @@
 """Frame sources read through OpenCV: a camera by device index, a video file (looping) and an RTSP/HTTP stream."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ Line1, exposure and gain from the product's recipe, the camera's frame time stam
 
 pypylon is imported only when a pylon source opens, so the station runs where it is not installed.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,12 @@ class PylonSource:
     is_live = True
     pace_fps: float | None = None  # the camera paces itself
 
-    def __init__(self, serial: str | None = None, images: str | os.PathLike[str] | None = None,
-                 read_timeout_ms: int = READ_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        serial: str | None = None,
+        images: str | os.PathLike[str] | None = None,
+        read_timeout_ms: int = READ_TIMEOUT_MS,
+    ) -> None:
         self.serial = (serial or "").strip() or None
         self.images = Path(images) if images else None
         self.read_timeout_ms = int(read_timeout_ms)
@@ -86,7 +91,8 @@ class PylonSource:
             seen = ", ".join(d.GetSerialNumber() for d in devices) or "none"
             raise DeviceNotFoundError(
                 f"no Basler camera with serial number {self.serial} is connected (cameras found: {seen})"
-                if self.serial else "no Basler camera is connected"
+                if self.serial
+                else "no Basler camera is connected"
             )
         device = found[0]
         self.serial = self.serial or device.GetSerialNumber()
@@ -96,7 +102,9 @@ class PylonSource:
             camera.Open()
             self._camera = camera
             self._set_up(pylon)
-            strategy = pylon.GrabStrategy_LatestImageOnly if self.trigger_mode == "free-run" else pylon.GrabStrategy_OneByOne
+            strategy = (
+                pylon.GrabStrategy_LatestImageOnly if self.trigger_mode == "free-run" else pylon.GrabStrategy_OneByOne
+            )
             camera.StartGrabbing(strategy)
         except genicam.GenericException as exc:
             self.close()
@@ -145,7 +153,7 @@ class PylonSource:
         if "gain_db" in recipe:
             if self._has("GainAuto"):
                 cam.GainAuto.SetValue("Off")
-            getattr(cam, "Gain").SetValue(float(recipe["gain_db"]))
+            cam.Gain.SetValue(float(recipe["gain_db"]))
 
     def settings(self) -> dict[str, float]:
         """The camera's exposure (µs) and gain (dB) now (for tests and the log)."""

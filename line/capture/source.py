@@ -1,4 +1,5 @@
 """The one protocol every frame source follows, and the error a source raises when it is gone."""
+
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable

@@ -1,13 +1,14 @@
 """Turn a source spec (command line, settings, source selector) into a FrameSource.
 
-    demo                      the simulated demo camera
-    0, camera:0               camera by OpenCV device index
-    rtsp://..., http(s)://... network stream
-    folder:DIR or DIR         image folder, looping
-    file:VIDEO or VIDEO       video file, looping
-    pylon:SERIAL              Basler camera by serial number (pylon: the first one); ?images=DIR for the emulation
-    genicam:SERIAL?cti=PATH   GenICam camera through a GenTL producer (harvesters)
+demo                      the simulated demo camera
+0, camera:0               camera by OpenCV device index
+rtsp://..., http(s)://... network stream
+folder:DIR or DIR         image folder, looping
+file:VIDEO or VIDEO       video file, looping
+pylon:SERIAL              Basler camera by serial number (pylon: the first one); ?images=DIR for the emulation
+genicam:SERIAL?cti=PATH   GenICam camera through a GenTL producer (harvesters)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -37,7 +38,9 @@ def _camera_spec(text: str) -> tuple[str, str, dict[str, str]]:
     known = {"pylon": {"images"}, "genicam": {"cti"}}[kind]
     unknown = set(options) - known
     if unknown:
-        raise SourceSpecError(f"{kind}: source option {', '.join(sorted(unknown))} is unknown (known: {', '.join(sorted(known))})")
+        raise SourceSpecError(
+            f"{kind}: source option {', '.join(sorted(unknown))} is unknown (known: {', '.join(sorted(known))})"
+        )
     if any(c.isspace() for c in serial):
         raise SourceSpecError(f"{kind}: serial number {serial!r} contains spaces")
     return kind, serial, options

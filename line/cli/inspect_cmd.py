@@ -5,6 +5,7 @@ written by ``main.py product create`` or the station) instead of rebuilding it f
 Without ``--product`` this is core's ``inspect --ref ...`` unchanged (core/cli/inspect_cmd.py). The option lives
 on the line side because finding a saved product needs the database, and core/ never imports db/.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -95,10 +96,16 @@ def _run(args) -> int:
         d["saved_model"] = bool(reused)
         print(json.dumps(d))
     else:
-        print(f"{result.verdict}  probability {result.probability:.2f}  score {result.score:.3f}"
-              f"  threshold {result.threshold:.3f}{' (operator override)' if result.overridden else ''}")
+        print(
+            f"{result.verdict}  probability {result.probability:.2f}  score {result.score:.3f}"
+            f"  threshold {result.threshold:.3f}{' (operator override)' if result.overridden else ''}"
+        )
         for r in result.regions:
-            print(f"  region at the {r.location}: {r.area_pct:.2f}% of the part, bbox {list(r.bbox)}, peak {r.peak:.3f}")
-        print(f"  {result.timings_ms['total']:.0f} ms ({'saved model of ' if reused else 'built '}{info.name})",
-              file=sys.stderr)
+            print(
+                f"  region at the {r.location}: {r.area_pct:.2f}% of the part, bbox {list(r.bbox)}, peak {r.peak:.3f}"
+            )
+        print(
+            f"  {result.timings_ms['total']:.0f} ms ({'saved model of ' if reused else 'built '}{info.name})",
+            file=sys.stderr,
+        )
     return 0

@@ -7,6 +7,7 @@
 
 The config format is in line/config.py and README.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,8 +72,10 @@ def product_problems(config) -> list[str]:
 
     data_dir = default_data_dir(config.station.data_dir)
     if not config.station.database_url and not (data_dir / DB_FILENAME).is_file():
-        return [f"[station] product {config.station.product!r}: there is no database in {data_dir} yet; create the "
-                "product first (main.py product create NAME --ref GOOD.png ... --data-dir DIR)"]
+        return [
+            f"[station] product {config.station.product!r}: there is no database in {data_dir} yet; create the "
+            "product first (main.py product create NAME --ref GOOD.png ... --data-dir DIR)"
+        ]
     try:
         with Database.open(data_dir, url=config.station.database_url, migrate=False) as database:
             names = {p.id: p.name for p in database.products.list()}
@@ -83,8 +86,9 @@ def product_problems(config) -> list[str]:
     wanted = config.station.product
     if isinstance(wanted, int) and wanted in names:
         return []
-    if isinstance(wanted, str) and (wanted.lower() in {n.lower() for n in names.values()}
-                                    or (wanted.isdigit() and int(wanted) in names)):
+    if isinstance(wanted, str) and (
+        wanted.lower() in {n.lower() for n in names.values()} or (wanted.isdigit() and int(wanted) in names)
+    ):
         return []
     known = ", ".join(f"{pid} {name}" for pid, name in sorted(names.items())) or "none"
     return [f"[station] product {wanted!r} is not in the database in {data_dir} (known: {known})"]

@@ -7,13 +7,14 @@ each message sent once the broker acknowledged it, and the station's retained st
 - ``<topic>/status`` (retained): "online" on connect, "offline" on a clean stop, and "offline" as the last will the
   broker publishes when the station vanishes. ``<topic>/state`` (retained): the state as JSON on every change.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from db.errors import DatabaseError
@@ -68,8 +69,9 @@ class MqttPublisher:
         client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
         client.loop_start()
         if self.status is not None:
-            self._subscription = self.status.bus.subscribe(self._on_event, StateChanged, PartRecorded, FaultRaised,
-                                                           FaultCleared)
+            self._subscription = self.status.bus.subscribe(
+                self._on_event, StateChanged, PartRecorded, FaultRaised, FaultCleared
+            )
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="line-mqtt", daemon=True)
         self._thread.start()
@@ -120,8 +122,9 @@ class MqttPublisher:
 
     def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:
         if self.connected.is_set():
-            log.warning("MQTT connection to %s:%d lost (%s); results wait in the outbox", self.host, self.port,
-                        reason_code)
+            log.warning(
+                "MQTT connection to %s:%d lost (%s); results wait in the outbox", self.host, self.port, reason_code
+            )
         self.connected.clear()
 
     def _on_event(self, event: StationEvent) -> None:
@@ -135,10 +138,15 @@ class MqttPublisher:
             return
         snap = self.status.snapshot()
         state = {
-            "state": snap.state.name, "error_code": int(snap.error_code), "error_text": snap.error_text,
-            "product": snap.product_name, "product_id": snap.product_id,
-            "count_total": snap.counts.total, "count_ok": snap.counts.ok, "count_ng": snap.counts.ng,
-            "at": datetime.now(timezone.utc).isoformat(),
+            "state": snap.state.name,
+            "error_code": int(snap.error_code),
+            "error_text": snap.error_text,
+            "product": snap.product_name,
+            "product_id": snap.product_id,
+            "count_total": snap.counts.total,
+            "count_ok": snap.counts.ok,
+            "count_ng": snap.counts.ng,
+            "at": datetime.now(UTC).isoformat(),
         }
         client.publish(self.state_topic, json.dumps(state), qos=1, retain=True)
 

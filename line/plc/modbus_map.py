@@ -4,6 +4,7 @@ Addresses are 0-based protocol addresses (the PLC's 00001 / 10001 / 30001 / 4000
 Texts are ASCII, two characters per register (high byte first), padded with NUL. 32-bit numbers take two
 registers, high word first. The probability is in units of 0.01 % (0-10000).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,7 +27,9 @@ class Entry:
 
 
 MAP: tuple[Entry, ...] = (
-    Entry("coil", 0, 1, "Trigger", "bool", "PLC sets it after writing PartId; the station takes the part and resets it"),
+    Entry(
+        "coil", 0, 1, "Trigger", "bool", "PLC sets it after writing PartId; the station takes the part and resets it"
+    ),
     Entry("coil", 1, 1, "ResultAck", "bool", "PLC sets it once it has read the result; the station resets it"),
     Entry("discrete", 0, 1, "Ready", "bool", "a trigger would be taken now"),
     Entry("discrete", 1, 1, "Busy", "bool", "a part is being acquired, inspected and recorded"),
@@ -48,7 +51,10 @@ MAP: tuple[Entry, ...] = (
     Entry("input", 28, ERROR_TEXT_REGS, "ErrorText", "text", "the error in words (first 64 characters)"),
 )
 
-SIZES = {table: max(e.address + e.count for e in MAP if e.table == table) for table in ("coil", "discrete", "holding", "input")}
+SIZES = {
+    table: max(e.address + e.count for e in MAP if e.table == table)
+    for table in ("coil", "discrete", "holding", "input")
+}
 
 
 def text_to_registers(text: str, registers: int) -> list[int]:

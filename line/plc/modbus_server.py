@@ -4,6 +4,7 @@ handshake as the OPC UA server, in the register map of line/plc/modbus_map.py (d
 The station's outputs (discrete inputs, input registers) are computed from one snapshot of the station at each
 read, so a PLC never reads a half-updated result; the PLC's outputs (coils, holding registers) are kept here.
 """
+
 from __future__ import annotations
 
 import logging
@@ -36,7 +37,7 @@ WRITE_CODES = {5: "coil", 15: "coil", 6: "holding", 16: "holding"}
 class StationRegisters(ModbusServerContext):
     """The datastore pymodbus serves: every unit id sees the same station."""
 
-    def __init__(self, controller: StationController) -> None:  # noqa: D107 - no device blocks: computed values
+    def __init__(self, controller: StationController) -> None:
         self.controller = controller
         self.old_simulator = True  # pymodbus: use this object's async_getValues / async_setValues directly
         self.simdevices = []
@@ -49,7 +50,7 @@ class StationRegisters(ModbusServerContext):
     def device_ids(self) -> list[int]:
         return [0]
 
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):  # noqa: N802
+    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
         if func_code in WRITE_CODES:  # the read-back of a write request: echo what the PLC wrote
             echo = self._echo
             if echo is not None and echo[0] == address:
@@ -61,17 +62,17 @@ class StationRegisters(ModbusServerContext):
             return ExcCodes.ILLEGAL_ADDRESS
         if table == "coil":
             with self._lock:
-                return self.coils[address: address + count]
+                return self.coils[address : address + count]
         if table == "holding":
             with self._lock:
                 values = list(self.holding)
             values[RECIPE_REGISTER] = (self.controller.status.product_id or 0) & 0xFFFF
-            return values[address: address + count]
+            return values[address : address + count]
         signals = signals_of(self.controller.status.snapshot())
         values = discrete_inputs(signals) if table == "discrete" else input_registers(signals)
-        return values[address: address + count]
+        return values[address : address + count]
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence):  # noqa: N802
+    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence):
         table = WRITE_CODES.get(func_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
@@ -83,14 +84,14 @@ class StationRegisters(ModbusServerContext):
                 self._write_holding(address, [int(v) & 0xFFFF for v in values])
             else:
                 self._write_coils(address, [bool(v) for v in values])
-        except Exception:  # noqa: BLE001 - a PLC write must never take the server down
+        except Exception:
             log.exception("handling the PLC's Modbus write at %s failed", address)
             return ExcCodes.DEVICE_FAILURE
         return None
 
     def _write_holding(self, address: int, values: list[int]) -> None:
         with self._lock:
-            self.holding[address: address + len(values)] = values
+            self.holding[address : address + len(values)] = values
         if address <= RECIPE_REGISTER < address + len(values):
             fault = self.controller.select_recipe(values[RECIPE_REGISTER - address])
             if fault is not None:
@@ -126,7 +127,7 @@ class ModbusServer:
         self._loop.start()
         try:
             self._loop.run(self._start(), timeout_s)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             self.stop()
             raise PlcServerError(f"The Modbus TCP server could not start on {self.host}:{self.port}: {exc}") from exc
 

@@ -9,6 +9,7 @@ OPC 40100 (Machine Vision), with the handshake of docs/plc.md.
 
 Node ids are strings: ``ns=<urn:inspection-station:line>;s=InspectionStation.<Name>``.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -47,8 +48,23 @@ VARIABLES: dict[str, tuple[str, Any, bool]] = {
     "CountNG": ("UInt32", 0, False),
 }
 # station-owned values, in the order they are written: the result before the flags that announce it
-WRITE_ORDER = ("ResultOK", "ResultNG", "Probability", "ResultPartId", "InspectionId", "CountTotal", "CountOK",
-               "CountNG", "ErrorCode", "ErrorText", "RecipeId", "Busy", "State", "Ready", "ResultReady")
+WRITE_ORDER = (
+    "ResultOK",
+    "ResultNG",
+    "Probability",
+    "ResultPartId",
+    "InspectionId",
+    "CountTotal",
+    "CountOK",
+    "CountNG",
+    "ErrorCode",
+    "ErrorText",
+    "RecipeId",
+    "Busy",
+    "State",
+    "Ready",
+    "ResultReady",
+)
 
 
 def node_id_text(namespace_index: int, name: str) -> str:
@@ -75,7 +91,7 @@ class OpcUaServer:
         self._loop.start()
         try:
             self._loop.run(self._start(), timeout_s)
-        except Exception as exc:  # noqa: BLE001 - say what could not start, and stop what did
+        except Exception as exc:
             self.stop()
             raise PlcServerError(f"The OPC UA server could not start on {self.endpoint}: {_why(exc)}") from exc
         self._subscription = self.controller.status.bus.subscribe(self._on_event)
@@ -94,7 +110,9 @@ class OpcUaServer:
         station = await server.nodes.objects.add_object(ua.NodeId(OBJECT, idx), ua.QualifiedName(OBJECT, idx))
         for name, (vtype, initial, writable) in VARIABLES.items():
             node = await station.add_variable(
-                ua.NodeId(f"{OBJECT}.{name}", idx), ua.QualifiedName(name, idx), initial,
+                ua.NodeId(f"{OBJECT}.{name}", idx),
+                ua.QualifiedName(name, idx),
+                initial,
                 varianttype=getattr(ua.VariantType, vtype),
             )
             if writable:
@@ -129,7 +147,7 @@ class OpcUaServer:
             value = write.Value.Value.Value if write.Value is not None and write.Value.Value is not None else None
             try:
                 await self._handle(name, value)
-            except Exception:  # noqa: BLE001 - a PLC write must never take the server down
+            except Exception:
                 log.exception("handling the PLC's write of %s failed", name)
         await self._refresh()
 
@@ -172,10 +190,20 @@ class OpcUaServer:
             self._dirty = False
             s = signals_of(self.controller.status.snapshot())
             values = {
-                "ResultOK": s.result_ok, "ResultNG": s.result_ng, "Probability": s.probability,
-                "ResultPartId": s.result_part_id, "InspectionId": s.inspection_id, "CountTotal": s.count_total,
-                "CountOK": s.count_ok, "CountNG": s.count_ng, "ErrorCode": s.error_code, "ErrorText": s.error_text,
-                "RecipeId": s.recipe_id, "Busy": s.busy, "State": s.state, "Ready": s.ready,
+                "ResultOK": s.result_ok,
+                "ResultNG": s.result_ng,
+                "Probability": s.probability,
+                "ResultPartId": s.result_part_id,
+                "InspectionId": s.inspection_id,
+                "CountTotal": s.count_total,
+                "CountOK": s.count_ok,
+                "CountNG": s.count_ng,
+                "ErrorCode": s.error_code,
+                "ErrorText": s.error_text,
+                "RecipeId": s.recipe_id,
+                "Busy": s.busy,
+                "State": s.state,
+                "Ready": s.ready,
                 "ResultReady": s.result_ready,
             }
             for name in WRITE_ORDER:

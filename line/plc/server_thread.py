@@ -2,6 +2,7 @@
 
 ``start`` returns once the server listens, or raises PlcServerError (port already taken, bad endpoint) within the
 timeout: nothing hangs, and the message says what to change."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """The signals a PLC reads, computed from one snapshot of the station (line/station_status.py). The OPC UA node set
 and the Modbus register map (docs/plc.md) both show exactly these values."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,7 +1,8 @@
 """Fixtures of the chat tests: a tiny random Llama with a tiny byte-level tokenizer built here, results, history."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ CORPUS = [
     "top left, top right, bottom left, bottom right, center, left, right, top, bottom",
     "How many rejects today? Defect rate this week. Compare today with last week. Yield per day.",
     "0 1 2 3 4 5 6 7 8 9 x y px % ( ) ; : , . ?",
-    *LOOKS_LIKE.values(), NORMAL_SENTENCE,
+    *LOOKS_LIKE.values(),
+    NORMAL_SENTENCE,
     *[q for qs in QUESTIONS.values() for q in qs],
 ]
 
@@ -37,11 +39,19 @@ def make_tokenizer():
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=700, special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        vocab_size=700,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(CORPUS * 3, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|im_start|>", eos_token="<|im_end|>",
-                                   unk_token="<|endoftext|>", pad_token="<|im_end|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+        pad_token="<|im_end|>",
+    )
     fast.chat_template = CHAT_TEMPLATE
     return fast
 
@@ -50,9 +60,20 @@ def make_model(vocab_size: int, seed: int = 0):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    config = LlamaConfig(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
-                         tie_word_embeddings=True, initializer_range=0.1, bos_token_id=1, eos_token_id=2, pad_token_id=2)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        initializer_range=0.1,
+        bos_token_id=1,
+        eos_token_id=2,
+        pad_token_id=2,
+    )
     model = LlamaForCausalLM(config)
     model.eval()
     return model
@@ -79,20 +100,33 @@ def tiny_lm_folder(tmp_path, tiny_tokenizer) -> Path:
     return folder
 
 
-def make_result(verdict: str = FAIL, regions: list[Region] | None = None, probability: float | None = None,
-                size: tuple[int, int] = (300, 200)) -> InspectionResult:
+def make_result(
+    verdict: str = FAIL,
+    regions: list[Region] | None = None,
+    probability: float | None = None,
+    size: tuple[int, int] = (300, 200),
+) -> InspectionResult:
     w, h = size
     amap = np.full((h, w), 0.2, np.float32)
     if regions is None:
-        regions = [Region(bbox=(10, 12, 60, 40), area_pct=2.1, location="top left", peak=2.4)] if verdict == FAIL \
-            else []
+        regions = (
+            [Region(bbox=(10, 12, 60, 40), area_pct=2.1, location="top left", peak=2.4)] if verdict == FAIL else []
+        )
     for r in regions:
         x0, y0, x1, y1 = r.bbox
         amap[y0:y1, x0:x1] = r.peak
     return InspectionResult(
-        verdict=verdict, probability=probability if probability is not None else (0.93 if verdict == FAIL else 0.03),
-        score=float(amap.max()), threshold=1.0, anomaly_map=amap, regions=regions,
-        timings_ms={"total": 30.0}, encoder_id="test", calibration_id="test", image_size=size)
+        verdict=verdict,
+        probability=probability if probability is not None else (0.93 if verdict == FAIL else 0.03),
+        score=float(amap.max()),
+        threshold=1.0,
+        anomaly_map=amap,
+        regions=regions,
+        timings_ms={"total": 30.0},
+        encoder_id="test",
+        calibration_id="test",
+        image_size=size,
+    )
 
 
 @pytest.fixture
@@ -105,7 +139,7 @@ def pass_result() -> InspectionResult:
     return make_result(PASS)
 
 
-UTC = timezone.utc
+UTC = UTC
 NOW = datetime(2024, 5, 15, 14, 30, tzinfo=UTC)  # a Wednesday
 
 

@@ -1,4 +1,5 @@
 """The chat worker thread: loads once, streams tokens through signals, stops on request, reports failures."""
+
 from __future__ import annotations
 
 import time
@@ -9,15 +10,15 @@ import torch
 from torch import nn
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QThread  # noqa: E402
+from PySide6.QtCore import QThread
 
-from core.chat.generation import DecodeSettings  # noqa: E402
-from core.chat.lm_loader import LanguageModel  # noqa: E402
-from core.chat.session import NO_INSPECTION, ChatSession  # noqa: E402
-from core.errors import ModelLoadError  # noqa: E402
-from core.result import FAIL, PASS  # noqa: E402
-from desktop.chat_worker import ChatContext, ChatService  # noqa: E402
-from tests.chat.conftest import make_result  # noqa: E402
+from core.chat.generation import DecodeSettings
+from core.chat.lm_loader import LanguageModel
+from core.chat.session import NO_INSPECTION, ChatSession
+from core.errors import ModelLoadError
+from core.result import FAIL, PASS
+from desktop.workers.chat_worker import ChatContext, ChatService
+from tests.chat.conftest import make_result
 
 
 class SlowLM(nn.Module):

@@ -1,4 +1,5 @@
 """`main.py chat` and `main.py train-prompts`: JSON shape, verdict agreement, one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,7 @@ def images(tmp_path):
 
 
 def one_line_error(capsys, code):
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code != 0
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "Traceback" not in err, err
@@ -42,8 +43,9 @@ def one_line_error(capsys, code):
 
 
 def test_chat_json_answer_agrees_with_the_verdict(tiny_env, images, capsys):
-    code = chat_main(["--ref", str(images["ref"]), str(images["bad"]), "Is there a defect?", "--json",
-                      "--max-new-tokens", "4"])
+    code = chat_main(
+        ["--ref", str(images["ref"]), str(images["bad"]), "Is there a defect?", "--json", "--max-new-tokens", "4"]
+    )
     out, err = capsys.readouterr()
     assert code == 0, err
     d = json.loads(out)
@@ -61,15 +63,22 @@ def test_chat_plain_text(tiny_env, images, capsys):
     assert out.startswith(("Yes, the part passes", "No, the part fails")) and "\n" not in out
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["IMG", "Is there a defect?"], "no reference images"),
-    (["--ref", "REF", "MISSING", "Is there a defect?"], "missing.png"),
-    (["--ref", "REF", "CORRUPT", "Is there a defect?"], "corrupt.png"),
-    (["--ref", "REF", "IMG", "   "], "question is empty"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["IMG", "Is there a defect?"], "no reference images"),
+        (["--ref", "REF", "MISSING", "Is there a defect?"], "missing.png"),
+        (["--ref", "REF", "CORRUPT", "Is there a defect?"], "corrupt.png"),
+        (["--ref", "REF", "IMG", "   "], "question is empty"),
+    ],
+)
 def test_chat_errors_are_one_line(tiny_env, images, capsys, argv, words):
-    subst = {"IMG": str(images["good"]), "REF": str(images["ref"]), "CORRUPT": str(images["corrupt"]),
-             "MISSING": str(images["ref"].parent / "missing.png")}
+    subst = {
+        "IMG": str(images["good"]),
+        "REF": str(images["ref"]),
+        "CORRUPT": str(images["corrupt"]),
+        "MISSING": str(images["ref"].parent / "missing.png"),
+    }
     line = one_line_error(capsys, chat_main([subst.get(a, a) for a in argv]))
     assert words in line
 
@@ -82,8 +91,23 @@ def test_chat_without_language_model_is_one_line(monkeypatch, images, capsys, tm
 
 def test_train_prompts_writes_weights_and_manifest(tiny_env, tmp_path, capsys):
     out = tmp_path / "learner"
-    code = train_main(["--fast", "--steps", "3", "--batch", "2", "--samples", "6", "--held-out", "4",
-                       "--out", str(out), "--lm", str(tiny_env)])
+    code = train_main(
+        [
+            "--fast",
+            "--steps",
+            "3",
+            "--batch",
+            "2",
+            "--samples",
+            "6",
+            "--held-out",
+            "4",
+            "--out",
+            str(out),
+            "--lm",
+            str(tiny_env),
+        ]
+    )
     _, err = capsys.readouterr()
     assert code == 0, err
     manifest = json.loads((out / "manifest.json").read_text())

@@ -1,4 +1,5 @@
 """Language model sources, the safetensors cache (atomic, corrupt -> rebuilt) and clear load errors."""
+
 from __future__ import annotations
 
 import logging
@@ -8,8 +9,14 @@ import pytest
 import torch
 
 from core.chat import lm_loader
-from core.chat.lm_loader import CACHE_MARKER, DEFAULT_GGUF, cache_folder, load_language_model, pick_device, \
-    resolve_source
+from core.chat.lm_loader import (
+    CACHE_MARKER,
+    DEFAULT_GGUF,
+    cache_folder,
+    load_language_model,
+    pick_device,
+    resolve_source,
+)
 from core.errors import ModelLoadError
 from tests.chat.conftest import make_model
 
@@ -76,7 +83,7 @@ def fake_gguf(tmp_path, monkeypatch, tiny_tokenizer):
 
 
 def test_cache_is_written_once_then_reused(fake_gguf, tmp_path):
-    folder, parses = fake_gguf
+    _folder, parses = fake_gguf
     first = load_language_model(device="cpu")
     assert not first.from_cache and len(parses) == 1 and first.lm_id == "Tiny-1M"
     target = cache_folder(resolve_source())
@@ -89,7 +96,7 @@ def test_cache_is_written_once_then_reused(fake_gguf, tmp_path):
 
 
 def test_corrupt_cache_is_removed_and_rebuilt(fake_gguf, caplog):
-    folder, parses = fake_gguf
+    _folder, parses = fake_gguf
     load_language_model(device="cpu")
     target = cache_folder(resolve_source())
     weights = next(target.glob("*.safetensors"))

@@ -1,4 +1,5 @@
 """Prompt learner shapes, map normalisation, persistence, and where its embeddings land in the LM input."""
+
 from __future__ import annotations
 
 import json
@@ -7,8 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from core.chat.prompt_learner import MANIFEST_FILE, WEIGHTS_FILE, PromptLearner, PromptLearnerConfig, map_tensor, \
-    thumb_tensor
+from core.chat.prompt_learner import (
+    MANIFEST_FILE,
+    WEIGHTS_FILE,
+    PromptLearner,
+    PromptLearnerConfig,
+    map_tensor,
+    thumb_tensor,
+)
 from core.chat.prompting import IMG_END, IMG_START, build_input, build_training_batch, encode, render_prompt
 from core.errors import ModelLoadError
 
@@ -62,8 +69,9 @@ def test_prompts_are_spliced_between_the_markers(tiny_lm):
     assert tok.decode(ids_before[-3:]).endswith("<Img>") and tok.decode(ids_after[:4]).startswith("</Img>")
     assert "Is there a defect?" in tok.decode(ids_after) and tok.decode(ids_after).endswith("assistant\nYes,")
     no_image = build_input(model, tok, "hello?", None)
-    assert no_image.image_span == (0, 0) and "<Img>" not in tok.decode(encode(tok, render_prompt(tok, "hi", (),
-                                                                                                  False)[0]))
+    assert no_image.image_span == (0, 0) and "<Img>" not in tok.decode(
+        encode(tok, render_prompt(tok, "hi", (), False)[0])
+    )
 
 
 def test_training_batch_labels_cover_the_answer_only(tiny_lm):

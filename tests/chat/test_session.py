@@ -1,4 +1,5 @@
 """ChatSession: answers agree with the measurement even when the model is random or says the opposite."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -45,12 +46,14 @@ def scripted(tokenizer, text):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_model_cannot_change_the_verdict(tiny_tokenizer, seed):
-    lm = LanguageModel(make_model(len(tiny_tokenizer), seed), tiny_tokenizer, "tiny", torch.device("cpu"),
-                       torch.float32, "t")
+    lm = LanguageModel(
+        make_model(len(tiny_tokenizer), seed), tiny_tokenizer, "tiny", torch.device("cpu"), torch.float32, "t"
+    )
     session = ChatSession(lm)
     session.set_inspection(make_result(FAIL))
     assert session.answer("Is there a defect?").startswith(
-        "Yes, there is an anomaly at the top left (about 2.1% of the part).")
+        "Yes, there is an anomaly at the top left (about 2.1% of the part)."
+    )
     session.set_inspection(make_result(PASS))
     answer = session.answer("Is there a defect?")
     assert answer.startswith("No, there is no anomaly; the part passes")
@@ -68,8 +71,10 @@ def test_contradiction_is_dropped_and_agreement_kept(tiny_tokenizer):
     session.set_inspection(make_result(FAIL))
     assert session.answer("What might it be?").endswith("It looks like a scratch.")
     session.set_inspection(make_result(PASS))
-    assert session.answer("What might it be?") == \
-        "There is no anomaly to describe; the part passes (defect probability 3%)."
+    assert (
+        session.answer("What might it be?")
+        == "There is no anomaly to describe; the part passes (defect probability 3%)."
+    )
 
 
 def test_a_sentence_cut_by_the_token_budget_is_not_shown(tiny_tokenizer):
@@ -110,8 +115,12 @@ def test_history_numbers_come_from_the_queries(tiny_lm, history):
     session = ChatSession(tiny_lm, history=history, clock=lambda: NOW)
     answer = session.answer("How many rejects on widget-a today?")
     assert answer.startswith("There were 3 rejects today for widget-a, out of 43 parts inspected (defect rate 7.0%).")
-    assert not any(ch.isdigit() for ch in answer[len("There were 3 rejects today for widget-a, out of 43 parts "
-                                                     "inspected (defect rate 7.0%)."):])
+    assert not any(
+        ch.isdigit()
+        for ch in answer[
+            len("There were 3 rejects today for widget-a, out of 43 parts inspected (defect rate 7.0%).") :
+        ]
+    )
     assert session.last_report.kind == "history"
     no_db = ChatSession(tiny_lm, clock=lambda: NOW)
     assert no_db.answer("defect rate this week") == NO_HISTORY
@@ -124,7 +133,8 @@ def test_history_failure_is_reported_not_raised(tiny_lm, history):
     history.counts = locked
     session = ChatSession(tiny_lm, history=history, clock=lambda: NOW)
     assert session.answer("how many rejects today?") == (
-        "I could not read the inspection history (database is locked); try again in a moment.")
+        "I could not read the inspection history (database is locked); try again in a moment."
+    )
     assert session.transcript[-1].kind == "history"
 
 

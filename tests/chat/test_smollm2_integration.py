@@ -2,6 +2,7 @@
 
 Slow (the GGUF conversion runs once per test session into a temporary cache), but part of the default run.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -39,7 +40,7 @@ def test_converted_once_then_read_from_the_cache(smollm2):
 
 def test_grounded_answers_with_the_real_model(smollm2):
     lm, _ = smollm2
-    learner, manifest, warning = load_prompt_learner(lm)
+    learner, _manifest, warning = load_prompt_learner(lm)
     assert learner is not None, warning  # the shipped prompt learner fits this model
     session = ChatSession(lm, learner, settings=DecodeSettings(max_new_tokens=16))
     session.set_inspection(make_result(FAIL))

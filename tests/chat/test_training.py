@@ -1,4 +1,5 @@
 """Training data from simulated anomalies, and a few training steps that lower the answer loss."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,8 +9,7 @@ import torch
 from core.chat.grounding import Kind
 from core.chat.lora import LoRALinear
 from core.chat.training import TrainConfig, digit_token_ids, train_prompt_learner
-from core.chat.training_data import MapSource, answer_for, build_samples, draw_question, fast_map, \
-    procedural_texture
+from core.chat.training_data import MapSource, answer_for, build_samples, draw_question, fast_map, procedural_texture
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +49,9 @@ def test_digits_are_found_in_the_vocabulary(tiny_tokenizer):
 
 
 def test_a_few_steps_lower_the_loss(tiny_lm, samples):
-    outcome = train_prompt_learner(tiny_lm.model, tiny_lm.tokenizer, samples, samples[:6],
-                                   TrainConfig(steps=40, batch=4, lr=5e-3))
+    outcome = train_prompt_learner(
+        tiny_lm.model, tiny_lm.tokenizer, samples, samples[:6], TrainConfig(steps=40, batch=4, lr=5e-3)
+    )
     assert len(outcome.losses) == 40
     assert outcome.held_out["loss"] < outcome.held_out_before["loss"] - 0.05
     assert 0.0 <= outcome.held_out["yes_no_accuracy"] <= 1.0
@@ -58,8 +59,9 @@ def test_a_few_steps_lower_the_loss(tiny_lm, samples):
 
 
 def test_lora_adapters_train_on_q_and_v(tiny_lm, samples):
-    outcome = train_prompt_learner(tiny_lm.model, tiny_lm.tokenizer, samples, [],
-                                   TrainConfig(steps=3, batch=2, lr=1e-2, lora=True))
+    outcome = train_prompt_learner(
+        tiny_lm.model, tiny_lm.tokenizer, samples, [], TrainConfig(steps=3, batch=2, lr=1e-2, lora=True)
+    )
     wrapped = [m for m in tiny_lm.model.modules() if isinstance(m, LoRALinear)]
     assert len(wrapped) == 4  # q and v of both layers
     assert set(outcome.lora_state) and all(k.endswith(("lora_a", "lora_b")) for k in outcome.lora_state)
@@ -68,8 +70,14 @@ def test_lora_adapters_train_on_q_and_v(tiny_lm, samples):
 
 def test_stop_request_ends_training_early(tiny_lm, samples):
     calls = []
-    outcome = train_prompt_learner(tiny_lm.model, tiny_lm.tokenizer, samples, [], TrainConfig(steps=50, batch=2),
-                                   progress=lambda step, loss: calls.append(step),
-                                   should_stop=lambda: len(calls) >= 2)
+    outcome = train_prompt_learner(
+        tiny_lm.model,
+        tiny_lm.tokenizer,
+        samples,
+        [],
+        TrainConfig(steps=50, batch=2),
+        progress=lambda step, loss: calls.append(step),
+        should_stop=lambda: len(calls) >= 2,
+    )
     assert outcome.stopped_early and len(outcome.losses) == 2
     assert torch.isfinite(torch.tensor(outcome.losses)).all()

@@ -1,4 +1,5 @@
 """Synthetic parts made by the tests: a machined disk with rings on a plain background."""
+
 from __future__ import annotations
 
 import cv2
@@ -51,8 +52,9 @@ def misplace(image: np.ndarray, dx: int, dy: int, angle: float, seed: int = 0) -
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     m[:, 2] += (dx, dy)
     background = [int(v) for v in np.median(image[:8, :8].reshape(-1, 3), axis=0)]
-    out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                         borderValue=background)
+    out = cv2.warpAffine(
+        image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=background
+    )
     covered = cv2.warpAffine(np.ones((h, w), np.uint8), m, (w, h), flags=cv2.INTER_NEAREST) > 0
     noise = np.random.default_rng(seed).normal(0, 2.0, out.shape)
     filled = np.where(covered[..., None], out, np.clip(out + noise, 0, 255))

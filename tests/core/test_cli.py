@@ -1,4 +1,5 @@
 """The headless commands: a JSON answer on success, one clear line and a non-zero exit on bad input."""
+
 import json
 import os
 import subprocess
@@ -16,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run_main(*args, cwd=ROOT):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +91,15 @@ def test_evaluate_on_generated_dataset(tmp_path):
     r = run_main("evaluate", "--data", tmp_path, "--shots", "1", "--seeds", "0", "1", "--json", out, "--baseline")
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
-    keys = {"image_auroc", "pixel_auroc", "aupro", "verdict_accuracy", "verdict_f1", "ms_per_image_p50", "ms_per_image_p95"}
+    keys = {
+        "image_auroc",
+        "pixel_auroc",
+        "aupro",
+        "verdict_accuracy",
+        "verdict_f1",
+        "ms_per_image_p50",
+        "ms_per_image_p95",
+    }
     assert d["shots"] == 1 and d["seeds"] == [0, 1]
     assert keys <= set(d["categories"]["disk"]) and keys <= set(d["mean"])
     assert d["categories"]["disk"]["image_auroc"] == 1.0
@@ -109,8 +124,9 @@ def test_evaluate_stream_new_keys_dump_and_a_label_only_category(tmp_path):
             if masks:
                 Image.fromarray(mask.astype(np.uint8) * 255).save(cat / f"ground_truth/spot/{i:03d}_mask.png")
     out, dump = tmp_path / "eval.json", tmp_path / "dump.json"
-    r = run_main("evaluate", "--data", tmp_path, "--shots", "1", "--seeds", "0", "--stream", "--json", out,
-                 "--dump", dump)
+    r = run_main(
+        "evaluate", "--data", tmp_path, "--shots", "1", "--seeds", "0", "--stream", "--json", out, "--dump", dump
+    )
     assert r.returncode == 0, r.stderr
     d = json.loads(out.read_text())
     new = {"verdict_balanced_accuracy", "escape_rate", "false_reject_rate"}
@@ -119,7 +135,9 @@ def test_evaluate_stream_new_keys_dump_and_a_label_only_category(tmp_path):
         row = d["categories"][c]
         assert new <= set(row) and row["image_auroc"] == 1.0
         assert 0.0 <= row["escape_rate"] <= 1.0 and 0.0 <= row["false_reject_rate"] <= 1.0
-        assert row["verdict_balanced_accuracy"] == pytest.approx(1 - (row["escape_rate"] + row["false_reject_rate"]) / 2)
+        assert row["verdict_balanced_accuracy"] == pytest.approx(
+            1 - (row["escape_rate"] + row["false_reject_rate"]) / 2
+        )
     assert d["categories"]["disk"]["pixel_auroc"] > 0.9
     assert d["categories"]["labels_only"]["pixel_auroc"] != d["categories"]["labels_only"]["pixel_auroc"]  # NaN
     assert d["mean"]["pixel_auroc"] == pytest.approx(d["categories"]["disk"]["pixel_auroc"])
@@ -127,8 +145,13 @@ def test_evaluate_stream_new_keys_dump_and_a_label_only_category(tmp_path):
     assert {r["category"] for r in runs} == {"disk", "labels_only"}
     assert all(len(r["scores"]) == 9 and r["stream"] and r["evidence"]["split"] for r in runs)
     # the verdict study replays the dump leave-one-category-out
-    study = subprocess.run([sys.executable, str(ROOT / "tools/verdict_study.py"), str(dump), "--family", "between"],
-                           capture_output=True, text=True, timeout=120, cwd=ROOT)
+    study = subprocess.run(
+        [sys.executable, str(ROOT / "tools/verdict_study.py"), str(dump), "--family", "between"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
     assert study.returncode == 0, study.stderr
     assert "leave-one-out" in study.stdout and "labels_only" in study.stdout
 

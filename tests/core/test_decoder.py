@@ -1,11 +1,14 @@
 """The blocked nearest-patch searches give exactly what a plain all-pairs distance gives."""
+
 import torch
 
 from core.decoder import nearest_distance, self_distance
 
 
 def _unit(*shape: int) -> torch.Tensor:
-    return torch.nn.functional.normalize(torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape))), dim=-1)
+    return torch.nn.functional.normalize(
+        torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape))), dim=-1
+    )
 
 
 def test_nearest_distance_matches_all_pairs_across_blocks():

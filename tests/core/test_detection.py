@@ -1,4 +1,5 @@
 """A planted defect is found where it was planted; clean parts pass; the verdict needs no threshold."""
+
 import numpy as np
 
 from core.result import FAIL, PASS
@@ -8,7 +9,7 @@ from tests.core.synth import make_part, plant_spot
 def test_planted_defect_is_found_where_planted(inspector, part_product):
     rng = np.random.default_rng(101)
     part = make_part(rng)
-    bad, mask = plant_spot(part, 175, 45)
+    bad, _mask = plant_spot(part, 175, 45)
     res = inspector.inspect(bad, part_product)
     assert res.verdict == FAIL
     assert res.anomaly_map.shape == bad.shape[:2] and res.anomaly_map.dtype == np.float32

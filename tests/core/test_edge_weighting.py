@@ -1,4 +1,5 @@
 """Self-calibrated weighting of the frame's edge: learned from normal maps, stored with the calibration."""
+
 from dataclasses import replace
 
 import numpy as np

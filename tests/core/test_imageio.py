@@ -1,4 +1,5 @@
 """Odd and broken image files give one clear message naming the file."""
+
 import io
 
 import numpy as np
@@ -89,10 +90,10 @@ def test_files_above_the_work_bound_are_reduced_as_they_are_decoded(tmp_path, ca
     MAX_WORK_PIXELS now come out of the loader reduced by an integer factor, so the work after decoding is bounded."""
     from core.imageio import MAX_WORK_PIXELS, reduction_factor
 
-    side = int(MAX_WORK_PIXELS ** 0.5) + 2  # just over the bound: reduced by 2
+    side = int(MAX_WORK_PIXELS**0.5) + 2  # just over the bound: reduced by 2
     assert reduction_factor(side, side) == 2 and reduction_factor(4000, 3000) == 1
     arr = np.zeros((side, side), np.uint16 if mode == "I;16" else np.uint8)
-    arr[side // 4: side // 2, side // 4: side // 2] = 40000 if mode == "I;16" else 200
+    arr[side // 4 : side // 2, side // 4 : side // 2] = 40000 if mode == "I;16" else 200
     img = Image.fromarray(arr).convert("RGB") if mode == "RGB" else Image.fromarray(arr)
     path = tmp_path / f"big.{fmt.lower()}"
     img.save(path, format=fmt, **({"compress_level": 1} if fmt == "PNG" else {"quality": 70}))

@@ -1,4 +1,5 @@
 """Line mode (core/line_pool.py): the pool of recent parts, its safety rules and its persistence, on made-up parts."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -148,7 +149,9 @@ def test_unreadable_pool_file_is_a_clear_error(tmp_path):
         LinePool.load(bad)
 
 
-def test_the_default_line_mode_learns_the_threshold_keeps_no_parts_and_a_burst_keeps_failing(inspector, one_ref_product):
+def test_the_default_line_mode_learns_the_threshold_keeps_no_parts_and_a_burst_keeps_failing(
+    inspector, one_ref_product
+):
     pool = LinePool()
     assert not pool.scoring  # core.line_pool.POOL_SCORING (docs/benchmarks.md says why)
     goods = [inspector.inspect(p, one_ref_product, pool=pool) for p in _good_parts(MIN_STREAM + 4)]

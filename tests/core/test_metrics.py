@@ -1,4 +1,5 @@
 """Metric sanity on maps whose answers are known."""
+
 import numpy as np
 import pytest
 

@@ -1,4 +1,5 @@
 """Products survive a restart: saved model and the bank cache are reused, not recomputed."""
+
 import json
 
 import numpy as np
@@ -51,7 +52,7 @@ def test_bank_keeps_a_coreset_share_of_the_patches(inspector):
     full = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=1.0))
     quarter = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=0.25))
     assert quarter.features.shape[0] == round(full.features.shape[0] * 0.25)
-    two = build_bank(inspector.encoder, refs + [refs[0][::-1].copy()], DecoderSettings(coreset_ratio=0.25))
+    two = build_bank(inspector.encoder, [*refs, refs[0][::-1].copy()], DecoderSettings(coreset_ratio=0.25))
     assert two.features.shape[0] == 2 * quarter.features.shape[0]  # each reference thinned on its own
     capped = build_bank(inspector.encoder, refs, DecoderSettings(coreset_ratio=0.25, reference_cap=20))
     assert capped.features.shape[0] == 20

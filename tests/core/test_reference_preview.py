@@ -1,4 +1,5 @@
 """A new reference is measured before it takes effect: how many recent failures it would let pass, and where."""
+
 import numpy as np
 
 from core.reference_preview import RecentFailure, preview_reference

@@ -1,4 +1,5 @@
 """Regions carry the right box, size and location word; simulated anomalies match their descriptions."""
+
 import numpy as np
 import pytest
 
@@ -9,8 +10,17 @@ from tests.core.synth import make_part
 
 @pytest.mark.parametrize(
     "x, y, word",
-    [(5, 5, "top left"), (50, 5, "top"), (95, 5, "top right"), (5, 50, "left"), (50, 50, "center"),
-     (95, 50, "right"), (5, 95, "bottom left"), (50, 95, "bottom"), (95, 95, "bottom right")],
+    [
+        (5, 5, "top left"),
+        (50, 5, "top"),
+        (95, 5, "top right"),
+        (5, 50, "left"),
+        (50, 50, "center"),
+        (95, 50, "right"),
+        (5, 95, "bottom left"),
+        (50, 95, "bottom"),
+        (95, 95, "bottom right"),
+    ],
 )
 def test_location_words(x, y, word):
     assert location_word(x, y, 100, 100) == word

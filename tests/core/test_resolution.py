@@ -1,4 +1,5 @@
 """The working resolution is chosen per product from its references when the settings leave it automatic."""
+
 import numpy as np
 
 from core.inspector import DEFAULT_SETTINGS, choose_resolution, resolve_settings

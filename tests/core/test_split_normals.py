@@ -1,12 +1,14 @@
 """One-reference calibration: halves of the reference scored against the other half, and the detectable-defect
 quantile that keeps faint simulated defects from dragging the threshold into the normals."""
+
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from core.calibration import fit_calibration
 from core.inspector import DEFAULT_SETTINGS
 from core.split_normals import HALVES, held_out_score, split_half_maps
-from dataclasses import replace
 from tests.core.synth import make_part
 
 SETTINGS = replace(DEFAULT_SETTINGS, resolution=192)

@@ -1,4 +1,5 @@
 """Shared fixtures of the database tests: a migrated temporary station database and small frames."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -44,7 +45,10 @@ def make_result():
         overridden: bool = False,
         **extra: Any,
     ) -> InspectionResult:
-        regions = [Region(bbox=(i, i, i + 4, i + 4), area_pct=1.5 + i, location=loc, peak=score) for i, loc in enumerate(locations)]
+        regions = [
+            Region(bbox=(i, i, i + 4, i + 4), area_pct=1.5 + i, location=loc, peak=score)
+            for i, loc in enumerate(locations)
+        ]
         return InspectionResult(
             verdict=verdict,
             probability=probability if probability is not None else (0.9 if verdict == FAIL else 0.1),

@@ -1,11 +1,14 @@
 """The audit trail: hash chain, append-only triggers, and tampering with any column of any row, deleting any row or
 inserting one is found by verify_chain() and by `main.py audit verify`."""
+
 from __future__ import annotations
 
 import io
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from db.guarded import GuardedDatabase
 from db.records import HistoryFilter
 from db.repository import Database
 
-COLUMNS = HASHED_FIELDS + ("hash",)
+COLUMNS = (*HASHED_FIELDS, "hash")
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +41,12 @@ def build_trail(data_dir: Path, frame) -> int:
         assert g.users.authenticate("eve", "engineer-password").ok
         product = g.create_product(eng, "widget", references=[frame(1)], calibration={"id": "c1", "threshold": 0.4})
         g.set_threshold_override(eng, product.id, 0.55, reason="new lighting, ticket 42")
-        insp = g.record_inspection(eng, product_id=product.id, image=frame(2),
-                                   result={"verdict": "FAIL", "probability": 0.9, "score": 0.8, "threshold": 0.55})
+        insp = g.record_inspection(
+            eng,
+            product_id=product.id,
+            image=frame(2),
+            result={"verdict": "FAIL", "probability": 0.9, "score": 0.8, "threshold": 0.55},
+        )
         g.review(eng, insp.id, "false_alarm", reason="scratch on the fixture, not the part")
         g.set_station_setting(admin, "idle_logout_s", 300)
         g.export_history_csv(eng, HistoryFilter(), data_dir.parent / "export.csv")
@@ -76,7 +83,7 @@ def cli_verify(data_dir: Path, capsys) -> tuple[int, str]:
 
 def rows(conn: sqlite3.Connection) -> list[dict]:
     cur = conn.execute(f"SELECT {', '.join(COLUMNS)} FROM audit_events ORDER BY id")
-    return [dict(zip(COLUMNS, r)) for r in cur.fetchall()]
+    return [dict(zip(COLUMNS, r, strict=False)) for r in cur.fetchall()]
 
 
 def tampered_value(column: str, row: dict):
@@ -106,7 +113,7 @@ def test_an_untouched_trail_verifies_and_links_every_row(trail, capsys) -> None:
     finally:
         conn.close()
     assert chain[0]["prev_hash"] == GENESIS_HASH
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(chain, chain[1:]))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(chain))
     assert len({r["hash"] for r in chain}) == n
 
 
@@ -189,9 +196,16 @@ def test_inserting_a_row_is_detected(trail, raw) -> None:
     data_dir, n = trail
     last = rows(raw)[-1]
     forged = {
-        "id": n + 1, "at": "2030-01-01 00:00:00.000000", "actor": "mallory", "action": "threshold_override",
-        "target": "product:widget", "before": "null", "after": '{"threshold_override": 1000}', "reason": "x",
-        "prev_hash": last["hash"], "hash": "0" * 64,
+        "id": n + 1,
+        "at": "2030-01-01 00:00:00.000000",
+        "actor": "mallory",
+        "action": "threshold_override",
+        "target": "product:widget",
+        "before": "null",
+        "after": '{"threshold_override": 1000}',
+        "reason": "x",
+        "prev_hash": last["hash"],
+        "hash": "0" * 64,
     }
     _insert(raw, forged)  # at the end, with a made-up hash
     assert verify(data_dir) == n + 1
@@ -202,11 +216,12 @@ def test_inserting_a_row_is_detected(trail, raw) -> None:
     assert verify(data_dir) is None
 
     # in front of the first row, hashed "correctly" from the genesis: the old first row no longer links to it
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     front = dict(forged, id=0, prev_hash=GENESIS_HASH)
-    front["hash"] = row_hash({**front, "at": datetime(2030, 1, 1, tzinfo=timezone.utc), "before": None,
-                              "after": {"threshold_override": 1000}})
+    front["hash"] = row_hash(
+        {**front, "at": datetime(2030, 1, 1, tzinfo=UTC), "before": None, "after": {"threshold_override": 1000}}
+    )
     _insert(raw, front)
     assert verify(data_dir) == 1
 
@@ -282,6 +297,8 @@ def test_audit_list_filters(trail) -> None:
 def test_main_reads_passwords_from_stdin_not_argv(trail, monkeypatch, capsys) -> None:
     # sanity of the test helpers used by the CLI tests: stdin is a stream, argv carries no password
     monkeypatch.setattr("sys.stdin", io.StringIO("admin-password\n"))
-    rc = main_module.main(["users", "disable", "eve", "--user", "root", "--password-stdin", "--data-dir", str(trail[0])])
+    rc = main_module.main(
+        ["users", "disable", "eve", "--user", "root", "--password-stdin", "--data-dir", str(trail[0])]
+    )
     assert rc == 0 and "eve is disabled" in capsys.readouterr().out
     assert verify(trail[0]) is None

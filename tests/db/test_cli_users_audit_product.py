@@ -2,6 +2,7 @@
 
 Most run main.main(argv) in this process with stdin replaced; one runs main.py as a subprocess, as a plant would.
 `product create` loads the real encoder, so it runs once."""
+
 from __future__ import annotations
 
 import io
@@ -63,28 +64,67 @@ def test_users_first_admin_then_add_list_disable_passwd(cli, data_dir: Path) -> 
     assert rc == 0 and "added root (admin), the station's first user" in out
     rc, out, err = cli("users", "add", "eve", "--password-stdin", stdin="admin-password\nengineer-password\n")
     assert rc == 2 and "--role" in err
-    rc, out, err = cli("users", "add", "eve", "--role", "engineer", "--password-stdin",
-                       stdin="engineer-password\n")
+    rc, out, err = cli("users", "add", "eve", "--role", "engineer", "--password-stdin", stdin="engineer-password\n")
     assert rc == 2 and "--user NAME" in err  # users exist: somebody has to act
-    rc, out, err = cli("users", "add", "eve", "--role", "engineer", "--user", "root", "--password-stdin",
-                       stdin="admin-password\nengineer-password\n")
+    rc, out, err = cli(
+        "users",
+        "add",
+        "eve",
+        "--role",
+        "engineer",
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="admin-password\nengineer-password\n",
+    )
     assert rc == 0 and "added eve (engineer)" in out
-    rc, out, err = cli("users", "add", "anna", "--role", "operator", "--user", "eve", "--password-stdin",
-                       stdin="engineer-password\noperator-password\n")
+    rc, out, err = cli(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "operator",
+        "--user",
+        "eve",
+        "--password-stdin",
+        stdin="engineer-password\noperator-password\n",
+    )
     assert rc == 3 and "may not manage users" in err
-    rc, out, err = cli("users", "add", "anna", "--role", "operator", "--user", "root", "--password-stdin",
-                       stdin="wrong-password\noperator-password\n")
+    rc, out, err = cli(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "operator",
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="wrong-password\noperator-password\n",
+    )
     assert rc == 3 and "Wrong name or password" in err
-    rc, out, err = cli("users", "add", "plc", "--role", "line", "--user", "root", "--password-stdin",
-                       stdin="admin-password\nshort\n")
+    rc, out, err = cli(
+        "users", "add", "plc", "--role", "line", "--user", "root", "--password-stdin", stdin="admin-password\nshort\n"
+    )
     assert rc == 1 and "at least 8" in err
-    rc, out, err = cli("users", "add", "plc", "--role", "line", "--user", "root", "--password-stdin",
-                       stdin="admin-password\nline-password\n")
+    rc, out, err = cli(
+        "users",
+        "add",
+        "plc",
+        "--role",
+        "line",
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="admin-password\nline-password\n",
+    )
     assert rc == 0
     rc, out, err = cli("users", "list")
     assert rc == 0
     assert [ln.split("\t")[:3] for ln in out.splitlines()] == [
-        ["eve", "engineer", "enabled"], ["plc", "line", "enabled"], ["root", "admin", "enabled"]]
+        ["eve", "engineer", "enabled"],
+        ["plc", "line", "enabled"],
+        ["root", "admin", "enabled"],
+    ]
 
     rc, out, err = cli("users", "disable", "plc", "--user", "root", "--password-stdin", stdin="admin-password\n")
     assert rc == 0 and "plc is disabled" in out
@@ -92,8 +132,9 @@ def test_users_first_admin_then_add_list_disable_passwd(cli, data_dir: Path) -> 
     assert rc == 1 and "only enabled admin" in err
     rc, out, err = cli("users", "passwd", "eve", "--password-stdin", stdin="engineer-password\nnew-engineer-password\n")
     assert rc == 0 and "password of eve changed" in out  # her own, with the current password first
-    rc, out, err = cli("users", "passwd", "eve", "--user", "root", "--password-stdin",
-                       stdin="admin-password\nadmin-set-password\n")
+    rc, out, err = cli(
+        "users", "passwd", "eve", "--user", "root", "--password-stdin", stdin="admin-password\nadmin-set-password\n"
+    )
     assert rc == 0
     rc, out, err = cli("users", "enable", "plc", "--user", "eve", "--password-stdin", stdin="admin-set-password\n")
     assert rc == 3
@@ -129,17 +170,46 @@ def test_product_commands_refuse_before_any_work(cli, data_dir: Path, tmp_path: 
     rc, out, err = cli("product", "create", "widget", "--ref", str(good))
     assert rc == 3 and "no users yet" in err
     cli("users", "add", "root", "--password-stdin", stdin="admin-password\n")
-    cli("users", "add", "anna", "--role", "operator", "--user", "root", "--password-stdin",
-        stdin="admin-password\noperator-password\n")
-    rc, out, err = cli("product", "create", "widget", "--ref", str(good), "--user", "anna", "--password-stdin",
-                       stdin="operator-password\n")
+    cli(
+        "users",
+        "add",
+        "anna",
+        "--role",
+        "operator",
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="admin-password\noperator-password\n",
+    )
+    rc, out, err = cli(
+        "product",
+        "create",
+        "widget",
+        "--ref",
+        str(good),
+        "--user",
+        "anna",
+        "--password-stdin",
+        stdin="operator-password\n",
+    )
     assert rc == 3 and "may not create, change, recalibrate or delete products" in err
     rc, out, err = cli("product", "create", "widget", "--user", "root", "--password-stdin", stdin="admin-password\n")
     assert rc == 2 and "no reference images" in err
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    rc, out, err = cli("product", "create", "widget", "--ref", str(good), "--ref", str(broken), "--user", "root",
-                       "--password-stdin", stdin="admin-password\n")
+    rc, out, err = cli(
+        "product",
+        "create",
+        "widget",
+        "--ref",
+        str(good),
+        "--ref",
+        str(broken),
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="admin-password\n",
+    )
     assert rc == 1 and "broken.png" in err and len(err.strip().splitlines()) == 1
     rc, out, err = cli("product", "list")
     assert rc == 0 and "no products yet" in out
@@ -167,14 +237,43 @@ def test_product_create_builds_calibrates_stores_and_audits(cli, data_dir: Path,
 
     refs = _reference_images(tmp_path)
     cli("users", "add", "root", "--password-stdin", stdin="admin-password\n")
-    cli("users", "add", "eve", "--role", "engineer", "--user", "root", "--password-stdin",
-        stdin="admin-password\nengineer-password\n")
-    rc, out, err = cli("product", "create", "widget", "--ref", str(refs[0]), "--ref", str(refs[1]),
-                       "--user", "eve", "--password-stdin", stdin="engineer-password\n")
+    cli(
+        "users",
+        "add",
+        "eve",
+        "--role",
+        "engineer",
+        "--user",
+        "root",
+        "--password-stdin",
+        stdin="admin-password\nengineer-password\n",
+    )
+    rc, out, err = cli(
+        "product",
+        "create",
+        "widget",
+        "--ref",
+        str(refs[0]),
+        "--ref",
+        str(refs[1]),
+        "--user",
+        "eve",
+        "--password-stdin",
+        stdin="engineer-password\n",
+    )
     assert rc == 0, err
     assert "created product widget (#1) with 2 references, threshold" in out
-    rc, out, err = cli("product", "create", "Widget", "--ref", str(refs[0]), "--user", "eve", "--password-stdin",
-                       stdin="engineer-password\n")
+    rc, out, err = cli(
+        "product",
+        "create",
+        "Widget",
+        "--ref",
+        str(refs[0]),
+        "--user",
+        "eve",
+        "--password-stdin",
+        stdin="engineer-password\n",
+    )
     assert rc == 1 and "already exists" in err
     rc, out, _ = cli("product", "list")
     assert rc == 0 and out.startswith("1\twidget\t2 references\tthreshold ")
@@ -188,8 +287,12 @@ def test_product_create_builds_calibrates_stores_and_audits(cli, data_dir: Path,
         assert trail.verify() is None
     assert names == ["good-0.png", "good-1.png"]
     assert info.calibrated_threshold is not None and info.calibration["threshold"] == info.calibrated_threshold
-    assert events == [("product_created", "eve"), ("reference_added", "eve"), ("reference_added", "eve"),
-                      ("product_recalibrated", "eve")]
+    assert events == [
+        ("product_created", "eve"),
+        ("reference_added", "eve"),
+        ("reference_added", "eve"),
+        ("product_recalibrated", "eve"),
+    ]
     saved = ProductModel.load(model_dir(data_dir, info.id))  # where the station looks: it will not rebuild
     assert saved.reference_hashes == tuple(image_hash(check_array(a)) for a in arrays)
     assert saved.calibration.to_dict() == info.calibration
@@ -200,8 +303,15 @@ def test_main_py_as_a_subprocess_reads_the_password_from_stdin(tmp_path: Path) -
     env.pop("INSPECTION_DB_URL", None)
 
     def main_py(*argv: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, str(ROOT / "main.py"), *argv], input=stdin, capture_output=True,
-                              text=True, env=env, cwd=ROOT, timeout=120)
+        return subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), *argv],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=ROOT,
+            timeout=120,
+        )
 
     done = main_py("users", "add", "root", "--role", "admin", "--password-stdin", stdin="admin-password\n")
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,7 @@
 """The db stores what core produces: calibration dicts, decoder settings, results with regions, heatmaps.
 
 Uses the real core types (no model weights needed: the calibration is fitted on given scores)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,7 +21,11 @@ def test_calibration_and_settings_round_trip_through_the_database(database: Data
     stored = database.products.get(product.id)
     assert stored.calibration == calibration.to_dict()  # the JSON column keeps core's dict exactly
     restored = Calibration.from_dict(stored.calibration or {})
-    assert (restored.threshold, restored.scale, restored.id) == (calibration.threshold, calibration.scale, calibration.id)
+    assert (restored.threshold, restored.scale, restored.id) == (
+        calibration.threshold,
+        calibration.scale,
+        calibration.id,
+    )
     assert DecoderSettings.from_dict(stored.settings["decoder"]) == DecoderSettings()
     assert stored.threshold_in_use == calibration.threshold
     overridden = calibration.with_override(calibration.threshold * 1.2, by="supervisor")

@@ -1,4 +1,5 @@
 """Locked, read-only, full, unreachable and damaged databases: a clear message, and nothing half-written."""
+
 from __future__ import annotations
 
 import errno
@@ -130,7 +131,9 @@ def test_disk_full_while_storing_the_frame_records_nothing(
 
     monkeypatch.setattr(image_store_module.os, "write", full)
     with pytest.raises(StorageError, match="full") as info:
-        database.inspections.record(product_id=product.id, result=make_result(), image=make_frame(1), heatmap=make_frame(2))
+        database.inspections.record(
+            product_id=product.id, result=make_result(), image=make_frame(1), heatmap=make_frame(2)
+        )
     assert isinstance(info.value, DatabaseError)  # one family to catch in the UI
     assert rows(database, Inspection) == 0
     assert store_files(database.store.root) == []
@@ -156,7 +159,9 @@ def test_heatmap_failure_after_the_frame_records_nothing(
 
     monkeypatch.setattr(ImageStore, "_write_atomic", staticmethod(second_write_fails))
     with pytest.raises(StorageError, match="read-only disk"):
-        database.inspections.record(product_id=product.id, result=make_result(), image=make_frame(1), heatmap=make_frame(2))
+        database.inspections.record(
+            product_id=product.id, result=make_result(), image=make_frame(1), heatmap=make_frame(2)
+        )
     assert rows(database, Inspection) == 0
     assert len(store_files(database.store.root)) == 1  # the frame alone, whole: no row points to a missing heatmap
     database.close()

@@ -2,6 +2,7 @@
 unlinked file, the station said "saved #N", and every row was gone once it closed. Now every transaction on a
 file that was deleted or replaced raises a transient DatabaseUnreachableError: nothing is reported saved, the
 writer keeps the result and retries."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Content-addressed image store: layout, idempotence, verification, and failures that leave nothing behind."""
+
 from __future__ import annotations
 
 import errno
@@ -132,7 +133,9 @@ def test_disk_full_while_writing_gives_storage_error_and_no_partial_file(
     assert store_files(store.root) == []  # neither the temporary nor a final file
 
 
-def test_disk_full_at_fsync_leaves_no_file(store_files, tmp_path: Path, make_frame, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_at_fsync_leaves_no_file(
+    store_files, tmp_path: Path, make_frame, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = ImageStore(tmp_path / "images")
     monkeypatch.setattr(image_store_module.os, "fsync", _raise(errno.ENOSPC))
     with pytest.raises(StorageError, match="full"):

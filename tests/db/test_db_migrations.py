@@ -1,4 +1,5 @@
 """Migrations on a temporary SQLite file; the migrated schema equals the models; version checks; engine setup."""
+
 from __future__ import annotations
 
 import io
@@ -172,13 +173,17 @@ def test_0003_adds_line_mode_provenance_and_old_rows_read_as_cold(tmp_path: Path
     try:
         migrate.upgrade(engine, "0002_users_audit")
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')"))
-            conn.execute(text(
-                "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
-                " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
-                " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
-                " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
-            ))
+            conn.execute(
+                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+                )
+            )
         assert migrate.upgrade(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(text("SELECT mode, pool_size FROM inspections")).one() == ("cold", 0)
@@ -196,13 +201,17 @@ def test_0004_adds_part_ids_and_the_outbox_and_old_rows_have_no_part_id(tmp_path
     try:
         migrate.upgrade(engine, "0003_line_mode")
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')"))
-            conn.execute(text(
-                "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
-                " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
-                " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
-                " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
-            ))
+            conn.execute(
+                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+                )
+            )
         assert migrate.upgrade(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(text("SELECT part_id FROM inspections")).one() == (None,)
@@ -226,7 +235,9 @@ def test_an_0001_database_with_data_upgrades_keeping_it(tmp_path: Path) -> None:
     try:
         assert migrate.upgrade(engine, "0001") == "0001"
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO products (name, created_at, settings) VALUES ('widget', '2024-01-01 00:00:00', '{}')"))
+            conn.execute(
+                text("INSERT INTO products (name, created_at, settings) VALUES ('widget', '2024-01-01 00:00:00', '{}')")
+            )
         with pytest.raises(SchemaTooOldError, match=f"schema is 0001, this station needs {HEAD}"):
             migrate.check_schema(engine)
         assert migrate.upgrade(engine) == HEAD

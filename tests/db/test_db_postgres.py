@@ -4,10 +4,11 @@ Runs only when INSPECTION_TEST_PG_URL names an empty, throwaway database, e.g.
 ``postgresql+psycopg://station@127.0.0.1:55432/station_test`` (needs the psycopg driver: ``pip install
 'psycopg[binary]'``). The test migrates it, exercises the repository, then downgrades it back to empty.
 """
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,11 @@ def test_postgresql_migrations_round_trip_and_stats(tmp_path: Path, make_frame, 
                 image=make_frame(i),
                 time=t0 + timedelta(minutes=i),
             )
-            for i, (verdict, score, locs) in enumerate([("PASS", 0.3, ()), ("FAIL", 2.0, ("center",)), ("FAIL", 2.5, ("center", "top left"))])
+            for i, (verdict, score, locs) in enumerate(
+                [("PASS", 0.3, ()), ("FAIL", 2.0, ("center",)), ("FAIL", 2.5, ("center", "top left"))]
+            )
         ]
-        assert recs[0].time == t0 and recs[0].time.tzinfo == timezone.utc
+        assert recs[0].time == t0 and recs[0].time.tzinfo == UTC
         database.inspections.mark_false_alarm(recs[1].id, by="qa", add_as_reference=True)
         page = database.history.query(HistoryFilter(product_id=product.id, verdict="FAIL", reviewed=True))
         assert [r.id for r in page.records] == [recs[1].id] and page.total == 1
@@ -61,7 +64,9 @@ def test_postgresql_migrations_round_trip_and_stats(tmp_path: Path, make_frame, 
         assert (today.inspected, today.rejected, today.false_alarms) == (3, 2, 1)
         locs = database.stats.region_locations(product="widget", start=t0, end=now)
         assert [(c.location, c.regions) for c in locs.locations] == [("center", 2), ("top left", 1)]
-        day = database.stats.yield_per_day(product="widget", start=t0.replace(hour=0), end=t0.replace(hour=0) + timedelta(days=1))
+        day = database.stats.yield_per_day(
+            product="widget", start=t0.replace(hour=0), end=t0.replace(hour=0) + timedelta(days=1)
+        )
         assert [(b.inspected, b.passed) for b in day.buckets] == [(3, 1)]
         database.chat.append("user", "why?", inspection_id=recs[2].id)
         database.products.delete(product.id, delete_history=True)

@@ -1,8 +1,9 @@
 """The repository as the desktop uses it: products, references, record -> history -> review -> CSV, chat."""
+
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from db.models import Inspection
 from db.records import HistoryFilter, InspectionRecord
 from db.repository import Database
 
-T0 = datetime(2024, 3, 4, 8, 0, tzinfo=timezone.utc)  # a Monday
+T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)  # a Monday
 
 
 def count_inspections(database: Database) -> int:
@@ -167,7 +168,11 @@ def test_record_history_review_csv_round_trip(database: Database, make_frame, ma
     reviewed = database.inspections.mark_false_alarm(
         records[3].id, by="supervisor", note="dust on the lens", add_as_reference=True, now=T0 + timedelta(hours=1)
     )
-    assert (reviewed.review_status, reviewed.reviewed_by, reviewed.review_note) == ("false_alarm", "supervisor", "dust on the lens")
+    assert (reviewed.review_status, reviewed.reviewed_by, reviewed.review_note) == (
+        "false_alarm",
+        "supervisor",
+        "dust on the lens",
+    )
     assert reviewed.reviewed_at == T0 + timedelta(hours=1)
     new_refs = database.references.list(widget.id)
     assert [(r.image_sha256, r.source) for r in new_refs] == [(records[3].image_sha256, "false_alarm")]
@@ -180,7 +185,9 @@ def test_record_history_review_csv_round_trip(database: Database, make_frame, ma
         records[3].id,
     ]
     assert database.history.query(HistoryFilter(reviewed=False)).total == 4
-    assert [r.id for r in database.history.query(HistoryFilter(review_status="confirmed_defect")).records] == [records[1].id]
+    assert [r.id for r in database.history.query(HistoryFilter(review_status="confirmed_defect")).records] == [
+        records[1].id
+    ]
 
     out = tmp_path / "exports" / "widget-fails.csv"
     n = database.history.export_csv(HistoryFilter(product_id=widget.id, verdict="FAIL", limit=1), out)
@@ -200,7 +207,9 @@ def test_record_history_review_csv_round_trip(database: Database, make_frame, ma
     assert cleared.review_status == "none" and cleared.reviewed_by is None
 
 
-def test_export_failure_keeps_the_previous_file(database: Database, make_frame, make_result, tmp_path: Path, monkeypatch) -> None:
+def test_export_failure_keeps_the_previous_file(
+    database: Database, make_frame, make_result, tmp_path: Path, monkeypatch
+) -> None:
     import errno
 
     import db.history as history_module
@@ -222,14 +231,18 @@ def test_export_failure_keeps_the_previous_file(database: Database, make_frame, 
         database.history.export_csv(None, tmp_path)
 
 
-def test_bad_results_are_refused_before_anything_is_written(database: Database, make_frame, make_result, store_files) -> None:
+def test_bad_results_are_refused_before_anything_is_written(
+    database: Database, make_frame, make_result, store_files
+) -> None:
     p = database.products.create("x")
     with pytest.raises(ValidationError, match="score is nan"):
         database.inspections.record(product_id=p.id, result=make_result(score=float("nan")), image=make_frame(1))
     with pytest.raises(ValidationError, match="Unknown verdict"):
         database.inspections.record(product_id=p.id, result={"verdict": "MAYBE"}, image=make_frame(1))
     with pytest.raises(ValueError, match="timezone-aware"):
-        database.inspections.record(product_id=p.id, result=make_result(), image=make_frame(1), time=datetime(2024, 1, 1))
+        database.inspections.record(
+            product_id=p.id, result=make_result(), image=make_frame(1), time=datetime(2024, 1, 1)
+        )
     assert count_inspections(database) == 0
     assert store_files(database.store.root) == []
 
@@ -248,7 +261,9 @@ def test_numpy_values_and_mappings_are_recorded_as_plain_json(database: Database
         "probability": np.float32(0.75),
         "score": np.float64(2.0),
         "threshold": 1.0,
-        "regions": [{"bbox": [np.int64(1), 2, 3, 4], "area_pct": np.float32(0.5), "location": "center", "peak": float("inf")}],
+        "regions": [
+            {"bbox": [np.int64(1), 2, 3, 4], "area_pct": np.float32(0.5), "location": "center", "peak": float("inf")}
+        ],
         "timings_ms": {"total": np.float32(4.0)},
         "image_size": (32, 24),
     }
@@ -263,11 +278,16 @@ def test_chat_messages_per_inspection_and_product(database: Database, make_frame
     p = database.products.create("x")
     rec = database.inspections.record(product_id=p.id, result=make_result(FAIL, 2.0), image=make_frame(1))
     database.chat.append("user", "Why did it fail?", inspection_id=rec.id, time=T0)
-    database.chat.append("assistant", "A scratch at the top left.", inspection_id=rec.id, time=T0 + timedelta(seconds=2))
+    database.chat.append(
+        "assistant", "A scratch at the top left.", inspection_id=rec.id, time=T0 + timedelta(seconds=2)
+    )
     database.chat.append("user", "How many rejects today?", product_id=p.id, time=T0 + timedelta(seconds=5))
     database.chat.append("user", "Which product fails most?", time=T0 + timedelta(seconds=6))
     conv = database.chat.for_inspection(rec.id)
-    assert [(m.role, m.text) for m in conv] == [("user", "Why did it fail?"), ("assistant", "A scratch at the top left.")]
+    assert [(m.role, m.text) for m in conv] == [
+        ("user", "Why did it fail?"),
+        ("assistant", "A scratch at the top left."),
+    ]
     assert conv[0].product_id == p.id and conv[0].time == T0
     assert [m.text for m in database.chat.for_product(p.id)][-1] == "How many rejects today?"
     assert [m.text for m in database.chat.for_product(p.id, general_only=True)] == ["How many rejects today?"]

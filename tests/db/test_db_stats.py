@@ -1,19 +1,19 @@
 """Statistics on a hand-built history with answers worked out by hand (exact equality)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
 
 from core.result import InspectionResult, Region
-
 from db import stats
 from db.errors import NotFoundError
 from db.repository import Database
 
-UTC = timezone.utc
+UTC = UTC
 PLUS2 = timezone(timedelta(hours=2))
 NOW = datetime(2024, 3, 6, 15, 30, tzinfo=UTC)  # a Wednesday; this week began Monday 2024-03-04 00:00
 
@@ -122,7 +122,11 @@ def test_yield_per_hour(history: Database) -> None:
     assert (series.inspected, series.passed, series.failed, series.yield_pct) == (6, 4, 2, 100.0 * 4 / 6)
     # empty hours are listed with no yield
     quiet = history.stats.yield_per_hour(product="widget", start=at(6, 10), end=at(6, 12, 30))
-    assert [(b.start, b.inspected, b.yield_pct) for b in quiet.buckets] == [(at(6, 10), 0, None), (at(6, 11), 0, None), (at(6, 12), 0, None)]
+    assert [(b.start, b.inspected, b.yield_pct) for b in quiet.buckets] == [
+        (at(6, 10), 0, None),
+        (at(6, 11), 0, None),
+        (at(6, 12), 0, None),
+    ]
     assert quiet.yield_pct is None
 
 

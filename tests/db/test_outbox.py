@@ -1,8 +1,9 @@
 """Part ids and the MQTT outbox: the result message is written in the inspection's own transaction, read back in
 order, marked sent; a failure writes neither."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from core.result import FAIL
 from db.errors import DatabaseError, NotFoundError, ValidationError
 from db.models import Inspection, OutboxMessage
 
-T0 = datetime(2026, 3, 4, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 4, 8, 0, tzinfo=UTC)
 
 
 def _count(database, model) -> int:
@@ -23,8 +24,14 @@ def _count(database, model) -> int:
 def test_record_with_part_id_writes_the_row_and_its_message_together(database, make_frame, make_result):
     product = database.products.create("widget")
     rec = database.inspections.record(
-        product_id=product.id, result=make_result(FAIL, score=2.0, locations=("top left",)), image=make_frame(1),
-        heatmap=make_frame(2), time=T0, station="line-1", part_id=" P-0001 ", outbox_topic="plant/line1/result",
+        product_id=product.id,
+        result=make_result(FAIL, score=2.0, locations=("top left",)),
+        image=make_frame(1),
+        heatmap=make_frame(2),
+        time=T0,
+        station="line-1",
+        part_id=" P-0001 ",
+        outbox_topic="plant/line1/result",
     )
     assert rec.part_id == "P-0001" and database.inspections.get(rec.id).part_id == "P-0001"
     [entry] = database.outbox.pending()
@@ -48,8 +55,9 @@ def test_without_a_topic_no_message_and_without_a_part_id_none(database, make_fr
 def test_messages_come_back_oldest_first(database, make_frame, make_result):
     product = database.products.create("widget")
     for i in range(5):
-        database.inspections.record(product_id=product.id, result=make_result(), image=make_frame(i),
-                                    part_id=f"P{i}", outbox_topic="t")
+        database.inspections.record(
+            product_id=product.id, result=make_result(), image=make_frame(i), part_id=f"P{i}", outbox_topic="t"
+        )
     assert [e.payload["part_id"] for e in database.outbox.pending()] == ["P0", "P1", "P2", "P3", "P4"]
     assert [e.payload["part_id"] for e in database.outbox.pending(limit=2)] == ["P0", "P1"]
 
@@ -63,8 +71,9 @@ def test_a_failing_outbox_write_leaves_no_row(database, make_frame, make_result,
 
     monkeypatch.setattr(inspections_module, "enqueue_result", broken)
     with pytest.raises(DatabaseError):
-        database.inspections.record(product_id=product.id, result=make_result(), image=make_frame(1),
-                                    part_id="P1", outbox_topic="t")
+        database.inspections.record(
+            product_id=product.id, result=make_result(), image=make_frame(1), part_id="P1", outbox_topic="t"
+        )
     assert _count(database, Inspection) == 0 and _count(database, OutboxMessage) == 0
 
 
@@ -74,6 +83,7 @@ def test_unknown_product_and_bad_part_ids_write_nothing(database, make_frame, ma
     product = database.products.create("widget")
     for bad in ("x" * 101, "line\nbreak"):
         with pytest.raises(ValidationError, match="part id"):
-            database.inspections.record(product_id=product.id, result=make_result(), image=make_frame(1),
-                                        part_id=bad, outbox_topic="t")
+            database.inspections.record(
+                product_id=product.id, result=make_result(), image=make_frame(1), part_id=bad, outbox_topic="t"
+            )
     assert _count(database, Inspection) == 0 and _count(database, OutboxMessage) == 0

@@ -1,9 +1,10 @@
 """Users: first-run admin, argon2 hashes, lock-out, disabled accounts, password changes, the last admin, and the
 Qt-free login session (login / logout / idle logout) the desktop builds on."""
+
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from db.repository import Database
 from db.roles import MANAGE_USERS, REVIEW
 from db.users import LOCKOUT, MAX_FAILED_LOGINS, LoginStatus
 
-T0 = datetime(2024, 3, 4, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
@@ -87,10 +88,13 @@ def test_lock_out_after_repeated_failures(guarded: GuardedDatabase, admin) -> No
     locked = guarded.users.authenticate("anna", "wrong-last", now=T0)
     assert locked.status is LoginStatus.LOCKED and locked.locked_until == T0 + LOCKOUT
     # while locked, even the right password is refused
-    assert guarded.users.authenticate("anna", "right-password", now=T0 + LOCKOUT - timedelta(seconds=1)).status is LoginStatus.LOCKED
+    assert (
+        guarded.users.authenticate("anna", "right-password", now=T0 + LOCKOUT - timedelta(seconds=1)).status
+        is LoginStatus.LOCKED
+    )
     ok = guarded.users.authenticate("anna", "right-password", now=T0 + LOCKOUT + timedelta(seconds=1))
     assert ok.ok and ok.user.name == "anna" and ok.user.failed_logins == 0 and ok.user.locked_until is None
-    failed = [e for e in guarded.audit.list(action="login_failed", newest_first=False)]
+    failed = list(guarded.audit.list(action="login_failed", newest_first=False))
     assert [e.after["reason"] for e in failed] == ["wrong password"] * MAX_FAILED_LOGINS + ["locked"]
     assert guarded.audit.verify() is None
 
@@ -110,7 +114,9 @@ def test_unknown_names_and_disabled_accounts(guarded: GuardedDatabase, admin) ->
     anna = guarded.users.add(admin, "anna", "operator", "right-password")
     guarded.users.disable(admin, "anna")
     assert guarded.users.authenticate("anna", "right-password").status is LoginStatus.DISABLED
-    assert guarded.users.authenticate("anna", "wrong-password").status is LoginStatus.BAD_CREDENTIALS  # says nothing more
+    assert (
+        guarded.users.authenticate("anna", "wrong-password").status is LoginStatus.BAD_CREDENTIALS
+    )  # says nothing more
     with pytest.raises(PermissionDenied, match="disabled"):
         guarded.check(anna, "inspect")  # a session of a user disabled since is refused too
     guarded.users.enable(admin, "anna")
@@ -177,7 +183,9 @@ def test_the_last_enabled_admin_stays(guarded: GuardedDatabase, admin) -> None:
     assert not guarded.users.get("root").enabled
 
 
-def test_hashes_are_upgraded_at_login_when_parameters_change(guarded: GuardedDatabase, admin, database, monkeypatch) -> None:
+def test_hashes_are_upgraded_at_login_when_parameters_change(
+    guarded: GuardedDatabase, admin, database, monkeypatch
+) -> None:
     guarded.users.add(admin, "anna", "operator", "operator-password")
     with database.engine.connect() as conn:
         old = conn.execute(select(User.password_hash).where(User.name == "anna")).scalar_one()

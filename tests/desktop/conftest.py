@@ -1,14 +1,15 @@
 """Fixtures of the live-station tests: a real temporary database, the fake inspector and one shared real
 Inspector (loaded once per session) for the tests that need the real model."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from station_fakes import FakeInspector
 
 from db.repository import Database
-from station_fakes import FakeInspector
 
 
 @pytest.fixture
@@ -37,12 +38,12 @@ class StationRig:
     """A main window with a station on a real database, the fake (or real) inspector and a chosen source."""
 
     def __init__(self, qtbot, database, data_dir: Path, inspector, source_factory, backoff_s: float = 0.05):
-        from desktop.history.history_view import HistoryView
-        from desktop.inference_worker import InferenceService
+        from desktop.controllers.station import Station
+        from desktop.controllers.station_settings import StationSettings
         from desktop.main_window import MainWindow
-        from desktop.record_writer import RecordService
-        from desktop.station import Station
-        from desktop.station_settings import StationSettings
+        from desktop.views.history.history_view import HistoryView
+        from desktop.workers.inference_worker import InferenceService
+        from desktop.workers.record_writer import RecordService
 
         self.database = database
         self.window = MainWindow()
@@ -50,8 +51,13 @@ class StationRig:
         self.inference = InferenceService(lambda: inspector)
         self.recorder = RecordService(database.inspections, station="test-station")
         self.station = Station(
-            self.window, database, self.inference, self.recorder, data_dir,
-            StationSettings(path=data_dir / "settings.json"), source_factory=source_factory,
+            self.window,
+            database,
+            self.inference,
+            self.recorder,
+            data_dir,
+            StationSettings(path=data_dir / "settings.json"),
+            source_factory=source_factory,
             reconnect_backoff_s=backoff_s,
         )
         self.history = HistoryView(database, database.store)
@@ -72,8 +78,12 @@ def make_rig(qtbot, database, tmp_path: Path):
 
     def make(inspector=None, source_factory=None, backoff_s: float = 0.05) -> StationRig:
         rig = StationRig(
-            qtbot, database, tmp_path / "data", inspector or FakeInspector(),
-            source_factory or (lambda spec: DemoCamera(fps=25.0)), backoff_s,
+            qtbot,
+            database,
+            tmp_path / "data",
+            inspector or FakeInspector(),
+            source_factory or (lambda spec: DemoCamera(fps=25.0)),
+            backoff_s,
         )
         rigs.append(rig)
         return rig

@@ -1,5 +1,6 @@
 """Test doubles of the live-station tests: a small fake inspector (fast, deterministic; tests only), a scripted
 frame source that fails and recovers on cue, and synthetic part images."""
+
 from __future__ import annotations
 
 import threading
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from PySide6.QtCore import QObject
 
 from core.errors import InspectionError
@@ -55,7 +55,7 @@ class FakeProduct:
     encoder_id: str = "fake-encoder"
     settings: object = None  # the real ProductModel's DecoderSettings; the fake has none
 
-    def with_threshold_override(self, threshold: float, by: str = "operator") -> "FakeProduct":
+    def with_threshold_override(self, threshold: float, by: str = "operator") -> FakeProduct:
         return replace(self, calibration=FakeCalibration(threshold, overridden=True))
 
     def save(self, folder: Path) -> Path:  # nothing worth keeping: a rebuild takes milliseconds
@@ -170,8 +170,6 @@ class ScriptedSource:
 
     def close(self) -> None:
         self._open = False
-
-
 
 
 class Catch(QObject):

@@ -1,16 +1,18 @@
 """`main.py --demo --screenshot OUT.png --frames N`: the whole station unattended, real database and worker."""
+
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
+from station_fakes import FakeInspector
 
 import core.inspector
 import main as entry
 from db.records import HistoryFilter
 from db.repository import Database
-from station_fakes import FakeInspector
 
 
 @pytest.fixture
@@ -41,13 +43,13 @@ def test_demo_screenshot_run_inspects_records_and_saves_the_window(qtbot, fake_m
 
 
 def test_rows_replayed_from_the_spool_are_not_counted_as_frames(qtbot, fake_model, tmp_path: Path, capsys):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     import numpy as np
 
     from core.result import InspectionResult
+    from desktop.workers.inference_worker import InspectionOutcome
     from line.capture.mailbox import Frame
-    from desktop.inference_worker import InspectionOutcome
     from line.unsaved_spool import UnsavedSpool
 
     data = tmp_path / "data"
@@ -55,11 +57,18 @@ def test_rows_replayed_from_the_spool_are_not_counted_as_frames(qtbot, fake_mode
     assert entry.main(["--demo", "--data-dir", str(data), "--screenshot", str(out), "--frames", "1"]) == 0
     with Database.open(data) as db:
         product = db.products.list()[0]
-    old = datetime(2024, 5, 6, 7, 8, 9, tzinfo=timezone.utc)
+    old = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
     result = InspectionResult("PASS", 0.1, 0.2, 1.0, np.zeros((32, 48), np.float32), [], {"total": 1.0}, "e", "c")
     kept = [
-        InspectionOutcome(Frame(np.full((32, 48, 3), 50 + i, np.uint8), i, "Demo camera", "demo"), product.id,
-                          product.name, result, np.zeros((32, 48, 4), np.uint8), 5.0, finished_at=old.timestamp())
+        InspectionOutcome(
+            Frame(np.full((32, 48, 3), 50 + i, np.uint8), i, "Demo camera", "demo"),
+            product.id,
+            product.name,
+            result,
+            np.zeros((32, 48, 4), np.uint8),
+            5.0,
+            finished_at=old.timestamp(),
+        )
         for i in range(3)
     ]
     assert UnsavedSpool(data / "unsaved").put(kept).written == 3  # an earlier run could not save these
@@ -83,12 +92,25 @@ def test_unusable_data_folder_exits_with_a_message(qtbot, fake_model, tmp_path: 
     assert "error:" in err and "data folder" in err.lower()
 
 
-def test_a_source_that_gives_no_frames_ends_the_unattended_run_with_its_reason(qtbot, fake_model, tmp_path, capsys, monkeypatch):
-    import desktop.screenshot_run as run
+def test_a_source_that_gives_no_frames_ends_the_unattended_run_with_its_reason(
+    qtbot, fake_model, tmp_path, capsys, monkeypatch
+):
+    import desktop.controllers.screenshot_run as run
 
     monkeypatch.setattr(run, "FRAME_WAIT_MS", 500)
-    rc = entry.main(["--demo", "--source", str(tmp_path / "gone.mp4"), "--data-dir", str(tmp_path / "data"),
-                     "--screenshot", str(tmp_path / "x.png"), "--frames", "1"])
+    rc = entry.main(
+        [
+            "--demo",
+            "--source",
+            str(tmp_path / "gone.mp4"),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--screenshot",
+            str(tmp_path / "x.png"),
+            "--frames",
+            "1",
+        ]
+    )
     assert rc == 1
     err = capsys.readouterr().err
     assert "no new frame from the source" in err and "gone.mp4 does not exist" in err

@@ -1,4 +1,5 @@
 """Frame sources and the capture thread: newest-frame mailbox, reconnect with backoff, prompt stop."""
+
 from __future__ import annotations
 
 import time
@@ -7,16 +8,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from station_fakes import ScriptedSource, good_part
 
-from desktop.capture.capture_thread import CaptureThread
+from desktop.workers.capture_thread import CaptureThread
 from line.capture.demo_camera import DemoCamera
 from line.capture.folder_source import FolderSource
 from line.capture.mailbox import Frame, LatestFrameMailbox
 from line.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
 from line.capture.source import FrameSource, SourceError
 from line.capture.spec import SourceSpecError, source_from_spec
-
-from station_fakes import ScriptedSource, good_part
 
 
 def _frame(i: int) -> Frame:
@@ -63,7 +63,7 @@ def test_folder_source_errors_name_the_folder(tmp_path: Path):
 def test_video_file_source_reads_rgb_and_loops(tmp_path: Path):
     path = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (64, 48))
-    for i in range(3):
+    for _i in range(3):
         frame = np.zeros((48, 64, 3), np.uint8)
         frame[:, :, 2] = 200  # red in BGR
         writer.write(frame)

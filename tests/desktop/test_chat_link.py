@@ -1,16 +1,18 @@
 """The chat panel wired to the chat worker: questions about the part on screen, streamed answers, the
 conversation stored with its inspection. The language model is left out (the core session then answers with
 the measured facts), so these tests need no model download."""
+
 from __future__ import annotations
 
 import threading
 
+from station_fakes import Catch
+
 from core.chat.session import ChatSession
 from core.errors import ModelLoadError
-from desktop.chat_link import ChatLink
-from desktop.chat_worker import ChatService
-from desktop.demo_setup import ensure_demo_product
-from station_fakes import Catch
+from desktop.controllers.chat_link import ChatLink
+from desktop.controllers.demo_setup import ensure_demo_product
+from desktop.workers.chat_worker import ChatService
 
 
 def _facts_only(history):
@@ -75,7 +77,9 @@ def test_model_that_cannot_load_is_reported_and_facts_still_answer(qtbot, make_r
         rig.station.start("demo", product.id)
     link.start()
     assert "could not be loaded" in failed.wait(qtbot)[0]
-    qtbot.waitUntil(lambda: bool(rig.window.chat.messages) and rig.window.chat.messages[-1].role == "system", timeout=5000)
+    qtbot.waitUntil(
+        lambda: bool(rig.window.chat.messages) and rig.window.chat.messages[-1].role == "system", timeout=5000
+    )
     qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
     with qtbot.waitSignal(rig.station.outcome_shown, timeout=10000):
         rig.station.inspect_now()
@@ -95,11 +99,12 @@ def test_stop_button_reaches_the_worker(qtbot, make_rig, database):
 def test_a_question_asked_before_its_inspection_row_exists_is_stored_with_it(qtbot, database):
     """While the database keeps an inspection waiting (locked, Retry), questions about that part wait with it and
     land in its transcript once the row exists; ones whose row never comes are kept with the product at shutdown."""
-    from desktop.chat_panel import ChatPanel
-    from desktop.inference_worker import InspectionOutcome
-    from desktop.station_status_bar import StationStatusBar
-    from line.capture.mailbox import Frame
     from station_fakes import FakeInspector, bad_part, good_part
+
+    from desktop.widgets.chat_panel import ChatPanel
+    from desktop.widgets.station_status_bar import StationStatusBar
+    from desktop.workers.inference_worker import InspectionOutcome
+    from line.capture.mailbox import Frame
 
     panel, status = ChatPanel(), StationStatusBar()
     qtbot.addWidget(panel)
@@ -125,7 +130,9 @@ def test_a_question_asked_before_its_inspection_row_exists_is_stored_with_it(qtb
     link.set_record(outcomes[0], row.id)
     qtbot.waitUntil(lambda: len(database.chat.for_inspection(row.id)) == 2, timeout=5000)
     assert [(m.role, m.text) for m in database.chat.for_inspection(row.id)] == [
-        ("user", "Where is the defect?"), ("assistant", "At the top left.")]
+        ("user", "Where is the defect?"),
+        ("assistant", "At the top left."),
+    ]
     link.shutdown()  # the second part's row never came: its question is kept with the product
     texts = [m.text for m in database.chat.for_product(product.id)]
     assert "And this one?" in texts and len(texts) == 3

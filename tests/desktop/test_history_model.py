@@ -1,4 +1,5 @@
 """The history table model: rows read page by page in the background, pushes at the top, 100 000 rows."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +19,9 @@ from sqlalchemy import text
 from core.result import FAIL, PASS, InspectionResult
 from db.records import HistoryFilter, InspectionRecord
 from db.repository import Database
-from desktop.history.history_table_model import COL_TIME, COL_VERDICT, HistoryTableModel
-from desktop.history.history_view import HistoryView
-from desktop.history.page_loader import HistoryPageLoader
+from desktop.views.history.history_table_model import COL_TIME, COL_VERDICT, HistoryTableModel
+from desktop.views.history.history_view import HistoryView
+from desktop.views.history.page_loader import HistoryPageLoader
 
 BULK_START = "2024-01-01"  # bulk rows are one second apart from here (UTC)
 
@@ -172,7 +173,7 @@ def test_one_hundred_thousand_rows_stay_responsive(qtbot, db: Database) -> None:
         view.table.scrollToBottom()
         qtbot.waitUntil(lambda: view.model.record_at(100_000) is not None, timeout=10000)
         oldest = view.model.record_at(100_000)
-        assert oldest.time == datetime(2024, 1, 1, 0, 0, 1, tzinfo=timezone.utc)
+        assert oldest.time == datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC)
         assert len(view.model.loaded_records()) <= 400
 
         # Filtering the 100 000 rows: exact count, first page only.

@@ -1,4 +1,5 @@
 """The QA history tab on a real temporary station database: filters, details, reviews, CSV export, failures."""
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,10 @@ from core.result import FAIL, PASS, InspectionResult, Region
 from db.engine import DB_FILENAME
 from db.history import read_csv
 from db.repository import Database
-from desktop.history.filters import REVIEWED_NO, REVIEWED_YES
-from desktop.history.history_table_model import COL_IMAGE, COL_REVIEW, COL_VERDICT
-from desktop.history.history_view import HistoryView
-from desktop.history.inspection_image_view import MODE_HEATMAP
+from desktop.views.history.filters import REVIEWED_NO, REVIEWED_YES
+from desktop.views.history.history_table_model import COL_IMAGE, COL_REVIEW, COL_VERDICT
+from desktop.views.history.history_view import HistoryView
+from desktop.views.history.inspection_image_view import MODE_HEATMAP
 
 DAY1 = date(2024, 3, 4)
 DAY2 = date(2024, 3, 5)
@@ -43,7 +44,8 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 
 def make_result(verdict: str, score: float, locations: tuple[str, ...] = ()) -> InspectionResult:
     regions = [
-        Region(bbox=(4 + 8 * i, 4, 12 + 8 * i, 12), area_pct=2.0 + i, location=loc, peak=score) for i, loc in enumerate(locations)
+        Region(bbox=(4 + 8 * i, 4, 12 + 8 * i, 12), area_pct=2.0 + i, location=loc, peak=score)
+        for i, loc in enumerate(locations)
     ]
     return InspectionResult(
         verdict=verdict,
@@ -268,7 +270,9 @@ def test_thumbnails_load_lazily_and_a_missing_file_says_so(qtbot, view: HistoryV
 # ---------------------------------------------------------------------------------------------- details
 
 
-def test_detail_pane_shows_regions_and_transcript_of_the_selected_inspection(qtbot, view: HistoryView, fixture: Fixture) -> None:
+def test_detail_pane_shows_regions_and_transcript_of_the_selected_inspection(
+    qtbot, view: HistoryView, fixture: Fixture
+) -> None:
     assert view.select_inspection(fixture.chat_id)
     assert view.selected_inspection_id() == fixture.chat_id
     texts = view.detail.region_texts()
@@ -304,7 +308,11 @@ def test_confirm_defect_is_saved_with_reviewer_and_note(qtbot, view: HistoryView
         qtbot.mouseClick(panel.confirm_button, Qt.MouseButton.LeftButton)
     assert blocker.args == [target]
     saved = fixture.db.inspections.get(target)
-    assert (saved.review_status, saved.reviewed_by, saved.review_note) == ("confirmed_defect", OPERATOR, "scratch on the rim")
+    assert (saved.review_status, saved.reviewed_by, saved.review_note) == (
+        "confirmed_defect",
+        OPERATOR,
+        "scratch on the rim",
+    )
     assert view.model.index(view.model.row_of(target), COL_REVIEW).data() == "Confirmed defect"
     assert view.banner.level == "success"
     # The reviewed filter now counts it.
@@ -328,7 +336,7 @@ def test_false_alarm_with_add_as_reference_creates_a_reference(qtbot, view: Hist
 
 
 def test_a_guarded_reference_waits_for_the_reviewers_choice(qtbot, view: HistoryView, fixture: Fixture) -> None:
-    """With a reference guard (desktop/reference_guard.py) nothing is saved until the reviewer has seen the effect;
+    """With a reference guard (desktop/dialogs/reference_guard.py) nothing is saved until the reviewer has seen the effect;
     choosing "only mark as a false alarm" saves the review without the reference."""
     target = fixture.ids[f"{fixture.a}-{DAY1}-{FAIL}"][1]
     pending: list = []
@@ -360,7 +368,9 @@ def test_false_alarm_without_reference_adds_none(qtbot, view: HistoryView, fixtu
 # ---------------------------------------------------------------------------------------------- live pushes
 
 
-def test_a_recorded_inspection_appears_at_the_top_when_it_fits_the_filter(qtbot, view: HistoryView, fixture: Fixture) -> None:
+def test_a_recorded_inspection_appears_at_the_top_when_it_fits_the_filter(
+    qtbot, view: HistoryView, fixture: Fixture
+) -> None:
     apply(qtbot, view, product_id=fixture.a)
     assert view.model.rowCount() == 12
     frame = np.full((24, 32, 3), 90, np.uint8)
@@ -403,7 +413,9 @@ def test_live_rows_held_by_the_view_stay_bounded_over_a_long_run(qtbot, fixture:
 # ---------------------------------------------------------------------------------------------- CSV export
 
 
-def test_csv_export_writes_exactly_the_filtered_rows(qtbot, view: HistoryView, fixture: Fixture, tmp_path: Path) -> None:
+def test_csv_export_writes_exactly_the_filtered_rows(
+    qtbot, view: HistoryView, fixture: Fixture, tmp_path: Path
+) -> None:
     apply(qtbot, view, product_id=fixture.a, verdict=FAIL)
     target = tmp_path / "exports" / "fails.csv"
     target.parent.mkdir()

@@ -1,5 +1,6 @@
 """The inference worker round trip: one thread, model loaded once, products built with progress, newest frame
 wins, errors come back as messages."""
+
 from __future__ import annotations
 
 import threading
@@ -9,11 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from line.capture.mailbox import Frame
-from desktop.inference_worker import NO_REFERENCES_MESSAGE, InferenceService, ProductRequest, ReferenceSource
-from core.imageio import check_array
 from station_fakes import Catch, FakeInspector, bad_part, good_part
+
+from core.imageio import check_array
+from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE, InferenceService, ProductRequest, ReferenceSource
+from line.capture.mailbox import Frame
 
 
 def _frame(image: np.ndarray, index: int) -> Frame:
@@ -161,7 +162,7 @@ def test_line_pool_lives_in_the_worker_is_saved_at_stop_and_forgets_confirmed_de
     from core.imageio import check_array as _check
     from core.line_pool import LinePool
     from core.memory import image_hash
-    from desktop.inference_worker import POOL_FILE
+    from desktop.workers.inference_worker import POOL_FILE
 
     inspector = PoolingInspector()
     svc = InferenceService(lambda: inspector)

@@ -1,4 +1,5 @@
 """The live station's widgets: live view overlay, verdict badge, chat panel streaming, control bar."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,21 +7,26 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 
 from core.result import FAIL, PASS, InspectionResult, Region
-from desktop.chat_panel import ChatPanel
-from desktop.control_bar import ControlBar
-from desktop.inference_worker import heatmap_rgba
-from desktop.live_view import LiveView
-from desktop.verdict_badge import VerdictBadge
+from desktop.widgets.chat_panel import ChatPanel
+from desktop.widgets.control_bar import ControlBar
+from desktop.widgets.live_view import LiveView
+from desktop.widgets.verdict_badge import VerdictBadge
+from desktop.workers.inference_worker import heatmap_rgba
 
 
 def _result(verdict: str = FAIL, regions=None) -> InspectionResult:
     amap = np.zeros((100, 200), np.float32)
     amap[10:40, 20:60] = 2.0
     return InspectionResult(
-        verdict=verdict, probability=0.87 if verdict == FAIL else 0.02, score=2.0 if verdict == FAIL else 0.1,
-        threshold=1.0, anomaly_map=amap,
+        verdict=verdict,
+        probability=0.87 if verdict == FAIL else 0.02,
+        score=2.0 if verdict == FAIL else 0.1,
+        threshold=1.0,
+        anomaly_map=amap,
         regions=regions if regions is not None else [Region((20, 10, 60, 40), 6.0, "top left", 2.0)],
-        timings_ms={"total": 5.0}, encoder_id="e", calibration_id="c",
+        timings_ms={"total": 5.0},
+        encoder_id="e",
+        calibration_id="c",
     )
 
 
@@ -154,7 +160,11 @@ def test_chat_panel_holds_the_conversation_about_the_part_on_screen_not_a_log(qt
     chat.show_part_result("PASS: part 120.")
     chat.show_part_result("PASS: part 121.")
     assert [m.text for m in chat.messages] == [
-        "FAIL: part 119.", "where is the defect?", "At the top left.", "PASS: part 121."]
+        "FAIL: part 119.",
+        "where is the defect?",
+        "At the top left.",
+        "PASS: part 121.",
+    ]
     text = chat.view.toPlainText()
     assert "part 119" in text and "part 120" not in text and text.rstrip().endswith("PASS: part 121.")
 
@@ -176,7 +186,7 @@ def test_control_bar_asks_for_a_folder_and_keeps_the_source_on_cancel(qtbot):
 
 
 def test_status_bar_message_is_whole_in_its_tooltip(qtbot):
-    from desktop.station_status_bar import StationStatusBar
+    from desktop.widgets.station_status_bar import StationStatusBar
 
     bar = StationStatusBar()
     qtbot.addWidget(bar)
@@ -189,7 +199,7 @@ def test_status_bar_message_is_whole_in_its_tooltip(qtbot):
 
 
 def test_status_bar_progress_text_fits_its_bar_and_the_tooltip_holds_it_whole(qtbot):
-    from desktop.station_status_bar import StationStatusBar
+    from desktop.widgets.station_status_bar import StationStatusBar
 
     bar = StationStatusBar()
     qtbot.addWidget(bar)

@@ -1,5 +1,6 @@
 """Products and references: create, add from the current frame or files, see thumbnails, replace, remove; reads and
 writes run off the GUI thread, and a locked database gets a message and a Retry that keeps the input."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -9,11 +10,11 @@ from pathlib import Path
 import cv2
 import pytest
 from PySide6.QtCore import QTimer
+from station_fakes import bad_part, good_part
 
 from db.engine import DB_FILENAME
-from desktop.inference_worker import NO_REFERENCES_MESSAGE
-from desktop.products_dialog import ProductsDialog
-from station_fakes import bad_part, good_part
+from desktop.dialogs.products_dialog import ProductsDialog
+from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE
 
 
 @pytest.fixture
@@ -91,7 +92,9 @@ def test_files_are_added_and_a_corrupt_one_is_named(qtbot, dialog_for, database,
 
 def test_replace_and_remove_references(qtbot, dialog_for, database, tmp_path: Path):
     product = database.products.create("gear")
-    database.references.add(product.id, [_write(tmp_path / "old.png", good_part(1)), _write(tmp_path / "keep.png", good_part(2))])
+    database.references.add(
+        product.id, [_write(tmp_path / "old.png", good_part(1)), _write(tmp_path / "keep.png", good_part(2))]
+    )
     new = _write(tmp_path / "new.png", good_part(5))
     dialog = dialog_for(files=[new])
     assert dialog.gallery.count() == 2

@@ -1,5 +1,6 @@
 """The window's --source pylon:SERIAL streams a Basler camera (free-run) through its capture thread, here pylon's
 emulated camera (PYLON_CAMEMU, inside the pypylon wheel)."""
+
 from __future__ import annotations
 
 import os
@@ -8,9 +9,9 @@ import pytest
 
 os.environ.setdefault("PYLON_CAMEMU", "2")  # read when pypylon first loads its transport layers
 
-from desktop.capture.capture_thread import CaptureThread  # noqa: E402
-from line.capture.spec import source_from_spec  # noqa: E402
-from line.demo_assets import DEMO_CAMERA_DIR  # noqa: E402
+from desktop.workers.capture_thread import CaptureThread
+from line.capture.spec import source_from_spec
+from line.demo_assets import DEMO_CAMERA_DIR
 
 pytest.importorskip("pypylon", reason="pypylon is not installed (pip install pypylon)")
 

@@ -1,6 +1,7 @@
 """Issue 15 (soak): with PySide6 6.12.0 on Python 3.11 each signal emit cost one reference of True, and the window
 aborted ("Fatal Python error: bool_dealloc") after about 16 minutes of Auto mode. Importing desktop installs the
-work-around of desktop/qt_compat.py; emits must not change True's reference count any more."""
+work-around of desktop/qt/qt_compat.py; emits must not change True's reference count any more."""
+
 from __future__ import annotations
 
 import sys

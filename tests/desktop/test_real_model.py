@@ -1,5 +1,6 @@
 """The live loop with the REAL model (one Inspector for the session): worker thread, build, saved-model reload,
 inspection and recording. The product uses small decoder settings and small frames to keep it quick on a CPU."""
+
 from __future__ import annotations
 
 import json
@@ -7,12 +8,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from station_fakes import Catch
 
 from core.calibration import RULE_VERSION
 from core.imageio import load_image
 from line.capture.folder_source import FolderSource
 from line.demo_assets import DEMO_CAMERA_DIR, demo_reference_paths
-from station_fakes import Catch
 
 SIZE = 96
 TINY_DECODER = {"resolution": 64, "augment": [], "self_similarity": False}
@@ -22,7 +23,9 @@ def _small(path: Path) -> np.ndarray:
     return cv2.resize(load_image(path), (SIZE, SIZE), interpolation=cv2.INTER_AREA)
 
 
-def test_real_inspector_builds_inspects_records_and_reloads_the_saved_model(qtbot, make_rig, database, real_inspector, tmp_path):
+def test_real_inspector_builds_inspects_records_and_reloads_the_saved_model(
+    qtbot, make_rig, database, real_inspector, tmp_path
+):
     frames = tmp_path / "frames"
     frames.mkdir()
     for p in sorted(DEMO_CAMERA_DIR.glob("*.png"))[:3]:

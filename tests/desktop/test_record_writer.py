@@ -1,31 +1,33 @@
 """The database writer on a real SQLite database: rows keep the inspection's own time (also when replayed from
 the spool), and writes refused by a lock are retried by themselves once the lock goes."""
+
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from station_fakes import Catch
 
 from core.result import InspectionResult
 from db.engine import DB_FILENAME
 from db.records import HistoryFilter
+from desktop.workers.inference_worker import InspectionOutcome
+from desktop.workers.record_writer import RecordService
 from line.capture.mailbox import Frame
-from desktop.inference_worker import InspectionOutcome
-from desktop.record_writer import RecordService
 from line.unsaved_spool import UnsavedSpool
-from station_fakes import Catch
 
-INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=timezone.utc)
+INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=UTC)
 
 
 def _outcome(product_id: int, i: int, when: datetime | None = None) -> InspectionOutcome:
     img = np.full((32, 48, 3), 10 * i, np.uint8)
     result = InspectionResult("PASS", 0.1, 0.4, 1.0, np.zeros((32, 48), np.float32), [], {"total": 5.0}, "enc", "cal")
-    out = InspectionOutcome(Frame(img, i, "Camera 0"), product_id, "widget", result,
-                            np.zeros((32, 48, 4), np.uint8), 12.0)
+    out = InspectionOutcome(
+        Frame(img, i, "Camera 0"), product_id, "widget", result, np.zeros((32, 48, 4), np.uint8), 12.0
+    )
     return replace(out, finished_at=when.timestamp()) if when is not None else out
 
 

@@ -1,12 +1,13 @@
 """A false alarm is measured before it becomes a normal reference: the reviewer sees what it would let pass."""
+
 from __future__ import annotations
 
 import numpy as np
+from station_fakes import Catch, FakeInspector, bad_part, good_part
 
 from core.reference_preview import RecentFailure
-from desktop.inference_worker import InferenceService, ProductRequest, ReferenceSource
-from desktop.reference_guard import ReferenceChoice, ReferenceGuard
-from station_fakes import Catch, FakeInspector, bad_part, good_part
+from desktop.dialogs.reference_guard import ReferenceChoice, ReferenceGuard
+from desktop.workers.inference_worker import InferenceService, ProductRequest, ReferenceSource
 
 
 def _setup(qtbot, database):
@@ -44,7 +45,7 @@ def test_the_reviewer_sees_the_measured_effect_before_anything_is_saved(qtbot, d
 
 
 def test_cancel_saves_nothing_and_a_failed_measurement_still_asks(qtbot, database):
-    svc, product, failed = _setup(qtbot, database)
+    svc, _product, failed = _setup(qtbot, database)
     asked: list[str] = []
     guard = ReferenceGuard(database, svc, lambda text: asked.append(text) or ReferenceChoice.CANCEL)
     chosen: list[bool] = []

@@ -1,8 +1,9 @@
 """The Live tab shows the shift's counters and a filmstrip of the last parts, both from the station's Qt-free state
 (line/station_status.py); a part in the filmstrip says which record it opens."""
+
 from __future__ import annotations
 
-from desktop.demo_setup import ensure_demo_product
+from desktop.controllers.demo_setup import ensure_demo_product
 from line.events import PartRecorded
 
 

@@ -1,18 +1,20 @@
 """Faults at the station: camera gone mid-run, database locked or read-only, disk full while saving, corrupt
 reference file, product without references. Each gives a clear message, loses nothing, writes no half record."""
+
 from __future__ import annotations
 
 import errno
 import sqlite3
 from pathlib import Path
 
+from station_fakes import Catch, ScriptedSource
+
 from db.engine import DB_FILENAME
 from db.image_store import ImageStore
 from db.records import HistoryFilter
 from db.repository import Database
-from desktop.demo_setup import ensure_demo_product
-from desktop.inference_worker import NO_REFERENCES_MESSAGE
-from station_fakes import Catch, ScriptedSource
+from desktop.controllers.demo_setup import ensure_demo_product
+from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE
 
 
 def _count(database) -> int:

@@ -1,4 +1,5 @@
 """The full loop on a real database: simulated camera -> inspection worker -> database row -> history -> review."""
+
 from __future__ import annotations
 
 import threading
@@ -6,7 +7,7 @@ import threading
 from PySide6.QtCore import Qt
 
 from db.records import HistoryFilter
-from desktop.demo_setup import ensure_demo_product
+from desktop.controllers.demo_setup import ensure_demo_product
 
 
 def _recorded_ids(rig, n: int, qtbot, timeout: int = 10000) -> list[int]:
@@ -148,5 +149,12 @@ def test_pause_stops_the_camera_and_resume_starts_it_again(qtbot, make_rig, data
     qtbot.wait(200)
     assert (rig.station.current_frame.index if rig.station.current_frame else 0) == index  # no frames while paused
     rig.window.controls.pause_button.click()
-    qtbot.waitUntil(lambda: rig.station.current_frame is not None and rig.station.current_frame.index >= 1
-                    and rig.station.feed.capture is not None and rig.station.feed.capture.frames_read > 2, timeout=5000)
+    qtbot.waitUntil(
+        lambda: (
+            rig.station.current_frame is not None
+            and rig.station.current_frame.index >= 1
+            and rig.station.feed.capture is not None
+            and rig.station.feed.capture.frames_read > 2
+        ),
+        timeout=5000,
+    )

@@ -1,13 +1,15 @@
 """Nothing the inference worker produced is lost: a result arriving while the window closes is recorded, and a
 database that keeps refusing writes fills a bounded queue that stops Auto mode and tells the operator."""
+
 from __future__ import annotations
 
 import threading
 
+from station_fakes import Catch, FakeInspector
+
 from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
-from desktop.demo_setup import ensure_demo_product
-from station_fakes import Catch, FakeInspector
+from desktop.controllers.demo_setup import ensure_demo_product
 
 
 class SlowInspector(FakeInspector):

@@ -1,4 +1,5 @@
 """The statistics tab on a real temporary database: the plotted numbers equal the hand-worked fixture."""
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,8 @@ from PySide6.QtCore import Qt
 from core.result import FAIL, PASS, InspectionResult
 from db.engine import DB_FILENAME
 from db.repository import Database
-from desktop.history.filters import local_day_start
-from desktop.stats.statistics_view import BUCKET_DAY, BUCKET_HOUR, PAGE_EMPTY, PAGE_PLOTS, StatisticsView
+from desktop.views.history.filters import local_day_start
+from desktop.views.stats.statistics_view import BUCKET_DAY, BUCKET_HOUR, PAGE_EMPTY, PAGE_PLOTS, StatisticsView
 
 DAY1 = date(2024, 3, 4)
 DAY2 = date(2024, 3, 5)
@@ -30,10 +31,18 @@ THRESHOLD = 0.6
 
 # (day, local hour, verdict, score) of product "gear".
 GEAR = [
-    (DAY1, 8, PASS, 0.20), (DAY1, 8, PASS, 0.25), (DAY1, 8, PASS, 0.30), (DAY1, 8, FAIL, 0.90),  # 75 %
-    (DAY1, 9, PASS, 0.35), (DAY1, 9, PASS, 0.40),  # 100 %
-    (DAY1, 11, FAIL, 0.95), (DAY1, 11, FAIL, 1.10),  # 0 %
-    (DAY2, 10, PASS, 0.22), (DAY2, 10, PASS, 0.28), (DAY2, 10, PASS, 0.33), (DAY2, 10, PASS, 0.45),
+    (DAY1, 8, PASS, 0.20),
+    (DAY1, 8, PASS, 0.25),
+    (DAY1, 8, PASS, 0.30),
+    (DAY1, 8, FAIL, 0.90),  # 75 %
+    (DAY1, 9, PASS, 0.35),
+    (DAY1, 9, PASS, 0.40),  # 100 %
+    (DAY1, 11, FAIL, 0.95),
+    (DAY1, 11, FAIL, 1.10),  # 0 %
+    (DAY2, 10, PASS, 0.22),
+    (DAY2, 10, PASS, 0.28),
+    (DAY2, 10, PASS, 0.33),
+    (DAY2, 10, PASS, 0.45),
     (DAY2, 10, FAIL, 0.80),  # 80 %
 ]  # day 1: 8 parts, 5 passed (62.5 %); day 2: 5 parts, 4 passed (80 %)
 OTHER = [(DAY1, 8, FAIL, 2.0)]

@@ -2,25 +2,26 @@
 
 The spool is JSON plus image files: nothing in it can run code, what does not parse is quarantined, and old
 pickle files are never unpickled."""
+
 import errno
 import hashlib
 import json
 import logging
 import pickle
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
+import line.unsaved_spool as spool_module
 from core.result import InspectionResult, Region
 from db.errors import DatabaseLockedError
+from desktop.workers.inference_worker import InspectionOutcome
+from desktop.workers.record_writer import RecordService
 from line.capture.mailbox import Frame
-from desktop.inference_worker import InspectionOutcome
-from desktop.record_writer import RecordService
-import line.unsaved_spool as spool_module
 from line.unsaved_spool import UnsavedSpool
 
-INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
+INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
 class FakeInspections:
@@ -49,12 +50,26 @@ def _rich_outcome() -> InspectionOutcome:
         Region((30, 22, 55, 39), 0.1, "bottom right", 1.0000001, (42.0, 30.0)),
     ]
     result = InspectionResult(
-        verdict="FAIL", probability=0.912345678, score=2.718281828, threshold=1.0471975512,
-        anomaly_map=amap, regions=regions, timings_ms={"encode": 3.25, "decode": 1.5, "total": 6.125},
-        encoder_id="efficientnet-lite0", calibration_id="cal-7f3a", overridden=True, image_size=(56, 40),
+        verdict="FAIL",
+        probability=0.912345678,
+        score=2.718281828,
+        threshold=1.0471975512,
+        anomaly_map=amap,
+        regions=regions,
+        timings_ms={"encode": 3.25, "decode": 1.5, "total": 6.125},
+        encoder_id="efficientnet-lite0",
+        calibration_id="cal-7f3a",
+        overridden=True,
+        image_size=(56, 40),
     )
-    frame = Frame(rng.integers(0, 256, (40, 56, 3), dtype=np.uint8), 417, "Camera 2", kind="folder",
-                  label="part-0417.png", timestamp=12345.678)
+    frame = Frame(
+        rng.integers(0, 256, (40, 56, 3), dtype=np.uint8),
+        417,
+        "Camera 2",
+        kind="folder",
+        label="part-0417.png",
+        timestamp=12345.678,
+    )
     heat = rng.integers(0, 256, (40, 56, 4), dtype=np.uint8)
     return InspectionOutcome(frame, 3, "bracket-b", result, heat, 41.5, finished_at=INSPECTED_AT.timestamp())
 
@@ -104,14 +119,23 @@ def test_a_spool_entry_round_trips_every_field_the_record_needs(tmp_path):
     assert r.regions == o.regions  # bbox, area, location, peak and centroid, exactly
     assert r.timings_ms == o.timings_ms
     assert (r.encoder_id, r.calibration_id, r.overridden, r.image_size) == (
-        o.encoder_id, o.calibration_id, o.overridden, o.image_size)
+        o.encoder_id,
+        o.calibration_id,
+        o.overridden,
+        o.image_size,
+    )
     assert back.finished_at == original.finished_at  # the inspection's own time
-    assert datetime.fromtimestamp(back.finished_at, timezone.utc) == INSPECTED_AT
+    assert datetime.fromtimestamp(back.finished_at, UTC) == INSPECTED_AT
     assert np.array_equal(back.frame.image, original.frame.image) and back.frame.image.dtype == np.uint8
     assert np.array_equal(back.heatmap_rgba, original.heatmap_rgba)
     assert np.array_equal(r.anomaly_map, o.anomaly_map) and r.anomaly_map.dtype == np.float32
     assert (back.frame.index, back.frame.source, back.frame.kind, back.frame.label, back.frame.timestamp) == (
-        417, "Camera 2", "folder", "part-0417.png", 12345.678)
+        417,
+        "Camera 2",
+        "folder",
+        "part-0417.png",
+        12345.678,
+    )
     assert (back.product_id, back.product_name, back.latency_ms) == (3, "bracket-b", 41.5)
 
 
@@ -136,7 +160,9 @@ def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path,
     assert working.rows == []  # and nothing migrated from it
     assert not list(folder.glob("*.pkl*"))
     assert sorted(p.name for p in (folder / "quarantine").iterdir()) == [
-        "20240101-000000-0000.pkl", "20240101-000000-0001.pkl.bad"]
+        "20240101-000000-0000.pkl",
+        "20240101-000000-0001.pkl.bad",
+    ]
     assert "never unpickled" in caplog.text and "not migrated" in caplog.text and "quarantine" in caplog.text
 
     caplog.clear()
@@ -145,8 +171,10 @@ def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path,
     assert not marker.exists() and caplog.text == ""
 
 
-@pytest.mark.parametrize("damage", ["truncated-json", "not-json", "wrong-type", "other-format", "swapped-image",
-                                    "missing-image", "hostile-npz"])
+@pytest.mark.parametrize(
+    "damage",
+    ["truncated-json", "not-json", "wrong-type", "other-format", "swapped-image", "missing-image", "hostile-npz"],
+)
 def test_an_entry_that_does_not_parse_is_quarantined_with_its_files(tmp_path, caplog, damage):
     folder = tmp_path / "unsaved"
     spool = UnsavedSpool(folder)

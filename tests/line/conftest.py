@@ -1,5 +1,6 @@
 """Fixtures of the line tests: a real temporary database with a product, and a station controller wired to the
 real inference and recording threads, a fake (fast) inspector and a chosen camera source."""
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("PYLON_CAMEMU", "2")  # pylon's emulated cameras (serials 0815-0000, 0815-0001), read at first use
 
-from db.repository import Database  # noqa: E402
-from line_fakes import FakeInspector, good_part, wait_until, write_parts  # noqa: E402
+from line_fakes import FakeInspector, good_part, wait_until, write_parts
+
+from db.repository import Database
 
 
 @pytest.fixture
@@ -33,9 +35,20 @@ def product(database):
 
 
 class LineRig:
-    def __init__(self, database, data_dir: Path, source, *, inspector=None, mode="software", writer=None,
-                 ack_timeout_s: float = 10.0, product: int | str | None = "widget", topic: str | None = "test/result",
-                 acquire_timeout_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        database,
+        data_dir: Path,
+        source,
+        *,
+        inspector=None,
+        mode="software",
+        writer=None,
+        ack_timeout_s: float = 10.0,
+        product: int | str | None = "widget",
+        topic: str | None = "test/result",
+        acquire_timeout_s: float = 1.0,
+    ) -> None:
         from line.capture.camera_link import CameraLink
         from line.catalog import DatabaseCatalog
         from line.controller import StationController
@@ -60,15 +73,21 @@ class LineRig:
         self.inference = InferenceEngine(lambda: self.inspector)
         self.camera = CameraLink(source, mode, reconnect_delays_s=(0.05, 0.1))
         self.controller = StationController(
-            self.status, self.inference, self.recorder, self.camera, DatabaseCatalog(database, data_dir),
-            product=product, ack_timeout_s=ack_timeout_s, acquire_timeout_s=acquire_timeout_s,
+            self.status,
+            self.inference,
+            self.recorder,
+            self.camera,
+            DatabaseCatalog(database, data_dir),
+            product=product,
+            ack_timeout_s=ack_timeout_s,
+            acquire_timeout_s=acquire_timeout_s,
             frame_files=self.frame_files,
         )
 
     def of_type(self, kind) -> list:
         return [e for e in list(self.events) if isinstance(e, kind)]
 
-    def start(self, ready: bool = True) -> "LineRig":
+    def start(self, ready: bool = True) -> LineRig:
         from line.events import StationState
 
         self.controller.start()

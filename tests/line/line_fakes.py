@@ -1,5 +1,6 @@
 """Qt-free test doubles of the line tests: a fast fake inspector, a scripted camera that drops on cue, part images,
 and a wait helper with a deadline (every wait in these tests is bounded)."""
+
 from __future__ import annotations
 
 import threading
@@ -68,7 +69,7 @@ class FakeProduct:
     calibration: FakeCalibration
     encoder_id: str = "fake-encoder"
 
-    def with_threshold_override(self, threshold: float, by: str = "operator") -> "FakeProduct":
+    def with_threshold_override(self, threshold: float, by: str = "operator") -> FakeProduct:
         return replace(self, calibration=FakeCalibration(threshold, overridden=True))
 
     def save(self, folder: Path) -> Path:
@@ -115,14 +116,26 @@ class FakeInspector:
         regions = []
         if score > threshold:
             ys, xs = np.nonzero(amap > threshold)
-            regions.append(Region((int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
-                                  100.0 * len(xs) / (h * w), "top left", score))
+            regions.append(
+                Region(
+                    (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1),
+                    100.0 * len(xs) / (h * w),
+                    "top left",
+                    score,
+                )
+            )
         return InspectionResult(
             verdict=FAIL if score > threshold else PASS,
             probability=float(min(1.0, score / (2 * threshold))),
-            score=score, threshold=threshold, anomaly_map=amap, regions=regions,
-            timings_ms={"total": 1.0}, encoder_id=self.encoder_id, calibration_id=product.calibration.id,
-            overridden=product.calibration.overridden, image_size=(w, h),
+            score=score,
+            threshold=threshold,
+            anomaly_map=amap,
+            regions=regions,
+            timings_ms={"total": 1.0},
+            encoder_id=self.encoder_id,
+            calibration_id=product.calibration.id,
+            overridden=product.calibration.overridden,
+            image_size=(w, h),
         )
 
 

@@ -1,6 +1,7 @@
 """A real MQTT broker for the tests (amqtt on 127.0.0.1) in a process of its own, so that stopping it is what a
 broker crash is for the station: the connection drops at once and the port is free for the restart. And a
 subscriber that records what arrives."""
+
 from __future__ import annotations
 
 import socket
@@ -38,13 +39,16 @@ class LocalBroker:
         self.port = port or free_port()
         self._proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 20.0) -> "LocalBroker":
-        self._proc = subprocess.Popen([sys.executable, "-c", BROKER, str(self.port)], stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True)
+    def start(self, timeout: float = 20.0) -> LocalBroker:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", BROKER, str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"the test broker did not start on port {self.port}: {self._proc.stderr.read()[-800:]}")
+                raise RuntimeError(
+                    f"the test broker did not start on port {self.port}: {self._proc.stderr.read()[-800:]}"
+                )
             if _listening(self.port):
                 return self
             time.sleep(0.05)

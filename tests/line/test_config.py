@@ -1,5 +1,6 @@
 """station.toml: a good config parses; every kind of mistake is reported with its line number, all at once; and
 `main.py line --check` prints them line by line (and finds a product the database does not hold)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -41,7 +42,9 @@ def test_a_good_config_parses(tmp_path):
     cfg = parse_config(GOOD, str(tmp_path / "station.toml"))
     assert cfg.station.product == "widget" and cfg.station.data_dir == tmp_path / "data"
     assert cfg.station.ack_timeout_s == 5.0 and cfg.camera.trigger is TriggerMode.FREE_RUN
-    assert cfg.opcua.endpoint.endswith(":4841/inspection/") and cfg.modbus.port == 5021 and cfg.modbus.host == "127.0.0.1"
+    assert (
+        cfg.opcua.endpoint.endswith(":4841/inspection/") and cfg.modbus.port == 5021 and cfg.modbus.host == "127.0.0.1"
+    )
     assert cfg.mqtt.topic == "plant/line1/inspection" and cfg.mqtt.status_topic == "plant/line1/inspection/status"
 
 
@@ -74,13 +77,13 @@ x = 1
         parse_config(text, "station.toml")
     lines = str(err.value).splitlines()
     assert "station.toml:2: [station] data_dir must be a string, not an integer (7)" in lines
-    assert any(l.startswith("station.toml:3: [station] unknown key 'prodcut'") for l in lines)
-    assert any(l.startswith("station.toml:1: [station] product is missing") for l in lines)
-    assert any(l.startswith("station.toml:7: [camera] trigger = 'sometimes'") for l in lines)
+    assert any(line.startswith("station.toml:3: [station] unknown key 'prodcut'") for line in lines)
+    assert any(line.startswith("station.toml:1: [station] product is missing") for line in lines)
+    assert any(line.startswith("station.toml:7: [camera] trigger = 'sometimes'") for line in lines)
     assert "station.toml:10: [modbus] port = 70000: out of range (1-65535)" in lines
     assert "station.toml:13: [mqtt] port must be an integer, not a string ('1883')" in lines
-    assert any(l.startswith("station.toml:14: [mqtt] topic 'a/#'") for l in lines)
-    assert any(l.startswith("station.toml:16: unknown section [plc]") for l in lines)
+    assert any(line.startswith("station.toml:14: [mqtt] topic 'a/#'") for line in lines)
+    assert any(line.startswith("station.toml:16: unknown section [plc]") for line in lines)
     assert len(lines) == 8
 
 
@@ -88,7 +91,7 @@ def test_missing_sections_malformed_toml_and_bad_sources():
     with pytest.raises(ConfigError, match=r"section \[camera\] is missing"):
         parse_config('[station]\nproduct = "w"\n')
     with pytest.raises(ConfigError, match=r"station.toml:2: not valid TOML"):
-        parse_config('[station]\nproduct = \n', "station.toml")
+        parse_config("[station]\nproduct = \n", "station.toml")
     with pytest.raises(ConfigError, match=r"image folder /no/such/folder does not exist"):
         parse_config('[station]\nproduct = "w"\n[camera]\nsource = "folder:/no/such/folder"\n')
     with pytest.raises(ConfigError, match=r"opc.tcp://HOST:PORT/PATH"):
@@ -98,8 +101,13 @@ def test_missing_sections_malformed_toml_and_bad_sources():
 
 
 def _check(config: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), "line", "--check", "--config", str(config)],
-                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), "line", "--check", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def test_check_command_prints_the_problems_line_by_line(tmp_path):
@@ -108,9 +116,9 @@ def test_check_command_prints_the_problems_line_by_line(tmp_path):
     done = _check(config)
     assert done.returncode == 2
     err = done.stderr.splitlines()
-    assert any(f"{config}:2: [station] product is empty" in l for l in err)
-    assert any(f"{config}:5: [camera] trigger = 'often'" in l for l in err)
-    assert any(f"{config}:7: [modbus] port = 0: out of range" in l for l in err)
+    assert any(f"{config}:2: [station] product is empty" in line for line in err)
+    assert any(f"{config}:5: [camera] trigger = 'often'" in line for line in err)
+    assert any(f"{config}:7: [modbus] port = 0: out of range" in line for line in err)
     assert err[-1] == f"{config}: 3 problems"
 
 

@@ -1,8 +1,11 @@
 """The station controller without Qt: one part from trigger to durable record, the handshake's rules, recipes,
 faults (camera gone, database locked), auto mode, and nothing lost when it stops."""
+
 from __future__ import annotations
 
 import threading
+
+from line_fakes import FakeInspector, ScriptedSource, wait_until
 
 from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
@@ -17,7 +20,6 @@ from line.events import (
     TriggerRefused,
 )
 from line.recorder import database_writer
-from line_fakes import FakeInspector, ScriptedSource, wait_until
 
 
 def _rows(database) -> int:
@@ -121,7 +123,11 @@ def test_a_configured_product_that_does_not_exist_is_an_error(make_line):
     rig = make_line(product="no-such-product")
     rig.start(ready=False)
     snap = rig.status.snapshot()
-    assert snap.error_code is ErrorCode.UNKNOWN_RECIPE and "no-such-product" in snap.error_text and "widget" in snap.error_text
+    assert (
+        snap.error_code is ErrorCode.UNKNOWN_RECIPE
+        and "no-such-product" in snap.error_text
+        and "widget" in snap.error_text
+    )
 
 
 def test_camera_unplugged_mid_run_is_an_error_the_plc_sees_and_it_reconnects(make_line, database):

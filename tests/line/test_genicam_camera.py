@@ -1,5 +1,6 @@
 """GenICam cameras through harvesters and a vendor's GenTL producer. The real test runs only where a producer is
 configured (INSPECTION_TEST_CTI=/path/producer.cti, and a camera attached); a missing producer is checked here."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -7,11 +8,11 @@ import os
 import time
 
 import pytest
+from line_fakes import wait_until
 
 from line.capture.camera_link import CameraLink, DeviceNotFoundError, TriggerMode
 from line.capture.genicam_source import GenICamSource
 from line.capture.spec import source_from_spec
-from line_fakes import wait_until
 
 CTI = os.environ.get("INSPECTION_TEST_CTI", "")
 
@@ -23,10 +24,15 @@ def test_a_missing_producer_is_named():
         source.open()
 
 
-@pytest.mark.skipif(not CTI, reason="no GenTL producer configured: set INSPECTION_TEST_CTI=/path/producer.cti "
-                    "(the vendor's .cti, with a camera attached) to run this against a real GenICam camera")
-@pytest.mark.skipif(importlib.util.find_spec("harvesters") is None,
-                    reason="harvesters is not installed: pip install 'inspection-station[genicam]'")
+@pytest.mark.skipif(
+    not CTI,
+    reason="no GenTL producer configured: set INSPECTION_TEST_CTI=/path/producer.cti "
+    "(the vendor's .cti, with a camera attached) to run this against a real GenICam camera",
+)
+@pytest.mark.skipif(
+    importlib.util.find_spec("harvesters") is None,
+    reason="harvesters is not installed: pip install 'inspection-station[genicam]'",
+)
 @pytest.mark.timeout(60)
 def test_software_trigger_through_the_producer():
     link = CameraLink(GenICamSource(os.environ.get("INSPECTION_TEST_SERIAL") or None, cti=CTI), TriggerMode.SOFTWARE)

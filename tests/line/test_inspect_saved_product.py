@@ -1,5 +1,6 @@
 """`main.py inspect --product NAME --data-dir D IMAGE`: the saved model of a stored product is reused (no rebuild);
 without --product the core command runs unchanged; an unknown product is named with the known ones."""
+
 from __future__ import annotations
 
 import json
@@ -9,18 +10,19 @@ from pathlib import Path
 
 import cv2
 import pytest
+from line_fakes import bad_part, good_part
 
 from line.catalog import product_request
 from line.product_models import ProductModels
-from line_fakes import bad_part, good_part
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)
 
 
 def _main(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=240)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
 
 
 def test_inspect_reuses_the_saved_model_of_a_stored_product(tmp_path, database, product):

@@ -1,5 +1,6 @@
 """The Modbus TCP server against pymodbus's own client as the PLC, on 127.0.0.1: the register map, the handshake,
 refusals with their codes, recipes, a port already taken; docs/plc.md prints the same register map."""
+
 from __future__ import annotations
 
 import socket
@@ -7,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
+from line_fakes import FakeInspector, free_port
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
 from line.plc.modbus_map import markdown_table, registers_to_text, text_to_registers
 from line.plc.modbus_server import ModbusServer
 from line.plc.server_thread import PlcServerError
-from line_fakes import FakeInspector, free_port
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,13 +29,22 @@ class ModbusPlc:
 
     def flags(self) -> dict[str, bool]:
         bits = self.client.read_discrete_inputs(0, count=6).bits[:6]
-        return dict(zip(("Ready", "Busy", "ResultReady", "ResultOK", "ResultNG", "Error"), bits))
+        return dict(zip(("Ready", "Busy", "ResultReady", "ResultOK", "ResultNG", "Error"), bits, strict=False))
 
     def inputs(self) -> dict:
         r = self.client.read_input_registers(0, count=60).registers
-        return {"State": r[0], "ErrorCode": r[1], "Probability": r[2] / 10000, "CountTotal": (r[3] << 16) | r[4],
-                "CountOK": (r[5] << 16) | r[6], "CountNG": (r[7] << 16) | r[8], "InspectionId": (r[9] << 16) | r[10],
-                "RecipeId": r[11], "ResultPartId": registers_to_text(r[12:28]), "ErrorText": registers_to_text(r[28:60])}
+        return {
+            "State": r[0],
+            "ErrorCode": r[1],
+            "Probability": r[2] / 10000,
+            "CountTotal": (r[3] << 16) | r[4],
+            "CountOK": (r[5] << 16) | r[6],
+            "CountNG": (r[7] << 16) | r[8],
+            "InspectionId": (r[9] << 16) | r[10],
+            "RecipeId": r[11],
+            "ResultPartId": registers_to_text(r[12:28]),
+            "ErrorText": registers_to_text(r[28:60]),
+        }
 
     def trigger(self, part_id: str) -> None:
         assert not self.client.write_registers(0, text_to_registers(part_id, 16)).isError()
@@ -74,7 +84,7 @@ def modbus_line(make_line):
 
 
 def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(modbus_line, database):
-    rig, plc = modbus_line()
+    _rig, plc = modbus_line()
     assert plc.flags()["Ready"] and plc.inputs()["State"] == StationState.READY
     plc.trigger("MB-0001")
     assert plc.client.read_coils(0, count=2).bits[:2] == [False, False]  # the trigger was taken

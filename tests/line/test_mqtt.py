@@ -1,16 +1,16 @@
 """Results on MQTT against a real broker (amqtt) on 127.0.0.1: each result as JSON with QoS 1, in order; the retained
 status with its last will; a broker that is down or stops mid-run loses nothing, and everything goes out in order."""
+
 from __future__ import annotations
 
 import json
 import socket
-import time
 
 import pytest
+from line_fakes import wait_until
+from mqtt_broker import LocalBroker, Subscriber
 
 from line.mqtt.publisher import OFFLINE, ONLINE, MqttPublisher
-from line_fakes import wait_until
-from mqtt_broker import Subscriber, LocalBroker
 
 pytest.importorskip("amqtt", reason="amqtt (the tests' MQTT broker) is not installed")
 pytestmark = pytest.mark.timeout(90)
@@ -48,8 +48,16 @@ def test_each_result_goes_out_as_json_in_order_with_the_status_retained(make_lin
         assert [r["part_id"] for r in results] == ["M1", "M2", "M3"]
         first = results[0]
         assert first["product"] == "widget" and first["verdict"] in ("PASS", "FAIL")
-        assert {"probability", "regions", "image_sha256", "heatmap_sha256", "inspected_at", "recorded_at",
-                "timings_ms", "inspection_id"} <= set(first)
+        assert {
+            "probability",
+            "regions",
+            "image_sha256",
+            "heatmap_sha256",
+            "inspected_at",
+            "recorded_at",
+            "timings_ms",
+            "inspection_id",
+        } <= set(first)
         record = database.inspections.get(first["inspection_id"])
         assert record.image_sha256 == first["image_sha256"] and record.verdict == first["verdict"]
         wait_until(lambda: database.outbox.count_pending() == 0, 5, "the outbox to be marked sent")

@@ -1,5 +1,6 @@
 """The OPC UA server against asyncua's own client as the PLC, on 127.0.0.1: the handshake, the refusals with
 their codes, recipes, and a port that is already taken."""
+
 from __future__ import annotations
 
 import asyncio
@@ -7,12 +8,12 @@ import socket
 import time
 
 import pytest
+from line_fakes import FakeInspector, free_port
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
 from line.plc.opcua_server import NAMESPACE, OBJECT, OpcUaServer
 from line.plc.server_thread import PlcServerError
-from line_fakes import FakeInspector, free_port, wait_until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -74,7 +75,7 @@ def opcua_line(make_line):
 
 
 def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(opcua_line, database):
-    rig, endpoint = opcua_line()
+    _rig, endpoint = opcua_line()
 
     async def plc(p: Plc):
         assert await p.read("Ready") is True and await p.read("State") == int(StationState.READY)
@@ -83,8 +84,20 @@ def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(opcua_line,
         await p.trigger("P-100")
         await p.wait("ResultReady", True)
         row_count = database.history.query(HistoryFilter(limit=None)).total
-        result = {n: await p.read(n) for n in ("ResultOK", "ResultNG", "Probability", "ResultPartId", "InspectionId",
-                                                "Trigger", "Ready", "State", "CountTotal")}
+        result = {
+            n: await p.read(n)
+            for n in (
+                "ResultOK",
+                "ResultNG",
+                "Probability",
+                "ResultPartId",
+                "InspectionId",
+                "Trigger",
+                "Ready",
+                "State",
+                "CountTotal",
+            )
+        }
         await p.write("ResultAck", True, "Boolean")
         await p.wait("ResultReady", False)
         after = {n: await p.read(n) for n in ("Ready", "ResultAck", "ResultPartId", "State")}
@@ -138,7 +151,7 @@ def test_the_plc_switches_the_recipe(opcua_line, database):
 
     other = database.products.create("bracket")
     database.references.add(other.id, [good_part(5)])
-    rig, endpoint = opcua_line()
+    _rig, endpoint = opcua_line()
 
     async def plc(p: Plc):
         await p.write("RecipeId", other.id, "Int32")
@@ -153,11 +166,13 @@ def test_the_plc_switches_the_recipe(opcua_line, database):
 
 
 def test_a_trigger_before_any_product_is_ready_gets_not_ready(make_line):
-    rig = make_line(inspector=FakeInspector(build_delay_s=3.0)).start(ready=False)
+    # the build outlasts the test (stop cancels it): a loaded machine cannot make the product ready in time
+    rig = make_line(inspector=FakeInspector(build_delay_s=60.0)).start(ready=False)
     endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
     server = OpcUaServer(rig.controller, endpoint)
     server.start()
     try:
+
         async def plc(p: Plc):
             await p.trigger("early")
             return await p.read("ErrorCode"), await p.read("Ready"), await p.read("State")

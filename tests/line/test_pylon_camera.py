@@ -1,6 +1,7 @@
 """A Basler camera through pypylon, for real, with pylon's camera emulation (PYLON_CAMEMU, inside the pypylon
 wheel) serving the images of a folder: selection by serial number, software / free-run / hardware trigger, the
 recipe's exposure and gain, frame time stamps and lost frames, and a serial number that does not exist."""
+
 from __future__ import annotations
 
 import time
@@ -8,12 +9,12 @@ import time
 import cv2
 import numpy as np
 import pytest
+from line_fakes import bad_part, good_part, wait_until
 
 from db.records import HistoryFilter
 from line.capture.camera_link import CameraError, CameraLink, DeviceNotFoundError, TriggerMode
 from line.capture.spec import source_from_spec
 from line.events import ErrorCode, StationState
-from line_fakes import bad_part, good_part, wait_until
 
 pypylon = pytest.importorskip("pypylon", reason="pypylon is not installed (pip install pypylon)")
 pytestmark = pytest.mark.timeout(60)
@@ -40,8 +41,9 @@ def _link(spec: str, mode: TriggerMode, recipe: dict | None = None) -> tuple[Cam
 
 
 def test_software_trigger_serves_the_folder_images_with_the_recipe_applied(images):
-    link, statuses = _link(f"pylon:{SERIAL}?images={images}", TriggerMode.SOFTWARE,
-                           {"exposure_us": 1500.0, "gain_db": 2.0})
+    link, statuses = _link(
+        f"pylon:{SERIAL}?images={images}", TriggerMode.SOFTWARE, {"exposure_us": 1500.0, "gain_db": 2.0}
+    )
     try:
         wait_until(lambda: link.connected, 10, "the emulated camera")
         assert statuses[0][0] is True and SERIAL in statuses[0][1]

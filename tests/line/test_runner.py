@@ -1,6 +1,7 @@
 """The headless runner from one station.toml: OPC UA, Modbus and MQTT together on 127.0.0.1 with a technical user,
 a port already taken stops the start with a clear message and nothing left running, and `main.py line` stops
 cleanly on SIGTERM."""
+
 from __future__ import annotations
 
 import asyncio
@@ -15,6 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from line_fakes import FakeInspector, free_port, wait_until, write_parts
+from mqtt_broker import LocalBroker, Subscriber
+from test_modbus import ModbusPlc
+from test_opcua import Plc, _with_plc
 
 from db.guarded import GuardedDatabase
 from db.records import HistoryFilter
@@ -22,17 +27,21 @@ from line.config import parse_config
 from line.events import StationState
 from line.plc.server_thread import PlcServerError
 from line.runner import LineRunner, RunnerError
-from line_fakes import FakeInspector, free_port, wait_until, write_parts
-from mqtt_broker import LocalBroker, Subscriber
-from test_modbus import ModbusPlc
-from test_opcua import Plc, _with_plc
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _config(tmp_path: Path, *, opcua: int | None = None, modbus: int | None = None, mqtt: int | None = None,
-            user: str | None = None, product: str = "widget", source: str | None = None) -> str:
+def _config(
+    tmp_path: Path,
+    *,
+    opcua: int | None = None,
+    modbus: int | None = None,
+    mqtt: int | None = None,
+    user: str | None = None,
+    product: str = "widget",
+    source: str | None = None,
+) -> str:
     camera = source or f"folder:{write_parts(tmp_path / 'camera')}"
     text = f'[station]\ndata_dir = "{tmp_path / "data"}"\nproduct = "{product}"\nname = "cell-7"\n'
     if user:
@@ -41,7 +50,7 @@ def _config(tmp_path: Path, *, opcua: int | None = None, modbus: int | None = No
     if opcua:
         text += f'[opcua]\nendpoint = "opc.tcp://127.0.0.1:{opcua}/inspection/"\n'
     if modbus:
-        text += f'[modbus]\nport = {modbus}\n'
+        text += f"[modbus]\nport = {modbus}\n"
     if mqtt:
         text += f'[mqtt]\nport = {mqtt}\ntopic = "plant/cell7"\n'
     return text
@@ -121,8 +130,14 @@ def test_main_line_runs_headless_and_stops_cleanly_on_sigterm(tmp_path, database
     config = tmp_path / "station.toml"
     config.write_text(_config(tmp_path, modbus=modbus_port))
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    proc = subprocess.Popen([sys.executable, str(ROOT / "main.py"), "line", "--config", str(config)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), "line", "--config", str(config)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         log = tmp_path / "data" / "logs" / "line.log"
@@ -136,7 +151,7 @@ def test_main_line_runs_headless_and_stops_cleanly_on_sigterm(tmp_path, database
         plc.close()
         assert state in (StationState.IDLE, StationState.READY, StationState.ERROR)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=40)
+        _out, err = proc.communicate(timeout=40)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -144,7 +159,16 @@ def test_main_line_runs_headless_and_stops_cleanly_on_sigterm(tmp_path, database
     assert proc.returncode == 0, err
     text = log.read_text()
     assert "signal SIGTERM: stopping" in text and "line runner stopped cleanly" in text
-    probe = subprocess.run([sys.executable, "-c", "import sys, line.runner, line.cli.line_cmd, line.plc.opcua_server, "
-                            "line.plc.modbus_server, line.mqtt.publisher; print('PySide6' in sys.modules)"],
-                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, line.runner, line.cli.line_cmd, line.plc.opcua_server, "
+            "line.plc.modbus_server, line.mqtt.publisher; print('PySide6' in sys.modules)",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert probe.stdout.strip() == "False", probe.stderr

@@ -1,5 +1,6 @@
 """Shift counters reset when the next shift starts; observers get typed events and one broken observer does not
 stop the others; the filmstrip keeps the last N parts, newest first."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone

@@ -1,5 +1,6 @@
 """``python -m tools.faults run --scenario all|kill|disk|db|camera|frames [--trials N] --out out/faults`` and
 ``python -m tools.faults soak --minutes 25 --out out/soak``."""
+
 from __future__ import annotations
 
 import sys

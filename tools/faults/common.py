@@ -1,4 +1,5 @@
 """Shared helpers: a prepared data folder (demo product built once), starting / killing the station process."""
+
 from __future__ import annotations
 
 import os
@@ -25,15 +26,22 @@ def env() -> dict[str, str]:
 class StationProcess:
     """One run of tools/faults/station_proc.py (the real window) with its journal and log."""
 
-    def __init__(self, data_dir: Path, journal: Path, log: Path, station_args: list[str] | None = None,
-                 stop_after: int = 0, auto: bool = True) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        journal: Path,
+        log: Path,
+        station_args: list[str] | None = None,
+        stop_after: int = 0,
+        auto: bool = True,
+    ) -> None:
         self.data_dir, self.journal, self.log = Path(data_dir), Path(journal), Path(log)
         args = [PYTHON, "-m", "tools.faults.station_proc", "--journal", str(journal), "--no-chat"]
         if stop_after:
             args += ["--stop-after", str(stop_after)]
         if not auto:
             args.append("--no-auto")
-        args += ["--", "--data-dir", str(data_dir), "--demo"] + list(station_args or [])
+        args += ["--", "--data-dir", str(data_dir), "--demo", *list(station_args or [])]
         self._log_fh = open(log, "ab")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env(), stdout=self._log_fh, stderr=subprocess.STDOUT)
         self.started = time.monotonic()

@@ -9,6 +9,7 @@ station code in between, so a bug there cannot hide itself):
 4. ``main.py audit verify`` exits 0;
 5. the unsaved spool (``<data>/unsaved``) holds no entry after a restart (quarantine listed separately).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -74,7 +75,9 @@ def check(data_dir: Path, saved: list[dict] | None = None, *, audit: bool = True
     db = data_dir / "station.sqlite3"
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("select id, image_path, image_sha256, heatmap_path, heatmap_sha256 from inspections").fetchall()
+        rows = con.execute(
+            "select id, image_path, image_sha256, heatmap_path, heatmap_sha256 from inspections"
+        ).fetchall()
         refs = con.execute("select image_path, image_sha256 from reference_images").fetchall()
     finally:
         con.close()
@@ -118,8 +121,15 @@ def check(data_dir: Path, saved: list[dict] | None = None, *, audit: bool = True
         if quarantine.is_dir():
             c.quarantine = sorted(p.name for p in quarantine.iterdir())
     if audit:
-        proc = subprocess.run([PYTHON, "main.py", "audit", "verify", "--data-dir", str(data_dir)], cwd=ROOT,
-                              capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [PYTHON, "main.py", "audit", "verify", "--data-dir", str(data_dir)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         c.audit_ok = proc.returncode == 0
-        c.audit_text = (proc.stdout + proc.stderr).strip().splitlines()[-1:] and (proc.stdout + proc.stderr).strip().splitlines()[-1]
+        c.audit_text = (proc.stdout + proc.stderr).strip().splitlines()[-1:] and (
+            proc.stdout + proc.stderr
+        ).strip().splitlines()[-1]
     return c

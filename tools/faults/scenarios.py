@@ -6,6 +6,7 @@ invariants (tools/faults/invariants.py). Results: ``<out>/results.json`` and one
 
 Needs root for the disk-full and read-only scenarios (tmpfs / bind mounts); nothing touches ../shared.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,9 @@ def _record(name: str, trials: int, failures: int, saw: list[str], **extra) -> d
     return RESULTS[name]
 
 
-def _restart_check(data: Path, journal: Path, log: Path, saved: list[dict], frames: int = 2) -> tuple[object, list[str]]:
+def _restart_check(
+    data: Path, journal: Path, log: Path, saved: list[dict], frames: int = 2
+) -> tuple[object, list[str]]:
     """Start the station again (its start-up clean-up and spool replay run), let it save ``frames`` new frames,
     close it, and check every invariant."""
     station = StationProcess(data, journal, log, stop_after=frames)
@@ -119,10 +122,19 @@ def scenario_kill(out: Path, template: Path, trials: int, max_minutes: float, se
     problems = final.problems()
     if problems:
         details.append(f"after the final restart: {problems}")
-    return _record("kill -9 in Auto", done, failures + (1 if problems else 0), saw or ["(nothing: a kill shows no message)"],
-                   rows=final.rows, reported_saved=final.reported, orphans_after_next_start=sum(orphans_after_start),
-                   orphan_trials=sum(1 for n in orphans_after_start if n), final_problems=problems, details=details[:10],
-                   kill_moment=f"after 0-2 saved parts, then uniform 0..cycle time (last cycle {cycle_s:.2f} s)")
+    return _record(
+        "kill -9 in Auto",
+        done,
+        failures + (1 if problems else 0),
+        saw or ["(nothing: a kill shows no message)"],
+        rows=final.rows,
+        reported_saved=final.reported,
+        orphans_after_next_start=sum(orphans_after_start),
+        orphan_trials=sum(1 for n in orphans_after_start if n),
+        final_problems=problems,
+        details=details[:10],
+        kill_moment=f"after 0-2 saved parts, then uniform 0..cycle time (last cycle {cycle_s:.2f} s)",
+    )
 
 
 # -- disk full ----------------------------------------------------------------------------------------------------
@@ -161,7 +173,9 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
             ballast = _fill(data, leave_kb=1500)  # room for about a frame and a half
             journal, log = base / "journal.txt", base / "station.log"
             station = StationProcess(data, journal, log)
-            failed = station.wait_for(lambda: len([1 for k, _ in station.run_events() if k == "record_failed"]) >= 3, 400)
+            failed = station.wait_for(
+                lambda: len([1 for k, _ in station.run_events() if k == "record_failed"]) >= 3, 400
+            )
             time.sleep(3.0)
             waiting = [e.get("waiting") for k, e in station.run_events() if k == "record_failed"]
             failures, details = 0, []
@@ -190,10 +204,22 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
             if problems:
                 failures += 1
                 details.append(str(problems))
-            results.append(_record(f"disk full ({variant})", 1, failures, saw + saw2, exit_code=code,
-                                   waiting_max=max([w for w in waiting if w is not None] or [0]), shutdown=shutdown,
-                                   not_kept_at_close=lost, rows=final.rows, reported_saved=final.reported,
-                                   final_problems=problems, details=details))
+            results.append(
+                _record(
+                    f"disk full ({variant})",
+                    1,
+                    failures,
+                    saw + saw2,
+                    exit_code=code,
+                    waiting_max=max([w for w in waiting if w is not None] or [0]),
+                    shutdown=shutdown,
+                    not_kept_at_close=lost,
+                    rows=final.rows,
+                    reported_saved=final.reported,
+                    final_problems=problems,
+                    details=details,
+                )
+            )
         finally:
             _umount(data)
     return results
@@ -201,8 +227,10 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
 
 # -- database locked / read-only / deleted ------------------------------------------------------------------------
 def _hold_lock(db: Path, seconds: float, ready: threading.Event) -> None:
-    code = ("import sqlite3,sys,time;c=sqlite3.connect(sys.argv[1],timeout=30,isolation_level=None);"
-            "c.execute('begin exclusive');print('locked',flush=True);time.sleep(float(sys.argv[2]));c.execute('rollback')")
+    code = (
+        "import sqlite3,sys,time;c=sqlite3.connect(sys.argv[1],timeout=30,isolation_level=None);"
+        "c.execute('begin exclusive');print('locked',flush=True);time.sleep(float(sys.argv[2]));c.execute('rollback')"
+    )
     proc = subprocess.Popen([PYTHON, "-c", code, str(db), str(seconds)], stdout=subprocess.PIPE, text=True)
     proc.stdout.readline()
     ready.set()
@@ -232,9 +260,19 @@ def scenario_db(out: Path, template: Path, parts=("locked", "readonly", "deleted
         saw = _texts(station)
         final, saw2 = _restart_check(data, journal, log, station.saved())
         problems = final.problems()
-        results.append(_record("database locked 10 s by another process", 1, int(not recovered) + int(bool(problems)),
-                               saw + saw2, recovered_after_s=round(t_recovered, 1), exit_code=code, rows=final.rows,
-                               reported_saved=final.reported, final_problems=problems))
+        results.append(
+            _record(
+                "database locked 10 s by another process",
+                1,
+                int(not recovered) + int(bool(problems)),
+                saw + saw2,
+                recovered_after_s=round(t_recovered, 1),
+                exit_code=code,
+                rows=final.rows,
+                reported_saved=final.reported,
+                final_problems=problems,
+            )
+        )
 
     if "readonly" in parts:
         # read-only: a read-only bind mount over the data folder for 10 s (root ignores file modes)
@@ -257,10 +295,20 @@ def scenario_db(out: Path, template: Path, parts=("locked", "readonly", "deleted
         saw = _texts(station)
         final, saw2 = _restart_check(data, journal, log, station.saved())
         problems = final.problems()
-        results.append(_record("database read-only 10 s (ro bind mount)", 1,
-                               int(not recovered) + int(bool(problems)) + int(not saw_fail), saw + saw2,
-                               write_failure_seen=saw_fail, recovered_after_s=round(t_recovered, 1), exit_code=code,
-                               rows=final.rows, reported_saved=final.reported, final_problems=problems))
+        results.append(
+            _record(
+                "database read-only 10 s (ro bind mount)",
+                1,
+                int(not recovered) + int(bool(problems)) + int(not saw_fail),
+                saw + saw2,
+                write_failure_seen=saw_fail,
+                recovered_after_s=round(t_recovered, 1),
+                exit_code=code,
+                rows=final.rows,
+                reported_saved=final.reported,
+                final_problems=problems,
+            )
+        )
 
     if "deleted" in parts:
         # the database file deleted under the running station
@@ -295,11 +343,21 @@ def scenario_db(out: Path, template: Path, parts=("locked", "readonly", "deleted
         # the next start creates a new database and writes what was kept in the unsaved folder
         final, saw2 = _restart_check(data, journal, log, after_delete)
         problems = final.problems(orphans=False)  # the deleted rows' files stay behind: that history was deleted
-        results.append(_record("database file deleted under the running station", 1,
-                               int(bool(lost)) + int(bool(problems)), saw + saw2,
-                               reported_saved_after_delete=reported_after, reported_but_missing=len(lost),
-                               db_file_after_close=exists, exit_code=code, shutdown=shutdown,
-                               rows_in_new_db=final.rows, final_problems=problems))
+        results.append(
+            _record(
+                "database file deleted under the running station",
+                1,
+                int(bool(lost)) + int(bool(problems)),
+                saw + saw2,
+                reported_saved_after_delete=reported_after,
+                reported_but_missing=len(lost),
+                db_file_after_close=exists,
+                exit_code=code,
+                shutdown=shutdown,
+                rows_in_new_db=final.rows,
+                final_problems=problems,
+            )
+        )
     return results
 
 
@@ -334,7 +392,8 @@ def scenario_camera(out: Path, template: Path, trials: int, max_minutes: float) 
             break
         os.rename(cam, gone)
         lost_seen = station.wait_for(
-            lambda: any(k == "camera" and not e.get("ok") for k, e in station.run_events()[-40:]), 15)
+            lambda: any(k == "camera" and not e.get("ok") for k, e in station.run_events()[-40:]), 15
+        )
         time.sleep(rng.uniform(0.5, 3.0))
         os.rename(gone, cam)
         n = len(station.saved())
@@ -347,9 +406,17 @@ def scenario_camera(out: Path, template: Path, trials: int, max_minutes: float) 
     saw = _texts(station)
     final, saw2 = _restart_check(data, journal, log, station.saved())
     problems = final.problems()
-    return _record("camera (image folder) gone and back", done, failures + int(bool(problems)), saw + saw2,
-                   exit_code=code, rows=final.rows, reported_saved=final.reported, final_problems=problems,
-                   details=details[:10])
+    return _record(
+        "camera (image folder) gone and back",
+        done,
+        failures + int(bool(problems)),
+        saw + saw2,
+        exit_code=code,
+        rows=final.rows,
+        reported_saved=final.reported,
+        final_problems=problems,
+        details=details[:10],
+    )
 
 
 # -- corrupt and hostile frames through main.py inspect ----------------------------------------------------------
@@ -358,8 +425,9 @@ def _png_header_only(path: Path, w: int, h: int) -> None:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
     ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
 def make_hostile(folder: Path) -> dict[str, Path]:
@@ -372,26 +440,37 @@ def make_hostile(folder: Path) -> dict[str, Path]:
     # each valid file costs a full product build in main.py inspect (about 30-100 s here): the list is the issue's
     f: dict[str, Path] = {"another good part (control)": good}
     data = good.read_bytes()
-    (folder / "truncated.png").write_bytes(data[: len(data) // 2]); f["truncated PNG"] = folder / "truncated.png"
-    (folder / "zero.png").write_bytes(b""); f["zero-sized file"] = folder / "zero.png"
-    Image.new("RGB", (1, 1), (128, 128, 128)).save(folder / "1x1.png"); f["1x1 PNG"] = folder / "1x1.png"
-    _png_header_only(folder / "30000.png", 30000, 30000); f["30000x30000 PNG"] = folder / "30000.png"
+    (folder / "truncated.png").write_bytes(data[: len(data) // 2])
+    f["truncated PNG"] = folder / "truncated.png"
+    (folder / "zero.png").write_bytes(b"")
+    f["zero-sized file"] = folder / "zero.png"
+    Image.new("RGB", (1, 1), (128, 128, 128)).save(folder / "1x1.png")
+    f["1x1 PNG"] = folder / "1x1.png"
+    _png_header_only(folder / "30000.png", 30000, 30000)
+    f["30000x30000 PNG"] = folder / "30000.png"
     big = Image.fromarray(part).resize((8900, 8900), Image.NEAREST)
-    big.save(folder / "8900.png", compress_level=1); f["8900x8900 PNG (79 MP, under the 80 MP limit)"] = folder / "8900.png"
+    big.save(folder / "8900.png", compress_level=1)
+    f["8900x8900 PNG (79 MP, under the 80 MP limit)"] = folder / "8900.png"
     del big
-    g16 = (np.asarray(Image.open(good).convert("L"), dtype=np.uint16) * 257)
-    Image.fromarray(g16).save(folder / "gray16.png"); f["16-bit gray PNG"] = folder / "gray16.png"
-    Image.open(good).convert("CMYK").save(folder / "cmyk.jpg"); f["CMYK JPEG"] = folder / "cmyk.jpg"
+    g16 = np.asarray(Image.open(good).convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(g16).save(folder / "gray16.png")
+    f["16-bit gray PNG"] = folder / "gray16.png"
+    Image.open(good).convert("CMYK").save(folder / "cmyk.jpg")
+    f["CMYK JPEG"] = folder / "cmyk.jpg"
     anim = [Image.fromarray(part), Image.fromarray(255 - part)]
     anim[0].save(folder / "anim.gif", save_all=True, append_images=anim[1:], duration=100, loop=0)
     f["animated GIF"] = folder / "anim.gif"
     anim[0].save(folder / "anim.png", save_all=True, append_images=anim[1:], duration=100)
     f["animated PNG (APNG)"] = folder / "anim.png"
     nan = np.full(part.shape[:2], np.nan, dtype=np.float32)
-    Image.fromarray(nan, mode="F").save(folder / "nan.tif"); f["NaN-filled float TIFF"] = folder / "nan.tif"
-    Image.open(good).convert("LA").save(folder / "la.png"); f["2 channels (gray+alpha) PNG"] = folder / "la.png"
-    Image.open(good).convert("RGBA").save(folder / "rgba.png"); f["4 channels (RGBA) PNG"] = folder / "rgba.png"
-    (folder / "text.png").write_text("not an image\n"); f["text file named .png"] = folder / "text.png"
+    Image.fromarray(nan, mode="F").save(folder / "nan.tif")
+    f["NaN-filled float TIFF"] = folder / "nan.tif"
+    Image.open(good).convert("LA").save(folder / "la.png")
+    f["2 channels (gray+alpha) PNG"] = folder / "la.png"
+    Image.open(good).convert("RGBA").save(folder / "rgba.png")
+    f["4 channels (RGBA) PNG"] = folder / "rgba.png"
+    (folder / "text.png").write_text("not an image\n")
+    f["text file named .png"] = folder / "text.png"
     f["_ref"] = ref
     return f
 
@@ -401,8 +480,10 @@ def _peak_rss_mb_of(args: list[str], timeout_s: float) -> dict:
     t0 = time.monotonic()
     proc = subprocess.Popen(args, cwd=ROOT, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out_chunks, err_chunks = [], []
-    threads = [threading.Thread(target=lambda s, b: b.append(s.read()), args=(proc.stdout, out_chunks)),
-               threading.Thread(target=lambda s, b: b.append(s.read()), args=(proc.stderr, err_chunks))]
+    threads = [
+        threading.Thread(target=lambda s, b: b.append(s.read()), args=(proc.stdout, out_chunks)),
+        threading.Thread(target=lambda s, b: b.append(s.read()), args=(proc.stderr, err_chunks)),
+    ]
     for t in threads:
         t.start()
     timer = threading.Timer(timeout_s, lambda: proc.poll() is None and os.kill(proc.pid, 9))
@@ -412,9 +493,13 @@ def _peak_rss_mb_of(args: list[str], timeout_s: float) -> dict:
     for t in threads:
         t.join()
     rc = os.waitstatus_to_exitcode(status)
-    return {"rc": rc, "stdout": b"".join(out_chunks).decode(errors="replace"),
-            "stderr": b"".join(err_chunks).decode(errors="replace"), "wall_s": time.monotonic() - t0,
-            "peak_rss_mb": usage.ru_maxrss / 1024.0}
+    return {
+        "rc": rc,
+        "stdout": b"".join(out_chunks).decode(errors="replace"),
+        "stderr": b"".join(err_chunks).decode(errors="replace"),
+        "wall_s": time.monotonic() - t0,
+        "peak_rss_mb": usage.ru_maxrss / 1024.0,
+    }
 
 
 def scenario_frames(out: Path, timeout_s: float = 600.0) -> dict:
@@ -423,8 +508,9 @@ def scenario_frames(out: Path, timeout_s: float = 600.0) -> dict:
     rows, failures = [], 0
     cache = out / "frames" / "cache"  # the reference's memory bank and calibration, built by the control once
     for name, path in files.items():
-        r = _peak_rss_mb_of([PYTHON, "main.py", "inspect", "--ref", str(ref), str(path), "--json",
-                             "--cache-dir", str(cache)], timeout_s)
+        r = _peak_rss_mb_of(
+            [PYTHON, "main.py", "inspect", "--ref", str(ref), str(path), "--json", "--cache-dir", str(cache)], timeout_s
+        )
         err_lines = [line for line in r["stderr"].splitlines() if line.strip()]
         verdict = None
         if r["rc"] == 0:
@@ -436,10 +522,21 @@ def scenario_frames(out: Path, timeout_s: float = 600.0) -> dict:
         clear = (r["rc"] != 0 and len(err_lines) == 1) or verdict in ("PASS", "FAIL")
         ok = clear and not crashed
         failures += not ok
-        rows.append({"frame": name, "rc": r["rc"], "wall_s": round(r["wall_s"], 1), "peak_rss_mb": round(r["peak_rss_mb"]),
-                     "said": verdict or (err_lines[-1][:240] if err_lines else ""), "ok": ok,
-                     "stderr_lines": len(err_lines)})
-        print(f"   {name}: rc {r['rc']}, {r['wall_s']:.1f} s, {r['peak_rss_mb']:.0f} MB: {rows[-1]['said'][:160]}", flush=True)
+        rows.append(
+            {
+                "frame": name,
+                "rc": r["rc"],
+                "wall_s": round(r["wall_s"], 1),
+                "peak_rss_mb": round(r["peak_rss_mb"]),
+                "said": verdict or (err_lines[-1][:240] if err_lines else ""),
+                "ok": ok,
+                "stderr_lines": len(err_lines),
+            }
+        )
+        print(
+            f"   {name}: rc {r['rc']}, {r['wall_s']:.1f} s, {r['peak_rss_mb']:.0f} MB: {rows[-1]['said'][:160]}",
+            flush=True,
+        )
     RESULTS["hostile frames (main.py inspect)"] = {"trials": len(rows), "failures": failures, "rows": rows}
     print(f"== hostile frames: trials {len(rows)}, failures {failures}", flush=True)
     return RESULTS["hostile frames (main.py inspect)"]
@@ -522,8 +619,13 @@ def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: floa
         if time.monotonic() > deadline:
             break
         n0 = len(told)
-        proc = subprocess.Popen([PYTHON, "main.py", "line", "--config", str(config)], cwd=ROOT, env=env(),
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [PYTHON, "main.py", "line", "--config", str(config)],
+            cwd=ROOT,
+            env=env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         t0 = time.monotonic()
         wait_parts = rng.randint(1, 3)
         while len(told) < n0 + wait_parts and time.monotonic() - t0 < 300 and proc.poll() is None:
@@ -545,21 +647,38 @@ def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: floa
             details.append(f"trial {trial}: {problems} {bad[:3]}")
     stop.set()
     # a last clean run: its start-up writes what was kept, then SIGTERM
-    proc = subprocess.Popen([PYTHON, "main.py", "line", "--config", str(config)], cwd=ROOT, env=env(), stdout=log,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [PYTHON, "main.py", "line", "--config", str(config)], cwd=ROOT, env=env(), stdout=log, stderr=subprocess.STDOUT
+    )
     time.sleep(30)
     proc.send_signal(15)
     code = proc.wait(120)
     log.close()
     final = check(data, [{"id": t["id"]} for t in told])
     problems = final.problems()
-    text = (base / "data" / "logs" / "line.log")
-    saw = [line for line in text.read_text(errors="replace").splitlines() if ("ERROR" in line or "WARNING" in line) and "asyncua" not in line][-5:] \
-        if text.exists() else []
-    return _record("kill -9 of the line runner under an OPC UA PLC", done, failures + int(bool(problems)),
-                   saw or ["(the PLC sees the connection drop; State is read again after the restart)"],
-                   results_told_to_plc=len(told), part_id_mismatches=mismatched, rows=final.rows,
-                   final_problems=problems, clean_stop_exit=code, plc_reconnects=len(errors), details=details[:5])
+    text = base / "data" / "logs" / "line.log"
+    saw = (
+        [
+            line
+            for line in text.read_text(errors="replace").splitlines()
+            if ("ERROR" in line or "WARNING" in line) and "asyncua" not in line
+        ][-5:]
+        if text.exists()
+        else []
+    )
+    return _record(
+        "kill -9 of the line runner under an OPC UA PLC",
+        done,
+        failures + int(bool(problems)),
+        saw or ["(the PLC sees the connection drop; State is read again after the restart)"],
+        results_told_to_plc=len(told),
+        part_id_mismatches=mismatched,
+        rows=final.rows,
+        final_problems=problems,
+        clean_stop_exit=code,
+        plc_reconnects=len(errors),
+        details=details[:5],
+    )
 
 
 SCENARIOS = ("frames", "db", "disk", "camera", "kill", "line")

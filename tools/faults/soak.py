@@ -4,6 +4,7 @@ the inference latency p50 / p99 (the rows' ``timings.total``) of the frames sinc
 
     .venv/bin/python -m tools.faults soak --minutes 25 --every 100 --out out/soak
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,14 +34,17 @@ def db_sample(data_dir: Path, after_id: int) -> dict:
     size = sum((db.parent / (db.name + s)).stat().st_size for s in ("", "-wal") if (db.parent / (db.name + s)).exists())
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
-        rows = con.execute("select id, json_extract(timings, '$.total') from inspections where id > ?",
-                           (after_id,)).fetchall()
+        rows = con.execute(
+            "select id, json_extract(timings, '$.total') from inspections where id > ?", (after_id,)
+        ).fetchall()
         count = con.execute("select count(*) from inspections").fetchone()[0]
     finally:
         con.close()
     lat = np.array([r[1] for r in rows if r[1] is not None], dtype=float)
     return {
-        "db_mb": size / 1e6, "rows": count, "last_id": max((r[0] for r in rows), default=after_id),
+        "db_mb": size / 1e6,
+        "rows": count,
+        "last_id": max((r[0] for r in rows), default=after_id),
         "p50_ms": float(np.percentile(lat, 50)) if lat.size else None,
         "p99_ms": float(np.percentile(lat, 99)) if lat.size else None,
         "n_lat": int(lat.size),
@@ -55,9 +59,15 @@ def plot(samples: list[dict], out: Path, title: str) -> None:
 
     frames = [s["frames"] for s in samples]
     fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
-    series = [("rss_mb", "resident memory (MB)"), ("threads", "threads"), ("fds", "open file handles"),
-              ("db_mb", "database + WAL (MB)"), ("p50_ms", "latency p50 (ms)"), ("p99_ms", "latency p99 (ms)")]
-    for ax, (key, label) in zip(axes.flat, series):
+    series = [
+        ("rss_mb", "resident memory (MB)"),
+        ("threads", "threads"),
+        ("fds", "open file handles"),
+        ("db_mb", "database + WAL (MB)"),
+        ("p50_ms", "latency p50 (ms)"),
+        ("p99_ms", "latency p99 (ms)"),
+    ]
+    for ax, (key, label) in zip(axes.flat, series, strict=False):
         ax.plot(frames, [s[key] for s in samples], marker=".")
         if key in ("threads", "fds"):
             ax.set_ylim(0, max(s[key] for s in samples) * 1.5)
@@ -75,14 +85,19 @@ def summarize(samples: list[dict], warmup_frames: int) -> dict:
     p50 = np.median([s["p50_ms"] for s in after if s["p50_ms"]])
     p99 = np.median([s["p99_ms"] for s in after if s["p99_ms"]])
     return {
-        "frames": last["frames"], "minutes": last["t_s"] / 60.0, "warmup_frames": first["frames"],
-        "rss_start_mb": first["rss_mb"], "rss_end_mb": last["rss_mb"],
+        "frames": last["frames"],
+        "minutes": last["t_s"] / 60.0,
+        "warmup_frames": first["frames"],
+        "rss_start_mb": first["rss_mb"],
+        "rss_end_mb": last["rss_mb"],
         "rss_growth_pct": 100.0 * (last["rss_mb"] - first["rss_mb"]) / first["rss_mb"],
         "rss_max_mb": max(s["rss_mb"] for s in after),
         "threads": (first["threads"], last["threads"], max(s["threads"] for s in after)),
         "fds": (first["fds"], last["fds"], max(s["fds"] for s in after)),
         "db_mb": (first["db_mb"], last["db_mb"]),
-        "p50_ms_median": float(p50), "p99_ms_median": float(p99), "p99_over_p50": float(p99 / p50),
+        "p50_ms_median": float(p50),
+        "p99_ms_median": float(p99),
+        "p99_over_p50": float(p99 / p50),
         "worst_window_p99_over_p50": max(s["p99_ms"] / s["p50_ms"] for s in after if s["p50_ms"]),
     }
 
@@ -126,11 +141,22 @@ def main(argv: list[str]) -> int:
     code = station.terminate(120)
     result = check(data, station.saved())
     summary = summarize(samples, args.warmup) if samples else {}
-    summary.update({"exit_code": code, "problems": result.problems(), "rows": result.rows,
-                    "reported_saved": result.reported, "shutdown": [e for k, e in station.run_events() if k == "shutdown"]})
+    summary.update(
+        {
+            "exit_code": code,
+            "problems": result.problems(),
+            "rows": result.rows,
+            "reported_saved": result.reported,
+            "shutdown": [e for k, e in station.run_events() if k == "shutdown"],
+        }
+    )
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     if samples:
-        plot(samples, out / "soak.png", f"Soak: Auto on the demo camera, {summary['frames']} frames in "
-             f"{summary['minutes']:.0f} min (2-core x86-64 VM, no GPU)")
+        plot(
+            samples,
+            out / "soak.png",
+            f"Soak: Auto on the demo camera, {summary['frames']} frames in "
+            f"{summary['minutes']:.0f} min (2-core x86-64 VM, no GPU)",
+        )
     return 0 if not result.problems() else 1

@@ -9,6 +9,7 @@ SIGTERM (or ``--stop-after N`` inspections of this run saved) closes the window 
 the harness's business. Journal lines: ``<monotonic> <event> <json>``, written with one write() each, so a kill
 never leaves half a line claimed as saved.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,31 +49,33 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if "--" in argv:
         split = argv.index("--")
-        own, station_args = argv[:split], argv[split + 1:]
+        own, station_args = argv[:split], argv[split + 1 :]
     else:
         own, station_args = argv, []
     parser = argparse.ArgumentParser(prog="tools.faults.station_proc")
     parser.add_argument("--journal", required=True)
     parser.add_argument("--stop-after", type=int, default=0, help="close the window after N saved inspections")
     parser.add_argument("--no-auto", action="store_true")
-    parser.add_argument("--no-chat", action="store_true",
-                        help="do not load the chat's language model (it is not on the inspection path; on a 2-core "
-                             "machine it takes a core for a minute at every start)")
+    parser.add_argument(
+        "--no-chat",
+        action="store_true",
+        help="do not load the chat's language model (it is not on the inspection path; on a 2-core "
+        "machine it takes a core for a minute at every start)",
+    )
     args = parser.parse_args(own)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     journal = Journal(args.journal)
     journal.write("process", pid=os.getpid(), args=station_args)
 
     from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication
 
-    import desktop.station as station_module
+    import desktop.controllers.station as station_module
 
     base = station_module.Station
     stop_requested = {"flag": False}
 
     class ListeningStation(base):  # the real Station; it only reports what it shows
-        def start(self, spec, product_id):  # noqa: D401
+        def start(self, spec, product_id):
             window = self.window
             saved = {"n": 0}
             shown: set[int] = set()
@@ -83,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             def on_recorded(outcome, record) -> None:
                 fresh = id(outcome) in shown
                 shown.discard(id(outcome))
-                journal.write("saved", id=record.id, image=record.image_sha256, heatmap=record.heatmap_sha256,
-                              fresh=fresh)
+                journal.write(
+                    "saved", id=record.id, image=record.image_sha256, heatmap=record.heatmap_sha256, fresh=fresh
+                )
                 if fresh:
                     saved["n"] += 1
                     if args.stop_after and saved["n"] >= args.stop_after:
@@ -122,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def poll() -> None:  # lets Python run the SIGTERM handler; closes the window as the operator would
                 ticks["n"] += 1
-                if ticks["n"] % 100 == 0:  # every 10 s: the reference count of True (desktop/qt_compat.py)
+                if ticks["n"] % 100 == 0:  # every 10 s: the reference count of True (desktop/qt/qt_compat.py)
                     journal.write("refs", true=sys.getrefcount(True), false=sys.getrefcount(False))
                 if stop_requested["flag"]:
                     stop_requested["flag"] = False
@@ -139,13 +143,17 @@ def main(argv: list[str] | None = None) -> int:
             self._fault_shutdown = True
             result = super().shutdown()
             if first:
-                journal.write("shutdown", kept=self.recorder.kept, not_kept=self.recorder.not_kept,
-                              unsaved=len(self.recorder.unsaved))
+                journal.write(
+                    "shutdown",
+                    kept=self.recorder.kept,
+                    not_kept=self.recorder.not_kept,
+                    unsaved=len(self.recorder.unsaved),
+                )
             return result
 
     station_module.Station = ListeningStation
     if args.no_chat:
-        import desktop.chat_link as chat_link
+        import desktop.controllers.chat_link as chat_link
 
         chat_link.ChatLink.start = lambda self: None
     signal.signal(signal.SIGTERM, lambda *_: stop_requested.__setitem__("flag", True))

@@ -4,6 +4,7 @@ Revision ID: 0001
 Revises:
 Create Date: 2025-01-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -104,7 +105,10 @@ def upgrade() -> None:
         sa.Column("time", TS, nullable=False),
         sa.CheckConstraint("role IN ('user', 'assistant', 'system')", name=op.f("ck_chat_messages_role")),
         sa.ForeignKeyConstraint(
-            ["inspection_id"], ["inspections.id"], name=op.f("fk_chat_messages_inspection_id_inspections"), ondelete="CASCADE"
+            ["inspection_id"],
+            ["inspections.id"],
+            name=op.f("fk_chat_messages_inspection_id_inspections"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
             ["product_id"], ["products.id"], name=op.f("fk_chat_messages_product_id_products"), ondelete="CASCADE"

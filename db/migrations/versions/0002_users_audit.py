@@ -9,6 +9,7 @@ Revision ID: 0002_users_audit
 Revises: 0001
 Create Date: 2025-06-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -5,6 +5,7 @@ Revision ID: 0003_line_mode
 Revises: 0002_users_audit
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -20,7 +21,9 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     # Plain ADD COLUMN (a constant default is allowed on SQLite): no table rebuild, rows keep "cold" / 0.
-    op.add_column("inspections", sa.Column("mode", sa.String(length=8), nullable=False, server_default=sa.text("'cold'")))
+    op.add_column(
+        "inspections", sa.Column("mode", sa.String(length=8), nullable=False, server_default=sa.text("'cold'"))
+    )
     op.add_column("inspections", sa.Column("pool_size", sa.Integer(), nullable=False, server_default=sa.text("0")))
 
 

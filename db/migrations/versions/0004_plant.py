@@ -8,6 +8,7 @@ Revision ID: 0004_plant
 Revises: 0003_line_mode
 Create Date: 2026-12-01
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -36,7 +37,9 @@ def upgrade() -> None:
         sa.Column("sent_at", TS, nullable=True),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.ForeignKeyConstraint(
-            ["inspection_id"], ["inspections.id"], name=op.f("fk_outbox_messages_inspection_id_inspections"),
+            ["inspection_id"],
+            ["inspections.id"],
+            name=op.f("fk_outbox_messages_inspection_id_inspections"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_messages")),

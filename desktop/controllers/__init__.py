@@ -1,0 +1,1 @@
+"""controllers of the desktop station."""

@@ -1,0 +1,1 @@
+"""qt of the desktop station."""
