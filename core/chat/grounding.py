@@ -4,7 +4,8 @@
 * ``first_sentence`` composes the answer's first sentence from the measured verdict and regions; the session
   forces it as the first tokens of the assistant's turn, so the model only continues it.
 * ``check_sentence`` rejects a generated sentence that contradicts the measurement (a "no anomaly" after a FAIL,
-  a location where nothing was found, a count that differs, any number the model made up).
+  a location where nothing was found, a count that differs, any number the model made up), and any that claims a
+  verdict, a correction or an action (claims.py): only the forced first sentence states the verdict.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from core.chat.claims import find_claim
 from core.result import FAIL, InspectionResult, Region
 
 LOCATION_WORDS = ("top left", "top right", "bottom left", "bottom right", "top", "bottom", "left", "right", "center")
@@ -225,7 +227,7 @@ def first_sentence(kind: Kind, result: InspectionResult) -> str:
         ratio = top.peak / max(result.threshold, 1e-9)
         return (
             f"Compared with the normal reference, the part differs most at the {top.location}, where the "
-            f"difference reaches {ratio:.1f} times the decision threshold."
+            f"difference reaches {ratio:.1f} times the decision threshold, so the part fails."
         )
     if kind is Kind.CONFIDENCE:
         return (
@@ -281,6 +283,9 @@ def check_sentence(sentence: str, result: InspectionResult | None, allow_numbers
         return Verdict(False, "does not read as a sentence")
     if not allow_numbers and re.search(r"\d", s):
         return Verdict(False, "states a number the measurement did not give")
+    claim = find_claim(s)
+    if claim is not None:  # the verdict is the station's (the forced first sentence); the chat changes nothing
+        return Verdict(False, claim.value)
     if result is None:
         return Verdict(True)
     fail = result.verdict == FAIL

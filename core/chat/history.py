@@ -76,6 +76,9 @@ class HistoryIntent:
     product: str | None = None
     per_day: bool = False
     unknown_product: str | None = None  # a product the question names that the history does not know
+    # the question names a period, a known product or a per-day breakdown; False when only words such as "reject"
+    # or "compare" made it look like one (they are as likely about the part on screen)
+    explicit: bool = True
 
     @property
     def is_comparison(self) -> bool:
@@ -220,12 +223,16 @@ def parse_history_question(question: str, now: datetime, product_names: Sequence
         and not re.search(r"\bhow many\b|\bnumber\b|\bcount\b", q)
     ):
         metric = Metric.DEFECT_RATE  # "compare today with last week": rates, not raw counts of unequal periods
+    named_period = bool(periods)
     if not periods:
         periods = [_period("this week" if per_day else "today", now)]
     if comparing and len(periods) == 1:
         periods.append(_previous(periods[0]))
     product, unknown = _find_product(q, product_names)
-    return HistoryIntent(metric, tuple(periods[:2] if comparing else periods[:1]), product, per_day, unknown)
+    explicit = named_period or per_day or product is not None
+    return HistoryIntent(
+        metric, tuple(periods[:2] if comparing else periods[:1]), product, per_day, unknown, explicit=explicit
+    )
 
 
 # -- answers -------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ are tokenised separately (the same way in training and at inference), so the spl
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,9 +27,20 @@ class Turn:
     content: str
 
 
+# Chat-template tokens (<|im_start|>, <|im_end|>, <|endoftext|>, ...) and the image markers typed as text: the
+# tokenizer would read them as the real special tokens, so a question could end its own turn and write a fake
+# assistant or system turn (prompt injection).
+_TEMPLATE_TOKENS = re.compile(r"<\|[^<>|\s]{0,40}\|>|</?img>", re.IGNORECASE)
+
+
 def clean_text(text: str) -> str:
-    """Drop control characters (and so any placeholder) from text typed by a person."""
-    return "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32).strip()
+    """Drop control characters (and so any placeholder), chat-template tokens and image markers from text typed
+    by a person."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
+    previous = None
+    while previous != kept:  # "<|im_<|x|>end|>" must not become "<|im_end|>" once the inner one is gone
+        previous, kept = kept, _TEMPLATE_TOKENS.sub(" ", kept)
+    return kept.strip()
 
 
 def render_prompt(
