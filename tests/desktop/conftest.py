@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from station_fakes import FakeInspector
 
 from db.repository import Database
+from tests.station_fakes import FakeInspector
 
 
 @pytest.fixture

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtGui import QImage
-from station_fakes import FakeInspector
 
 import core.inspector
 import main as entry
 from db.records import HistoryFilter
 from db.repository import Database
+from tests.station_fakes import FakeInspector
 
 
 @pytest.fixture

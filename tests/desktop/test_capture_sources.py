@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from station_fakes import ScriptedSource, good_part
 
 from desktop.workers.capture_thread import CaptureThread
 from line.capture.demo_camera import DemoCamera
@@ -17,6 +16,7 @@ from line.capture.mailbox import Frame, LatestFrameMailbox
 from line.capture.opencv_sources import CameraSource, StreamSource, VideoFileSource
 from line.capture.source import FrameSource, SourceError
 from line.capture.spec import SourceSpecError, source_from_spec
+from tests.station_fakes import ScriptedSource, good_part
 
 
 def _frame(i: int) -> Frame:

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import threading
 
-from station_fakes import Catch
-
 from core.chat.session import ChatSession
 from core.errors import ModelLoadError
 from desktop.controllers.chat_link import ChatLink
 from desktop.controllers.demo_setup import ensure_demo_product
 from desktop.workers.chat_worker import ChatService
+from tests.desktop.qt_catch import Catch
 
 
 def _facts_only(history):
@@ -99,12 +98,11 @@ def test_stop_button_reaches_the_worker(qtbot, make_rig, database):
 def test_a_question_asked_before_its_inspection_row_exists_is_stored_with_it(qtbot, database):
     """While the database keeps an inspection waiting (locked, Retry), questions about that part wait with it and
     land in its transcript once the row exists; ones whose row never comes are kept with the product at shutdown."""
-    from station_fakes import FakeInspector, bad_part, good_part
-
     from desktop.widgets.chat_panel import ChatPanel
     from desktop.widgets.station_status_bar import StationStatusBar
     from desktop.workers.inference_worker import InspectionOutcome
     from line.capture.mailbox import Frame
+    from tests.station_fakes import FakeInspector, bad_part, good_part
 
     panel, status = ChatPanel(), StationStatusBar()
     qtbot.addWidget(panel)

@@ -10,11 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from station_fakes import Catch, FakeInspector, bad_part, good_part
 
 from core.imageio import check_array
 from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE, InferenceService, ProductRequest, ReferenceSource
 from line.capture.mailbox import Frame
+from tests.desktop.qt_catch import Catch
+from tests.station_fakes import FakeInspector, bad_part, good_part
 
 
 def _frame(image: np.ndarray, index: int) -> Frame:

@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import pytest
 from PySide6.QtCore import QTimer
-from station_fakes import bad_part, good_part
 
 from db.engine import DB_FILENAME
 from desktop.dialogs.products_dialog import ProductsDialog
 from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE
+from tests.station_fakes import bad_part, good_part
 
 
 @pytest.fixture

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from station_fakes import Catch
 
 from core.calibration import RULE_VERSION
 from core.imageio import load_image
 from line.capture.folder_source import FolderSource
 from line.demo_assets import DEMO_CAMERA_DIR, demo_reference_paths
+from tests.desktop.qt_catch import Catch
 
 SIZE = 96
 TINY_DECODER = {"resolution": 64, "augment": [], "self_similarity": False}

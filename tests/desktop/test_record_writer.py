@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-from station_fakes import Catch
 
 from core.result import InspectionResult
 from db.engine import DB_FILENAME
@@ -18,6 +17,7 @@ from desktop.workers.inference_worker import InspectionOutcome
 from desktop.workers.record_writer import RecordService
 from line.capture.mailbox import Frame
 from line.unsaved_spool import UnsavedSpool
+from tests.desktop.qt_catch import Catch
 
 INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 250000, tzinfo=UTC)
 

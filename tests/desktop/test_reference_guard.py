@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-from station_fakes import Catch, FakeInspector, bad_part, good_part
 
 from core.reference_preview import RecentFailure
 from desktop.dialogs.reference_guard import ReferenceChoice, ReferenceGuard
 from desktop.workers.inference_worker import InferenceService, ProductRequest, ReferenceSource
+from tests.desktop.qt_catch import Catch
+from tests.station_fakes import FakeInspector, bad_part, good_part
 
 
 def _setup(qtbot, database):

@@ -7,14 +7,14 @@ import errno
 import sqlite3
 from pathlib import Path
 
-from station_fakes import Catch, ScriptedSource
-
 from db.engine import DB_FILENAME
 from db.image_store import ImageStore
 from db.records import HistoryFilter
 from db.repository import Database
 from desktop.controllers.demo_setup import ensure_demo_product
 from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE
+from tests.desktop.qt_catch import Catch
+from tests.station_fakes import ScriptedSource
 
 
 def _count(database) -> int:

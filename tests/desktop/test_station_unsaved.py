@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from station_fakes import Catch, FakeInspector
-
 from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
 from desktop.controllers.demo_setup import ensure_demo_product
+from tests.desktop.qt_catch import Catch
+from tests.station_fakes import FakeInspector
 
 
 class SlowInspector(FakeInspector):

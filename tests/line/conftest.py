@@ -13,9 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("PYLON_CAMEMU", "2")  # pylon's emulated cameras (serials 0815-0000, 0815-0001), read at first use
 
-from line_fakes import FakeInspector, good_part, wait_until, write_parts
-
 from db.repository import Database
+from tests.station_fakes import FakeInspector, good_part, wait_until, write_parts
 
 
 @pytest.fixture

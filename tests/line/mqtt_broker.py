@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 
-from line_fakes import free_port
+from tests.station_fakes import free_port
 
 BROKER = """
 import asyncio, sys

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 
-from line_fakes import FakeInspector, ScriptedSource, wait_until
-
 from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
 from line.events import (
@@ -20,6 +18,7 @@ from line.events import (
     TriggerRefused,
 )
 from line.recorder import database_writer
+from tests.station_fakes import FakeInspector, ScriptedSource, wait_until
 
 
 def _rows(database) -> int:
@@ -87,7 +86,7 @@ def test_a_result_not_acknowledged_in_time_raises_an_error_the_ack_clears(make_l
 
 def test_unknown_recipe_is_refused_and_a_known_one_switches(make_line, database):
     other = database.products.create("bracket")
-    from line_fakes import good_part
+    from tests.station_fakes import good_part
 
     database.references.add(other.id, [good_part(3)])
     rig = make_line().start()

@@ -8,11 +8,11 @@ import os
 import time
 
 import pytest
-from line_fakes import wait_until
 
 from line.capture.camera_link import CameraLink, DeviceNotFoundError, TriggerMode
 from line.capture.genicam_source import GenICamSource
 from line.capture.spec import source_from_spec
+from tests.station_fakes import wait_until
 
 CTI = os.environ.get("INSPECTION_TEST_CTI", "")
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import cv2
 import pytest
-from line_fakes import bad_part, good_part
 
 from line.catalog import product_request
 from line.product_models import ProductModels
+from tests.station_fakes import bad_part, good_part
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.timeout(300)

@@ -8,13 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-from line_fakes import FakeInspector, free_port
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
 from line.plc.modbus_map import markdown_table, registers_to_text, text_to_registers
 from line.plc.modbus_server import ModbusServer
 from line.plc.server_thread import PlcServerError
+from tests.station_fakes import FakeInspector, free_port
 
 pytestmark = pytest.mark.timeout(60)
 ROOT = Path(__file__).resolve().parents[2]

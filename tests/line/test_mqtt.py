@@ -7,10 +7,10 @@ import json
 import socket
 
 import pytest
-from line_fakes import wait_until
 from mqtt_broker import LocalBroker, Subscriber
 
 from line.mqtt.publisher import OFFLINE, ONLINE, MqttPublisher
+from tests.station_fakes import wait_until
 
 pytest.importorskip("amqtt", reason="amqtt (the tests' MQTT broker) is not installed")
 pytestmark = pytest.mark.timeout(90)

@@ -8,12 +8,12 @@ import socket
 import time
 
 import pytest
-from line_fakes import FakeInspector, free_port
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
 from line.plc.opcua_server import NAMESPACE, OBJECT, OpcUaServer
 from line.plc.server_thread import PlcServerError
+from tests.station_fakes import FakeInspector, free_port
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -147,7 +147,7 @@ def test_refusals_reach_the_plc_as_error_codes(opcua_line, database):
 
 
 def test_the_plc_switches_the_recipe(opcua_line, database):
-    from line_fakes import good_part
+    from tests.station_fakes import good_part
 
     other = database.products.create("bracket")
     database.references.add(other.id, [good_part(5)])

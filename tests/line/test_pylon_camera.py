@@ -9,12 +9,12 @@ import time
 import cv2
 import numpy as np
 import pytest
-from line_fakes import bad_part, good_part, wait_until
 
 from db.records import HistoryFilter
 from line.capture.camera_link import CameraError, CameraLink, DeviceNotFoundError, TriggerMode
 from line.capture.spec import source_from_spec
 from line.events import ErrorCode, StationState
+from tests.station_fakes import bad_part, good_part, wait_until
 
 pypylon = pytest.importorskip("pypylon", reason="pypylon is not installed (pip install pypylon)")
 pytestmark = pytest.mark.timeout(60)

@@ -16,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from line_fakes import FakeInspector, free_port, wait_until, write_parts
 from mqtt_broker import LocalBroker, Subscriber
 from test_modbus import ModbusPlc
 from test_opcua import Plc, _with_plc
@@ -27,6 +26,7 @@ from line.config import parse_config
 from line.events import StationState
 from line.plc.server_thread import PlcServerError
 from line.runner import LineRunner, RunnerError
+from tests.station_fakes import FakeInspector, free_port, wait_until, write_parts
 
 pytestmark = pytest.mark.timeout(120)
 ROOT = Path(__file__).resolve().parents[2]
