@@ -1,7 +1,9 @@
 """Reading and writing images with checks that give people a clear message.
 
 Every loader returns an RGB ``uint8`` array of shape (H, W, 3). Grayscale, RGBA, palette and 16-bit images are
-converted; unreadable, truncated, empty, tiny and huge files raise :class:`ImageReadError` naming the file.
+converted; unreadable, truncated, empty, tiny and huge files, formats other than ALLOWED_FORMATS and files that are
+not regular files raise :class:`ImageReadError` naming the file. References and imported images go through the same
+checks (``probe_image_bytes``, used by db/image_store.py) as camera frames.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,10 @@ MAX_PIXELS = 80_000_000  # 80 MP; larger images are refused rather than exhausti
 # hundred pixels anyway, and a 79 MP PNG otherwise cost 1.2 GB and tens of seconds after decoding (issue 15).
 # Regions and heatmaps of such a file are in the reduced image's pixels.
 MAX_WORK_PIXELS = 25_000_000
+# The file formats the station reads (PIL knows dozens more; EPS would even start Ghostscript). A camera JPEG with a
+# preview image (MPO) opens as JPEG.
+ALLOWED_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP")
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a larger file is refused before it is read
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +134,7 @@ def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
             size = img.size
             if size[0] * size[1] > MAX_PIXELS:
                 raise ImageReadError(
@@ -153,18 +160,46 @@ def load_image_bytes(data: bytes, name: str = "image") -> np.ndarray:
     return check_array(arr, name)
 
 
-def load_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file into RGB uint8, or raise ImageReadError naming the file and the problem."""
+def read_image_file(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of an image file, after the checks that come before reading: it exists, is a regular file (not a
+    folder, a pipe or a device such as /dev/zero, which would never end) and is not larger than MAX_FILE_BYTES."""
     p = Path(path)
-    if not p.exists():
-        raise ImageReadError(f"{p}: file not found")
-    if p.is_dir():
-        raise ImageReadError(f"{p}: is a folder, not an image file")
     try:
-        data = p.read_bytes()
+        info = p.stat()  # follows a symbolic link: a link to a good file is read as that file
+    except FileNotFoundError:
+        raise ImageReadError(f"{p}: file not found") from None
     except OSError as exc:
         raise ImageReadError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
-    return load_image_bytes(data, str(p))
+    if stat.S_ISDIR(info.st_mode):
+        raise ImageReadError(f"{p}: is a folder, not an image file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImageReadError(f"{p}: is not a regular file (a device, a pipe or a socket); choose an image file")
+    if info.st_size > MAX_FILE_BYTES:
+        raise ImageReadError(
+            f"{p}: the file is {info.st_size / 2**20:.0f} MB, more than the {MAX_FILE_BYTES // 2**20} MB an image may be"
+        )
+    try:
+        with open(p, "rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ImageReadError(f"{p}: cannot read the file ({exc.strerror or exc})") from None
+    if len(data) > MAX_FILE_BYTES:  # it grew while being read
+        raise ImageReadError(f"{p}: the file is larger than the {MAX_FILE_BYTES // 2**20} MB an image may be")
+    return data
+
+
+def load_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file into RGB uint8, or raise ImageReadError naming the file and the problem."""
+    return load_image_bytes(read_image_file(path), str(Path(path)))
+
+
+def probe_image_bytes(data: bytes, name: str = "image") -> tuple[int, int]:
+    """(width, height) of an image file's bytes, after every check a camera frame gets (format, size before
+    decoding, decompression bomb, truncation, NaN pixels, smallest side): for references and imported images,
+    which are stored as the original file. Decodes the pixels once; raises ImageReadError."""
+    load_image_bytes(data, name)
+    with Image.open(io.BytesIO(data), formats=ALLOWED_FORMATS) as img:
+        return int(img.size[0]), int(img.size[1])
 
 
 def save_png(arr: np.ndarray, path: str | os.PathLike[str]) -> Path:

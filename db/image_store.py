@@ -86,7 +86,25 @@ def encode_png(array: np.ndarray) -> bytes:
 
 
 def image_size_of(data: bytes) -> tuple[int, int]:
-    """(width, height) of encoded image bytes, fully decoding them; raises InvalidImageError when corrupt."""
+    """(width, height) of encoded image bytes that come into the station (a reference, an imported image), after
+    the checks a camera frame gets (core/imageio.py: format, dimensions before decoding, decompression bombs,
+    truncation, NaN pixels, smallest side); InvalidImageError otherwise."""
+    from core.errors import ImageReadError
+    from core.imageio import probe_image_bytes
+
+    try:
+        return probe_image_bytes(bytes(data), "the file")
+    except ImageReadError as exc:
+        text = str(exc).removeprefix("the file: ")
+        raise InvalidImageError(
+            f"The file is not a readable image the station accepts ({text}). Use a PNG, JPEG, BMP, TIFF or WEBP "
+            "file of the part.",
+            detail=repr(exc),
+        ) from exc
+
+
+def decoded_size(data: bytes) -> tuple[int, int]:
+    """(width, height) of a file already in the store, fully decoding it; InvalidImageError when it is corrupt."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -139,13 +157,15 @@ class ImageStore:
 
     def put_file(self, path: str | os.PathLike[str], *, check_image: bool = True) -> StoredFile:
         """Copy a file into the store (its bytes unchanged)."""
+        from core.errors import ImageReadError
+        from core.imageio import read_image_file
+
         src = Path(path)
         try:
-            data = src.read_bytes()
-        except OSError as exc:
+            data = read_image_file(src)  # a regular file of a sane size: never a pipe, a device or a folder
+        except ImageReadError as exc:
             raise StorageError(
-                f"Could not read {src}: {exc.strerror or exc}. Check that the file exists and is readable.",
-                detail=repr(exc),
+                f"Could not read {exc}. Check that the file exists and is an image file.", detail=repr(exc)
             ) from exc
         if check_image:
             try:
@@ -159,6 +179,7 @@ class ImageStore:
         rel = f"{sha[:2]}/{sha}{suffix}"
         final = self.root / sha[:2] / f"{sha}{suffix}"
         try:
+            self._inside(final.parent)
             if final.is_file() and final.stat().st_size == len(data) and sha256_file(final) == sha:
                 return StoredFile(final, sha, rel, len(data))  # already stored, intact
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -166,6 +187,19 @@ class ImageStore:
         except OSError as exc:
             raise storage_error_for(exc, what, self.root) from exc
         return StoredFile(final, sha, rel, len(data))
+
+    def _inside(self, folder: Path) -> None:
+        """Refuse a shard folder that leads out of the store (a symbolic link someone put there): the store never
+        writes outside its own folder."""
+        if not folder.exists() and not folder.is_symlink():
+            return
+        root = self.root.resolve()
+        real = folder.resolve()
+        if folder.is_symlink() or (real != root and root not in real.parents):
+            raise StorageError(
+                f"{folder} leads out of the image store (to {real}); the station writes only inside {root}. Remove "
+                "the link and restore the folder from a backup."
+            )
 
     @staticmethod
     def _write_atomic(final: Path, data: bytes) -> None:
@@ -236,7 +270,7 @@ class ImageStore:
         from PIL import Image
 
         data = self.read(sha256)
-        image_size_of(data)
+        decoded_size(data)
         with Image.open(io.BytesIO(data)) as img:
             return np.asarray(img.convert("RGB"), dtype=np.uint8).copy()
 
