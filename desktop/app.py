@@ -100,13 +100,14 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.workers.chat_worker import ChatService
     from desktop.workers.inference_worker import InferenceService
     from desktop.workers.record_writer import RecordService
+    from line.startup_cleanup import prepare_data_folder
     from line.unsaved_spool import UnsavedSpool
 
+    spool = UnsavedSpool(Path(data_dir) / "unsaved")
+    prepare_data_folder(database, spool)  # before the writer starts: files without a row go to the quarantine
     window = MainWindow()
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
-    recorder = RecordService(
-        database.inspections, station=socket.gethostname(), spool=UnsavedSpool(Path(data_dir) / "unsaved")
-    )
+    recorder = RecordService(database.inspections, station=socket.gethostname(), spool=spool)
     station = Station(window, database, inference, recorder, data_dir, settings)
     history = HistoryView(database, database.store)
     stats = StatisticsView(database)

@@ -24,6 +24,7 @@ from line.frame_files import FrameFiles
 from line.inference import InferenceEngine
 from line.recorder import Recorder, database_writer
 from line.shift import ShiftCounters, ShiftSchedule
+from line.startup_cleanup import prepare_data_folder
 from line.station_status import StationStatus
 from line.unsaved_spool import UnsavedSpool
 
@@ -92,7 +93,9 @@ class LineRunner:
             actor=actor,
             frame_files=frame_files,
         )
-        recorder = Recorder(writer, spool=UnsavedSpool(self.data_dir / UNSAVED_FOLDER))
+        spool = UnsavedSpool(self.data_dir / UNSAVED_FOLDER)
+        prepare_data_folder(self.database, spool)  # before the recorder starts: files without a row are moved away
+        recorder = Recorder(writer, spool=spool)
         source = source_from_spec(cfg.camera.source, cti=str(cfg.camera.cti) if cfg.camera.cti else None)
         camera = CameraLink(source, cfg.camera.trigger)
         self.controller = StationController(

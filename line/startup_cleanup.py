@@ -1,0 +1,39 @@
+"""What a station does to its data folder once at start, before its database writer runs (both faces: the
+window, desktop/app.py, and the headless line runner, line/runner.py).
+
+Files of the image store that no row refers to (a crash between a file and its row) are moved to the
+quarantine folder (db/orphan_files.py), except those of inspections still waiting in the unsaved folder: the
+replay of those entries needs them (and would write them again anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from db.image_store import encode_png, sha256_bytes
+from db.orphan_files import OrphanSweep, quarantine_orphan_files
+from line.unsaved_spool import UnsavedSpool
+
+log = logging.getLogger(__name__)
+
+
+def unsaved_store_sha256s(spool: UnsavedSpool) -> set[str]:
+    """SHA-256 of the image-store files the unsaved entries become once recorded (their frame and heatmap, as the
+    database writers store them: the frame as is, the heatmap's RGB channels)."""
+    out: set[str] = set()
+    for path in spool.entries():
+        outcome = spool.load(path)
+        if outcome is None:
+            continue  # quarantined, with a log line
+        out.add(sha256_bytes(encode_png(outcome.frame.image)))
+        out.add(sha256_bytes(encode_png(outcome.heatmap_rgba[..., :3])))
+    return out
+
+
+def prepare_data_folder(database: Any, spool: UnsavedSpool, *, started_at: float | None = None) -> OrphanSweep:
+    """Run the start-up clean-up of ``database``'s image store.
+    ``started_at``: the station's start (``time.time()``); files written after it are never touched."""
+    start = time.time() if started_at is None else started_at
+    return quarantine_orphan_files(database.engine, database.store, before=start, keep=unsaved_store_sha256s(spool))
