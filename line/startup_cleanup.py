@@ -4,6 +4,9 @@ window, desktop/app.py, and the headless line runner, line/runner.py).
 Files of the image store that no row refers to (a crash between a file and its row) are moved to the
 quarantine folder (db/orphan_files.py), except those of inspections still waiting in the unsaved folder: the
 replay of those entries needs them (and would write them again anyway).
+
+Then the unsaved folder reserves its space (line/unsaved_spool.py): a disk that fills up during the shift still
+has room to keep what waits for the database when the station closes.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ def unsaved_store_sha256s(spool: UnsavedSpool) -> set[str]:
 
 
 def prepare_data_folder(database: Any, spool: UnsavedSpool, *, started_at: float | None = None) -> OrphanSweep:
-    """Run the start-up clean-up of ``database``'s image store.
+    """Run the start-up clean-up of ``database``'s image store, then reserve the unsaved folder's space.
     ``started_at``: the station's start (``time.time()``); files written after it are never touched."""
     start = time.time() if started_at is None else started_at
-    return quarantine_orphan_files(database.engine, database.store, before=start, keep=unsaved_store_sha256s(spool))
+    sweep = quarantine_orphan_files(database.engine, database.store, before=start, keep=unsaved_store_sha256s(spool))
+    spool.reserve_space()
+    return sweep

@@ -9,10 +9,17 @@ Nothing in the folder can run code: entries are read as JSON, PNG and NumPy arra
 parse, the loose files of an interrupted entry, and the ``*.pkl`` files of older versions (never unpickled: a
 planted pickle runs code, so they are not migrated) are moved to ``unsaved/quarantine/`` with a log line; they are
 never loaded or retried again.
+
+A disk that fills up during the shift must not take what waits for the database with it at the close: the
+start-up (line/startup_cleanup.py) reserves ``reserve_bytes`` in ``unsaved/.space-reserve`` (allocated blocks,
+not a sparse file). When an entry cannot be written because the disk is full, the reserve is released (one log
+line) and the entry written again into the space it held; what still does not fit is reported as not kept,
+never as kept. The next start takes the reserve again.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import time
@@ -22,12 +29,18 @@ from pathlib import Path
 from core.atomic import atomic_open
 from db.errors import storage_error_for
 from line.outcome import InspectionOutcome
-from line.spool_codec import DATA_SUFFIXES, MAX_JSON_BYTES, SpoolFormatError, decode, encode
+from line.spool_codec import DATA_SUFFIXES, MAX_JSON_BYTES, EncodedOutcome, SpoolFormatError, decode, encode
 
 log = logging.getLogger(__name__)
 
 QUARANTINE = "quarantine"
 JSON_SUFFIX = ".json"
+RESERVE_NAME = ".space-reserve"
+# About 100 entries of the demo camera's frames (~0.6 MB each: frame, heatmap and map), the desktop's bound of
+# inspections waiting in memory; a camera with larger frames keeps fewer of them in the reserve.
+DEFAULT_RESERVE_BYTES = 64 * 1024 * 1024
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_ZEROS = bytes(1 << 20)
 
 
 @dataclass
@@ -57,14 +70,80 @@ def _data_stem(name: str) -> str | None:
     return None
 
 
+def _allocate(fd: int, size: int) -> None:
+    """Give the open file ``size`` bytes of real disk blocks (fallocate, else zeros written)."""
+    if hasattr(os, "posix_fallocate"):
+        try:
+            os.posix_fallocate(fd, 0, size)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    os.lseek(fd, 0, os.SEEK_SET)
+    left = size
+    while left > 0:
+        left -= os.write(fd, _ZEROS[: min(left, len(_ZEROS))])
+
+
 class UnsavedSpool:
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, reserve_bytes: int = DEFAULT_RESERVE_BYTES) -> None:
         self.folder = Path(folder)
+        self.reserve_bytes = max(0, int(reserve_bytes))
+        self.reserve_released = False  # the reserve was given up for entries this run
         self._serial = 0
 
     @property
     def quarantine_folder(self) -> Path:
         return self.folder / QUARANTINE
+
+    @property
+    def reserve_path(self) -> Path:
+        return self.folder / RESERVE_NAME
+
+    # -- space held for a full disk -----------------------------------------------------------------------------
+    def reserve_space(self) -> bool:
+        """Hold ``reserve_bytes`` of the folder's disk in the reserve file; True when it is in place. A failure
+        (the disk already full, a read-only folder) is logged, never raised."""
+        if not self.reserve_bytes:
+            return False
+        path = self.reserve_path
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            st = path.stat() if path.is_file() else None
+            if st is not None and st.st_size >= self.reserve_bytes and st.st_blocks * 512 >= self.reserve_bytes:
+                return True
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                _allocate(fd, self.reserve_bytes)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._remove([path])
+            log.warning(
+                "could not reserve %.0f MB in %s for inspections waiting at close (%s); if the disk fills up, "
+                "inspections not yet saved may be lost when the station closes",
+                self.reserve_bytes / 1e6,
+                self.folder,
+                storage_error_for(exc, "the space reserve", self.folder),
+            )
+            return False
+        return True
+
+    def _release_reserve(self) -> bool:
+        """Free the reserve for the entries that must be kept now; True when there was one to free."""
+        try:
+            size = self.reserve_path.stat().st_size
+            self.reserve_path.unlink()
+        except OSError:
+            return False
+        self.reserve_released = True
+        log.warning(
+            "the disk of %s is full: released the %.0f MB reserved there to keep the unsaved inspections",
+            self.folder,
+            size / 1e6,
+        )
+        return True
 
     # -- writing ------------------------------------------------------------------------------------------------
     def put(self, outcomes: list[InspectionOutcome]) -> SpoolWrite:
@@ -76,9 +155,12 @@ class UnsavedSpool:
             written: list[Path] = []
             try:
                 encoded = encode(outcome)
-                for suffix, data in encoded.files.items():
-                    self._write(self.folder / (stem + suffix), data, written)
-                self._write(self.folder / (stem + JSON_SUFFIX), encoded.document, written)  # last: the entry exists
+                try:
+                    self._write_entry(stem, encoded, written)
+                except OSError as exc:
+                    if exc.errno not in _DISK_FULL or not self._release_reserve():
+                        raise
+                    self._write_entry(stem, encoded, written)  # into the space the reserve held
             except OSError as exc:
                 self._remove(written)
                 error = storage_error_for(exc, "an unsaved inspection", self.folder)
@@ -94,6 +176,13 @@ class UnsavedSpool:
                 continue
             report.paths.append(written[-1])
         return report
+
+    def _write_entry(self, stem: str, encoded: EncodedOutcome, written: list[Path]) -> None:
+        self._remove(written)
+        written.clear()
+        for suffix, data in encoded.files.items():
+            self._write(self.folder / (stem + suffix), data, written)
+        self._write(self.folder / (stem + JSON_SUFFIX), encoded.document, written)  # last: the entry exists
 
     def _new_stem(self) -> str:
         self._serial += 1
@@ -123,6 +212,8 @@ class UnsavedSpool:
         data: dict[str, list[Path]] = {}
         for path in sorted(self.folder.iterdir()):
             name = path.name
+            if name == RESERVE_NAME and not path.is_symlink():
+                continue  # the space held for a full disk
             if path.is_symlink():
                 self.quarantine(path, "is a symbolic link, which this station never writes")
             elif path.is_dir():
