@@ -14,7 +14,9 @@ One part:
     RESULT_READY (the PLC reads the result) ─ acknowledge() ─> READY
                                            └ no ack within ack_timeout_s -> ERROR ACK_TIMEOUT (the ack clears it)
 
-In auto mode (no PLC) the station acknowledges by itself and takes the next part at once.
+In auto mode (no PLC) the station acknowledges by itself and takes the next part at once. A part the operator
+triggers (the window's Inspect) is acknowledged by itself too: ``trigger(self_ack=True)``. The operator's product
+switch waits for the part in flight (``select_recipe(when_idle=True)``); the PLC's is refused while Busy.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from db.errors import DatabaseError
+from line.capture.mailbox import Frame
 from line.events import ErrorCode, Fault
 from line.ports import CameraPort, InferencePort, PartJob, ProductCatalog, RecordJob, RecordPort
 from line.station_status import StationStatus, TriggerRefusedError
@@ -65,6 +68,7 @@ class StationController:
         self._auto_timer: threading.Timer | None = None
         self._idle = threading.Condition()  # notified when no part is in flight
         self._stopped = False
+        self._pending_recipe: int | None = None  # the operator's switch, made once the part in flight is done
         inference.bind(self)
         recorder.bind(self)
 
@@ -136,8 +140,9 @@ class StationController:
         lowered = str(wanted).strip().lower()
         return next((pid for pid, name in names.items() if name.lower() == lowered), None)
 
-    def select_recipe(self, recipe_id: int) -> Fault | None:
-        """The PLC (or the operator) switches the product. Returns the fault when refused (unknown id, busy)."""
+    def select_recipe(self, recipe_id: int, *, when_idle: bool = False) -> Fault | None:
+        """The PLC (or the operator) switches the product. Returns the fault when refused (unknown id, busy).
+        ``when_idle`` (the operator): while a part is in flight the switch waits for it instead of being refused."""
         with self._lock:
             names = self.status.product_names
             if recipe_id not in names:
@@ -150,15 +155,43 @@ class StationController:
                     + ".",
                 )
             if self.status.in_flight is not None or self.status.result_ready:
+                if when_idle:
+                    self._pending_recipe = recipe_id
+                    return None
                 return self.status.raise_fault(
                     ErrorCode.BUSY,
                     "The recipe can change only while the station is "
                     "Ready (no part in flight, the last result acknowledged).",
                 )
+            self._pending_recipe = None
             if recipe_id == self.status.product_id:
                 return None
             self._switch(recipe_id)
             return None
+
+    def rebuild_product(self, product_id: int) -> None:
+        """The product's references or settings changed: read the products again and, when it is the chosen one,
+        build its model anew (a build in progress is cancelled)."""
+        names = self.refresh_products()
+        if product_id == self.status.product_id and product_id in names and self.status.model_loaded:
+            self._build(product_id)
+
+    def forget_part(self, product_id: int, image_sha: str) -> None:
+        """A reviewer confirmed the part defective: it leaves the product's line pool for good."""
+        self.inference.forget_part(product_id, image_sha)
+
+    def retry_saving(self) -> bool:
+        """Write the result the database refused at once (the operator's Retry saving); False when none waits."""
+        return self.recorder.retry_now()
+
+    def _part_done(self) -> None:
+        """No part in flight any more: make the operator's product switch that waited for it."""
+        with self._lock:
+            pending = self._pending_recipe
+            if pending is None or self.status.in_flight is not None or self.status.result_ready:
+                return
+            self._pending_recipe = None
+        self.select_recipe(pending, when_idle=True)
 
     def _switch(self, product_id: int) -> None:
         self.status.select_product(product_id)
@@ -185,8 +218,10 @@ class StationController:
         self.inference.build_product(request)
 
     # -- the PLC's calls ----------------------------------------------------------------------------------------
-    def trigger(self, part_id: str | None = None) -> Fault | None:
-        """A part is in position: inspect it. None when taken; the fault (its code for the PLC) when refused."""
+    def trigger(self, part_id: str | None = None, *, self_ack: bool = False) -> Fault | None:
+        """A part is in position: inspect it. None when taken; the fault (its code for the PLC) when refused.
+        ``self_ack``: nobody acknowledges the result (the operator's Inspect); the station is Ready once it is
+        recorded."""
         part_id = (str(part_id).strip() or None) if part_id is not None else None
         with self._lock:
             try:
@@ -195,11 +230,18 @@ class StationController:
                 return exc.fault
             self._cancel_ack_timer()
             after = time.monotonic()
-            job = PartJob(part.seq, part_id, part.product_id, acquire=lambda: self._acquire(after), triggered_at=after)
+            job = PartJob(
+                part.seq,
+                part_id,
+                part.product_id,
+                acquire=lambda: self._acquire(after),
+                triggered_at=after,
+                self_ack=self_ack,
+            )
             self.inference.inspect(job)
             return None
 
-    def _acquire(self, after: float):
+    def _acquire(self, after: float) -> Frame:
         """In the inference thread: the part's frame, whose file starts being written at once."""
         frame = self.camera.acquire(after, self.acquire_timeout_s)
         if self.frame_files is not None:
@@ -210,7 +252,10 @@ class StationController:
         """The PLC took the result: clear ResultReady and be Ready again (False when no result waited)."""
         with self._lock:
             self._cancel_ack_timer()
-            return self.status.acknowledge()
+            done = self.status.acknowledge()
+        if done:
+            self._part_done()
+        return done
 
     def set_auto(self, on: bool) -> None:
         """Auto mode: the station triggers itself, one part after the other, and acknowledges its own results."""
@@ -225,7 +270,7 @@ class StationController:
     def _auto_next(self) -> None:
         if not self.status.auto or self._stopped:
             return
-        if self.trigger(None) is not None:
+        if self.trigger(None, self_ack=True) is not None:
             timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
             timer.daemon = True
             self._auto_timer = timer
@@ -259,12 +304,13 @@ class StationController:
 
     def on_inspected(self, job: PartJob, outcome: Any) -> None:
         self.status.part_inspected(job.seq, outcome)
-        self.recorder.submit(RecordJob(job.seq, outcome))
+        self.recorder.submit(RecordJob(job.seq, outcome, self_ack=job.self_ack))
 
     def on_part_failed(self, job: PartJob, fault: Fault) -> None:
         log.warning("part %s not inspected: %s", job.part_id or job.seq, fault.text)
         self.status.part_failed(job.seq, fault)
         self._notify_idle()
+        self._part_done()
         if self.status.auto:
             timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
             timer.daemon = True
@@ -274,16 +320,18 @@ class StationController:
     # -- the recorder's answers --------------------------------------------------------------------------------
     def on_recorded(self, job: RecordJob, record: Any) -> None:
         auto = self.status.auto
-        self.status.part_recorded(job.outcome, record, job.seq, require_ack=not auto)
+        self.status.part_recorded(job.outcome, record, job.seq, require_ack=not (auto or job.self_ack))
         self._notify_idle()
         if job.seq is None:
             return  # a result kept from an earlier run: counted, not part of the handshake
+        self._part_done()
         if auto:
             self._auto_next()
         elif self.status.result_ready:
             self._start_ack_timer(job.seq)
 
     def on_record_failed(self, job: RecordJob, message: str, will_retry: bool) -> None:
+        self.status.record_failed(job.outcome.part_id, message, self.recorder.waiting, will_retry)
         if will_retry:
             self.status.raise_fault(ErrorCode.DATABASE, f"{message} The result is kept and saved again by itself.")
         elif job.seq is not None:
@@ -292,6 +340,7 @@ class StationController:
                 Fault(ErrorCode.RECORD_REFUSED, f"{message} The result is kept in the unsaved folder; see the log."),
             )
             self._notify_idle()
+            self._part_done()
 
     # -- the camera's status -----------------------------------------------------------------------------------
     def _on_camera(self, ok: bool, message: str, fault: Fault | None) -> None:

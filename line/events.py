@@ -217,6 +217,9 @@ class CameraStatus(StationEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class RecordFailed(StationEvent):
+    """The database did not take a result; with ``will_retry`` it is kept and written again by itself."""
+
     part_id: str | None
     message: str
-    waiting: int
+    waiting: int  # results waiting for the database, this one included
+    will_retry: bool = True

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InspectionError
+from core.reference_preview import PreviewRequest, preview_reference
 from line.capture.camera_link import CameraError
 from line.events import ErrorCode, Fault
 from line.outcome import InspectRequest, ProductRequest
-from line.ports import InferenceListener, PartJob
+from line.ports import InferenceListener, PartJob, PreviewReply
 from line.product_models import ProductModels
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,12 @@ class _Forget:
     image_sha: str
 
 
+@dataclass(frozen=True)
+class _Preview:
+    request: PreviewRequest
+    reply: PreviewReply
+
+
 _LOAD = object()
 _STOP = object()
 
@@ -49,7 +56,7 @@ class InferenceEngine:
     def __init__(self, inspector_factory: Callable[[], Any], listener: InferenceListener | None = None) -> None:
         self._factory = inspector_factory
         self._listener = listener
-        self._queue: queue.Queue = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._generation = 0  # of the newest build: an older build in progress sees it and stops
         self._stopping = threading.Event()
@@ -75,6 +82,11 @@ class InferenceEngine:
 
     def forget_part(self, product_id: int, image_sha: str) -> None:
         self._queue.put(_Forget(product_id, image_sha))
+
+    def preview_reference(self, request: PreviewRequest, reply: PreviewReply) -> None:
+        """Rebuild the product with a candidate reference and score its recent failures (core/reference_preview),
+        in this thread (the Inspector is thread-confined); ``reply`` is called from here with the answer."""
+        self._queue.put(_Preview(request, reply))
 
     def stop(self, timeout_s: float = 10.0) -> bool:
         """Finish the command in progress (a build is cancelled), drop the rest, save the pools, join."""
@@ -117,6 +129,8 @@ class InferenceEngine:
             self._inspect(command)
         elif isinstance(command, _Forget) and self.models is not None:
             self.models.forget_part(command.product_id, command.image_sha)
+        elif isinstance(command, _Preview):
+            self._preview(command)
 
     def _emit(self, name: str, *args: Any) -> None:
         if self._listener is not None:
@@ -163,6 +177,25 @@ class InferenceEngine:
             self._emit("on_product_failed", pid, f"Building product {request.name!r} failed: {_message(exc)}")
             return
         self._emit("on_product_ready", pid, product)
+
+    def _preview(self, command: _Preview) -> None:
+        request = command.request
+        entry = self.models.products.get(request.product_id) if self.models is not None else None
+        if entry is None:
+            command.reply(request, None, "the product's model is not ready, so the effect cannot be measured")
+            return
+        try:
+            preview = preview_reference(
+                self.inspector, list(request.references), request.candidate, request.failures, entry[1]
+            )
+        except InspectionError as exc:
+            command.reply(request, None, _message(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - told to the reviewer; the thread goes on
+            log.error("reference preview failed:\n%s", traceback.format_exc())
+            command.reply(request, None, f"the preview failed: {_message(exc)}")
+            return
+        command.reply(request, preview, None)
 
     def _inspect(self, job: PartJob) -> None:
         try:

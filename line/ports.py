@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from core.reference_preview import PreviewRequest, ReferencePreview
 from line.capture.mailbox import Frame
 from line.events import Fault
 from line.outcome import InspectionOutcome, ProductRequest
@@ -23,12 +24,18 @@ class PartJob:
     product_id: int
     acquire: Callable[[], Frame]  # raises line.capture.camera_link.CameraError
     triggered_at: float = field(default_factory=time.monotonic)
+    self_ack: bool = False  # the operator's (or auto mode's) part: nobody acknowledges its result
 
 
 @dataclass(frozen=True)
 class RecordJob:
     seq: int | None  # the controller's part number; None for results resumed from the unsaved folder
     outcome: InspectionOutcome
+    self_ack: bool = False
+
+
+# In the inference thread: (the request, the measured preview or None, None or the reason it could not be measured).
+PreviewReply = Callable[[PreviewRequest, ReferencePreview | None, str | None], None]
 
 
 class InferenceListener(Protocol):
@@ -47,6 +54,7 @@ class InferencePort(Protocol):
     def build_product(self, request: ProductRequest) -> None: ...
     def inspect(self, job: PartJob) -> None: ...
     def forget_part(self, product_id: int, image_sha: str) -> None: ...
+    def preview_reference(self, request: PreviewRequest, reply: PreviewReply) -> None: ...
     def stop(self, timeout_s: float = 10.0) -> bool: ...
 
 
@@ -60,7 +68,11 @@ class RecordPort(Protocol):
     def start(self) -> None: ...
     def resume_spooled(self) -> int: ...
     def submit(self, job: RecordJob) -> None: ...
+    def retry_now(self) -> bool: ...
     def stop(self, timeout_s: float = 10.0) -> bool: ...
+
+    @property
+    def waiting(self) -> int: ...
 
 
 class CameraStatusListener(Protocol):
@@ -68,7 +80,8 @@ class CameraStatusListener(Protocol):
 
 
 class CameraPort(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def start(self, on_status: CameraStatusListener) -> None: ...
     def acquire(self, after: float, timeout_s: float) -> Frame: ...

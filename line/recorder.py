@@ -94,6 +94,7 @@ class Recorder:
         self._spooled: dict[int, Path] = {}  # id(job) -> the unsaved-folder entry it came from
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._wake = threading.Event()  # ends the wait before a retry (retry_now, stop)
         self._draining = False  # stop() asked: write what waits, do not wait for a failing database
         self._thread: threading.Thread | None = None
         self.recorded = 0
@@ -103,6 +104,10 @@ class Recorder:
 
     def bind(self, listener: RecordListener) -> None:
         self._listener = listener
+
+    @property
+    def is_running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def waiting(self) -> int:
@@ -152,10 +157,12 @@ class Recorder:
             with self._cond:
                 self._draining = True
                 self._cond.notify()
+            self._wake.set()
             thread.join(timeout_s)
         with self._cond:
             self._stop.set()
             self._cond.notify_all()
+        self._wake.set()
         if thread is not None:
             thread.join(2.0)
         self._thread = None
@@ -191,7 +198,7 @@ class Recorder:
                     attempt += 1
                     if self._draining:
                         return  # stopping: it goes to the unsaved folder rather than waiting for the database
-                    if self._stop.wait(delay):
+                    if self._pause(delay):
                         return
                 continue
             attempt = 0
@@ -202,6 +209,21 @@ class Recorder:
                 self.spool.done(path)
             self.recorded += 1
             self._tell("on_recorded", job, record)
+
+    def retry_now(self) -> bool:
+        """Write what waits at once instead of after the retry wait (the operator's Retry saving); False when
+        nothing waits."""
+        with self._cond:
+            if not self._jobs:
+                return False
+        self._wake.set()
+        return True
+
+    def _pause(self, delay: float) -> bool:
+        """Wait ``delay`` before the next attempt (retry_now and stop end it early); True when stopping."""
+        self._wake.wait(delay)
+        self._wake.clear()
+        return self._stop.is_set()
 
     def _tell(self, name: str, *args: Any) -> None:
         if self._listener is not None:

@@ -43,6 +43,7 @@ from line.events import (
     ProductReady,
     ProductSelected,
     ProductsListed,
+    RecordFailed,
     ResultAcknowledged,
     ResultCleared,
     ShiftCounts,
@@ -338,6 +339,11 @@ class StationStatus:
             self._publish(PartRecorded(part=part, outcome=outcome, record=record, elapsed_ms=elapsed_ms))
             self._publish(CountersChanged(counts=counts))
             return part
+
+    def record_failed(self, part_id: str | None, message: str, waiting: int, will_retry: bool) -> None:
+        """The database refused a result (it is kept: retried, or put in the unsaved folder)."""
+        with self._lock:
+            self._publish(RecordFailed(part_id=part_id, message=message, waiting=waiting, will_retry=will_retry))
 
     def part_failed(self, seq: int, fault: Fault) -> None:
         """The part in flight ended without a verdict (camera, model); the PLC reads the fault's code."""
