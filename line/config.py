@@ -18,18 +18,29 @@
 
     [opcua]
     endpoint = "opc.tcp://127.0.0.1:4840/inspection/"
+    security = "sign-and-encrypt"         # or "sign"; "none" only on an isolated cell network  (required)
+    certificate = "certs/station.der"     # with security: the server's certificate and private key
+    private_key = "certs/station-key.pem"
 
     [modbus]
-    host = "127.0.0.1"
+    host = "127.0.0.1"                    # bind to the cell network's interface
     port = 5020
+    security = "none"                     # the only value: Modbus has no security (isolated network)  (required)
+    allow = ["192.168.10.20"]             # optional: the client addresses / networks that may connect
 
     [mqtt]
     host = "127.0.0.1"
     port = 1883
     topic = "plant/line1/inspection"      # results; the retained status goes to topic + "/status"
+    security = "tls"                      # "tls", "password" or "none"  (required)
+    username = "station-1"                # with password_file: the broker login
+    password_file = "secrets/mqtt-password"
+    ca = "certs/broker-ca.pem"            # tls: the broker's CA; cert + key: a client certificate
 
-Relative paths (``data_dir``, ``cti``) are taken from the config file's folder. ``[opcua]``, ``[modbus]`` and
-``[mqtt]`` are optional: a section left out is not started. ``parse_config`` lists
+Relative paths (``data_dir``, ``cti``, certificates, keys, ``password_file``) are taken from the config file's
+folder. ``[opcua]``, ``[modbus]`` and ``[mqtt]`` are optional: a section left out is not started; a section that is
+there must say how it is secured (``security``), and runs open only where it says ``security = "none"``
+(line/endpoint_security.py, docs/plc.md). ``parse_config`` lists
 every problem with its line number (unknown keys, wrong types, ports out of range, missing product).
 """
 
@@ -44,6 +55,16 @@ from pathlib import Path
 from typing import Any
 
 from line.capture.camera_link import TriggerMode
+from line.endpoint_security import (
+    IpNetwork,
+    ModbusSecurity,
+    MqttSecurity,
+    OpcUaSecurity,
+    SecurityLine,
+    parse_allow,
+    read_secret,
+    readable_by_others,
+)
 from line.shift import DEFAULT_SHIFT_STARTS, parse_clock
 
 DEFAULT_OPCUA_ENDPOINT = "opc.tcp://127.0.0.1:4840/inspection/"
@@ -90,12 +111,17 @@ class CameraSection:
 @dataclass(frozen=True)
 class OpcUaSection:
     endpoint: str = DEFAULT_OPCUA_ENDPOINT
+    security: OpcUaSecurity = OpcUaSecurity.NONE
+    certificate: Path | None = None
+    private_key: Path | None = None
 
 
 @dataclass(frozen=True)
 class ModbusSection:
     host: str = "127.0.0.1"
     port: int = DEFAULT_MODBUS_PORT
+    security: ModbusSecurity = ModbusSecurity.NONE
+    allow: tuple[IpNetwork, ...] = ()  # empty: any client (the network must be isolated)
 
 
 @dataclass(frozen=True)
@@ -105,6 +131,12 @@ class MqttSection:
     port: int = DEFAULT_MQTT_PORT
     client_id: str | None = None
     keepalive_s: int = 30
+    security: MqttSecurity = MqttSecurity.NONE
+    username: str | None = None
+    password_file: Path | None = None
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
 
     @property
     def status_topic(self) -> str:
@@ -139,17 +171,41 @@ SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool]]] = {
         "acquire_timeout_s": ((int, float), False),
         "cti": ((str,), False),
     },
-    "opcua": {"endpoint": ((str,), False)},
-    "modbus": {"host": ((str,), False), "port": ((int,), False)},
+    "opcua": {
+        "endpoint": ((str,), False),
+        "security": ((str,), True),
+        "certificate": ((str,), False),
+        "private_key": ((str,), False),
+    },
+    "modbus": {
+        "host": ((str,), False),
+        "port": ((int,), False),
+        "security": ((str,), True),
+        "allow": ((list,), False),
+    },
     "mqtt": {
         "host": ((str,), False),
         "port": ((int,), False),
         "topic": ((str,), True),
         "client_id": ((str,), False),
         "keepalive_s": ((int,), False),
+        "security": ((str,), True),
+        "username": ((str,), False),
+        "password_file": ((str,), False),
+        "ca": ((str,), False),
+        "cert": ((str,), False),
+        "key": ((str,), False),
     },
 }
 REQUIRED_SECTIONS = ("station", "camera")
+_MISSING_HINTS = {
+    ("opcua", "security"): ': say security = "sign-and-encrypt" (with certificate and private_key), "sign", or '
+    '"none" to run the OPC UA server without security on an isolated cell network',
+    ("modbus", "security"): ': Modbus TCP has no security; say security = "none" to confirm the server runs on an '
+    "isolated network (and consider allow = [the PLC's address])",
+    ("mqtt", "security"): ': say security = "tls" (optionally with username / password_file), "password", or "none" '
+    "to publish without credentials or encryption",
+}
 _TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", list: "a list", bool: "true/false"}
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]")
 _KEY = re.compile(r"^\s*([A-Za-z0-9_-]+)\s*=")
@@ -232,7 +288,7 @@ def parse_config(text: str, path: str = "station.toml") -> StationConfig:
                 check.add(name, key, f"[{name}] {key} must be {_words(spec[0])}, not {_type_name(value)} ({value!r})")
         for key, (_types, required) in SCHEMA[name].items():
             if required and key not in section:
-                check.add(name, None, f"[{name}] {key} is missing")
+                check.add(name, None, f"[{name}] {key} is missing" + _MISSING_HINTS.get((name, key), ""))
     for name in REQUIRED_SECTIONS:
         if name not in data:
             check.problems.append(
@@ -248,13 +304,13 @@ def parse_config(text: str, path: str = "station.toml") -> StationConfig:
             )
     station = data.get("station") if isinstance(data.get("station"), dict) else {}
     camera = data.get("camera") if isinstance(data.get("camera"), dict) else {}
-    _check_values(check, data, station, camera)
+    _check_values(check, data, station, camera, Path(path).parent if path else Path("."))
     if check.problems:
         raise ConfigError(path, sorted(check.problems, key=lambda p: p.line or 0))
     return _build(data, station, camera, path)
 
 
-def _check_values(check: _Checker, data: dict, station: dict, camera: dict) -> None:
+def _check_values(check: _Checker, data: dict, station: dict, camera: dict, base: Path) -> None:
     product = station.get("product")
     if isinstance(product, str) and not product.strip():
         check.add("station", "product", "[station] product is empty: name the product (recipe) to start on")
@@ -309,12 +365,91 @@ def _check_values(check: _Checker, data: dict, station: dict, camera: dict) -> N
             host = section.get("host")
             if isinstance(host, str) and not host.strip():
                 check.add(name, "host", f"[{name}] host is empty")
+    _check_security(check, data, base)
     mqtt = data.get("mqtt")
     if isinstance(mqtt, dict):
         topic = mqtt.get("topic")
         if isinstance(topic, str) and (not topic.strip() or any(c in topic for c in "#+")):
             check.add("mqtt", "topic", f"[mqtt] topic {topic!r}: a topic to publish to, without wildcards (# +)")
         check.positive("mqtt", "keepalive_s", mqtt.get("keepalive_s"))
+
+
+def _file(base: Path, value: object) -> Path | None:
+    if not isinstance(value, str):
+        return None
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _check_security(check: _Checker, data: dict[str, Any], base: Path) -> None:
+    """Each endpoint says how it is secured, and what its security needs is there."""
+    _check_opcua_security(check, data.get("opcua"), base)
+    _check_modbus_security(check, data.get("modbus"))
+    _check_mqtt_security(check, data.get("mqtt"), base)
+
+
+def _check_opcua_security(check: _Checker, opcua: Any, base: Path) -> None:
+    if isinstance(opcua, dict) and isinstance(opcua.get("security"), str):
+        value = opcua["security"]
+        if value not in {m.value for m in OpcUaSecurity}:
+            check.add("opcua", "security", f'[opcua] security = {value!r}: use "sign-and-encrypt", "sign" or "none"')
+        elif value != OpcUaSecurity.NONE.value:
+            for key, what in (("certificate", "the server's certificate"), ("private_key", "its private key")):
+                if not isinstance(opcua.get(key), str):
+                    check.add("opcua", None, f'[opcua] security = {value!r} needs {key} = "PATH" ({what})')
+                elif not _file(base, opcua[key]).is_file():  # type: ignore[union-attr]
+                    check.add("opcua", key, f"[opcua] {key}: {opcua[key]} does not exist")
+
+
+def _check_modbus_security(check: _Checker, modbus: Any) -> None:
+    if isinstance(modbus, dict):
+        value = modbus.get("security")
+        if isinstance(value, str) and value != ModbusSecurity.NONE.value:
+            check.add(
+                "modbus",
+                "security",
+                f'[modbus] security = {value!r}: Modbus TCP has no security of its own; the only value is "none" '
+                "(put the server on an isolated network, bind host to its interface, list the PLC in allow)",
+            )
+        allow = modbus.get("allow")
+        if isinstance(allow, list):
+            for problem in parse_allow(allow)[1]:
+                check.add("modbus", "allow", f"[modbus] allow: {problem}")
+
+
+def _check_mqtt_security(check: _Checker, mqtt: Any, base: Path) -> None:
+    if isinstance(mqtt, dict) and isinstance(mqtt.get("security"), str):
+        value = mqtt["security"]
+        if value not in {m.value for m in MqttSecurity}:
+            check.add("mqtt", "security", f'[mqtt] security = {value!r}: use "tls", "password" or "none"')
+            return
+        has_user, has_password = isinstance(mqtt.get("username"), str), isinstance(mqtt.get("password_file"), str)
+        if value == MqttSecurity.PASSWORD.value and not (has_user and has_password):
+            check.add("mqtt", "security", '[mqtt] security = "password" needs username and password_file')
+        elif has_user != has_password:
+            check.add(
+                "mqtt", "username" if has_user else "password_file", "[mqtt] give username and password_file together"
+            )
+        if value == MqttSecurity.NONE.value and (has_user or has_password):
+            check.add(
+                "mqtt",
+                "security",
+                '[mqtt] security = "none" with a username: say security = "password" (sent in clear) or "tls"',
+            )
+        tls_keys = [k for k in ("ca", "cert", "key") if isinstance(mqtt.get(k), str)]
+        if tls_keys and value != MqttSecurity.TLS.value:
+            check.add("mqtt", tls_keys[0], f'[mqtt] {", ".join(tls_keys)} only apply with security = "tls"')
+        if isinstance(mqtt.get("cert"), str) != isinstance(mqtt.get("key"), str):
+            check.add("mqtt", "cert", "[mqtt] give cert and key together (the client certificate and its key)")
+        for key in (*tls_keys, *(["password_file"] if has_password else [])):
+            p = _file(base, mqtt[key])
+            if p is None or not p.is_file():
+                check.add("mqtt", key, f"[mqtt] {key}: {mqtt[key]} does not exist")
+            elif key == "password_file":
+                try:
+                    read_secret(p)
+                except (OSError, ValueError) as exc:
+                    check.add("mqtt", key, f"[mqtt] password_file: cannot be read ({exc})")
 
 
 def _build(data: dict, station: dict, camera: dict, path: str) -> StationConfig:
@@ -342,9 +477,38 @@ def _build(data: dict, station: dict, camera: dict, path: str) -> StationConfig:
         acquire_timeout_s=float(camera.get("acquire_timeout_s", 2.0)),
         cti=folder(camera.get("cti")),
     )
-    opcua = OpcUaSection(**data["opcua"]) if isinstance(data.get("opcua"), dict) else None
-    modbus = ModbusSection(**data["modbus"]) if isinstance(data.get("modbus"), dict) else None
-    mqtt = MqttSection(**data["mqtt"]) if isinstance(data.get("mqtt"), dict) else None
+    opcua = modbus = mqtt = None
+    if isinstance(data.get("opcua"), dict):
+        o = data["opcua"]
+        opcua = OpcUaSection(
+            endpoint=o.get("endpoint", DEFAULT_OPCUA_ENDPOINT),
+            security=OpcUaSecurity(o["security"]),
+            certificate=_file(base, o.get("certificate")),
+            private_key=_file(base, o.get("private_key")),
+        )
+    if isinstance(data.get("modbus"), dict):
+        m = data["modbus"]
+        modbus = ModbusSection(
+            host=m.get("host", "127.0.0.1"),
+            port=m.get("port", DEFAULT_MODBUS_PORT),
+            security=ModbusSecurity(m["security"]),
+            allow=parse_allow(m.get("allow", []))[0],
+        )
+    if isinstance(data.get("mqtt"), dict):
+        q = data["mqtt"]
+        mqtt = MqttSection(
+            topic=q["topic"],
+            host=q.get("host", "127.0.0.1"),
+            port=q.get("port", DEFAULT_MQTT_PORT),
+            client_id=q.get("client_id"),
+            keepalive_s=q.get("keepalive_s", 30),
+            security=MqttSecurity(q["security"]),
+            username=q.get("username"),
+            password_file=_file(base, q.get("password_file")),
+            ca=_file(base, q.get("ca")),
+            cert=_file(base, q.get("cert")),
+            key=_file(base, q.get("key")),
+        )
     return StationConfig(st, cam, opcua, modbus, mqtt, Path(path) if path else None)
 
 
@@ -357,3 +521,43 @@ def load_config(path: str | os.PathLike[str]) -> StationConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(p), [ConfigProblem(None, f"the config file cannot be read: {exc}")]) from None
     return parse_config(text, str(p))
+
+
+def security_lines(config: StationConfig) -> list[SecurityLine]:
+    """How each configured endpoint is secured, one line each (``main.py line --check`` prints them)."""
+    lines: list[SecurityLine] = []
+    if config.opcua is not None:
+        o = config.opcua
+        if o.security is OpcUaSecurity.NONE:
+            lines.append(
+                SecurityLine("OPC UA", 'security "none": no encryption, no login (isolated network only)', False)
+            )
+        else:
+            mode = "SignAndEncrypt" if o.security is OpcUaSecurity.SIGN_AND_ENCRYPT else "Sign"
+            lines.append(
+                SecurityLine(
+                    "OPC UA",
+                    f"Basic256Sha256 {mode}, certificate {o.certificate}; clients log in as a station user with the "
+                    "role line",
+                    True,
+                )
+            )
+    if config.modbus is not None:
+        m = config.modbus
+        allow = ", ".join(str(n) for n in m.allow) if m.allow else "any client"
+        lines.append(
+            SecurityLine("Modbus", f"no security (the protocol has none); bound to {m.host}; allowed: {allow}", False)
+        )
+    if config.mqtt is not None:
+        q = config.mqtt
+        login = f"user {q.username}" if q.username else "no login"
+        if q.security is MqttSecurity.TLS:
+            cert = ", client certificate" if q.cert else ""
+            lines.append(SecurityLine("MQTT", f"TLS (CA {q.ca or 'system'}{cert}), {login}", True))
+        elif q.security is MqttSecurity.PASSWORD:
+            lines.append(SecurityLine("MQTT", f"{login}, password sent without encryption", False))
+        else:
+            lines.append(SecurityLine("MQTT", 'security "none": no login, no encryption', False))
+        if q.password_file is not None and readable_by_others(q.password_file):
+            lines.append(SecurityLine("MQTT", f"warning: {q.password_file} can be read by other accounts", False))
+    return lines

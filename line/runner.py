@@ -18,7 +18,7 @@ from db.engine import default_data_dir
 from line.capture.camera_link import CameraLink
 from line.capture.spec import source_from_spec
 from line.catalog import DatabaseCatalog
-from line.config import StationConfig
+from line.config import MqttSection, StationConfig
 from line.controller import StationController
 from line.frame_files import FrameFiles
 from line.inference import InferenceEngine
@@ -35,6 +35,22 @@ UNSAVED_FOLDER = "unsaved"
 
 class RunnerError(Exception):
     """The runner could not start; the message says what to change."""
+
+
+def mqtt_credentials(section: MqttSection) -> dict[str, Any]:
+    """The publisher's login and TLS from ``[mqtt]`` (the password read from its file now)."""
+    from line.endpoint_security import MqttSecurity, read_secret
+    from line.mqtt.publisher import MqttTls
+
+    out: dict[str, Any] = {}
+    if section.username and section.password_file is not None:
+        try:
+            out.update(username=section.username, password=read_secret(section.password_file))
+        except (OSError, ValueError) as exc:
+            raise RunnerError(f"[mqtt] password_file: cannot be read ({exc})") from exc
+    if section.security is MqttSecurity.TLS:
+        out["tls"] = MqttTls(section.ca, section.cert, section.key)
+    return out
 
 
 def default_inspector_factory(encoder: str) -> Callable[[], Any]:
@@ -110,14 +126,21 @@ class LineRunner:
             frame_files=frame_files,
         )
         if cfg.opcua is not None:
+            from db.guarded import GuardedDatabase
+            from line.plc.opcua_security import OpcUaSecuritySettings, station_user_check
             from line.plc.opcua_server import OpcUaServer
 
-            self.opcua = OpcUaServer(self.controller, cfg.opcua.endpoint)
+            self.opcua = OpcUaServer(
+                self.controller,
+                cfg.opcua.endpoint,
+                security=OpcUaSecuritySettings(cfg.opcua.security, cfg.opcua.certificate, cfg.opcua.private_key),
+                users=station_user_check(GuardedDatabase(self.database).users),
+            )
             self.opcua.start()
         if cfg.modbus is not None:
             from line.plc.modbus_server import ModbusServer
 
-            self.modbus = ModbusServer(self.controller, cfg.modbus.host, cfg.modbus.port)
+            self.modbus = ModbusServer(self.controller, cfg.modbus.host, cfg.modbus.port, allow=cfg.modbus.allow)
             self.modbus.start()
         self.controller.start()
         if cfg.mqtt is not None:
@@ -131,6 +154,7 @@ class LineRunner:
                 status=self.status,
                 client_id=cfg.mqtt.client_id or f"inspection-station-{cfg.station.name}",
                 keepalive_s=cfg.mqtt.keepalive_s,
+                **mqtt_credentials(cfg.mqtt),
             )
             self.mqtt.start()
 

@@ -271,11 +271,14 @@ source = "{source}"
 trigger = "software"
 [opcua]
 endpoint = "opc.tcp://127.0.0.1:{opcua_port}/inspection/"
+security = "none"
 [modbus]
 port = {modbus_port}
+security = "none"
 [mqtt]
 port = {broker.port}
 topic = "{topic}"
+security = "none"
 """)
     runner = LineRunner(cfg)
     station: list[dict] = []

@@ -1,7 +1,8 @@
 """`python main.py line --config station.toml [--check]`: the headless line runner, or a check of its config.
 
     --check     validate the TOML (unknown keys, wrong types, ports out of range, missing product, a product the
-                database does not hold) and print every problem on its own line; exit 0 when it is fine, 2 if not
+                database does not hold, an endpoint that does not say how it is secured) and print every problem on
+                its own line; exit 0 when it is fine (then one line per endpoint: how it is secured), 2 if not
     (default)   run camera, controller, inference, database, PLC servers and MQTT until SIGTERM or SIGINT (Ctrl-C),
                 logging to <data dir>/logs/line.log; exit 0 after a clean stop, 1 when it could not start
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
-    from line.config import ConfigError, load_config
+    from line.config import ConfigError, load_config, security_lines
 
     try:
         config = load_config(args.config)
@@ -49,6 +50,8 @@ def main(argv: list[str]) -> int:
         return EXIT_CONFIG
     if args.check:
         print(f"{args.config}: OK ({summary(config)})")
+        for line in security_lines(config):
+            print(f"  {line.endpoint}: {line.text}" + ("" if line.secured else "  [not secured]"))
         return EXIT_OK
     return run(config)
 
@@ -102,6 +105,10 @@ def run(config) -> int:
     from line.runner import LineRunner, RunnerError
 
     log_path = setup_logging(default_data_dir(config.station.data_dir))
+    from line.config import security_lines
+
+    for line in security_lines(config):  # what runs open is in the log, every start
+        (log.info if line.secured else log.warning)("%s: %s", line.endpoint, line.text)
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

@@ -14,7 +14,9 @@ import json
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from db.errors import DatabaseError
@@ -24,6 +26,15 @@ log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
 BATCH = 100
+
+
+@dataclass(frozen=True)
+class MqttTls:
+    """TLS to the broker: its CA (None: the system's CAs) and, if the broker asks for one, a client certificate."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
 
 
 class MqttPublisher:
@@ -38,8 +49,14 @@ class MqttPublisher:
         client_id: str | None = None,
         keepalive_s: int = 30,
         max_reconnect_delay_s: float = 5.0,
+        username: str | None = None,
+        password: str | None = None,
+        tls: MqttTls | None = None,
     ) -> None:
+        """``username`` / ``password``: the broker login; ``tls``: connect with TLS (the broker's CA, optionally a
+        client certificate). Both come from ``[mqtt]`` in the station config (line/endpoint_security.py)."""
         self.outbox = outbox
+        self.username, self._password, self.tls = username, password, tls
         self.host, self.port, self.topic = host, int(port), topic.rstrip("/")
         self.status_topic = f"{self.topic}/status"
         self.state_topic = f"{self.topic}/state"
@@ -62,6 +79,14 @@ class MqttPublisher:
 
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
         client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
+        if self.username:
+            client.username_pw_set(self.username, self._password)
+        if self.tls is not None:
+            client.tls_set(
+                ca_certs=str(self.tls.ca) if self.tls.ca else None,
+                certfile=str(self.tls.cert) if self.tls.cert else None,
+                keyfile=str(self.tls.key) if self.tls.key else None,
+            )
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(self.max_reconnect_delay_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect

@@ -11,11 +11,13 @@ import logging
 import socket
 import threading
 from collections.abc import Sequence
+from typing import Any
 
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
 
 from line.controller import StationController
+from line.endpoint_security import IpNetwork, client_allowed
 from line.plc.modbus_map import (
     PART_ID_REGS,
     SIZES,
@@ -115,9 +117,20 @@ class StationRegisters(ModbusServerContext):
 
 
 class ModbusServer:
-    def __init__(self, controller: StationController, host: str = "127.0.0.1", port: int = 5020) -> None:
+    def __init__(
+        self,
+        controller: StationController,
+        host: str = "127.0.0.1",
+        port: int = 5020,
+        *,
+        allow: tuple[IpNetwork, ...] = (),
+    ) -> None:
+        """Listens on ``host`` only (bind it to the cell network's interface). Modbus TCP has no security of its
+        own: ``allow`` (from ``[modbus] allow``) lists the client addresses or networks that may connect; a
+        connection from anywhere else is closed at once, before a request is read. Empty: any client."""
         self.controller = controller
         self.host, self.port = host, int(port)
+        self.allow = tuple(allow)
         self.registers = StationRegisters(controller)
         self._loop = LoopThread("line-modbus")
         self._server = None
@@ -132,9 +145,7 @@ class ModbusServer:
             raise PlcServerError(f"The Modbus TCP server could not start on {self.host}:{self.port}: {exc}") from exc
 
     async def _start(self) -> None:
-        from pymodbus.server import ModbusTcpServer
-
-        server = ModbusTcpServer(self.registers, address=(self.host, self.port))
+        server = _server_class(self.allow)(self.registers, address=(self.host, self.port))
         await server.serve_forever(background=True)
         self._server = server
         log.info("Modbus TCP server listening on %s:%d", self.host, self.port)
@@ -147,6 +158,30 @@ class ModbusServer:
             except Exception as exc:  # noqa: BLE001
                 log.warning("the Modbus server did not stop cleanly: %s", exc)
         self._loop.stop(timeout_s)
+
+
+def _server_class(allow: tuple[IpNetwork, ...]) -> Any:
+    """pymodbus's TCP server, closing each connection whose peer is not in ``allow`` as soon as it is made."""
+    from pymodbus.server import ModbusTcpServer
+    from pymodbus.server.requesthandler import ServerRequestHandler
+
+    if not allow:
+        return ModbusTcpServer
+
+    class AllowListHandler(ServerRequestHandler):  # type: ignore[misc]
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)
+            peer = transport.get_extra_info("peername")
+            host = str(peer[0]) if peer else None
+            if not client_allowed(host, allow):
+                log.warning("Modbus: connection from %s refused: not in [modbus] allow", host)
+                self.close()
+
+    class AllowListServer(ModbusTcpServer):  # type: ignore[misc]
+        def callback_new_connection(self) -> Any:
+            return AllowListHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+    return AllowListServer
 
 
 def _check_port_free(host: str, port: int) -> None:

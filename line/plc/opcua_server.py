@@ -8,6 +8,10 @@ OPC 40100 (Machine Vision), with the handshake of docs/plc.md.
     PLC writes RecipeId                     -> the station switches the product; RecipeId always shows the one in use
 
 Node ids are strings: ``ns=<urn:inspection-station:line>;s=InspectionStation.<Name>``.
+
+Security comes from ``[opcua] security`` in the station config: "none", or Basic256Sha256 Sign / SignAndEncrypt
+with the server's certificate and key and clients logging in as station users with the role line
+(line/plc/opcua_security.py, docs/plc.md).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import logging
 from typing import Any
 
 from line.controller import StationController
+from line.endpoint_security import OpcUaSecurity
 from line.events import StationEvent
+from line.plc.opcua_security import OpcUaSecuritySettings, PasswordCheck, apply_security, user_manager
 from line.plc.server_thread import LoopThread, PlcServerError
 from line.plc.signals import MAX_PART_ID, signals_of
 
@@ -72,10 +78,24 @@ def node_id_text(namespace_index: int, name: str) -> str:
 
 
 class OpcUaServer:
-    def __init__(self, controller: StationController, endpoint: str, namespace: str = NAMESPACE) -> None:
+    def __init__(
+        self,
+        controller: StationController,
+        endpoint: str,
+        namespace: str = NAMESPACE,
+        *,
+        security: OpcUaSecuritySettings | None = None,
+        users: PasswordCheck | None = None,
+    ) -> None:
+        """``security`` (default: none) as the station config says; with security on, ``users`` checks each
+        client's name and password (line/plc/opcua_security.py: station users with the role line)."""
         self.controller = controller
         self.endpoint = endpoint
         self.namespace = namespace
+        self.security = security or OpcUaSecuritySettings()
+        if self.security.mode is not OpcUaSecurity.NONE and users is None:
+            raise ValueError("OPC UA security needs a check of the clients' names and passwords")
+        self.users = users
         self.namespace_index = 0
         self._loop = LoopThread("line-opcua")
         self._server: Any = None
@@ -101,11 +121,12 @@ class OpcUaServer:
         from asyncua import Server, ua
         from asyncua.common.callback import CallbackType
 
-        server = Server()
+        secured = self.security.mode is not OpcUaSecurity.NONE
+        server = Server(user_manager=user_manager(self.users) if secured else None)
         await server.init()
         server.set_endpoint(self.endpoint)
         server.set_server_name("Inspection station")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        await apply_security(server, self.security)
         self.namespace_index = idx = await server.register_namespace(self.namespace)
         station = await server.nodes.objects.add_object(ua.NodeId(OBJECT, idx), ua.QualifiedName(OBJECT, idx))
         for name, (vtype, initial, writable) in VARIABLES.items():
@@ -123,7 +144,13 @@ class OpcUaServer:
         self._write_lock = asyncio.Lock()
         await server.start()
         self._server = server
-        log.info("OPC UA server listening on %s (namespace %s = %d)", self.endpoint, self.namespace, idx)
+        log.info(
+            "OPC UA server listening on %s (namespace %s = %d, security %s)",
+            self.endpoint,
+            self.namespace,
+            idx,
+            self.security.mode.value,
+        )
 
     def stop(self, timeout_s: float = 5.0) -> None:
         if self._subscription is not None:

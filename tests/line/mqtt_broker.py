@@ -4,27 +4,34 @@ subscriber that records what arrives."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from tests.station_fakes import free_port
 
 BROKER = """
-import asyncio, sys
+import asyncio, json, sys
 from amqtt.broker import Broker
 
-async def main(port):
-    broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}},
-                     "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True}}})
+async def main(port, options):
+    listener = {"type": "tcp", "bind": f"127.0.0.1:{port}"}
+    plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": not options.get("password_file")}}
+    if options.get("password_file"):
+        plugins["amqtt.plugins.authentication.FileAuthPlugin"] = {"password_file": options["password_file"]}
+    if options.get("certfile"):
+        listener.update(ssl=True, certfile=options["certfile"], keyfile=options["keyfile"])
+    broker = Broker({"listeners": {"default": listener}, "plugins": plugins})
     await broker.start()
     print("listening", flush=True)
     while True:
         await asyncio.sleep(3600)
 
-asyncio.run(main(int(sys.argv[1])))
+asyncio.run(main(int(sys.argv[1]), json.loads(sys.argv[2])))
 """
 
 
@@ -35,13 +42,28 @@ def _listening(port: int) -> bool:
 
 
 class LocalBroker:
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        password_file: Path | None = None,
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+    ) -> None:
+        """``password_file`` (lines ``name:argon2-hash``): only those users may connect; ``certfile`` / ``keyfile``:
+        the listener speaks TLS only."""
         self.port = port or free_port()
+        self.options = {
+            k: str(v) for k, v in (("password_file", password_file), ("certfile", certfile), ("keyfile", keyfile)) if v
+        }
         self._proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 20.0) -> LocalBroker:
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", BROKER, str(self.port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", BROKER, str(self.port), json.dumps(self.options)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -27,14 +27,17 @@ trigger = "free-run"
 
 [opcua]
 endpoint = "opc.tcp://127.0.0.1:4841/inspection/"
+security = "none"
 
 [modbus]
 port = 5021
+security = "none"
 
 [mqtt]
 host = "127.0.0.1"
 port = 1883
 topic = "plant/line1/inspection"
+security = "none"
 """
 
 
@@ -84,7 +87,11 @@ x = 1
     assert "station.toml:13: [mqtt] port must be an integer, not a string ('1883')" in lines
     assert any(line.startswith("station.toml:14: [mqtt] topic 'a/#'") for line in lines)
     assert any(line.startswith("station.toml:16: unknown section [plc]") for line in lines)
-    assert len(lines) == 8
+    assert any(
+        line.startswith("station.toml:9: [modbus] security is missing: Modbus TCP has no security") for line in lines
+    )
+    assert any(line.startswith("station.toml:12: [mqtt] security is missing") for line in lines)
+    assert len(lines) == 10
 
 
 def test_missing_sections_malformed_toml_and_bad_sources():
@@ -119,7 +126,8 @@ def test_check_command_prints_the_problems_line_by_line(tmp_path):
     assert any(f"{config}:2: [station] product is empty" in line for line in err)
     assert any(f"{config}:5: [camera] trigger = 'often'" in line for line in err)
     assert any(f"{config}:7: [modbus] port = 0: out of range" in line for line in err)
-    assert err[-1] == f"{config}: 3 problems"
+    assert any(f"{config}:6: [modbus] security is missing" in line for line in err)
+    assert err[-1] == f"{config}: 4 problems"
 
 
 def test_check_command_finds_a_product_the_database_does_not_hold(tmp_path, database, product):

@@ -48,11 +48,11 @@ def _config(
         text += f'user = "{user}"\n'
     text += f'[camera]\nsource = "{camera}"\ntrigger = "software"\n'
     if opcua:
-        text += f'[opcua]\nendpoint = "opc.tcp://127.0.0.1:{opcua}/inspection/"\n'
+        text += f'[opcua]\nendpoint = "opc.tcp://127.0.0.1:{opcua}/inspection/"\nsecurity = "none"\n'
     if modbus:
-        text += f"[modbus]\nport = {modbus}\n"
+        text += f'[modbus]\nport = {modbus}\nsecurity = "none"\n'
     if mqtt:
-        text += f'[mqtt]\nport = {mqtt}\ntopic = "plant/cell7"\n'
+        text += f'[mqtt]\nport = {mqtt}\ntopic = "plant/cell7"\nsecurity = "none"\n'
     return text
 
 

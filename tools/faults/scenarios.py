@@ -605,7 +605,7 @@ def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: floa
     endpoint = f"opc.tcp://127.0.0.1:{port}/inspection/"
     config = base / "station.toml"
     config.write_text(f"""[station]\ndata_dir = "{data}"\nproduct = "Demo disk"\nname = "faults"\nack_timeout_s = 30.0\n
-[camera]\nsource = "demo"\ntrigger = "software"\n\n[opcua]\nendpoint = "{endpoint}"\n""")
+[camera]\nsource = "demo"\ntrigger = "software"\n\n[opcua]\nendpoint = "{endpoint}"\nsecurity = "none"\n""")
     told: list[dict] = []
     errors: list[str] = []
     stop = threading.Event()
