@@ -7,6 +7,7 @@
     python main.py chat --ref R.png IMAGE "question" [--json]
     python main.py train-prompts [...]
     python main.py line --config station.toml [--check]    the headless line runner (PLC servers, MQTT)
+    python main.py report --product P --from D --to D --pdf F --user U --password-stdin   a lot report (PDF)
 
 Each sub-command lives in its own module; this file only dispatches.
 """
@@ -27,6 +28,7 @@ COMMANDS = {
     "users": ("db.cli.users_cmd", "main"),
     "audit": ("db.cli.audit_cmd", "main"),
     "product": ("db.cli.product_cmd", "main"),
+    "report": ("db.cli.report_cmd", "main"),
     "line": ("line.cli.line_cmd", "main"),
 }
 
