@@ -37,6 +37,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+AUDIT_PROBLEM = "audit-chain"  # the banner key of a broken audit trail
+
+
 def _fatal(message: str, interactive: bool) -> int:
     print(f"error: {message}", file=sys.stderr)
     if interactive:
@@ -44,6 +47,16 @@ def _fatal(message: str, interactive: bool) -> int:
 
         QMessageBox.critical(None, "Inspection station", message)
     return 2
+
+
+def show_audit_problem(window, database) -> str | None:
+    """The audit chain checked at start; a broken one is shown in the banner (and logged) until dismissed."""
+    from db.audit_check import check_audit_at_start
+
+    problem = check_audit_at_start(database)
+    if problem is not None:
+        window.show_problem(AUDIT_PROBLEM, problem, "error")
+    return problem
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -134,6 +147,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     run = ScreenshotRun(station, window, args.screenshot, args.frames) if args.screenshot else None
     window.show()
     station.start(spec, product_id)
+    show_audit_problem(window, database)
     code = app.exec()
     station.shutdown()
     history.shutdown()

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from db.audit_check import check_audit_at_start
 from db.engine import default_data_dir
 from line.capture.camera_link import CameraLink
 from line.capture.spec import source_from_spec
@@ -73,6 +74,7 @@ class LineRunner:
         self.opcua: Any = None
         self.modbus: Any = None
         self.mqtt: Any = None
+        self.audit_problem: str | None = None  # the audit chain found broken at start, in words
         self._started = False
 
     def start(self) -> None:
@@ -97,6 +99,7 @@ class LineRunner:
         cfg = self.config
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.database = Database.open(self.data_dir, url=cfg.station.database_url)
+        self.audit_problem = check_audit_at_start(self.database)  # logged; line_cmd prints it too (issue 14)
         guarded, actor = self._technical_user()
         self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
         frame_files = FrameFiles(self.database.store)

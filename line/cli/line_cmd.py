@@ -124,6 +124,8 @@ def run(config) -> int:
             log.error("the line runner could not start: %s", exc)
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_FAILED
+        if runner.audit_problem:
+            print(f"warning: {runner.audit_problem}", file=sys.stderr, flush=True)
         print(f"line runner running ({summary(config)}); log: {log_path}; stop with SIGTERM or Ctrl-C", flush=True)
         while not stop.wait(0.5):
             pass
