@@ -30,9 +30,11 @@ import numpy as np
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from core.threshold_guard import ThresholdMove, assess_threshold_move, check_guard_share, needs_second_confirmation
+
 from . import audit
 from .audit import AuditTrail, append_event
-from .auth_errors import ReasonRequiredError
+from .auth_errors import AuthenticationError, PermissionDenied, ReasonRequiredError
 from .convert import product_info, reference_info
 from .errors import ProductInUseError, ValidationError
 from .image_store import StoredFile
@@ -64,6 +66,13 @@ from .roles import (
     STATION_SETTINGS,
 )
 from .session import make_sessionmaker, reading, transaction
+from .threshold_moves import (
+    THRESHOLD_GUARD_SETTING,
+    SecondConfirmation,
+    SecondConfirmationRequired,
+    guard_share,
+    recent_failures,
+)
 from .types import ensure_utc, utc_now
 from .users import UserInfo, UserRepository, acting_row, user_info
 
@@ -339,13 +348,22 @@ class GuardedDatabase:
         *,
         automatic: bool = False,
         reason: str | None = None,
+        confirmation: SecondConfirmation | None = None,
         now: datetime | None = None,
     ) -> ProductInfo:
         """Store the product's calibration. An engineer's recalibration needs ``manage_products``; ``automatic``
         (the station rebuilt the model from references already approved, e.g. after a calibration-rule update)
         needs only ``inspect`` and says so in the audit trail. Storing the calibration already stored records
-        nothing."""
+        nothing. An engineer's recalibration that moves the threshold in use (no override in force) is measured
+        against the recent failures like an override, and above the admin's share needs ``confirmation``."""
         when = ensure_utc(now or utc_now(), "now")
+        guard: dict[str, Any] = {}
+        new_threshold = (calibration or {}).get("threshold")
+        if not automatic and isinstance(new_threshold, (int, float)) and not isinstance(new_threshold, bool):
+            self.check(actor, MANAGE_PRODUCTS)
+            current = self.database.products.get(product_id)
+            if current.threshold_override is None and current.calibration != calibration:
+                guard = self._guard_move(actor, product_id, float(new_threshold), confirmation)
         with transaction(self._maker, "save the calibration") as session:
             by = acting_row(session, actor, INSPECT if automatic else MANAGE_PRODUCTS).name
             row = product_row(session, product_id)
@@ -361,7 +379,9 @@ class GuardedDatabase:
                 action=audit.PRODUCT_RECALIBRATED,
                 target=f"product:{row.name}",
                 before=_calibration_summary(before),
-                after=_calibration_summary(calibration),
+                after={**(_calibration_summary(calibration) or {}), **guard}
+                if guard
+                else _calibration_summary(calibration),
                 reason=why,
                 at=when,
             )
@@ -374,15 +394,26 @@ class GuardedDatabase:
         threshold: float | None,
         *,
         reason: str | None,
+        confirmation: SecondConfirmation | None = None,
         now: datetime | None = None,
     ) -> ProductInfo:
-        """Set (or clear with None) the product's threshold override. A reason is required either way."""
+        """Set (or clear with None) the product's threshold override. A reason is required either way.
+
+        Before an override is saved, the product's recent recorded failures are compared with it
+        (db/threshold_moves.py): when more than the admin's share (station setting ``threshold_guard_share``) would
+        now pass, ``confirmation`` (a second engineer or admin, their password and a reason) is required, else
+        :class:`SecondConfirmationRequired` is raised with the measured move and nothing is saved. The move and
+        who confirmed are in the audit event either way."""
         if threshold is not None and (
             isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold)
         ):
             raise ValidationError(f"The threshold must be a finite number (got {threshold!r}).")
         why = require_reason(reason, "overriding the threshold" if threshold is not None else "clearing the override")
         when = ensure_utc(now or utc_now(), "now")
+        guard: dict[str, Any] = {}
+        if threshold is not None:
+            self.check(actor, OVERRIDE_THRESHOLD)  # refuse before measuring or asking anybody
+            guard = self._guard_move(actor, product_id, float(threshold), confirmation)
         with transaction(self._maker, "save the threshold override") as session:
             by = acting_row(session, actor, OVERRIDE_THRESHOLD).name
             row = product_row(session, product_id)
@@ -404,11 +435,59 @@ class GuardedDatabase:
                 action=audit.THRESHOLD_OVERRIDE,
                 target=f"product:{row.name}",
                 before=before,
-                after={"threshold_override": row.threshold_override, "by": row.threshold_override_by},
+                after={"threshold_override": row.threshold_override, "by": row.threshold_override_by, **guard},
                 reason=why,
                 at=when,
             )
             return product_info(row, active_reference_count(session, row.id))
+
+    def preview_threshold_move(self, product_id: int, threshold: float) -> ThresholdMove:
+        """What ``threshold`` would do to the product's recent recorded failures (nothing is saved): how many of
+        them would now pass, by defect region. The "before" is the threshold in use (override, else calibration)."""
+        with reading(self._maker, "check the threshold move") as session:
+            row = product_row(session, product_id)
+            before = row.threshold_override
+            if before is None:
+                before = (row.calibration or {}).get("threshold")
+            start = float(before) if isinstance(before, (int, float)) else float(threshold)
+            return assess_threshold_move(recent_failures(session, row.id), start, float(threshold))
+
+    def _guard_move(
+        self, actor: UserInfo, product_id: int, threshold: float, confirmation: SecondConfirmation | None
+    ) -> dict[str, Any]:
+        """Measure the move; above the admin's share demand (and check) the second person. What goes in the event."""
+        move = self.preview_threshold_move(product_id, threshold)
+        limit = guard_share(self.get_station_setting(THRESHOLD_GUARD_SETTING))
+        guard: dict[str, Any] = {"move": move.as_dict(), "guard_share": limit}
+        if needs_second_confirmation(move, limit):
+            if confirmation is None:
+                raise SecondConfirmationRequired(
+                    f"{move.summary()} That is more than the {100 * limit:.0f}% the admin allows without a second "
+                    "person: an engineer or admin other than you must confirm it with their password and a reason.",
+                    move=move,
+                    limit_share=limit,
+                )
+            second, second_reason = self._second_confirmation(actor, confirmation)
+            guard.update(confirmed_by=second.name, confirmation_reason=second_reason)
+        return guard
+
+    def _second_confirmation(self, actor: UserInfo, confirmation: SecondConfirmation) -> tuple[UserInfo, str]:
+        """The second person, logged in with their own password (audited), allowed to override thresholds, not the
+        actor; and their reason."""
+        name = " ".join(str(confirmation.name or "").split())
+        if name.lower() == str(actor.name).lower():
+            raise PermissionDenied(
+                "A second person must confirm this threshold move: someone other than you.",
+                action=OVERRIDE_THRESHOLD,
+                user=actor.name,
+            )
+        reason = require_reason(confirmation.reason, "confirming the threshold move")
+        result = self.users.authenticate(name, confirmation.password, via="second confirmation")
+        if not result.ok or result.user is None:
+            raise AuthenticationError(
+                f"The confirmation was not accepted: {result.message}", status=result.status.value
+            )
+        return self.check(result.user, OVERRIDE_THRESHOLD), reason
 
     # -- references --------------------------------------------------------------------------------------------
     def add_references(
@@ -694,6 +773,11 @@ class GuardedDatabase:
             isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0
         ):
             raise ValidationError("The idle logout time must be a positive number of seconds.")
+        if key == THRESHOLD_GUARD_SETTING:
+            try:
+                value = check_guard_share(value)
+            except ValueError as exc:
+                raise ValidationError(f"The threshold guard share: {exc}.") from exc
         when = ensure_utc(now or utc_now(), "now")
         value = audit.json_value(value)
         with transaction(self._maker, "save the station setting") as session:

@@ -1,0 +1,71 @@
+"""A threshold move that lets too many recent failures pass needs a second person: this dialog shows what the move
+does (core/threshold_guard.py, measured by the database layer) and takes the second engineer's or admin's name,
+password and reason. The check itself is db/guarded.py's; the dialog only collects the confirmation."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.threshold_guard import ThresholdMove
+from db.threshold_moves import SecondConfirmation
+
+
+class ThresholdConfirmDialog(QDialog):
+    def __init__(self, move: ThresholdMove, limit_share: float, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("A second person must confirm this threshold")
+        summary = QLabel(
+            f"{move.summary()}\n\nThat is more than the {100 * limit_share:.0f}% the admin allows without a second "
+            "person. An engineer or admin other than you confirms it with their own password and says why; both of "
+            "you are named in the audit trail.",
+            self,
+        )
+        summary.setWordWrap(True)
+        self.name = QLineEdit(self)
+        self.password = QLineEdit(self)
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.reason = QLineEdit(self)
+        self.reason.setPlaceholderText("why the move is right (kept in the audit trail)")
+        form = QFormLayout()
+        form.addRow("Second person", self.name)
+        form.addRow("Their password", self.password)
+        form.addRow("Reason", self.reason)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Confirm")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        for field in (self.name, self.password, self.reason):
+            field.textChanged.connect(self._update)
+        layout = QVBoxLayout(self)
+        layout.addWidget(summary)
+        layout.addLayout(form)
+        layout.addWidget(self.buttons)
+        self._update()
+
+    def _update(self) -> None:
+        filled = all(f.text().strip() for f in (self.name, self.reason)) and bool(self.password.text())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(filled)
+
+    def confirmation(self) -> SecondConfirmation:
+        return SecondConfirmation(self.name.text().strip(), self.password.text(), self.reason.text().strip())
+
+
+def ask_second_confirmation(
+    move: ThresholdMove, limit_share: float, parent: QWidget | None = None
+) -> SecondConfirmation | None:
+    """Show the dialog; the confirmation, or None when cancelled."""
+    dialog = ThresholdConfirmDialog(move, limit_share, parent)
+    return dialog.confirmation() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+
+__all__ = ["ThresholdConfirmDialog", "ask_second_confirmation"]
