@@ -112,16 +112,20 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.views.stats.statistics_view import StatisticsView
     from desktop.workers.chat_worker import ChatService
     from desktop.workers.inference_worker import InferenceService
-    from desktop.workers.record_writer import RecordService
+    from line.frame_files import FrameFiles
+    from line.recorder import Recorder, database_writer
     from line.startup_cleanup import prepare_data_folder
     from line.unsaved_spool import UnsavedSpool
+    from line.write_errors import RETRY_DELAYS_S
 
     spool = UnsavedSpool(Path(data_dir) / "unsaved")
     prepare_data_folder(database, spool)  # before the writer starts: files without a row go to the quarantine
     window = MainWindow()
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
-    recorder = RecordService(database.inspections, station=socket.gethostname(), spool=spool)
-    station = Station(window, database, inference, recorder, data_dir, settings)
+    frame_files = FrameFiles(database.store)  # a part's frame is written while it is inspected (line/frame_files.py)
+    writer = database_writer(database, station=socket.gethostname(), frame_files=frame_files)
+    recorder = Recorder(writer, spool=spool, retry_delays_s=RETRY_DELAYS_S)
+    station = Station(window, database, inference, recorder, data_dir, settings, frame_files=frame_files)
     history = HistoryView(database, database.store)
     stats = StatisticsView(database)
     window.add_view("History", history)

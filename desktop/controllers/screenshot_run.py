@@ -32,12 +32,12 @@ class ScreenshotRun(QObject):
         station.product_ready.connect(self._on_product_ready)
         station.model_ready.connect(self._on_model_ready)
         station.outcome_shown.connect(self._on_outcome_shown)
-        station.recorder.recorded.connect(self._on_recorded)
+        station.part_recorded.connect(self._on_recorded)
         # Methods, not lambdas: Qt then runs them in the GUI thread even for the worker thread's signals.
         station.record_failed.connect(self._on_record_failed)
-        station.inference.model_failed.connect(self._on_model_failed)
-        station.inference.product_failed.connect(self._on_product_failed)
-        station.inference.inspection_failed.connect(self._on_inspection_failed)
+        station.model_failed.connect(self._on_model_failed)
+        station.product_failed.connect(self._on_product_failed)
+        station.inspection_failed.connect(self._on_inspection_failed)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(lambda: self._fail(f"timed out after {timeout_s:.0f} s"))
@@ -56,8 +56,8 @@ class ScreenshotRun(QObject):
         if product_id == self.station.product_id and message != "cancelled":
             self._fail(message)
 
-    @Slot(object, str)
-    def _on_inspection_failed(self, _request: object, message: str) -> None:
+    @Slot(str)
+    def _on_inspection_failed(self, message: str) -> None:
         self._fail(message)
 
     @Slot()

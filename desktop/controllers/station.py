@@ -1,11 +1,14 @@
-"""The window's face of the station: wires capture -> inference -> recording -> window, and the operator's controls.
+"""The window's face of the station: the operator's controls drive the Qt-free station controller
+(line/controller.py), and the window shows what the controller's events say.
 
-The station's state (the products and which are ready, the chosen one, the model, auto mode, the shift counters and
-the last parts) lives in a Qt-free ``line.station_status.StationStatus`` (``self.line``), the same object the
-headless line runner's controller (line/controller.py) drives; this class holds none of it, only what the window
-shows. It owns the camera feed (desktop/controllers/camera_feed.py) and talks to the inference and database-writer threads only
-through their signals, so the window stays responsive. Every problem lands in the window's banner and status bar
-with what to do.
+The station's state and policy (products and which are ready, the chosen one, the model, auto mode, the part in
+flight, faults, the shift counters and the last parts) live in ``line.controller.StationController`` and its
+``StationStatus`` (``self.line``), the same objects the headless line runner and the PLC servers use; this class
+holds none of it, only what the window shows. A part goes the controller's way: trigger, the line's inference
+thread acquires the frame (from the window's camera feed, desktop/controllers/feed_camera.py) and inspects it, the
+line's recorder thread writes it, and the controller's events come back to this thread through one Qt adapter
+(desktop/workers/event_relay.py). Nothing here waits on a thread: every call into the controller returns at once.
+Every problem lands in the window's banner and status bar with what to do.
 """
 
 from __future__ import annotations
@@ -13,65 +16,85 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, ClassVar
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.imageio import load_image_bytes
 from core.memory import image_hash
 from db.errors import DatabaseError
 from db.models import REVIEW_CONFIRMED_DEFECT
 from desktop.controllers.camera_feed import CameraFeed
+from desktop.controllers.feed_camera import FeedCamera
 from desktop.controllers.result_text import describe_result
 from desktop.controllers.station_settings import StationSettings
 from desktop.dialogs.products_dialog import ProductsDialog
 from desktop.main_window import MainWindow
 from desktop.workers.capture_thread import INITIAL_BACKOFF_S
 from desktop.workers.db_task import DatabaseTaskRunner
-from desktop.workers.inference_worker import (
-    NO_REFERENCES_MESSAGE,
-    InferenceService,
-    InspectionOutcome,
-    InspectRequest,
-    ProductRequest,
-    ReferenceSource,
-)
-from desktop.workers.record_writer import RecordService
+from desktop.workers.event_relay import EventRelay
+from desktop.workers.inference_worker import InferenceService
 from line.capture.mailbox import Frame
 from line.capture.source import FrameSource
 from line.capture.spec import SourceSpecError, source_from_spec
-from line.catalog import decoder_settings
-from line.events import CountersChanged, ErrorCode, PartRecorded, StationEvent
+from line.catalog import DatabaseCatalog
+from line.controller import StationController
+from line.events import (
+    AutoModeChanged,
+    CountersChanged,
+    ErrorCode,
+    Fault,
+    FaultRaised,
+    ModelReady,
+    PartFailed,
+    PartInspected,
+    PartRecorded,
+    PartTriggered,
+    ProductFailed,
+    ProductPreparing,
+    ProductReady,
+    ProductSelected,
+    RecordFailed,
+    StationEvent,
+)
+from line.outcome import NO_REFERENCES_MESSAGE, InspectionOutcome
+from line.recorder import Recorder
 from line.station_status import StationStatus
 
 log = logging.getLogger(__name__)
 
 MANUAL_HOLD_S = 6.0  # how long a manual result stays on screen before the live picture returns
 CAMERA_HINT = "Check the cable or the address, or choose another source."
-QUEUE_FULL_MESSAGE = (
-    "{waiting} inspections are waiting to be saved and the database still refuses them: {error} "
-    "Auto mode is stopped and new inspections are refused until they are saved, so that nothing is lost. "
-    "Fix the cause, then press Retry saving (the station also retries by itself)."
-)
+NO_FRAME_YET = "No camera frame yet: wait for the camera or choose another source."
+STILL_PREPARING = "The product model is still being prepared; see the progress bar."
+CAMERA_CODES = frozenset({ErrorCode.CAMERA_LOST, ErrorCode.CAMERA_NOT_FOUND, ErrorCode.CAMERA_TIMEOUT})
+STOP_TIMEOUT_S = 10.0  # closing: how long the part in flight may take to be inspected and recorded
 
 
 class Station(QObject):
     inspection_recorded = Signal(int)  # inspection id, once its row exists (history, statistics, chat)
+    part_recorded = Signal(object, object)  # InspectionOutcome, db.records.InspectionRecord (spooled rows too)
     outcome_shown = Signal(object)  # InspectionOutcome
+    inspection_failed = Signal(str)
     record_failed = Signal(str)
-    product_ready = Signal(int)
     model_ready = Signal()
+    model_failed = Signal(str)
+    product_progress = Signal(int, float, str)  # product id, fraction, message
+    product_ready = Signal(int)
+    product_failed = Signal(int, str)
 
     def __init__(
         self,
         window: MainWindow,
-        database,
+        database: Any,
         inference: InferenceService,
-        recorder: RecordService,
+        recorder: Recorder,
         data_dir: Path,
         settings: StationSettings | None = None,
         source_factory: Callable[[str], FrameSource] = source_from_spec,
         reconnect_backoff_s: float = INITIAL_BACKOFF_S,
         status: StationStatus | None = None,
+        frame_files: Any = None,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -83,17 +106,25 @@ class Station(QObject):
 
         self._db_tasks = DatabaseTaskRunner(self)
         self.feed = CameraFeed(source_factory, reconnect_backoff_s, self)
+        self.camera = FeedCamera()
+        self.line = status or StationStatus()  # the station's state, the same object the line runner shows
+        self.controller = StationController(
+            self.line,
+            inference.engine,
+            recorder,
+            self.camera,
+            DatabaseCatalog(database, self.data_dir),
+            frame_files=frame_files,
+        )
+        self.events = EventRelay(self.line.bus, self)
+        self.events.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self.source_spec: str | None = None
         self.current_frame: Frame | None = None
-        self.line = status or StationStatus()  # the station's state, shared with the line runner's controller
-        self.line.bus.subscribe(self._on_line_event, PartRecorded, CountersChanged)
         self.last_outcome: InspectionOutcome | None = None
-        self.last_record = None
+        self.last_record: Any = None
         self.shown_record_id: int | None = None  # database id of the result on screen, once saved
         self.products_dialog: ProductsDialog | None = None
-        self.chat_link = (
-            None  # desktop.controllers.chat_link.ChatLink once attached; else answers hold the measured facts
-        )
+        self.chat_link: Any = None  # desktop.controllers.chat_link.ChatLink once attached
         self._stopped = False
 
         w = window
@@ -106,24 +137,12 @@ class Station(QObject):
         w.closing.connect(self.shutdown)
         w.live_view.hold_released.connect(w.verdict.mark_stale)
         w.chat.send_requested.connect(self._on_chat_question)
-
-        inference.model_progress.connect(self._on_model_progress)
-        inference.model_ready.connect(self._on_model_ready)
-        inference.model_failed.connect(self._on_model_failed)
-        inference.product_progress.connect(self._on_product_progress)
-        inference.product_ready.connect(self._on_product_ready)
-        inference.product_failed.connect(self._on_product_failed)
-        inference.result_ready.connect(self._on_result)
-        inference.inspection_failed.connect(self._on_inspection_failed)
-        recorder.recorded.connect(self._on_recorded)
-        recorder.failed.connect(self._on_record_failed)
-        recorder.queue_full.connect(self._on_queue_full)
         self.feed.frame_arrived.connect(self._on_frame)
         self.feed.status_changed.connect(self._on_capture_status)
         self.feed.fps_changed.connect(self._on_capture_fps)
         window.counters.show_counts(self.line.counters.current())
 
-    # -- the station's state (line/station_status.py) ---------------------------------------------------------
+    # -- the station's state (line/station_status.py), read-only here ------------------------------------------
     @property
     def product_id(self) -> int | None:
         return self.line.product_id
@@ -149,56 +168,47 @@ class Station(QObject):
     def auto(self) -> bool:
         return self.line.auto
 
-    def _on_line_event(self, event: StationEvent) -> None:
-        """Events of the station's state, published in this (the GUI) thread: the counters and the filmstrip."""
-        if isinstance(event, CountersChanged):
-            self.window.counters.show_counts(event.counts)
-        elif isinstance(event, PartRecorded):
-            self.window.filmstrip.show_parts(self.line.recent.parts())
-
     # -- start / stop ---------------------------------------------------------------------------------------
     def start(self, source_spec: str, product_id: int | None = None) -> None:
+        wanted = product_id if product_id is not None else self.settings.product_id
         self.window.status.set_database(self._database_label())
+        self.window.status.set_model("loading the inspection model…")
         self.window.verdict.clear("Loading the inspection model…")
         self.window.live_view.set_placeholder("Connecting to the camera…")
-        self.recorder.start()
-        resumed = self.recorder.resume_spooled()
-        if resumed:
-            log.info("saving %d inspection(s) kept from the last run", resumed)
-        self.inference.start()
-        self.reload_products(select_id=product_id if product_id is not None else self.settings.product_id)
+        self.controller.wanted_product = wanted
+        self.controller.start()  # the unsaved results of the last run, the camera port, the products, the model
+        self.reload_products(select_id=wanted)
         self.open_source(source_spec)
 
     @Slot()
     def shutdown(self) -> None:
-        """Stop the camera, the model and the writer, joining their threads (idempotent)."""
+        """Stop the camera, the controller's threads (the part in flight is recorded first) and the feed
+        (idempotent). What the database has not taken by then goes to the unsaved folder."""
         if self._stopped:
             return
         self._stopped = True
         if self.products_dialog is not None:
             self.products_dialog.close()
             self.products_dialog.finish_writes(5000)  # a reference being saved reaches the database
+        self.camera.close()  # a part still waiting for a frame gives up: no frame is taken from here on
+        self.controller.stop(timeout_s=STOP_TIMEOUT_S)
         self.feed.stop()
-        self.inference.stop()
-        # Results the worker produced before it stopped are still queued to this object: record them now, before
-        # the writer stops (a result arriving even later goes straight to the spool, see RecordService.submit).
-        QCoreApplication.sendPostedEvents(self, QEvent.Type.MetaCall)
-        self.recorder.stop()
+        self.events.close()
         self._db_tasks.wait_idle(5000)
         if self.chat_link is not None:
             self.chat_link.shutdown()
-        if self.recorder.unsaved:  # no spool, or the spool could not be written either (full disk)
+        if self.recorder.not_kept:  # the unsaved folder could not take them either (full disk)
             log.error(
                 "%d inspection(s) were not saved and could not be kept: %s",
-                len(self.recorder.unsaved),
+                self.recorder.not_kept,
                 self.recorder.last_error,
             )
 
     def _database_label(self) -> str:
         url = self.database.engine.url
-        return (
-            Path(url.database).name if url.get_backend_name() == "sqlite" and url.database else url.get_backend_name()
-        )
+        if url.get_backend_name() == "sqlite" and url.database:
+            return Path(url.database).name
+        return str(url.get_backend_name())
 
     # -- products -------------------------------------------------------------------------------------------
     def reload_products(self, select_id: int | None = None) -> None:
@@ -207,9 +217,10 @@ class Station(QObject):
         except DatabaseError as exc:
             self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.reload_products(select_id))
             return
-        self.line.set_products({p.id: p.name for p in products})
-        if select_id not in self.product_names:
-            select_id = self.product_id if self.product_id in self.product_names else None
+        self.controller.refresh_products()
+        names = {p.id: p.name for p in products}
+        if select_id not in names:
+            select_id = self.product_id if self.product_id in names else None
         if select_id is None and products:
             select_id = products[0].id
         self.window.controls.set_products(products, select_id)
@@ -226,38 +237,17 @@ class Station(QObject):
 
     @Slot(int)
     def select_product(self, product_id: int) -> None:
-        self.line.select_product(product_id)
+        """The operator's choice: the controller switches now, or once the part in flight is done."""
+        fault = self.controller.select_recipe(product_id, when_idle=True)
+        if fault is not None:
+            self.window.show_problem("product", fault.text, "error", "Open products…", self.open_products_dialog)
+            return
         self.settings.product_id = product_id
         self.settings.save()
-        self.window.verdict.clear(f"Product: {self.product_names.get(product_id, product_id)}")
-        if self.model_loaded:
-            self.request_build(product_id)
 
     def request_build(self, product_id: int) -> None:
-        """Build (or load the saved) model of the product from its references, in the inference worker."""
-        try:
-            info = self.database.products.get(product_id)
-            refs = self.database.references.list(product_id)
-        except DatabaseError as exc:
-            self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.request_build(product_id))
-            return
-        self.product_names[product_id] = info.name
-        self.line.product_preparing(product_id, 0.0, "Preparing")
-        request = ProductRequest(
-            product_id=product_id,
-            name=info.name,
-            references=tuple(
-                ReferenceSource(label=r.original_name or f"reference #{r.id}", path=Path(r.image_file)) for r in refs
-            ),
-            cache_dir=self.data_dir / "cache",
-            model_dir=self.data_dir / "models" / f"product-{product_id}",
-            threshold_override=info.threshold_override,
-            override_by=info.threshold_override_by,
-            settings=decoder_settings(info.settings),
-        )
-        if refs:
-            self.window.status.set_model(f"building {info.name}…")
-        self.inference.build_product(request)
+        """Build the product's model again from its references (or load the saved one), in the inference thread."""
+        self.controller.rebuild_product(product_id)
 
     @Slot(int)
     def on_review_saved(self, inspection_id: int) -> None:
@@ -272,7 +262,7 @@ class Station(QObject):
 
         def done(found: tuple[int, str] | None) -> None:
             if found is not None:
-                self.inference.forget_part(*found)
+                self.controller.forget_part(*found)
 
         self._db_tasks.run(frame_key, done, lambda exc: log.warning("review not passed to line mode: %s", exc))
 
@@ -280,8 +270,8 @@ class Station(QObject):
     def on_references_changed(self, product_id: int) -> None:
         """References were added, removed or replaced (products dialog, a false alarm in the history)."""
         self.reload_products(select_id=self.product_id)
-        if product_id == self.product_id and self.model_loaded:
-            self.request_build(product_id)
+        if product_id == self.product_id:
+            self.controller.rebuild_product(product_id)
         elif self.product_id is None:
             self.select_product(product_id)
 
@@ -297,188 +287,89 @@ class Station(QObject):
             )
             dialog.references_changed.connect(self.on_references_changed)
             dialog.product_created.connect(lambda pid: self.reload_products(select_id=self.product_id or pid))
-            # Worker-thread signals go to the dialog's own methods: Qt queues those to the GUI thread.
-            self.inference.product_progress.connect(dialog.show_build_progress)
-            self.inference.product_ready.connect(dialog.on_product_ready)
-            self.inference.product_failed.connect(dialog.on_product_failed)
-            self.products_dialog = dialog
+            self.products_dialog = dialog  # build progress reaches it from _on_event
         elif self.product_id is not None:
             self.products_dialog.refresh_products(select=self.product_id)
         self.products_dialog.show()
         self.products_dialog.raise_()
 
-    # -- model feedback -------------------------------------------------------------------------------------
-    @Slot(float, str)
-    def _on_model_progress(self, fraction: float, message: str) -> None:
-        self.window.status.set_progress(fraction if fraction < 1.0 else None, message)
-        self.window.status.set_model(message.lower() if fraction < 1.0 else "loaded")
+    # -- the controller's events, in this (the GUI) thread ------------------------------------------------------
+    @Slot(object)
+    def _on_event(self, event: StationEvent) -> None:
+        if self._stopped:
+            return  # the window is going; the controller has recorded what it had
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, event)
 
-    @Slot(str)
-    def _on_model_ready(self, encoder_id: str) -> None:
-        self.line.set_model_ready(encoder_id)
+    def _on_model_ready(self, event: ModelReady) -> None:
         self.window.status.set_progress(None)
-        self.window.status.set_model(encoder_id)
+        self.window.status.set_model(event.encoder_id)
         self.window.clear_problem("model")
         self.model_ready.emit()
-        if self.product_id is not None:
-            self.request_build(self.product_id)
-        else:
+        if self.product_id is None:
             self.window.verdict.clear("Choose or create a product")
 
-    @Slot(str)
-    def _on_model_failed(self, message: str) -> None:
-        self.line.raise_fault(ErrorCode.MODEL_FAILED, message)
-        self.window.status.set_progress(None)
-        self.window.status.set_model("NOT LOADED")
-        self.window.verdict.clear("The inspection model is not available")
-        self.window.show_problem("model", message, "error")
+    def _on_fault(self, event: FaultRaised) -> None:
+        if event.fault.code is ErrorCode.MODEL_FAILED:
+            self.window.status.set_progress(None)
+            self.window.status.set_model("NOT LOADED")
+            self.window.verdict.clear("The inspection model is not available")
+            self.window.show_problem("model", event.fault.text, "error")
+            self.model_failed.emit(event.fault.text)
 
-    @Slot(int, float, str)
-    def _on_product_progress(self, product_id: int, fraction: float, message: str) -> None:
-        if product_id == self.product_id:
-            name = self.product_names.get(product_id, "")
-            self.window.status.set_progress(fraction if fraction < 1.0 else None, f"{name}: {message}")
-            if fraction < 1.0:
-                self.window.verdict.clear(f"Preparing {name}: {message}")
+    def _on_product_selected(self, event: ProductSelected) -> None:
+        if event.product_id is not None:
+            self.window.verdict.clear(f"Product: {event.name or event.product_id}")
 
-    @Slot(int, object)
-    def _on_product_ready(self, product_id: int, product) -> None:
-        self.line.product_ready(product_id, product.name, product.calibration.effective_threshold)
-        name = self.product_names.get(product_id, product.name)
-        calibration = product.calibration.to_dict()
-        self._db_tasks.run(  # off the GUI thread: a busy database must not freeze the window
-            lambda: self.database.products.save_calibration(product_id, calibration),
-            on_error=lambda exc: self.window.status.showMessage(f"Calibration not stored: {exc}", 10000),
-        )  # the model works without it; each inspection row keeps its own threshold anyway
-        if product_id != self.product_id:
+    def _on_product_preparing(self, event: ProductPreparing) -> None:
+        if self.products_dialog is not None:
+            self.products_dialog.show_build_progress(event.product_id, event.fraction, event.message)
+        if event.product_id != self.product_id:
             return
+        name = self.product_names.get(event.product_id, "")
+        if event.fraction <= 0.0:
+            self.window.status.set_model(f"building {name}…")
+            return
+        self.product_progress.emit(event.product_id, event.fraction, event.message)
+        self.window.status.set_progress(event.fraction, f"{name}: {event.message}")
+        self.window.verdict.clear(f"Preparing {name}: {event.message}")
+
+    def _on_product_ready(self, event: ProductReady) -> None:
+        if self.products_dialog is not None:
+            self.products_dialog.on_product_ready(event.product_id, None)
+        if event.product_id != self.product_id:
+            return
+        name = self.product_names.get(event.product_id, event.name)
+        threshold = f" (threshold {event.threshold:.3f})" if event.threshold is not None else ""
         self.window.status.set_progress(None)
-        threshold = product.calibration.effective_threshold
-        self.window.status.set_model(f"{product.encoder_id} · {name} ready (threshold {threshold:.3f})")
+        self.window.status.set_model(f"{self.line.encoder_id} · {name} ready{threshold}")
         self.window.clear_problem("product")
         self.window.verdict.clear(f"{name} ready. Press Space to inspect, or switch Auto on.")
-        self.product_ready.emit(product_id)
+        self.product_ready.emit(event.product_id)
 
-    @Slot(int, str)
-    def _on_product_failed(self, product_id: int, message: str) -> None:
-        if message == "cancelled":
+    def _on_product_failed(self, event: ProductFailed) -> None:
+        if self.products_dialog is not None:
+            self.products_dialog.on_product_failed(event.product_id, event.message)
+        self.product_failed.emit(event.product_id, event.message)
+        if event.product_id != self.product_id:
             return
-        self.line.product_failed(product_id, message)
-        if product_id != self.product_id:
-            return
+        name = self.product_names.get(event.product_id, "")
         self.window.status.set_progress(None)
-        name = self.product_names.get(product_id, "")
         self.window.status.set_model(f"{name}: not ready")
-        self.window.verdict.clear(NO_REFERENCES_MESSAGE if NO_REFERENCES_MESSAGE in message else f"{name} is not ready")
-        self.window.show_problem("product", message, "error", "Open products…", self.open_products_dialog)
+        no_refs = NO_REFERENCES_MESSAGE in event.message
+        self.window.verdict.clear(NO_REFERENCES_MESSAGE if no_refs else f"{name} is not ready")
+        self.window.show_problem("product", event.message, "error", "Open products…", self.open_products_dialog)
 
-    # -- capture --------------------------------------------------------------------------------------------
-    @Slot(str)
-    def open_source(self, spec: str) -> None:
-        self.source_spec = spec
-        self.window.controls.set_source(spec)
-        try:
-            source = self.feed.open(spec)
-        except SourceSpecError as exc:
-            self.window.show_problem("camera", str(exc), "error")
-            self.window.status.set_camera(spec, None, ok=False)
-            if self.feed.capture is None:
-                self.window.live_view.set_placeholder(f"No picture: {exc}")
-                self.window.verdict.show_no_camera(f"No picture: {exc}\nChoose another source.")
-            return
-        self.settings.source = spec
-        self.settings.save()
-        self.window.clear_problem("camera")
-        self.window.status.set_camera(source.name, None, state="paused" if self.feed.paused else None)
+    def _on_auto_changed(self, event: AutoModeChanged) -> None:
+        self.window.controls.set_auto(event.on)
 
-    @Slot(object)
-    def _on_frame(self, frame: Frame) -> None:
-        self.current_frame = frame
-        self.window.verdict.camera_back()
-        self.window.live_view.show_live(frame.image)
-        if self.auto and self.product_id in self.ready_products:
-            self.inference.submit(frame, self.product_id)
-
-    @Slot(str, float)
-    def _on_capture_fps(self, name: str, fps: float) -> None:
-        self.window.status.set_camera(name, fps)
-
-    @Slot(str, str, bool)
-    def _on_capture_status(self, name: str, message: str, ok: bool) -> None:
-        self.window.status.showMessage(message, 8000)
-        if ok:
-            self.window.clear_problem("camera")
-            self.window.status.set_camera(name, None)
-        else:
-            self.window.status.set_camera(name, None, ok=False)
-            self.window.live_view.set_placeholder(message)
-            self.window.verdict.show_no_camera(f"{message}\n{CAMERA_HINT}")
-            self.window.show_problem("camera", f"{message}. {CAMERA_HINT}", "warning")
-
-    @Slot(bool)
-    def set_paused(self, paused: bool) -> None:
-        if paused == self.feed.paused:
-            return
-        if paused:
-            self.set_auto(False)
-        self.feed.set_paused(paused)
-        if self.feed.source is not None:
-            self.window.status.set_camera(self.feed.source.name, None, state="paused" if paused else None)
-
-    # -- inspecting -----------------------------------------------------------------------------------------
-    def _can_inspect(self) -> bool:
-        if self.product_id is None:
-            self.window.show_problem(
-                "product", "Choose or create a product first.", "warning", "Open products…", self.open_products_dialog
-            )
-            return False
-        if self.product_id in self.product_errors:
-            self.window.show_problem(
-                "product", self.product_errors[self.product_id], "error", "Open products…", self.open_products_dialog
-            )
-            return False
-        if self.product_id not in self.ready_products:
-            self.window.status.showMessage("The product model is still being prepared; see the progress bar.", 5000)
-            return False
-        if self.current_frame is None:
-            self.window.status.showMessage("No camera frame yet: wait for the camera or choose another source.", 5000)
-            return False
-        return True
-
-    def _refuse_when_full(self) -> bool:
-        """True (and says so) while the unsaved queue is at its bound: no new inspection until they are saved."""
-        if not self.recorder.is_full:
-            return False
-        self._show_queue_full()
-        return True
-
-    @Slot()
-    def inspect_now(self) -> None:
-        if self._refuse_when_full():
-            return
-        if self._can_inspect():
-            assert self.current_frame is not None and self.product_id is not None
-            self.window.verdict.show_busy()
-            self.inference.submit(self.current_frame, self.product_id)
-
-    @Slot(bool)
-    def set_auto(self, on: bool) -> None:
-        if on and self._refuse_when_full():
-            on = False
-        self.line.set_auto(bool(on))
-        self.window.controls.set_auto(self.auto)
+    def _on_part_triggered(self, event: PartTriggered) -> None:
         if not self.auto:
-            self.inference.discard_pending()
-        else:
-            self.window.live_view.release_hold()
-            if self.current_frame is not None and self.product_id in self.ready_products:
-                self.inference.submit(self.current_frame, self.product_id)
+            self.window.verdict.show_busy()
 
-    @Slot(object)
-    def _on_result(self, outcome: InspectionOutcome) -> None:
-        if self._stopped:  # delivered while shutting down: the window is going, the record is what counts
-            self.recorder.submit(outcome)
-            return
+    def _on_part_inspected(self, event: PartInspected) -> None:
+        outcome: InspectionOutcome = event.outcome
         result = outcome.result
         self.last_outcome = outcome
         self.shown_record_id = None
@@ -507,67 +398,179 @@ class Station(QObject):
         self.window.chat.show_part_result(describe_result(result, outcome.product_name))
         if self.chat_link is not None:
             self.chat_link.set_part(outcome)
-        self.recorder.submit(outcome)
         self.outcome_shown.emit(outcome)
 
-    @Slot(object, str)
-    def _on_inspection_failed(self, request: InspectRequest, message: str) -> None:
+    def _on_part_failed(self, event: PartFailed) -> None:
+        code = event.fault.code
+        if code is ErrorCode.STOPPING:
+            return
+        self.inspection_failed.emit(event.fault.text)
+        if code in CAMERA_CODES and not self.camera.connected:
+            return  # the camera's own banner says it and what to do
         self.window.verdict.clear("Not inspected")
-        self.window.show_problem("inspection", message, "error")
+        self.window.show_problem("inspection", event.fault.text, "error")
 
-    # -- recording ------------------------------------------------------------------------------------------
-    @Slot(object, object)
-    def _on_recorded(self, outcome: InspectionOutcome, record) -> None:
+    def _on_part_recorded(self, event: PartRecorded) -> None:
+        record, outcome = event.record, event.outcome
+        self.window.filmstrip.show_parts(self.line.recent.parts())
         self.last_record = record
-        self.line.part_recorded(outcome, record, require_ack=False)  # shift counters and filmstrip
         if outcome is self.last_outcome:
             self.shown_record_id = record.id
         if self.chat_link is not None:
             self.chat_link.set_record(outcome, record.id)
-        waiting = len(self.recorder.unsaved)
+        waiting = self.recorder.waiting
         if waiting:
             self.window.status.set_database(f"saved #{record.id}, {waiting} waiting", ok=False)
         else:
             self.window.status.set_database(f"{self._database_label()} · saved #{record.id}")
             self.window.clear_problem("database")
         self.inspection_recorded.emit(record.id)
+        self.part_recorded.emit(outcome, record)
 
-    @Slot(object, str)
-    def _on_record_failed(self, outcome: InspectionOutcome, message: str) -> None:
-        waiting = len(self.recorder.unsaved)
+    def _on_counters(self, event: CountersChanged) -> None:
+        self.window.counters.show_counts(event.counts)
+
+    def _on_record_failed(self, event: RecordFailed) -> None:
+        waiting = event.waiting
         self.window.status.set_database(f"NOT SAVED ({waiting} waiting)", ok=False)
-        if self.recorder.is_full:
-            self._show_queue_full()
-        else:
-            retrying = " The station retries by itself." if self.recorder.retrying else ""
+        if event.will_retry:
+            plural = "s" if waiting != 1 else ""
             self.window.show_problem(
                 "database",
-                f"{message} The result stays on screen; {waiting} inspection{'s' if waiting != 1 else ''} "
-                f"waiting to be saved.{retrying}",
+                f"{event.message} The result stays on screen; {waiting} inspection{plural} waiting to be saved. "
+                "The station retries by itself, and new inspections wait until it is saved (Auto goes on by itself "
+                "then), so that nothing is lost. Fix the cause, or press Retry saving.",
                 "error",
                 "Retry saving",
                 self.retry_saving,
             )
-        self.record_failed.emit(message)
+        else:
+            self.window.show_problem(
+                "database",
+                f"{event.message} It can never be saved as it is: it is kept in the unsaved folder; see the log.",
+                "error",
+            )
+        self.record_failed.emit(event.message)
 
-    @Slot(int)
-    def _on_queue_full(self, waiting: int) -> None:
-        """The unsaved queue reached its bound: stop Auto and tell the operator what happened and what to do."""
-        if self.auto:
+    _handlers: ClassVar[dict[type, Callable[[Station, Any], None]]] = {
+        ModelReady: _on_model_ready,
+        FaultRaised: _on_fault,
+        ProductSelected: _on_product_selected,
+        ProductPreparing: _on_product_preparing,
+        ProductReady: _on_product_ready,
+        ProductFailed: _on_product_failed,
+        AutoModeChanged: _on_auto_changed,
+        PartTriggered: _on_part_triggered,
+        PartInspected: _on_part_inspected,
+        PartFailed: _on_part_failed,
+        PartRecorded: _on_part_recorded,
+        CountersChanged: _on_counters,
+        RecordFailed: _on_record_failed,
+    }
+
+    # -- capture --------------------------------------------------------------------------------------------
+    @Slot(str)
+    def open_source(self, spec: str) -> None:
+        self.source_spec = spec
+        self.window.controls.set_source(spec)
+        try:
+            source = self.feed.open(spec)
+        except SourceSpecError as exc:
+            self.window.show_problem("camera", str(exc), "error")
+            self.window.status.set_camera(spec, None, ok=False)
+            if self.feed.capture is None:
+                self.window.live_view.set_placeholder(f"No picture: {exc}")
+                self.window.verdict.show_no_camera(f"No picture: {exc}\nChoose another source.")
+            return
+        self.camera.set_source(source.name)
+        self.settings.source = spec
+        self.settings.save()
+        self.window.clear_problem("camera")
+        self.window.status.set_camera(source.name, None, state="paused" if self.feed.paused else None)
+
+    @Slot(object)
+    def _on_frame(self, frame: Frame) -> None:
+        self.current_frame = frame
+        self.camera.offer(frame)
+        self.window.verdict.camera_back()
+        self.window.live_view.show_live(frame.image)
+
+    @Slot(str, float)
+    def _on_capture_fps(self, name: str, fps: float) -> None:
+        self.window.status.set_camera(name, fps)
+
+    @Slot(str, str, bool)
+    def _on_capture_status(self, name: str, message: str, ok: bool) -> None:
+        self.camera.report(ok, message)
+        self.window.status.showMessage(message, 8000)
+        if ok:
+            self.window.clear_problem("camera")
+            self.window.status.set_camera(name, None)
+        else:
+            self.window.status.set_camera(name, None, ok=False)
+            self.window.live_view.set_placeholder(message)
+            self.window.verdict.show_no_camera(f"{message}\n{CAMERA_HINT}")
+            self.window.show_problem("camera", f"{message}. {CAMERA_HINT}", "warning")
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        if paused == self.feed.paused:
+            return
+        if paused:
             self.set_auto(False)
-        self._show_queue_full()
+        self.feed.set_paused(paused)
+        self.camera.set_paused(paused)
+        if self.feed.source is not None:
+            self.window.status.set_camera(self.feed.source.name, None, state="paused" if paused else None)
 
-    def _show_queue_full(self) -> None:
-        waiting = len(self.recorder.unsaved)
-        error = self.recorder.last_error or "the database has not confirmed them yet."
-        self.window.status.set_database(f"NOT SAVED ({waiting} waiting) - Auto stopped", ok=False)
-        self.window.show_problem(
-            "database",
-            QUEUE_FULL_MESSAGE.format(waiting=waiting, error=error),
-            "error",
-            "Retry saving",
-            self.retry_saving,
-        )
+    # -- the operator's controls ------------------------------------------------------------------------------
+    @Slot()
+    def inspect_now(self) -> None:
+        """Inspect the part in front of the camera (the frame on screen, or the next one)."""
+        if self._stopped:
+            return
+        fault = self.controller.trigger(None, self_ack=True)
+        if fault is not None:
+            self._explain_refusal(fault)
+
+    @Slot(bool)
+    def set_auto(self, on: bool) -> None:
+        self.controller.set_auto(bool(on) and not self._stopped)
+        self.window.controls.set_auto(self.auto)
+        if self.auto:
+            self.window.live_view.release_hold()
+
+    @Slot()
+    def retry_saving(self) -> None:
+        if self.controller.retry_saving():
+            self.window.status.showMessage("Saving again…", 3000)
+
+    def _explain_refusal(self, fault: Fault) -> None:
+        """Why Inspect did nothing, in the operator's words, with what to do."""
+        code = fault.code
+        if code is ErrorCode.NOT_READY and self.product_id is None:
+            self.window.show_problem(
+                "product", "Choose or create a product first.", "warning", "Open products…", self.open_products_dialog
+            )
+        elif code in (ErrorCode.RECIPE_NOT_READY, ErrorCode.UNKNOWN_RECIPE):
+            self.window.show_problem("product", fault.text, "error", "Open products…", self.open_products_dialog)
+        elif code is ErrorCode.NOT_READY and self.model_loaded:
+            self.window.status.showMessage(STILL_PREPARING, 5000)
+        elif code in CAMERA_CODES and self.current_frame is None:
+            self.window.status.showMessage(NO_FRAME_YET, 5000)
+        elif code is ErrorCode.DATABASE or (code is ErrorCode.BUSY and self.line.has_fault(ErrorCode.DATABASE)):
+            held = next((f for f in self.line.faults if f.code is ErrorCode.DATABASE), fault)
+            self.window.show_problem(
+                "database",
+                f"{held.text} New inspections are refused until it is saved.",
+                "error",
+                "Retry saving",
+                self.retry_saving,
+            )
+        elif code is ErrorCode.BUSY:
+            self.window.status.showMessage("The last part is still being inspected and saved.", 3000)
+        else:
+            self.window.status.showMessage(fault.text, 5000)
 
     # -- chat ---------------------------------------------------------------------------------------------------
     @Slot(str)
@@ -583,14 +586,10 @@ class Station(QObject):
             )
         self.window.chat.append_message("assistant", answer)
 
-    def attach_chat(self, link) -> None:
-        """Hand the chat panel's questions to the chat worker (desktop/controllers/chat_link.py) instead of the facts-only reply."""
+    def attach_chat(self, link: Any) -> None:
+        """Hand the chat panel's questions to the chat worker (desktop/controllers/chat_link.py) instead of the
+        facts-only reply."""
         self.window.chat.send_requested.disconnect(self._on_chat_question)
         self.chat_link = link
         if self.last_outcome is not None:
             link.set_part(self.last_outcome)
-
-    @Slot()
-    def retry_saving(self) -> None:
-        if self.recorder.retry():
-            self.window.status.showMessage("Saving again…", 3000)

@@ -35,7 +35,9 @@ def real_inspector():
 
 
 class StationRig:
-    """A main window with a station on a real database, the fake (or real) inspector and a chosen source."""
+    """A main window with a station on a real database, the fake (or real) inspector and a chosen source, wired
+    as desktop/app.py wires it: the line's inference and recorder threads under the window's station controller.
+    ``write`` is the recorder's writer and may be swapped (a database that refuses, then accepts again)."""
 
     def __init__(self, qtbot, database, data_dir: Path, inspector, source_factory, backoff_s: float = 0.05):
         from desktop.controllers.station import Station
@@ -43,13 +45,20 @@ class StationRig:
         from desktop.main_window import MainWindow
         from desktop.views.history.history_view import HistoryView
         from desktop.workers.inference_worker import InferenceService
-        from desktop.workers.record_writer import RecordService
+        from line.frame_files import FrameFiles
+        from line.recorder import Recorder, database_writer
+        from line.unsaved_spool import UnsavedSpool
+        from line.write_errors import RETRY_DELAYS_S
 
         self.database = database
         self.window = MainWindow()
         qtbot.addWidget(self.window)
         self.inference = InferenceService(lambda: inspector)
-        self.recorder = RecordService(database.inspections, station="test-station")
+        self.frame_files = FrameFiles(database.store)
+        self.write = database_writer(database, station="test-station", frame_files=self.frame_files)
+        self.recorder = Recorder(
+            lambda outcome: self.write(outcome), spool=UnsavedSpool(data_dir / "unsaved"), retry_delays_s=RETRY_DELAYS_S
+        )
         self.station = Station(
             self.window,
             database,
@@ -59,6 +68,7 @@ class StationRig:
             StationSettings(path=data_dir / "settings.json"),
             source_factory=source_factory,
             reconnect_backoff_s=backoff_s,
+            frame_files=self.frame_files,
         )
         self.history = HistoryView(database, database.store)
         self.window.add_view("History", self.history)

@@ -11,7 +11,7 @@ from desktop.widgets.chat_panel import ChatPanel
 from desktop.widgets.control_bar import ControlBar
 from desktop.widgets.live_view import LiveView
 from desktop.widgets.verdict_badge import VerdictBadge
-from desktop.workers.inference_worker import heatmap_rgba
+from line.outcome import heatmap_rgba
 
 
 def _result(verdict: str = FAIL, regions=None) -> InspectionResult:

@@ -34,7 +34,7 @@ def test_real_inspector_builds_inspects_records_and_reloads_the_saved_model(
     database.references.add(product.id, [_small(demo_reference_paths()[0])], original_names=["good_1 small"])
 
     rig = make_rig(inspector=real_inspector, source_factory=lambda spec: FolderSource(frames, fps=20.0))
-    progress = Catch(rig.inference.product_progress)
+    progress = Catch(rig.station.product_progress)
     with qtbot.waitSignal(rig.station.product_ready, timeout=180000):
         rig.station.start("folder", product.id)
     assert real_inspector.encoder_id in rig.window.status.model.text()

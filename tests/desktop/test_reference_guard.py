@@ -7,20 +7,21 @@ import numpy as np
 from core.reference_preview import RecentFailure
 from desktop.dialogs.reference_guard import ReferenceChoice, ReferenceGuard
 from desktop.workers.inference_worker import InferenceService, ProductRequest, ReferenceSource
-from tests.desktop.qt_catch import Catch
-from tests.station_fakes import FakeInspector, bad_part, good_part
+from line.inference import InferenceEngine
+from tests.station_fakes import Answers, FakeInspector, bad_part, good_part
 
 
 def _setup(qtbot, database):
     inspector = FakeInspector()
     product = database.products.create("widget")
     database.references.add(product.id, good_part(0))
-    svc = InferenceService(lambda: inspector)
-    ready, model = Catch(svc.product_ready), Catch(svc.model_ready)
-    svc.start()
-    model.wait(qtbot)
-    svc.build_product(ProductRequest(product.id, "widget", (ReferenceSource("good", image=good_part(0)),)))
-    built = ready.wait(qtbot)[1]
+    answers = Answers()
+    engine = InferenceEngine(lambda: inspector, answers)
+    svc = InferenceService(engine=engine)
+    engine.start()
+    answers.wait("on_model_ready")
+    engine.build_product(ProductRequest(product.id, "widget", (ReferenceSource("good", image=good_part(0)),)))
+    built = answers.wait("on_product_ready")[1]
     failed = []
     for i in range(3):
         frame = bad_part(10 + i)
@@ -42,7 +43,7 @@ def test_the_reviewer_sees_the_measured_effect_before_anything_is_saved(qtbot, d
     assert chosen == [False]  # the reviewer chose to keep the references
     assert "threshold moves from 40.000" in asked[0] and "All 2 recent failures would still fail" in asked[0]
     assert len(database.references.list(product.id)) == 1  # nothing was added behind the reviewer's back
-    assert svc.stop()
+    assert svc.engine.stop()
 
 
 def test_cancel_saves_nothing_and_a_failed_measurement_still_asks(qtbot, database):
@@ -57,7 +58,7 @@ def test_cancel_saves_nothing_and_a_failed_measurement_still_asks(qtbot, databas
     guard.check(10_000, chosen.append)  # no such inspection: the records cannot be read
     qtbot.waitUntil(lambda: len(asked) == 2, timeout=10000)
     assert "could not be measured" in asked[1] and chosen == []
-    assert svc.stop()
+    assert svc.engine.stop()
 
 
 def test_recent_failure_carries_its_locations():

@@ -20,7 +20,8 @@ def test_counters_and_filmstrip_follow_the_recorded_parts(qtbot, make_rig, datab
     rig.station.set_auto(True)
     qtbot.waitUntil(lambda: len(ids) >= 3, timeout=10000)
     rig.station.set_auto(False)
-    qtbot.wait(300)
+    qtbot.waitUntil(lambda: rig.station.line.in_flight is None, timeout=5000)  # the last part is recorded ...
+    qtbot.wait(300)  # ... and its events have reached the window
     n = len(ids)
     counts = rig.station.line.counters.current()
     assert counts.total == n and counts.ok + counts.ng == n

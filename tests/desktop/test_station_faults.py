@@ -12,7 +12,8 @@ from db.image_store import ImageStore
 from db.records import HistoryFilter
 from db.repository import Database
 from desktop.controllers.demo_setup import ensure_demo_product
-from desktop.workers.inference_worker import NO_REFERENCES_MESSAGE
+from line.outcome import NO_REFERENCES_MESSAGE
+from line.recorder import database_writer
 from tests.desktop.qt_catch import Catch
 from tests.station_fakes import ScriptedSource
 
@@ -48,14 +49,14 @@ def test_locked_database_keeps_the_result_and_saves_it_on_retry(qtbot, make_rig,
         assert banner.retry_button.isVisible() and banner.retry_button.text() == "Retry saving"
         assert "NOT SAVED" in rig.window.status.database.text()
         assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")  # the result stays on screen
-        assert len(rig.recorder.unsaved) == 1
+        assert rig.recorder.waiting == 1
     finally:
         blocker.rollback()
         blocker.close()
     assert _count(database) == 0
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
         banner.retry_button.click()
-    assert _count(database) == 1 and not rig.recorder.unsaved
+    assert _count(database) == 1 and rig.recorder.waiting == 0
     assert not banner.isVisible()
 
 
@@ -88,15 +89,15 @@ def test_read_only_database_says_so_and_keeps_the_result(qtbot, make_rig, databa
     try:
         product = read_only.products.get("Demo disk")
         rig = make_rig()
-        rig.recorder.worker._inspections = read_only.inspections  # the station's writer sees a read-only file
+        rig.write = database_writer(read_only, station="test-station")  # the station's writer sees a read-only file
         with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
             rig.station.start("demo", product.id)
         with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
             _inspect_once(qtbot, rig)
         assert "read-only" in failed.args[0] and "writable" in failed.args[0]
         assert "read-only" in rig.window.banner.text()
-        assert len(rig.recorder.unsaved) == 1 and _count(database) == 0
-        rig.recorder.worker._inspections = database.inspections  # made writable again
+        assert rig.recorder.waiting == 1 and _count(database) == 0
+        rig.write = database_writer(database, station="test-station")  # made writable again
         with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
             rig.window.banner.retry_button.click()
         assert _count(database) == 1
@@ -157,7 +158,7 @@ def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database
     ref = database.references.list(product.id)[1]
     Path(ref.image_file).write_bytes(b"\x89PNG\r\n\x1a\n damaged on disk")
     rig = make_rig()
-    failed = Catch(rig.inference.product_failed)
+    failed = Catch(rig.station.product_failed)
     rig.station.start("demo", product.id)
     failed.wait(qtbot)
     text = rig.window.banner.text()
@@ -169,7 +170,7 @@ def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database
 def test_product_without_references_asks_for_one(qtbot, make_rig, database):
     product = database.products.create("bracket-7")
     rig = make_rig()
-    failed = Catch(rig.inference.product_failed)
+    failed = Catch(rig.station.product_failed)
     rig.station.start("demo", product.id)
     failed.wait(qtbot)
     assert NO_REFERENCES_MESSAGE in rig.window.banner.text()

@@ -84,8 +84,8 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
     rig.close()
     assert not capture.isRunning()
     assert rig.station.feed.capture is None
-    assert not rig.inference.thread.isRunning()
-    assert not rig.recorder.thread.isRunning()
+    assert not rig.inference.is_running
+    assert not rig.recorder.is_running
     assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
 
 

@@ -1,34 +1,20 @@
-"""Nothing the inference worker produced is lost: a result arriving while the window closes is recorded, and a
-database that keeps refusing writes fills a bounded queue that stops Auto mode and tells the operator."""
+"""Nothing the station inspected is lost: a part in flight while the window closes is recorded, and a database
+that keeps refusing writes holds the part (the station controller takes one part at a time, ADR 0006), refuses
+new inspections while it waits and tells the operator; Auto goes on by itself once the part is saved."""
 
 from __future__ import annotations
-
-import threading
 
 from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
 from desktop.controllers.demo_setup import ensure_demo_product
+from line.events import ErrorCode, StationState
 from tests.desktop.qt_catch import Catch
 from tests.station_fakes import FakeInspector
 
 
-class SlowInspector(FakeInspector):
-    """Says when an inspection starts, then takes its time: the window can close in the middle of it."""
-
-    def __init__(self, inspect_delay_s: float) -> None:
-        super().__init__(inspect_delay_s=inspect_delay_s)
-        self.started = threading.Event()
-
-    def inspect(self, frame, product, pool=None):
-        self.started.set()
-        return super().inspect(frame, product)
-
-
-class LockedInspections:
+def _locked(outcome):
     """A database another program keeps locked."""
-
-    def record(self, **kw):
-        raise DatabaseLockedError("Could not record the inspection: the database is busy (locked by another program).")
+    raise DatabaseLockedError("Could not record the inspection: the database is busy (locked by another program).")
 
 
 def _count(database) -> int:
@@ -44,48 +30,50 @@ def _ready_rig(qtbot, make_rig, database, **kw):
     return rig
 
 
-def test_a_result_arriving_while_the_window_closes_in_auto_is_recorded(qtbot, make_rig, database):
-    inspector = SlowInspector(inspect_delay_s=0.6)
+def test_a_part_in_flight_while_the_window_closes_in_auto_is_recorded(qtbot, make_rig, database):
+    inspector = FakeInspector(inspect_delay_s=0.6)
     rig = _ready_rig(qtbot, make_rig, database, inspector=inspector)
     rig.station.set_auto(True)
     qtbot.waitUntil(inspector.started.is_set, timeout=5000)
-    rig.window.close()  # clean close while the worker is in the middle of an inspection
-    assert rig.station._stopped and not rig.inference.thread.isRunning()
+    rig.window.close()  # clean close while the inference thread is in the middle of an inspection
+    assert rig.station._stopped and not rig.inference.is_running and not rig.recorder.is_running
     produced = len(inspector.inspected)
     assert produced >= 1
-    assert _count(database) == produced  # every result the worker produced has its row
-    assert not rig.recorder.unsaved
+    assert _count(database) == produced  # every part the model inspected has its row
+    assert rig.recorder.waiting == 0 and rig.recorder.kept == 0
 
 
-def test_the_unsaved_bound_stops_auto_and_tells_the_operator(qtbot, make_rig, database):
+def test_a_database_that_keeps_refusing_holds_the_part_refuses_new_ones_and_says_so(qtbot, make_rig, database):
     rig = _ready_rig(qtbot, make_rig, database)
-    rig.recorder.max_unsaved = 3
-    rig.recorder.worker._inspections = LockedInspections()
+    real_write, rig.write = rig.write, _locked
     shown = Catch(rig.station.outcome_shown)
-    full = Catch(rig.recorder.queue_full)
+    failed = Catch(rig.station.record_failed)
     rig.station.set_auto(True)
-    full.wait(qtbot, 1, timeout=10000)
-    assert not rig.station.auto and not rig.window.controls.auto_button.isChecked()
-    qtbot.wait(300)  # a result already on its way still arrives ...
-    waiting = len(rig.recorder.unsaved)
-    assert waiting >= 3 and waiting == len(shown.calls)  # ... and is kept: nothing dropped
-    text = rig.window.banner.text()
-    assert rig.window.banner.isVisible() and rig.window.banner.level == "error"
-    assert f"{waiting} inspections are waiting to be saved" in text and "busy" in text
-    assert "Auto mode is stopped" in text and "new inspections are refused" in text and "Retry saving" in text
-    assert rig.window.banner.retry_button.text() == "Retry saving"
-    assert "Auto stopped" in rig.window.status.database.text()
+    failed.wait(qtbot, 1, timeout=10000)
+    qtbot.wait(1200)  # Auto stays on, and waits: no new part is taken while this one is not saved
+    assert len(shown.calls) == 1 and rig.recorder.waiting == 1
+    assert rig.station.auto and rig.station.line.state is StationState.ERROR
+    assert rig.station.line.has_fault(ErrorCode.DATABASE)
+    banner = rig.window.banner
+    text = banner.text()
+    assert banner.isVisible() and banner.level == "error" and "busy" in text
+    assert "1 inspection waiting to be saved" in text and "new inspections wait until it is saved" in text
+    assert "Retry saving" in text and banner.retry_button.text() == "Retry saving"
+    assert "NOT SAVED (1 waiting)" in rig.window.status.database.text()
+    assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")  # the result stays on screen
 
     rig.station.inspect_now()  # refused, and it says so
-    rig.station.set_auto(True)
-    qtbot.wait(300)
-    assert len(shown.calls) == waiting and not rig.station.auto
-    assert "new inspections are refused" in rig.window.banner.text()
+    assert "New inspections are refused until it is saved" in rig.window.banner.text()
+    assert len(shown.calls) == 1 and _count(database) == 0
 
-    rig.recorder.worker._inspections = database.inspections  # the lock is gone
+    rig.write = real_write  # the lock is gone
+    recorded = Catch(rig.station.inspection_recorded)
     rig.window.banner.retry_button.click()
-    qtbot.waitUntil(lambda: not rig.recorder.unsaved, timeout=10000)
-    assert _count(database) == waiting
-    qtbot.waitUntil(lambda: not rig.window.banner.isVisible(), timeout=5000)
-    with qtbot.waitSignal(rig.station.outcome_shown, timeout=5000):  # inspecting works again
+    recorded.wait(qtbot, 3, timeout=10000)  # the kept part, then Auto goes on by itself
+    rig.station.set_auto(False)
+    qtbot.waitUntil(lambda: rig.station.line.in_flight is None and rig.recorder.waiting == 0, timeout=5000)
+    qtbot.wait(200)
+    assert _count(database) == len(shown.calls)  # every part shown has its row: nothing dropped
+    assert not rig.station.line.has_fault(ErrorCode.DATABASE) and not rig.window.banner.isVisible()
+    with qtbot.waitSignal(rig.station.outcome_shown, timeout=5000):  # inspecting by hand works again
         rig.station.inspect_now()

@@ -1,6 +1,6 @@
 """Issue 15: the window closed on a full disk with 8 inspections neither saved nor kept. With the unsaved
 folder's reserve (taken at start), the close keeps what waits for the database; what the reserve cannot hold
-is counted as not kept and stays listed as unsaved, never reported kept. The disk is a fake one: the spool's
+is counted as not kept (and logged), never reported kept. The window's writer is the line's recorder. The disk is a fake one: the spool's
 writes fail with ENOSPC past a quota, as on a full file system (the tests run unprivileged)."""
 
 from __future__ import annotations
@@ -13,18 +13,19 @@ import pytest
 
 from core.result import InspectionResult
 from db.errors import StorageError
-from desktop.workers.inference_worker import InspectionOutcome
-from desktop.workers.record_writer import RecordService
 from line.capture.mailbox import Frame
+from line.outcome import InspectionOutcome
+from line.ports import RecordJob
+from line.recorder import Recorder
 from line.unsaved_spool import UnsavedSpool
+from tests.station_fakes import Answers
 
 REAL_WRITE = UnsavedSpool._write
 ENTRY_BYTES = 40_000  # one entry of the 48 x 64 outcomes below is about 34 kB (frame, heatmap, map, JSON)
 
 
-class FullDisk:
-    def record(self, **_kw):
-        raise StorageError("The disk holding the database is full, so nothing was saved.")
+def full_database(_outcome: InspectionOutcome) -> None:
+    raise StorageError("The disk holding the database is full, so nothing was saved.")
 
 
 def _outcome(i: int) -> InspectionOutcome:
@@ -53,17 +54,18 @@ def full_disk(monkeypatch):
 
 
 @pytest.mark.parametrize(("entries_reserved", "kept"), [(6, 4), (2, 2)])
-def test_the_close_on_a_full_disk_keeps_what_the_reserve_holds(qtbot, tmp_path, full_disk, entries_reserved, kept):
+def test_the_close_on_a_full_disk_keeps_what_the_reserve_holds(tmp_path, full_disk, entries_reserved, kept):
     spool = UnsavedSpool(tmp_path / "unsaved", reserve_bytes=entries_reserved * ENTRY_BYTES)
     assert spool.reserve_space()
-    service = RecordService(FullDisk(), spool=spool, retry_delays_s=(30.0,))
+    answers = Answers()
+    service = Recorder(full_database, answers, spool=spool, retry_delays_s=(30.0,))
     service.start()
-    with qtbot.waitSignals([service.failed] * 4, timeout=5000):
-        for i in range(4):
-            service.submit(_outcome(i))
+    for i in range(4):
+        service.submit(RecordJob(i + 1, _outcome(i)))
+    answers.wait("on_record_failed")
     full_disk(spool.folder, quota=spool.reserve_bytes + 100)  # the rest of the disk filled up meanwhile
 
-    service.stop()
+    assert service.stop(timeout_s=5.0)  # no wait for the 30 s retry: stopping ends it
 
-    assert (service.kept, service.not_kept, len(service.unsaved)) == (kept, 4 - kept, 4 - kept)
+    assert (service.kept, service.not_kept, service.waiting) == (kept, 4 - kept, 0)
     assert len(UnsavedSpool(spool.folder).pending()) == kept

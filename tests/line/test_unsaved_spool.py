@@ -1,4 +1,4 @@
-"""Inspections the database refused until the window closed are kept on disk and saved at the next start.
+"""Inspections the database refused until the station stopped are kept on disk and saved at the next start.
 
 The spool is JSON plus image files: nothing in it can run code, what does not parse is quarantined, and old
 pickle files are never unpickled."""
@@ -16,24 +16,35 @@ import pytest
 import line.unsaved_spool as spool_module
 from core.result import InspectionResult, Region
 from db.errors import DatabaseLockedError
-from desktop.workers.inference_worker import InspectionOutcome
-from desktop.workers.record_writer import RecordService
 from line.capture.mailbox import Frame
+from line.outcome import InspectionOutcome
+from line.ports import RecordJob
+from line.recorder import Recorder
 from line.unsaved_spool import UnsavedSpool
+from tests.station_fakes import Answers
 
 INSPECTED_AT = datetime(2024, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 
 
-class FakeInspections:
+class FakeDatabase:
+    """The recorder's writer: refuses every write (locked) or keeps the outcomes it was given."""
+
     def __init__(self, fail: bool):
         self.fail = fail
-        self.rows = []
+        self.rows: list[InspectionOutcome] = []
 
-    def record(self, **kw):
+    def __call__(self, outcome: InspectionOutcome):
         if self.fail:
             raise DatabaseLockedError("The database is busy (locked by another program); try again.")
-        self.rows.append(kw)
+        self.rows.append(outcome)
         return {"id": len(self.rows)}
+
+
+def _recorder(write, folder) -> tuple[Recorder, Answers]:
+    answers = Answers()
+    recorder = Recorder(write, answers, spool=UnsavedSpool(folder), retry_delays_s=(0.05,))
+    recorder.start()
+    return recorder, answers
 
 
 def _outcome(i: int) -> InspectionOutcome:
@@ -84,26 +95,22 @@ class Payload:
         return (exec, (f"open({self.marker!r}, 'w').close()",))
 
 
-def test_unsaved_outcomes_survive_a_restart(qtbot, tmp_path):
-    spool = UnsavedSpool(tmp_path / "unsaved")
-    locked = FakeInspections(fail=True)
-    first = RecordService(locked, spool=spool)
-    first.start()
-    with qtbot.waitSignals([first.failed, first.failed], timeout=5000):
-        first.submit(_outcome(1))
-        first.submit(_outcome(2))
+def test_unsaved_outcomes_survive_a_restart(tmp_path):
+    first, answers = _recorder(FakeDatabase(fail=True), tmp_path / "unsaved")
+    first.submit(RecordJob(1, _outcome(1)))
+    first.submit(RecordJob(2, _outcome(2)))
+    answers.wait("on_record_failed", 2)
     assert first.stop()
     entries = sorted((tmp_path / "unsaved").glob("*.json"))
-    assert len(entries) == 2 and not first.unsaved and first.kept == 2 and first.not_kept == 0
+    assert len(entries) == 2 and first.waiting == 0 and first.kept == 2 and first.not_kept == 0
     assert not list((tmp_path / "unsaved").glob("*.pkl"))
 
-    working = FakeInspections(fail=False)
-    second = RecordService(working, spool=UnsavedSpool(tmp_path / "unsaved"))
-    second.start()
-    with qtbot.waitSignals([second.recorded, second.recorded], timeout=5000):
-        assert second.resume_spooled() == 2
+    working = FakeDatabase(fail=False)
+    second, again = _recorder(working, tmp_path / "unsaved")
+    assert second.resume_spooled() == 2
+    again.wait("on_recorded", 2)
     assert second.stop()
-    assert [int(r["image"][0, 0, 0]) for r in working.rows] == [10, 20]
+    assert [int(r.frame.image[0, 0, 0]) for r in working.rows] == [10, 20]
     assert [p for p in (tmp_path / "unsaved").iterdir() if p.is_file()] == []  # every entry's files are gone
 
 
@@ -139,7 +146,7 @@ def test_a_spool_entry_round_trips_every_field_the_record_needs(tmp_path):
     assert (back.product_id, back.product_name, back.latency_ms) == (3, "bracket-b", 41.5)
 
 
-def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path, caplog):
+def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(tmp_path, caplog):
     proof = tmp_path / "payload-works"
     assert not proof.exists()
     pickle.loads(pickle.dumps(Payload(proof)))  # the payload is real: unpickling it does run code
@@ -150,9 +157,8 @@ def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(qtbot, tmp_path,
     folder.mkdir()
     (folder / "20240101-000000-0000.pkl").write_bytes(pickle.dumps(Payload(marker)))
     (folder / "20240101-000000-0001.pkl.bad").write_bytes(pickle.dumps(Payload(marker)))  # an older version's name
-    working = FakeInspections(fail=False)
-    service = RecordService(working, spool=UnsavedSpool(folder))
-    service.start()
+    working = FakeDatabase(fail=False)
+    service, _answers = _recorder(working, folder)
     with caplog.at_level(logging.ERROR, logger="line.unsaved_spool"):
         assert service.resume_spooled() == 0
     assert service.stop()
@@ -219,7 +225,7 @@ def test_loose_files_of_an_interrupted_entry_are_quarantined(tmp_path):
     assert len(list((folder / "quarantine").iterdir())) == 3
 
 
-def test_a_spool_write_failure_is_reported_as_not_kept(qtbot, tmp_path, monkeypatch, caplog):
+def test_a_spool_write_failure_is_reported_as_not_kept(tmp_path, monkeypatch, caplog):
     real_open = spool_module.atomic_open
     calls = {"n": 0}
 
@@ -230,27 +236,23 @@ def test_a_spool_write_failure_is_reported_as_not_kept(qtbot, tmp_path, monkeypa
         return real_open(path, *a, **kw)
 
     monkeypatch.setattr(spool_module, "atomic_open", disk_full_on_the_second_entry)
-    service = RecordService(FakeInspections(fail=True), spool=UnsavedSpool(tmp_path / "unsaved"))
-    service.start()
-    with qtbot.waitSignals([service.failed] * 3, timeout=5000):
-        for i in (1, 2, 3):
-            service.submit(_outcome(i))
+    service, answers = _recorder(FakeDatabase(fail=True), tmp_path / "unsaved")
+    for i in (1, 2, 3):
+        service.submit(RecordJob(i, _outcome(i)))
+    answers.wait("on_record_failed")
     with caplog.at_level(logging.WARNING):
         service.stop()
-    assert service.kept == 1 and service.not_kept == 2
-    assert len(service.unsaved) == 2  # what was not written is not pretended kept
+    assert service.kept == 1 and service.not_kept == 2  # what was not written is not pretended kept
     files = sorted(p.name for p in (tmp_path / "unsaved").iterdir())
     assert len(files) == 4 and sum(name.endswith(".json") for name in files) == 1  # no half entry left
     assert "1 unsaved inspection(s) kept" in caplog.text
     assert "2 unsaved inspection(s) could NOT be kept" in caplog.text and "full" in caplog.text
 
 
-def test_a_result_submitted_after_the_writer_stopped_goes_to_the_spool(qtbot, tmp_path):
-    working = FakeInspections(fail=False)
-    service = RecordService(working, spool=UnsavedSpool(tmp_path / "unsaved"))
-    service.start()
+def test_a_result_submitted_after_the_writer_stopped_goes_to_the_spool(tmp_path):
+    service, _answers = _recorder(FakeDatabase(fail=False), tmp_path / "unsaved")
     assert service.stop()
-    service.submit(_outcome(4))  # a late result of the inference worker
-    assert service.kept == 1 and not service.unsaved
+    service.submit(RecordJob(4, _outcome(4)))  # a late result of the inference thread
+    assert service.kept == 1 and service.waiting == 0
     [(_, back)] = UnsavedSpool(tmp_path / "unsaved").pending()
     assert int(back.frame.image[0, 0, 0]) == 40

@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
                     if args.stop_after and saved["n"] >= args.stop_after:
                         QTimer.singleShot(0, window.close)
 
-            def on_failed(outcome, message) -> None:
-                journal.write("record_failed", message=message, waiting=len(self.recorder.unsaved))
+            def on_failed(message) -> None:
+                journal.write("record_failed", message=message, waiting=self.recorder.waiting)
 
             def on_ready(pid) -> None:
                 journal.write("product_ready", product=pid)
@@ -116,9 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             window.show_problem = problem
             window.status.set_database = database_status
             self.outcome_shown.connect(on_shown)
-            self.recorder.recorded.connect(on_recorded)
-            self.recorder.failed.connect(on_failed)
-            self.recorder.queue_full.connect(lambda n: journal.write("queue_full", waiting=n))
+            self.part_recorded.connect(on_recorded)
+            self.record_failed.connect(on_failed)
             self.product_ready.connect(on_ready)
             self.feed.status_changed.connect(lambda name, msg, ok: journal.write("camera", text=msg, ok=ok))
 
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             def poll() -> None:  # lets Python run the SIGTERM handler; closes the window as the operator would
                 ticks["n"] += 1
                 if ticks["n"] % 100 == 0:  # every 10 s: the reference count of True (desktop/qt/qt_compat.py)
-                    journal.write("refs", true=sys.getrefcount(True), false=sys.getrefcount(False))
+                    journal.write("refs", true=sys.getrefcount(True), false=sys.getrefcount(False), none=sys.getrefcount(None))
                 if stop_requested["flag"]:
                     stop_requested["flag"] = False
                     journal.write("closing")
@@ -147,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
                     "shutdown",
                     kept=self.recorder.kept,
                     not_kept=self.recorder.not_kept,
-                    unsaved=len(self.recorder.unsaved),
+                    unsaved=self.recorder.waiting,
                 )
             return result
 
