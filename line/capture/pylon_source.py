@@ -183,8 +183,9 @@ class PylonSource:
         except genicam.GenericException as exc:
             raise self._lost(exc) from exc
         if result is None or not result.IsValid():
-            if self._camera.IsCameraDeviceRemoved():
-                raise SourceError(f"{self.name} was unplugged")
+            gone = self._gone()
+            if gone is not None:
+                raise SourceError(gone)
             raise NoFrameYet(f"no frame within {self.read_timeout_ms} ms")
         try:
             if not result.GrabSucceeded():
@@ -211,9 +212,19 @@ class PylonSource:
             return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
         return np.ascontiguousarray(array[..., :3])
 
+    def _gone(self) -> str | None:
+        """Why the camera cannot deliver any more (unplugged, or its device closed under the grab), else None."""
+        cam = self._camera
+        if cam is None:
+            return f"{self.name} is not open"
+        if cam.IsCameraDeviceRemoved():
+            return f"{self.name} was unplugged"
+        if not cam.IsPylonDeviceAttached() or not cam.IsOpen() or not cam.IsGrabbing():
+            return f"{self.name} was disconnected (its device is no longer open)"
+        return None
+
     def _lost(self, exc: Exception) -> SourceError:
-        removed = self._camera is not None and self._camera.IsCameraDeviceRemoved()
-        return SourceError(f"{self.name} was unplugged" if removed else f"{self.name} failed: {exc}")
+        return SourceError(self._gone() or f"{self.name} failed: {exc}")
 
     def close(self) -> None:
         camera, self._camera = self._camera, None

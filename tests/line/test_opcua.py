@@ -8,53 +8,15 @@ import socket
 import time
 
 import pytest
+from opcua_plc import Plc, with_plc
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
-from line.plc.opcua_server import NAMESPACE, OBJECT, OpcUaServer
+from line.plc.opcua_server import OBJECT, OpcUaServer
 from line.plc.server_thread import PlcServerError
 from tests.station_fakes import FakeInspector, free_port
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class Plc:
-    """A PLC simulator: asyncua's client, reading and writing the station's nodes."""
-
-    def __init__(self, client, idx: int) -> None:
-        self.client, self.idx = client, idx
-
-    def node(self, name: str):
-        return self.client.get_node(f"ns={self.idx};s={OBJECT}.{name}")
-
-    async def read(self, name: str):
-        return await self.node(name).read_value()
-
-    async def write(self, name: str, value, vtype: str) -> None:
-        from asyncua import ua
-
-        await self.node(name).write_value(ua.DataValue(ua.Variant(value, getattr(ua.VariantType, vtype))))
-
-    async def wait(self, name: str, value, timeout: float = 5.0) -> float:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if await self.read(name) == value:
-                return time.monotonic() - t0
-            await asyncio.sleep(0.005)
-        raise AssertionError(f"{name} did not become {value!r} within {timeout} s")
-
-    async def trigger(self, part_id: str) -> None:
-        await self.write("PartId", part_id, "String")
-        await self.write("Trigger", True, "Boolean")
-
-
-async def _with_plc(endpoint: str, body):
-    from asyncua import Client
-
-    client = Client(endpoint, timeout=5)
-    async with client:
-        idx = await client.get_namespace_index(NAMESPACE)
-        return await body(Plc(client, idx))
 
 
 @pytest.fixture
@@ -106,7 +68,7 @@ def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(opcua_line,
         await p.wait("ResultReady", True)
         return row_count, result, after
 
-    row_count, result, after = asyncio.run(_with_plc(endpoint, plc))
+    row_count, result, after = asyncio.run(with_plc(endpoint, plc))
     assert row_count == 1  # ResultReady came only once the row existed
     assert result["ResultPartId"] == "P-100" and result["ResultOK"] != result["ResultNG"]
     assert result["Trigger"] is False and result["Ready"] is False and result["State"] == int(StationState.RESULT_READY)
@@ -137,7 +99,7 @@ def test_refusals_reach_the_plc_as_error_codes(opcua_line, database):
         codes["after"] = (await p.read("ErrorCode"), await p.read("ResultPartId"))
         return codes
 
-    codes = asyncio.run(_with_plc(endpoint, plc))
+    codes = asyncio.run(with_plc(endpoint, plc))
     assert codes["busy"][0] == ErrorCode.BUSY and "still being inspected" in codes["busy"][1]
     assert codes["no_ack"] == ErrorCode.RESULT_NOT_ACKNOWLEDGED
     assert codes["recipe"][0] == ErrorCode.UNKNOWN_RECIPE and "4242" in codes["recipe"][1]
@@ -161,7 +123,7 @@ def test_the_plc_switches_the_recipe(opcua_line, database):
         await p.wait("ResultReady", True)
         return await p.read("InspectionId")
 
-    inspection_id = asyncio.run(_with_plc(endpoint, plc))
+    inspection_id = asyncio.run(with_plc(endpoint, plc))
     assert database.inspections.get(inspection_id).product_name == "bracket"
 
 
@@ -177,7 +139,7 @@ def test_a_trigger_before_any_product_is_ready_gets_not_ready(make_line):
             await p.trigger("early")
             return await p.read("ErrorCode"), await p.read("Ready"), await p.read("State")
 
-        code, ready, state = asyncio.run(_with_plc(endpoint, plc))
+        code, ready, state = asyncio.run(with_plc(endpoint, plc))
         assert code == ErrorCode.NOT_READY and ready is False and state == int(StationState.IDLE)
     finally:
         server.stop()

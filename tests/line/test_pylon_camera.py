@@ -4,17 +4,20 @@ recipe's exposure and gain, frame time stamps and lost frames, and a serial numb
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import cv2
 import numpy as np
 import pytest
+from opcua_plc import Plc, with_plc
 
 from db.records import HistoryFilter
 from line.capture.camera_link import CameraError, CameraLink, DeviceNotFoundError, TriggerMode
 from line.capture.spec import source_from_spec
 from line.events import ErrorCode, StationState
-from tests.station_fakes import bad_part, good_part, wait_until
+from line.plc.opcua_server import OpcUaServer
+from tests.station_fakes import bad_part, free_port, good_part, wait_until
 
 pypylon = pytest.importorskip("pypylon", reason="pypylon is not installed (pip install pypylon)")
 pytestmark = pytest.mark.timeout(60)
@@ -121,3 +124,63 @@ def test_the_controller_reports_a_missing_camera_to_the_plc(make_line):
     snap = rig.status.snapshot()
     assert snap.error_code is ErrorCode.CAMERA_NOT_FOUND and "4000-9999" in snap.error_text
     assert rig.controller.trigger("x").code is ErrorCode.CAMERA_NOT_FOUND
+
+
+def test_the_emulated_camera_unplugged_mid_run_is_an_error_the_plc_reads_and_it_reconnects(make_line, database, images):
+    """pylon's emulation cannot be unplugged (its node map has no device removal or reset), so the cable pull is
+    emulated at the pypylon device level: from outside the camera's thread, the InstantCamera under the grab
+    stops grabbing, closes and destroys its device, as a driver does when the cable goes. The station's next
+    software trigger fails, the part gets no verdict, the PLC reads State ERROR with CAMERA_LOST and the reason,
+    and the camera thread opens the camera again by its serial number."""
+    rig = make_line(source=source_from_spec(f"pylon:{SERIAL}?images={images}")).start()
+    rig.camera.reconnect_delays_s = (1.5,)  # the error lasts long enough for the PLC's polls to see it
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
+    server = OpcUaServer(rig.controller, endpoint)
+    server.start()
+
+    async def plc(p: Plc):
+        await p.trigger("U1")
+        await p.wait("ResultReady", True)
+        await p.write("ResultAck", True, "Boolean")
+        await p.wait("Ready", True)
+        camera = rig.camera.source._camera  # the cable is pulled
+        camera.StopGrabbing()
+        camera.Close()
+        camera.DestroyDevice()
+        await p.trigger("U2")
+        await p.wait("State", int(StationState.ERROR))
+        error = (await p.read("ErrorCode"), await p.read("ErrorText"), await p.read("Ready"))
+        await p.wait("State", int(StationState.READY), timeout=20.0)
+        back = await p.read("ErrorCode")
+        await p.trigger("U3")
+        await p.wait("ResultReady", True)
+        await p.write("ResultAck", True, "Boolean")
+        return error, back
+
+    try:
+        (code, text, ready), back = asyncio.run(with_plc(endpoint, plc))
+    finally:
+        server.stop()
+    assert code == ErrorCode.CAMERA_LOST and ready is False
+    assert text.startswith(f"Basler {SERIAL} disconnected") and "its device is no longer open" in text
+    assert back == ErrorCode.NONE and rig.camera.reconnects == 1
+    assert sorted(r.part_id for r in database.history.query(HistoryFilter(limit=None)).records) == ["U1", "U3"]
+
+
+def test_free_run_notices_a_camera_closed_under_the_grab_and_opens_it_again(images):
+    """The window's capture and a free-running line camera read in a loop: a device closed under the grab (the
+    emulated cable pull above) is a loss there too, not an endless wait for the next frame."""
+    link, statuses = _link(f"pylon:{SERIAL}?images={images}", TriggerMode.FREE_RUN)
+    try:
+        wait_until(lambda: link.connected, 10, "the emulated camera")
+        camera = link.source._camera
+        camera.StopGrabbing()
+        camera.Close()
+        camera.DestroyDevice()
+        wait_until(lambda: any(not ok for ok, _m, _f in statuses), 10, "the loss to be reported")
+        wait_until(lambda: link.connected and link.reconnects == 1, 10, "the reconnection")
+        lost = next(message for ok, message, _f in statuses if not ok)
+        assert "no longer open" in lost
+        assert link.acquire(time.monotonic(), 2.0).image.shape == (128, 128, 3)
+    finally:
+        assert link.stop()
