@@ -59,6 +59,16 @@ def show_audit_problem(window, database) -> str | None:
     return problem
 
 
+def log_in(window, database):
+    """Who works at the window (issue 14): the first admin's set-up on a station without users, then the login; the
+    name in the status bar and the idle logout from then on. None when the person chose Quit."""
+    from db.guarded import GuardedDatabase
+    from desktop.controllers.login_session import LoginSession
+
+    session = LoginSession(window, GuardedDatabase(database))
+    return session if session.start() else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(list(sys.argv[1:] if argv is None else argv))
     headless = args.screenshot is not None and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
@@ -121,12 +131,20 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     spool = UnsavedSpool(Path(data_dir) / "unsaved")
     prepare_data_folder(database, spool)  # before the writer starts: files without a row go to the quarantine
     window = MainWindow()
+    login = log_in(window, database) if args.screenshot is None else None  # a screenshot run has nobody to ask
+    if args.screenshot is None and login is None:
+        window.deleteLater()
+        return 0
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
     frame_files = FrameFiles(database.store)  # a part's frame is written while it is inspected (line/frame_files.py)
     writer = database_writer(database, station=socket.gethostname(), frame_files=frame_files)
     recorder = Recorder(writer, spool=spool, retry_delays_s=RETRY_DELAYS_S)
     station = Station(window, database, inference, recorder, data_dir, settings, frame_files=frame_files)
     history = HistoryView(database, database.store)
+    if login is not None:  # reviews and exports as the logged-in user, through the permission-checked, audited layer
+        history.use_guarded(login.guarded)
+        history.set_session_user(login.user)
+        login.user_changed.connect(history.set_session_user)
     stats = StatisticsView(database)
     window.add_view("History", history)
     window.add_view("Statistics", stats)

@@ -101,6 +101,8 @@ class HistoryView(QWidget):
         self._repo = repository
         self._store = image_store if image_store is not None else getattr(repository, "store", None)
         self._operator = operator if operator is not None else _default_operator()
+        self._guarded: Any = None  # db.guarded.GuardedDatabase once the window logs people in (use_guarded)
+        self._session_user: Any = None  # the logged-in db.users.UserInfo
         self._selected_id: int | None = None
         self._detail_token = 0
         self._products_loaded = False
@@ -203,6 +205,23 @@ class HistoryView(QWidget):
     def set_operator(self, name: str) -> None:
         """Who is signed in at the station: recorded as the reviewer."""
         self._operator = name or ""
+
+    # -- the logged-in user (desktop/controllers/login_session.py) ------------------------------------------------
+    def use_guarded(self, guarded: Any) -> None:
+        """From now on reviews and exports go through db/guarded.py (the role checked, the audit event written in
+        the same transaction) as the logged-in user; nobody logged in: they are refused with the reason."""
+        self._guarded = guarded
+
+    @Slot(object)
+    def set_session_user(self, user: Any) -> None:
+        self._session_user = user
+        self._operator = user.name if user is not None else ""
+
+    def _guarded_review(self, inspection_id: int, label: str, note: str, add_reference: bool) -> InspectionRecord:
+        self._guarded.review(
+            self._session_user, inspection_id, label, reason=note or None, add_as_reference=add_reference
+        )
+        return self._repo.inspections.get(inspection_id)
 
     def is_busy(self) -> bool:
         """True while any database work of the view (rows, details, reviews, export) is still running."""
@@ -387,12 +406,12 @@ class HistoryView(QWidget):
 
     @Slot(int, str)
     def confirm_defect(self, inspection_id: int, note: str = "") -> None:
-        self._save_review(
-            inspection_id,
-            lambda: self._repo.inspections.confirm_defect(inspection_id, by=self._operator, note=note or None),
-            "confirmed as defective",
-            add_reference=False,
+        call = (
+            (lambda: self._guarded_review(inspection_id, "confirmed_defect", note, False))
+            if self._guarded is not None
+            else (lambda: self._repo.inspections.confirm_defect(inspection_id, by=self._operator, note=note or None))
         )
+        self._save_review(inspection_id, call, "confirmed as defective", add_reference=False)
 
     @Slot(int, str, bool)
     def mark_false_alarm(self, inspection_id: int, note: str = "", add_reference: bool = False) -> None:
@@ -407,9 +426,12 @@ class HistoryView(QWidget):
         self._mark_false_alarm_now(inspection_id, note, add_reference)
 
     def _mark_false_alarm_now(self, inspection_id: int, note: str, add_reference: bool) -> None:
+        guarded = self._guarded is not None
         self._save_review(
             inspection_id,
-            lambda: self._repo.inspections.mark_false_alarm(
+            (lambda: self._guarded_review(inspection_id, "false_alarm", note, add_reference))
+            if guarded
+            else lambda: self._repo.inspections.mark_false_alarm(
                 inspection_id, by=self._operator, note=note or None, add_as_reference=add_reference
             ),
             "marked as a false alarm" + (" and added to the normal references" if add_reference else ""),
@@ -494,6 +516,9 @@ class HistoryView(QWidget):
             finish()
             self.banner.show_message(f"The CSV export failed; nothing was written. {error_text(exc)}", "error")
 
+        if self._guarded is not None:  # audited, and only for a role that may export
+            self._export_tasks.run(lambda: self._guarded.export_history_csv(self._session_user, f, path), done, failed)
+            return
         self._export_tasks.run(lambda: self._repo.history.export_csv(f, path), done, failed)
 
     @property
