@@ -54,7 +54,8 @@ class FirstAdminDialog(QDialog):
         self.setWindowTitle("Set up the first admin")
         intro = QLabel(
             "This station has no users yet. Create the first admin: they add the operators and engineers "
-            f"(Users), and set the station's settings. Password: {MIN_PASSWORD_HINT}.",
+            "(main.py users add NAME --role operator|engineer --user ADMIN --password-stdin) and set the station's "
+            f"settings. Password: {MIN_PASSWORD_HINT}.",
             self,
         )
         intro.setWordWrap(True)
