@@ -239,3 +239,20 @@ def test_mqtt_with_a_broker_login_and_tls(make_line, database, tmp_path: Path) -
         for pub in publishers.values():
             pub.stop(timeout_s=1.0)
         broker.stop()
+
+
+def test_line_check_prints_how_each_endpoint_runs(tmp_path: Path, database, product, capsys) -> None:
+    from line.cli.line_cmd import main as line_main
+
+    der, _pem, key = make_certificate(tmp_path / "certs", "station", SERVER_URI)
+    config = tmp_path / "station.toml"
+    config.write_text(
+        f'[station]\ndata_dir = "{tmp_path / "data"}"\nproduct = "widget"\n[camera]\nsource = "demo"\n'
+        f'[opcua]\nsecurity = "sign"\ncertificate = "{der}"\nprivate_key = "{key}"\n'
+        '[modbus]\nsecurity = "none"\n[mqtt]\ntopic = "t"\nsecurity = "none"\n'
+    )
+    assert line_main(["--config", str(config), "--check"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("  OPC UA: Basic256Sha256 Sign,") and "[not secured]" not in line for line in out)
+    assert any(line.startswith("  Modbus: no security") and line.endswith("[not secured]") for line in out)
+    assert any(line.startswith('  MQTT: security "none"') and line.endswith("[not secured]") for line in out)
