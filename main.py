@@ -5,6 +5,7 @@
     python main.py inspect --product NAME [--data-dir D] IMAGE [--json]   against a saved product (line/cli)
     python main.py evaluate --data ROOT [--category C ...] --shots K --seeds 0 1 2 [--json OUT]
     python main.py chat --ref R.png IMAGE "question" [--json]
+    python main.py chat --product NAME [--data-dir D] [--question Q ...]   a product's history, on a terminal
     python main.py train-prompts [...]
     python main.py line --config station.toml [--check]    the headless line runner (PLC servers, MQTT)
     python main.py report --product P --from D --to D --pdf F --user U --password-stdin   a lot report (PDF)
@@ -23,7 +24,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 COMMANDS = {
     "inspect": ("line.cli.inspect_cmd", "main"),  # --product NAME: a saved product; else core's inspect
     "evaluate": ("core.cli.evaluate_cmd", "main"),
-    "chat": ("core.chat.cli", "chat_main"),
+    "chat": ("db.cli.chat_cmd", "main"),  # --product without --ref: the history chat; else core's image chat
     "train-prompts": ("core.chat.cli", "train_main"),
     "users": ("db.cli.users_cmd", "main"),
     "audit": ("db.cli.audit_cmd", "main"),
