@@ -50,8 +50,8 @@ def main(argv: list[str]) -> int:
         return EXIT_CONFIG
     if args.check:
         print(f"{args.config}: OK ({summary(config)})")
-        for line in security_lines(config):
-            print(f"  {line.endpoint}: {line.text}" + ("" if line.secured else "  [not secured]"))
+        for sec in security_lines(config):
+            print(f"  {sec.endpoint}: {sec.text}" + ("" if sec.secured else "  [not secured]"))
         return EXIT_OK
     return run(config)
 
@@ -107,8 +107,8 @@ def run(config) -> int:
     log_path = setup_logging(default_data_dir(config.station.data_dir))
     from line.config import security_lines
 
-    for line in security_lines(config):  # what runs open is in the log, every start
-        (log.info if line.secured else log.warning)("%s: %s", line.endpoint, line.text)
+    for sec in security_lines(config):  # what runs open is in the log, every start
+        (log.info if sec.secured else log.warning)("%s: %s", sec.endpoint, sec.text)
     stop = threading.Event()
 
     def on_signal(signum, _frame) -> None:

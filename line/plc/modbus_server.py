@@ -168,7 +168,10 @@ def _server_class(allow: tuple[IpNetwork, ...]) -> Any:
     if not allow:
         return ModbusTcpServer
 
-    class AllowListHandler(ServerRequestHandler):  # type: ignore[misc]
+    class AllowListHandler(ServerRequestHandler):
+        def __init__(self, *args: Any) -> None:
+            super().__init__(*args)  # type: ignore[no-untyped-call]  # pymodbus leaves it unannotated
+
         def connection_made(self, transport: Any) -> None:
             super().connection_made(transport)
             peer = transport.get_extra_info("peername")
@@ -177,7 +180,7 @@ def _server_class(allow: tuple[IpNetwork, ...]) -> Any:
                 log.warning("Modbus: connection from %s refused: not in [modbus] allow", host)
                 self.close()
 
-    class AllowListServer(ModbusTcpServer):  # type: ignore[misc]
+    class AllowListServer(ModbusTcpServer):
         def callback_new_connection(self) -> Any:
             return AllowListHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
 
