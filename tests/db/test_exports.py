@@ -95,7 +95,15 @@ def test_the_pdf_report_is_written_and_audited(lot, tmp_path: Path) -> None:
     data = target.read_bytes()
     assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
     text = pdf_text(data)
-    for fragment in ("Lot report: widget", "25.0 %", f"#{ids[1]}", "P-1", "false alarm \\(superseded\\)", "root", "eve"):
+    for fragment in (
+        "Lot report: widget",
+        "25.0 %",
+        f"#{ids[1]}",
+        "P-1",
+        "false alarm \\(superseded\\)",
+        "root",
+        "eve",
+    ):
         assert fragment in text, fragment
     assert report.inspected == 4
     assert g.audit.count() == events + 1
