@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from db.auth_errors import AuthenticationError, PermissionDenied
 from db.errors import (
     DatabaseError,
     DatabaseLockedError,
@@ -50,8 +51,8 @@ def replace_reference(references, product_id: int, reference_id: int, path: str)
 
 def write_failure(exc: Exception) -> tuple[str, bool]:
     """What to tell the operator about a failed write, and whether Retry (same input) can help."""
-    if isinstance(exc, (DuplicateError, ValidationError, NotFoundError)):
-        return str(exc), False  # the input itself is the problem: the message says what to change
+    if isinstance(exc, (DuplicateError, ValidationError, NotFoundError, PermissionDenied, AuthenticationError)):
+        return str(exc), False  # the input (or who is logged in) is the problem: the message says what to change
     if isinstance(exc, DatabaseLockedError):
         text = (
             "Not saved: another program holds the database (it is locked). Close that program or wait until "
