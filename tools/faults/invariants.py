@@ -43,6 +43,7 @@ class Check:
     temp_files: list[str] = field(default_factory=list)
     spool: list[str] = field(default_factory=list)
     quarantine: list[str] = field(default_factory=list)
+    quarantined_images: list[str] = field(default_factory=list)  # files without a row the start-up moved away
     audit_ok: bool | None = None
     audit_text: str = ""
 
@@ -116,10 +117,13 @@ def check(data_dir: Path, saved: list[dict] | None = None, *, audit: bool = True
                 c.orphans.append(rel)
     spool = data_dir / "unsaved"
     if spool.is_dir():
-        c.spool = sorted(p.name for p in spool.iterdir() if p.is_file())
+        c.spool = sorted(p.name for p in spool.iterdir() if p.is_file() and p.name != ".space-reserve")
         quarantine = spool / "quarantine"
         if quarantine.is_dir():
             c.quarantine = sorted(p.name for p in quarantine.iterdir())
+    moved = data_dir / "quarantine" / "images"
+    if moved.is_dir():
+        c.quarantined_images = sorted(p.name for p in moved.iterdir())
     if audit:
         proc = subprocess.run(
             [PYTHON, "main.py", "audit", "verify", "--data-dir", str(data_dir)],

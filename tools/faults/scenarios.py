@@ -24,8 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
+from line.unsaved_spool import DEFAULT_RESERVE_BYTES, RESERVE_NAME
 from tools.faults.common import PYTHON, ROOT, StationProcess, env, fresh_data_dir, prepare_template
 from tools.faults.invariants import check
+
+RESERVE_KB = DEFAULT_RESERVE_BYTES // 1024
 
 RESULTS: dict[str, dict] = {}
 
@@ -131,6 +134,7 @@ def scenario_kill(out: Path, template: Path, trials: int, max_minutes: float, se
         reported_saved=final.reported,
         orphans_after_next_start=sum(orphans_after_start),
         orphan_trials=sum(1 for n in orphans_after_start if n),
+        quarantined_by_startup=len(final.quarantined_images),
         final_problems=problems,
         details=details[:10],
         kill_moment=f"after 0-2 saved parts, then uniform 0..cycle time (last cycle {cycle_s:.2f} s)",
@@ -167,12 +171,15 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
         base.mkdir(parents=True)
         data = base / "data"
         used_kb = int(subprocess.run(["du", "-sk", str(template)], capture_output=True, text=True).stdout.split()[0])
-        _mount_tmpfs(data, used_kb + 6 * 1024)
+        _mount_tmpfs(data, used_kb + 6 * 1024 + RESERVE_KB)
         try:
             shutil.copytree(template, data, dirs_exist_ok=True)
-            ballast = _fill(data, leave_kb=1500)  # room for about a frame and a half
             journal, log = base / "journal.txt", base / "station.log"
             station = StationProcess(data, journal, log)
+            # the disk fills up during the shift: after the start (which reserved the unsaved folder's space)
+            station.wait_for(lambda: len(station.saved()) >= 2, 400)
+            reserved = (data / "unsaved" / RESERVE_NAME).is_file()
+            ballast = _fill(data, leave_kb=1500)  # room for about a frame and a half
             failed = station.wait_for(
                 lambda: len([1 for k, _ in station.run_events() if k == "record_failed"]) >= 3, 400
             )
@@ -214,6 +221,8 @@ def scenario_disk(out: Path, template: Path) -> list[dict]:
                     waiting_max=max([w for w in waiting if w is not None] or [0]),
                     shutdown=shutdown,
                     not_kept_at_close=lost,
+                    kept_at_close=sum(e.get("kept", 0) for e in shutdown),
+                    reserve_taken_at_start=reserved,
                     rows=final.rows,
                     reported_saved=final.reported,
                     final_problems=problems,
@@ -672,6 +681,7 @@ def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: floa
         failures + int(bool(problems)),
         saw or ["(the PLC sees the connection drop; State is read again after the restart)"],
         results_told_to_plc=len(told),
+        quarantined_by_startup=len(final.quarantined_images),
         part_id_mismatches=mismatched,
         rows=final.rows,
         final_problems=problems,
@@ -681,7 +691,7 @@ def scenario_line_kill(out: Path, template: Path, trials: int, max_minutes: floa
     )
 
 
-SCENARIOS = ("frames", "db", "disk", "camera", "kill", "line")
+SCENARIOS = ("frames", "db", "disk", "camera", "kill", "line", "plant")
 
 
 def main(argv: list[str]) -> int:
@@ -694,6 +704,8 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--line-trials", type=int, default=20)
     ap.add_argument("--line-minutes", type=float, default=8.0)
     ap.add_argument("--camera-minutes", type=float, default=10.0)
+    ap.add_argument("--plant-minutes", type=float, default=5.0, help="per protocol (OPC UA, then Modbus)")
+    ap.add_argument("--plant-drop", type=float, default=0.3, help="share of PLC cycles that drop the connection")
     args = ap.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -716,6 +728,11 @@ def main(argv: list[str]) -> int:
             scenario_line_kill(out, template, args.line_trials, args.line_minutes)
         elif name == "camera":
             scenario_camera(out, template, args.camera_trials, args.camera_minutes)
+        elif name == "plant":
+            from tools.faults.plant_faults import scenario_plant
+
+            for r in scenario_plant(out, template, args.plant_minutes, args.plant_drop):
+                _record(r.pop("scenario"), r.pop("trials"), r.pop("failures"), r.pop("runner_log_examples"), **r)
         else:
             raise SystemExit(f"unknown scenario {name!r}")
         print(f"   ({name}: {time.monotonic() - t0:.0f} s)", flush=True)

@@ -130,6 +130,8 @@ def main(argv: list[str]) -> int:
                 s = {"frames": saved_n, "t_s": time.monotonic() - t0, **proc_sample(station.pid)}
                 refs = [e for k, e in station.run_events() if k == "refs"]
                 s["refcount_true"] = refs[-1]["true"] if refs else None
+                s["refcount_none"] = refs[-1].get("none") if refs else None
+                s["load_1min"] = os.getloadavg()[0]
                 d = db_sample(data, last_id)
                 last_id = d.pop("last_id")
                 s.update(d)
