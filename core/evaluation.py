@@ -17,7 +17,7 @@ import numpy as np
 
 from core.errors import DatasetError
 from core.imageio import load_image
-from core.inspector import DEFAULT_SETTINGS, Inspector
+from core.inspector import Inspector, resolve_settings
 from core.line_pool import POOL_SCORING, LinePool
 from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
@@ -56,6 +56,7 @@ BASELINE_SETTINGS = DecoderSettings(
     top_fraction=0.0,
     coreset_ratio=1.0,
     reference_cap=10**9,
+    edge_band=0.0,
     extra={"squash": True},  # every reference patch kept
 )
 
@@ -141,7 +142,7 @@ def evaluate_category(
     all_ms: list[float] = []
     for seed in seeds:
         refs = [load_image(p) for p in references_for(root, category, shots, seed)]
-        st = settings or DEFAULT_SETTINGS
+        st = resolve_settings(settings, [])  # the defaults where None; resolution is chosen at the build
         if shots == 0 or len(refs) >= 8:
             st = DecoderSettings.from_dict({**st.to_dict(), "augment": ()})
         product = inspector.build_product(refs, name=category, settings=st, seed=seed)

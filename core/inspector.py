@@ -16,11 +16,9 @@ from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, ReferencesError
 from core.imageio import check_array
-from core.jitter import jitter
 from core.line_pool import LinePool
 from core.memory import (
     build_bank,
-    cap_bank,
     encode_references,
     image_hash,
     patch_features,
@@ -31,24 +29,25 @@ from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
 from core.result import InspectionResult
+from core.self_calibration import (
+    BuildSteps,
+    CalibrationMaps,
+    choose_held_out,
+    held_out_maps,
+    leave_one_out_maps,
+    simulated_pairs,
+    split_maps,
+)
 from core.settings import DecoderSettings
-from core.simulation import simulate_anomaly
-from core.split_normals import held_out_score, split_half_maps
+from core.split_normals import held_out_score
 
 Progress = Callable[[float, str], None]
 
-DEFAULT_SETTINGS = DecoderSettings(
-    resolution=0, augment=("flip", "rot90"), self_similarity=True, top_fraction=0.005, edge_band=0.06
-)
+DEFAULT_SETTINGS = DecoderSettings()  # the one set of defaults: DecoderSettings' own (core/settings.py)
 # Automatic working resolution: 256 px, or 384 px where the references are so large (native size at least
 # DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride.
 AUTO_RESOLUTIONS = (256, 384)
 DETAIL_FACTOR = 1.75
-N_JITTER_NORMALS = 12
-N_SIMULATED = 24
-MAX_LEAVE_ONE_OUT = 6
-HOLD_OUT_ABOVE = 16  # with more references than this, a few are held out of the memory for calibration
-CALIBRATION_JITTER = 0.3  # disturbance of the reference copies used for self-calibration
 
 
 def choose_resolution(references: Sequence[np.ndarray]) -> int:
@@ -58,8 +57,10 @@ def choose_resolution(references: Sequence[np.ndarray]) -> int:
     return high if native >= DETAIL_FACTOR * low else low
 
 
-def resolve_settings(settings: DecoderSettings, references: Sequence[np.ndarray]) -> DecoderSettings:
-    """The settings with an automatic resolution (0) replaced by the one chosen for these references."""
+def resolve_settings(settings: DecoderSettings | None, references: Sequence[np.ndarray]) -> DecoderSettings:
+    """The settings (the defaults where None) with an automatic resolution (0) replaced by the one chosen for these
+    references."""
+    settings = settings or DEFAULT_SETTINGS
     if settings.resolution > 0 or not references:
         return settings
     return replace(settings, resolution=choose_resolution(references))
@@ -109,6 +110,9 @@ class Inspector:
         timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
         return amap, timings, grid, line_map
 
+    def _map_only(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> np.ndarray:
+        return self.raw_map(image, bank, settings)[0]
+
     @staticmethod
     def finish_map(amap: np.ndarray, settings: DecoderSettings, edge_floor: float) -> tuple[np.ndarray, float]:
         """The map weighted at the frame's edge as the calibration says, and its image score."""
@@ -147,101 +151,36 @@ class Inspector:
         if not references:
             raise ReferencesError("no normal reference images: add at least one image of a good part")
         refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
-        settings = resolve_settings(settings or DEFAULT_SETTINGS, refs)
-
-        started = time.perf_counter()
-
-        def report(frac: float, msg: str) -> None:
-            if progress:
-                frac = max(0.0, min(1.0, frac))
-                elapsed = time.perf_counter() - started
-                if 0.15 <= frac < 1.0 and elapsed > 1.0:  # enough done to say how long the rest takes
-                    msg = f"{msg} (about {max(1, round(elapsed * (1.0 - frac) / frac))} s left)"
-                progress(frac, msg)
-
-        def check_cancel() -> None:
-            if cancel and cancel():
-                raise InspectionError("building the product was cancelled")
-
+        settings = resolve_settings(settings, refs)
+        steps = BuildSteps(len(refs), progress, cancel)
         rng = np.random.default_rng(seed)
-        # Many references: keep a few out of the memory and score them against it, real held-out normals.
-        # Few references: leave each out in turn against a memory of the others.
-        held_out: list[int] = []
-        if len(refs) > HOLD_OUT_ABOVE:
-            held_out = sorted(int(i) for i in rng.choice(len(refs), MAX_LEAVE_ONE_OUT, replace=False))
+        held_out = choose_held_out(len(refs), rng)
         bank_refs = [r for j, r in enumerate(refs) if j not in held_out]
         loo = len(refs) >= 2 and not held_out
-        # Leave-one-out memories are assembled from the same per-reference pieces as the product's memory, so each
-        # reference is encoded and thinned once.
-        pieces = (
-            encode_references(self.encoder, refs, settings, lambda f, m: report(0.4 * f, m), cancel) if loo else None
-        )
-        # One reference: its views are encoded once, for the memory and for the halves' check below.
         single = len(refs) == 1
+        # The memory is assembled from per-reference pieces; leave-one-out memories reuse them, and one reference's
+        # views are encoded once, for the memory and for the halves' check.
+        pieces = encode_references(self.encoder, refs, settings, steps.memory, cancel) if loo else None
         grids = view_grids(self.encoder, refs[0], settings) if single else None
         if single:
             pieces = [reference_patches(self.encoder, refs[0], settings, grids)]
         bank = build_bank(
-            self.encoder,
-            bank_refs,
-            settings,
-            progress=lambda f, m: report(0.4 * f, m),
-            cancel=cancel,
-            cache_dir=cache_dir,
-            pieces=pieces,
+            self.encoder, bank_refs, settings, progress=steps.memory, cancel=cancel, cache_dir=cache_dir, pieces=pieces
         )
         # Normal and anomalous maps first: the normal ones decide how much the frame's edge is weighted down, then
         # both are scored with that weight.
-        normal: list[np.ndarray] = []
-        kinds: list[str] = []  # what each normal map is: "held_out", "loo" or "jitter"
-        steps = (min(len(refs), MAX_LEAVE_ONE_OUT) if len(refs) >= 2 else 1) + N_JITTER_NORMALS + N_SIMULATED
-        done = 0
-        for i in held_out:
-            check_cancel()
-            normal.append(self.raw_map(refs[i], bank.features, settings)[0])
-            kinds.append("held_out")
-            done += 1
-            report(0.4 + 0.6 * done / steps, f"held-out reference check {done}")
-        if loo:
-            for i in rng.choice(len(refs), size=min(len(refs), MAX_LEAVE_ONE_OUT), replace=False):
-                check_cancel()
-                feats = cap_bank(torch.cat([pieces[j] for j in range(len(refs)) if j != i]), settings)
-                normal.append(self.raw_map(refs[int(i)], feats, settings)[0])
-                kinds.append("loo")
-                done += 1
-                report(0.4 + 0.6 * done / steps, f"leave-one-out check {done}")
-        # Pairs: a disturbed copy of a reference (normal) and the same copy with a simulated defect (anomalous),
-        # so the two distributions differ by the defect alone.
-        # (Making the copies and defects at the working size instead would cut a 1024-px build from 7.3 to about 5 s,
-        # but it changed the edge weight and thresholds: grid's balanced verdict 0.955 -> 0.859, ball_screw's image
-        # AUROC 0.920 -> 0.909 in the 1-shot run of docs/benchmarks.md. They stay at native size.)
-        anomalous: list[np.ndarray] = []
-        sim_kinds: list[str] = []
-        sim_area: list[float] = []
-        for j in range(N_SIMULATED):
-            check_cancel()
-            base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
-            if j < N_JITTER_NORMALS:
-                normal.append(self.raw_map(base, bank.features, settings)[0])
-                kinds.append("jitter")
-                done += 1
-            sim = simulate_anomaly(base, rng, others=refs)
-            anomalous.append(self.raw_map(sim.image, bank.features, settings)[0])
-            sim_kinds.append(sim.kind)
-            sim_area.append(round(sim.area_pct, 4))
-            done += 1
-            report(0.4 + 0.6 * done / steps, f"self-calibration: simulated defect {j + 1}/{N_SIMULATED}")
-        # One reference: each half of it against a memory of the other half stands in for another good part.
-        split: list[np.ndarray] = []
+        maps = CalibrationMaps()
+        held_out_maps(self._map_only, refs, held_out, bank.features, settings, steps, maps)
+        if loo and pieces is not None:
+            leave_one_out_maps(self._map_only, refs, pieces, settings, rng, steps, maps)
+            steps.step("self-calibration: halves of the reference", count=False)
+        simulated_pairs(self._map_only, refs, bank.features, settings, rng, steps, maps)
         if single:
-            check_cancel()
-            split = split_half_maps(self.encoder, refs[0], settings, grids=grids)
-            done += 1
-            report(0.4 + 0.6 * done / steps, "self-calibration: halves of the reference")
-        edge_floor = edge_floor_from_maps(normal, settings.edge_band)
-        normal_scores = [self.finish_map(m, settings, edge_floor)[1] for m in normal]
-        anomaly_scores = [self.finish_map(m, settings, edge_floor)[1] for m in anomalous]
-        split_scores = [held_out_score(m, settings, edge_floor) for m in split]
+            split_maps(self.encoder, refs[0], settings, grids, steps, maps)
+        edge_floor = edge_floor_from_maps(maps.normal, settings.edge_band)
+        normal_scores = [self.finish_map(m, settings, edge_floor)[1] for m in maps.normal]
+        anomaly_scores = [self.finish_map(m, settings, edge_floor)[1] for m in maps.anomalous]
+        split_scores = [held_out_score(m, settings, edge_floor) for m in maps.split]
         calibration = fit_calibration(
             normal_scores,
             anomaly_scores,
@@ -250,17 +189,17 @@ class Inspector:
             edge_floor=edge_floor,
             split_scores=split_scores,
         )
-        evidence = {
-            k: [round(v, 6) for v, kk in zip(normal_scores, kinds, strict=False) if kk == k]
+        evidence: dict[str, list[float] | list[str]] = {
+            k: [round(v, 6) for v, kk in zip(normal_scores, maps.kinds, strict=True) if kk == k]
             for k in ("held_out", "loo", "jitter")
         }
         evidence.update(
             split=[round(v, 6) for v in split_scores],
             simulated=[round(v, 6) for v in anomaly_scores],
-            simulated_kind=sim_kinds,
-            simulated_area=sim_area,
+            simulated_kind=maps.simulated_kind,
+            simulated_area=maps.simulated_area,
         )
-        report(1.0, f"ready: threshold {calibration.threshold:.3f}")
+        steps.report(1.0, f"ready: threshold {calibration.threshold:.3f}")
         return ProductModel(
             name=name,
             settings=settings,

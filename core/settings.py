@@ -8,18 +8,19 @@ from typing import Any
 
 @dataclass(frozen=True)
 class DecoderSettings:
-    resolution: int = 256  # working size: the frame is resized (aspect kept) to about resolution x resolution;
+    resolution: int = 0  # working size: the frame is resized (aspect kept) to about resolution x resolution;
     # 0 = chosen per product from its references when it is built (core.inspector.resolve_settings)
-    augment: tuple[str, ...] = ()  # bank augmentations of the references: "flip", "rot90"
+    augment: tuple[str, ...] = ("flip", "rot90")  # bank augmentations of the references: "flip", "rot90"
     bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
     coreset_ratio: float = 0.25  # share of each reference's patches kept (greedy coreset); bank_cap over all
     reference_cap: int = 1536  # most patches one reference keeps (its coreset), so larger frames cost no more
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
-    self_similarity: bool = False  # also compare patches with distant patches of the same frame (textures)
+    self_similarity: bool = True  # also compare patches with distant patches of the same frame (textures)
     self_radius: float = 0.15  # ... outside a window of this share of the frame's long side around each patch
-    top_fraction: float = 0.002  # image score = mean of the top fraction of map pixels
-    edge_band: float = 0.0  # width of the frame's outer band, as a share of its long side, that self-calibration
+    top_fraction: float = 0.005  # image score = mean of the top fraction of map pixels
+    edge_band: float = 0.06  # width of the frame's outer band, as a share of its long side, that self-calibration
     # may weight down where the product's normal maps run high along the edge (Calibration.edge_floor); 0 = never
+    # (these defaults are the station's default method; core.evaluation.BASELINE_SETTINGS is the plain baseline)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,7 +18,7 @@ import numpy as np
 
 from core.errors import ImageReadError, InspectionError, ReferencesError
 from core.imageio import check_array, load_image
-from core.inspector import DEFAULT_SETTINGS, resolve_settings
+from core.inspector import resolve_settings
 from core.line_pool import LinePool
 from core.memory import image_hash
 from core.product import ProductModel
@@ -94,7 +94,7 @@ class ProductModels:
             return None
         checked = [check_array(img) for img in images]
         hashes = tuple(image_hash(img) for img in checked)
-        wanted = resolve_settings(request.settings or DEFAULT_SETTINGS, checked)
+        wanted = resolve_settings(request.settings, checked)
         if (
             saved.reference_hashes != hashes
             or saved.encoder_id != self.inspector.encoder_id
