@@ -100,7 +100,7 @@ def edge_weights(h: int, w: int, band: float, floor: float) -> np.ndarray:
 def weight_edges(anomaly_map: np.ndarray, band: float, floor: float) -> np.ndarray:
     if band <= 0 or floor >= 1.0:
         return anomaly_map
-    return anomaly_map * edge_weights(anomaly_map.shape[0], anomaly_map.shape[1], band, floor)
+    return np.asarray(anomaly_map * edge_weights(anomaly_map.shape[0], anomaly_map.shape[1], band, floor))
 
 
 def image_score(anomaly_map: np.ndarray, top_fraction: float) -> float:

@@ -114,7 +114,8 @@ class EfficientNetLiteEncoder:
         f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
         f8 = F.normalize(f8, dim=1)
         f16 = F.normalize(f16, dim=1)
-        return torch.cat([f8, f16], dim=1) * (0.5**0.5)  # unit norm overall
+        out: torch.Tensor = torch.cat([f8, f16], dim=1) * (0.5**0.5)  # unit norm overall
+        return out
 
 
 def load_encoder(name: str = "efficientnet-lite0", device: str = "auto") -> Encoder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,8 @@ from torch import nn
 
 def fold_batch_norm(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Weight and bias of one convolution equivalent to ``bn(conv(x))`` in eval mode."""
+    if bn.running_var is None or bn.running_mean is None:
+        raise ValueError("batch norm without running statistics cannot be folded")
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     weight = conv.weight * scale.reshape(-1, 1, 1, 1)
     bias = bn.bias - bn.running_mean * scale
@@ -35,25 +38,28 @@ def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return x
 
 
+Conv = tuple[torch.Tensor, torch.Tensor]  # a folded convolution: weight, bias
+
+
 @dataclass(frozen=True)
 class _Block:
-    expand: tuple[torch.Tensor, torch.Tensor] | None
-    depthwise: tuple[torch.Tensor, torch.Tensor]
-    project: tuple[torch.Tensor, torch.Tensor]
+    expand: Conv | None
+    depthwise: Conv
+    project: Conv
     kernel: int
     stride: int
     groups: int
     skip: bool
 
 
-def _as_int(v) -> int:
+def _as_int(v: int | tuple[int, ...]) -> int:
     return int(v if isinstance(v, int) else v[0])
 
 
 class FusedTrunk:
     """The stem and the first blocks of a loaded EfficientNet-Lite, folded; returns the tapped block outputs."""
 
-    def __init__(self, model: nn.Module, taps: tuple[int, ...]):
+    def __init__(self, model: Any, taps: tuple[int, ...]):  # an EfficientNet-Lite (lukemelas layout)
         if not isinstance(model._swish, nn.ReLU6):
             raise ValueError("only the Lite variants (ReLU6, no squeeze-excitation) can be folded")
         self.taps = tuple(taps)
@@ -79,12 +85,20 @@ class FusedTrunk:
             )
 
     def to(self, device: torch.device) -> FusedTrunk:
-        def move(p):
-            return None if p is None else tuple(t.to(device) for t in p)
+        def move(p: Conv) -> Conv:
+            return (p[0].to(device), p[1].to(device))
 
         self.stem = move(self.stem)
         self.blocks = [
-            _Block(move(b.expand), move(b.depthwise), move(b.project), b.kernel, b.stride, b.groups, b.skip)
+            _Block(
+                None if b.expand is None else move(b.expand),
+                move(b.depthwise),
+                move(b.project),
+                b.kernel,
+                b.stride,
+                b.groups,
+                b.skip,
+            )
             for b in self.blocks
         ]
         return self

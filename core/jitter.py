@@ -26,7 +26,7 @@ def jitter(image: np.ndarray, rng: np.random.Generator, strength: float = 1.0) -
     gain = 1.0 + rng.uniform(-0.08, 0.08) * strength
     bias = rng.uniform(-8, 8) * strength
     out = out * gain + bias + rng.normal(0, 2.0 * strength, size=out.shape)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return np.asarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
 def _elastic(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:

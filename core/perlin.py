@@ -6,7 +6,7 @@ import numpy as np
 
 
 def _fade(t: np.ndarray) -> np.ndarray:
-    return 6 * t**5 - 15 * t**4 + 10 * t**3
+    return np.asarray(6 * t**5 - 15 * t**4 + 10 * t**3)
 
 
 def perlin_2d(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -24,10 +24,10 @@ def perlin_2d(shape: tuple[int, int], cells: tuple[int, int], rng: np.random.Gen
 
     def dot(oy: int, ox: int) -> np.ndarray:
         g = grads[yi[:, None] + oy, xi[None, :] + ox]
-        return g[..., 0] * (xf - ox) + g[..., 1] * (yf - oy)
+        return np.asarray(g[..., 0] * (xf - ox) + g[..., 1] * (yf - oy))
 
     u, v = _fade(xf), _fade(yf)
     n00, n10, n01, n11 = dot(0, 0), dot(0, 1), dot(1, 0), dot(1, 1)
     top = n00 + u * (n10 - n00)
     bottom = n01 + u * (n11 - n01)
-    return (top + v * (bottom - top)) * np.sqrt(2)
+    return np.asarray((top + v * (bottom - top)) * np.sqrt(2))

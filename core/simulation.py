@@ -57,7 +57,7 @@ def _random_blob_mask(h: int, w: int, rng: np.random.Generator, max_frac: float 
         n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
         if n > 1:
             keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-            return labels == keep
+            return np.asarray(labels == keep)
     y, x = rng.integers(h // 4, 3 * h // 4), rng.integers(w // 4, 3 * w // 4)
     mask = np.zeros((h, w), bool)
     cv2.circle(mask.view(np.uint8), (int(x), int(y)), max(3, min(h, w) // 12), 1, -1)

@@ -166,7 +166,7 @@ def make_engine(
         in_memory = parsed.database in (None, "", ":memory:")
         _install_sqlite_pragmas(engine, busy_timeout_ms, wal=not in_memory)
         if not in_memory and not str(parsed.database).startswith("file:"):
-            _guard_sqlite_file(engine, Path(parsed.database).expanduser().absolute())
+            _guard_sqlite_file(engine, Path(parsed.database or "").expanduser().absolute())
     return engine
 
 

@@ -68,7 +68,8 @@ def _region_dict(region: Any) -> dict[str, Any]:
         data = region.to_dict()
     else:
         raise ValidationError(f"An inspection region has an unknown form ({type(region).__name__}).")
-    return _json_safe(data)
+    safe: dict[str, Any] = _json_safe(data)
+    return safe
 
 
 def _field(result: Any, name: str, default: Any = None) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -20,7 +21,7 @@ from .records import ReferenceInfo
 from .session import reading, transaction
 from .types import ensure_utc, utc_now
 
-ImageInput = np.ndarray | bytes | bytearray | str | os.PathLike | StoredFile
+ImageInput = np.ndarray | bytes | bytearray | str | os.PathLike[str] | StoredFile
 
 
 def store_image(store: ImageStore, image: ImageInput) -> tuple[StoredFile, str | None]:
@@ -157,7 +158,7 @@ class ReferenceRepository:
             rows = session.scalars(query.order_by(ReferenceImage.added_at, ReferenceImage.id)).all()
             return [reference_info(r, self._store) for r in rows]
 
-    def load_arrays(self, product_id: int) -> list[np.ndarray]:
+    def load_arrays(self, product_id: int) -> builtins.list[np.ndarray]:
         """The active references decoded as RGB uint8 arrays (input of ``Inspector.build_product``)."""
         return [self._store.read_array(r.image_sha256) for r in self.list(product_id)]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -29,6 +30,9 @@ from .products import ProductRepository
 from .references import ReferenceRepository
 from .session import make_sessionmaker
 from .stats import StatsQueries
+
+if TYPE_CHECKING:
+    from .chat_queries import HistoryQueriesAdapter
 
 IMAGES_FOLDER = "images"
 
@@ -76,7 +80,7 @@ class Database:
         return cls(engine, store)
 
     @property
-    def history_queries(self):  # -> core.chat.history.HistoryQueries
+    def history_queries(self) -> HistoryQueriesAdapter:
         """The chat's exact history queries (``core.chat.history.HistoryQueries``) over this database."""
         from .chat_queries import HistoryQueriesAdapter  # imported late: needs core.chat
 

@@ -77,8 +77,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 
 class HasRole(Protocol):
-    name: str
-    role: str
+    @property
+    def name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
 
 
 def allowed(role: str, action: str) -> bool:

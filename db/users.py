@@ -140,6 +140,7 @@ def acting_row(session: Session, actor: UserInfo | None, action: str) -> User:
     the caller's copy); PermissionDenied unless it exists, is enabled and its role may do ``action``."""
     if actor is None:
         require(None, action)
+        raise PermissionDenied("Log in first.", action=action, role=None, user=None)  # require raised already
     row = session.get(User, int(actor.id))
     if row is None or row.name != actor.name:
         raise PermissionDenied(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from typing import NoReturn
 
 from core.errors import InspectionError
 
 
 class ArgumentParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like argparse, without the usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like argparse, without the usage dump
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 

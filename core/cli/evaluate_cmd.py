@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from core.cli.common import ArgumentParser, run_guarded
+
+if TYPE_CHECKING:
+    from core.settings import DecoderSettings
 
 
 def build_parser() -> ArgumentParser:
@@ -56,7 +61,7 @@ def build_parser() -> ArgumentParser:
     return p
 
 
-def settings_with(changes: list[str]):
+def settings_with(changes: list[str]) -> DecoderSettings:
     """The default decoder settings with NAME=VALUE changes; a bad name or value is a one-line error."""
     import json as _json
 
@@ -88,14 +93,14 @@ def main(argv: list[str]) -> int:
     return run_guarded(lambda: _run(args))
 
 
-def _write_json_atomic(path: Path, payload: dict) -> None:
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     from core.atomic import atomic_open
 
     with atomic_open(path, "w", encoding="utf-8") as fh:
         json.dump(payload, fh, indent=1)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from core.errors import DatasetError
@@ -123,7 +128,7 @@ def _run(args) -> int:
     total = sum(min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats) * len(methods)
     inspector = Inspector(args.encoder, threads=args.threads)
     results: dict[str, dict[str, dict[str, float]]] = {}
-    dumps: dict[str, list[dict]] = {}
+    dumps: dict[str, list[dict[str, Any]]] = {}
     with tqdm(total=total, unit="img", desc="evaluating", file=sys.stderr, dynamic_ncols=True) as bar:
         for name, settings in methods:
             rows = {}

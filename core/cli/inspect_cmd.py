@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,7 +27,7 @@ def main(argv: list[str]) -> int:
     return run_guarded(lambda: _run(args))
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from core.errors import ReferencesError
     from core.heatmap import overlay
     from core.imageio import load_image, save_png

@@ -21,6 +21,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from core.cli.common import ArgumentParser
 from core.errors import InspectionError
@@ -61,7 +62,7 @@ def make_parser(prog: str, description: str) -> ArgumentParser:
 class Passwords:
     """Passwords from stdin, one a line, in the order the command asks for them (a terminal is asked without echo)."""
 
-    def __init__(self, enabled: bool, stream=None) -> None:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
         self._stream = stream
         self.read: list[str] = []  # what was read so far, in order (kept only for the command's own run)

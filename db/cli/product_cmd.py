@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import DuplicateError
+from ..guarded import GuardedDatabase
 from ..products import clean_name
 from ..roles import MANAGE_PRODUCTS, MANAGE_REFERENCES
 from .common import Passwords, UsageError, acting, add_actor, add_data_dir, data_folder, make_parser, opened, run
@@ -66,7 +67,7 @@ def _run(args: argparse.Namespace) -> int:
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
 
-def _create(guarded, args: argparse.Namespace) -> int:
+def _create(guarded: GuardedDatabase, args: argparse.Namespace) -> int:
     from core.errors import ReferencesError
     from core.imageio import load_image
 
