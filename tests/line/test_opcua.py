@@ -8,7 +8,8 @@ import socket
 import time
 
 import pytest
-from opcua_plc import Plc, with_plc
+from opcua_plc import Plc
+from opcua_plc import with_plc as _with_plc  # the name test_runner and test_audit_at_start import from here
 
 from db.records import HistoryFilter
 from line.events import ErrorCode, StationState
@@ -68,7 +69,7 @@ def test_the_plc_triggers_reads_the_recorded_result_and_acknowledges(opcua_line,
         await p.wait("ResultReady", True)
         return row_count, result, after
 
-    row_count, result, after = asyncio.run(with_plc(endpoint, plc))
+    row_count, result, after = asyncio.run(_with_plc(endpoint, plc))
     assert row_count == 1  # ResultReady came only once the row existed
     assert result["ResultPartId"] == "P-100" and result["ResultOK"] != result["ResultNG"]
     assert result["Trigger"] is False and result["Ready"] is False and result["State"] == int(StationState.RESULT_READY)
@@ -99,7 +100,7 @@ def test_refusals_reach_the_plc_as_error_codes(opcua_line, database):
         codes["after"] = (await p.read("ErrorCode"), await p.read("ResultPartId"))
         return codes
 
-    codes = asyncio.run(with_plc(endpoint, plc))
+    codes = asyncio.run(_with_plc(endpoint, plc))
     assert codes["busy"][0] == ErrorCode.BUSY and "still being inspected" in codes["busy"][1]
     assert codes["no_ack"] == ErrorCode.RESULT_NOT_ACKNOWLEDGED
     assert codes["recipe"][0] == ErrorCode.UNKNOWN_RECIPE and "4242" in codes["recipe"][1]
@@ -123,7 +124,7 @@ def test_the_plc_switches_the_recipe(opcua_line, database):
         await p.wait("ResultReady", True)
         return await p.read("InspectionId")
 
-    inspection_id = asyncio.run(with_plc(endpoint, plc))
+    inspection_id = asyncio.run(_with_plc(endpoint, plc))
     assert database.inspections.get(inspection_id).product_name == "bracket"
 
 
@@ -139,7 +140,7 @@ def test_a_trigger_before_any_product_is_ready_gets_not_ready(make_line):
             await p.trigger("early")
             return await p.read("ErrorCode"), await p.read("Ready"), await p.read("State")
 
-        code, ready, state = asyncio.run(with_plc(endpoint, plc))
+        code, ready, state = asyncio.run(_with_plc(endpoint, plc))
         assert code == ErrorCode.NOT_READY and ready is False and state == int(StationState.IDLE)
     finally:
         server.stop()
