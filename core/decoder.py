@@ -92,7 +92,7 @@ def edge_weights(h: int, w: int, band: float, floor: float) -> np.ndarray:
     y = np.minimum(np.arange(h), np.arange(h)[::-1])[:, None]
     x = np.minimum(np.arange(w), np.arange(w)[::-1])[None, :]
     ramp = np.clip(np.minimum(y, x).astype(np.float32) / width, 0.0, 1.0)
-    out = (floor + (1.0 - floor) * ramp).astype(np.float32)
+    out: np.ndarray = (floor + (1.0 - floor) * ramp).astype(np.float32)
     out.setflags(write=False)
     return out
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import InspectionError
 from core.product import ProductModel
+from core.protocols import InspectorProtocol
 from core.result import PASS
 from core.settings import DecoderSettings
 
@@ -73,7 +74,7 @@ class ReferencePreview:
 
 
 def preview_reference(
-    inspector: object,
+    inspector: InspectorProtocol,
     references: Sequence[np.ndarray],
     candidate: np.ndarray,
     recent_failures: Sequence[RecentFailure],

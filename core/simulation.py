@@ -148,8 +148,8 @@ def _spot(image: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     soft = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), max(1.0, ax / 4))[..., None]
     dark = rng.random() < 0.6
     target = np.array([15.0, 15.0, 15.0]) if dark else rng.uniform(0, 255, size=3)
-    out = out * (1 - soft * 0.9) + target * soft * 0.9
-    return np.clip(out, 0, 255).astype(np.uint8), mask > 0
+    mixed = out * (1 - soft * 0.9) + target * soft * 0.9
+    return np.clip(mixed, 0, 255).astype(np.uint8), mask > 0
 
 
 def simulate_anomaly(

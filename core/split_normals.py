@@ -15,6 +15,8 @@ centred synthetic part's halves scored three times as high as other good parts d
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -28,7 +30,7 @@ HALVES = ("left", "right", "top", "bottom")
 CUT_MARGIN = 0.0  # share of the image on each side of the cut kept out of the memory (see above)
 
 
-def _view_coords(h: int, w: int, augment) -> list[tuple[np.ndarray, np.ndarray]]:
+def _view_coords(h: int, w: int, augment: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each augmented view, the original (y, x) of every pixel, in [0, 1)."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     yy, xx = (yy + 0.5) / h, (xx + 0.5) / w

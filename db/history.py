@@ -8,7 +8,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,7 +53,10 @@ CSV_COLUMNS: tuple[str, ...] = (
 )
 
 
-def apply_filter(query: Select[Any], f: HistoryFilter) -> Select[Any]:
+AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")  # a select of any columns
+
+
+def apply_filter(query: AnySelect, f: HistoryFilter) -> AnySelect:
     """Add the filter's WHERE clauses to a query over ``Inspection``."""
     if f.product_id is not None:
         query = query.where(Inspection.product_id == f.product_id)
@@ -81,7 +84,7 @@ def apply_filter(query: Select[Any], f: HistoryFilter) -> Select[Any]:
     return query
 
 
-def _ordered(query: Select[Any], f: HistoryFilter) -> Select[Any]:
+def _ordered(query: AnySelect, f: HistoryFilter) -> AnySelect:
     if f.newest_first:
         return query.order_by(Inspection.time.desc(), Inspection.id.desc())
     return query.order_by(Inspection.time, Inspection.id)

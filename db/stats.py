@@ -13,7 +13,7 @@ import bisect
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -153,9 +153,12 @@ def _range(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return s, e
 
 
+AnySelect = TypeVar("AnySelect", bound="Select[*tuple[Any, ...]]")  # a select of any columns
+
+
 def _scoped(
-    session: Session, query: Select[Any], product: ProductRef, start: datetime, end: datetime
-) -> tuple[Select[Any], str | None]:
+    session: Session, query: AnySelect, product: ProductRef, start: datetime, end: datetime
+) -> tuple[AnySelect, str | None]:
     name = None
     if product is not None:
         row = product_row(session, product)

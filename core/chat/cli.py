@@ -6,6 +6,7 @@ python main.py train-prompts [--images DIR] [--out DIR] [--steps N] [--fast] [--
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.cli.common import ArgumentParser, run_guarded
 
@@ -61,7 +63,7 @@ def chat_main(argv: list[str]) -> int:
     return _guarded(lambda: _chat(args))
 
 
-def _chat(args) -> int:
+def _chat(args: argparse.Namespace) -> int:
     from core.chat.errors import ChatInputError
     from core.chat.generation import DecodeSettings
     from core.chat.lm_loader import resolve_source
@@ -156,7 +158,16 @@ def train_main(argv: list[str]) -> int:
     return _guarded(lambda: _train(args, argv))
 
 
-def _train(args, argv: list[str]) -> int:
+def _ticker(bar: Any) -> Callable[[int], None]:
+    """A progress callback that advances a tqdm bar by one."""
+
+    def tick(_done: int) -> None:
+        bar.update(1)
+
+    return tick
+
+
+def _train(args: argparse.Namespace, argv: list[str]) -> int:
     import numpy as np
     import torch
     from tqdm import tqdm
@@ -208,9 +219,7 @@ def _train(args, argv: list[str]) -> int:
         ("held-out data", args.held_out, args.seed + 10_000),
     ):
         with tqdm(total=n, desc=f"simulating {label}", unit="img", file=sys.stderr) as bar:
-            samples.append(
-                build_samples(families, n, np.random.default_rng(seed), maps, progress=lambda k, bar=bar: bar.update(1))
-            )
+            samples.append(build_samples(families, n, np.random.default_rng(seed), maps, progress=_ticker(bar)))
     train, held = samples
     t_data = time.perf_counter() - t_start
 
@@ -225,7 +234,7 @@ def _train(args, argv: list[str]) -> int:
 
     import transformers
 
-    manifest = {
+    manifest: dict[str, Any] = {
         "lm_id": lm.lm_id,
         "lm_source": lm.source,
         "command": "python main.py train-prompts " + shlex.join(argv),

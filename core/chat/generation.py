@@ -14,7 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -42,7 +42,10 @@ class StopOnFlag(StoppingCriteria):
         self.flag = flag
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device)
+        # transformers annotates BoolTensor; torch.full is annotated as returning a plain Tensor
+        return torch.full(  # type: ignore[return-value]
+            (input_ids.shape[0],), self.flag.is_set(), dtype=torch.bool, device=input_ids.device
+        )
 
 
 @dataclass
@@ -62,14 +65,10 @@ class DecodeReport:
 
     new_tokens: int = 0
     sentences: int = 0
-    rejected: list[str] | None = None
+    rejected: list[str] = field(default_factory=list)
     stopped: bool = False
     first_token_s: float | None = None  # seconds from the start of decoding to the first generated token
     decode_s: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.rejected is None:
-            self.rejected = []
 
 
 _END_OF_SENTENCE = re.compile(r"[.!?](['\")\]]?)$")
@@ -197,7 +196,7 @@ def stream_checked(
                     stepper.restore(snap)
                     sentence = []
                     continue
-            if ends_turn:
+            if ends_turn or token is None:
                 break
             if report.first_token_s is None:
                 report.first_token_s = time.perf_counter() - t0

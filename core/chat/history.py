@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from enum import Enum
 from typing import Protocol, runtime_checkable
 
@@ -98,7 +98,7 @@ def looks_like_history(question: str) -> bool:
     return bool(_HISTORY_HINT.search(q)) and not _ABOUT_THIS_PART.search(q)
 
 
-def _midnight(d: date, tz) -> datetime:
+def _midnight(d: date, tz: tzinfo | None) -> datetime:
     return datetime.combine(d, time(0), tzinfo=tz)
 
 

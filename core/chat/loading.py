@@ -29,7 +29,7 @@ def prompt_learner_dir(lm_id: str) -> Path:
 
 def load_prompt_learner(
     lm: LanguageModel, folder: Path | None = None
-) -> tuple[PromptLearner | None, dict | None, str | None]:
+) -> tuple[PromptLearner | None, dict[str, Any] | None, str | None]:
     """(learner, manifest, warning). A missing or unusable learner is not fatal: the chat then runs without
     image prompts and the warning says how to get one. LoRA adapters in the file are applied to ``lm.model``."""
     folder = folder or prompt_learner_dir(lm.lm_id)

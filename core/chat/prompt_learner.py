@@ -18,6 +18,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -115,7 +116,8 @@ class PromptLearner(nn.Module):
         cells = F.adaptive_max_pool2d(fm, g).flatten(2).transpose(1, 2)  # [B, g*g, w]
         pooled = torch.cat([fm.amax(dim=(2, 3)), fm.mean(dim=(2, 3)), map_statistics(maps)], dim=1)
         glob = self.map_global(pooled).unsqueeze(1)  # [B, 1, w]
-        return self.map_proj(torch.cat([cells, glob], dim=1))  # [B, g*g+1, h]
+        out: torch.Tensor = self.map_proj(torch.cat([cells, glob], dim=1))  # [B, g*g+1, h]
+        return out
 
     def forward(self, maps: torch.Tensor, thumbs: torch.Tensor) -> torch.Tensor:
         """maps: [B, 1, S, S] normalised anomaly maps; thumbs: [B, 3, T, T] in [0, 1] -> [B, n_tokens, hidden].
@@ -126,7 +128,8 @@ class PromptLearner(nn.Module):
         map_tokens = self._map_content(maps) * self.content_gain  # [B, g*g+1, h]
         img = self.image_net((thumbs - 0.5) / 0.25).mean(dim=(2, 3))
         img_token = (self.norm(self.image_proj(img)) * self.gain).unsqueeze(1)  # [B, 1, h]
-        return torch.cat([map_tokens, img_token], dim=1) + base
+        out: torch.Tensor = torch.cat([map_tokens, img_token], dim=1) + base
+        return out
 
     # -- inputs -------------------------------------------------------------------------------------------------
 
@@ -138,7 +141,7 @@ class PromptLearner(nn.Module):
 
     # -- persistence --------------------------------------------------------------------------------------------
 
-    def save(self, folder: Path, manifest: dict, lora_state: dict[str, torch.Tensor] | None = None) -> None:
+    def save(self, folder: Path, manifest: dict[str, Any], lora_state: dict[str, torch.Tensor] | None = None) -> None:
         """Weights (plus LoRA adapters under "lora.") and manifest; each file replaced atomically."""
         from safetensors.torch import save_file
 
@@ -153,7 +156,7 @@ class PromptLearner(nn.Module):
         os.replace(tmp_m, folder / MANIFEST_FILE)
 
     @classmethod
-    def load(cls, folder: Path, hidden_size: int | None = None) -> tuple[PromptLearner, dict]:
+    def load(cls, folder: Path, hidden_size: int | None = None) -> tuple[PromptLearner, dict[str, Any]]:
         """Weights + manifest from ``folder``; raises ModelLoadError when missing, corrupt or for another LM size."""
         from safetensors.torch import load_file
 

@@ -234,6 +234,8 @@ class ChatSession:
         t0: float,
     ) -> Iterator[str]:
         lm = self.lm
+        if lm is None:  # callers generate only with a loaded model
+            raise RuntimeError("no language model is loaded")
         history_turn = kind == "history"
         prompts = None if history_turn else self.image_prompts()
         context = [] if history_turn else self._context_turns()

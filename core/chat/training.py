@@ -238,7 +238,7 @@ def train_prompt_learner(
     prefix = SharedPrefix(model, tokenizer)
     digits = digit_token_ids(tokenizer)
     before = evaluate(model, tokenizer, learner, held_out, prefix=prefix, kinds_too=False) if held_out else {}
-    params = [{"params": list(learner.parameters()), "lr": config.lr}]
+    params: list[dict[str, Any]] = [{"params": list(learner.parameters()), "lr": config.lr}]
     if lora_params:
         params.append({"params": list(lora_params.values()), "lr": config.lr / 2})
     opt = torch.optim.AdamW(params, weight_decay=0.01)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -21,6 +22,7 @@ import torch
 
 from core.chat.grounding import Kind, first_sentence
 from core.chat.prompt_learner import map_tensor, thumb_tensor
+from core.protocols import InspectorProtocol
 from core.result import FAIL, PASS, InspectionResult, Region
 
 log = logging.getLogger(__name__)
@@ -165,13 +167,13 @@ def fast_map(mask: np.ndarray | None, shape: tuple[int, int], rng: np.random.Gen
     h, w = shape
     noise = cv2.GaussianBlur(rng.normal(0, 1, (h, w)).astype(np.float32), (0, 0), max(2.0, min(h, w) / 24))
     noise = (noise - noise.min()) / max(float(np.ptp(noise)), 1e-6)
-    amap = noise * rng.uniform(0.25, 0.85)
+    amap: np.ndarray = noise * rng.uniform(0.25, 0.85)
     if mask is not None and mask.any():
         sigma = rng.uniform(1.5, 4.0)
-        blob = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
-        blob /= max(float(blob.max()), 1e-6)
+        raw_blob: np.ndarray = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+        blob = raw_blob / max(float(raw_blob.max()), 1e-6)
         amap = np.maximum(amap, blob * rng.uniform(1.3, 3.0))
-    return amap.astype(np.float32)
+    return np.asarray(amap, dtype=np.float32)
 
 
 def _probability(peak: float) -> float:
@@ -204,13 +206,15 @@ def _truth(
 class MapSource:
     """Produces (anomaly map, threshold) for an image of a family: the real inspector or the fast stand-in."""
 
-    def __init__(self, fast: bool, inspector=None):
+    def __init__(self, fast: bool, inspector: InspectorProtocol | None = None):
         self.fast = fast
         self.inspector = inspector
-        self._products: dict[int, object] = {}
+        self._products: dict[int, Any] = {}
 
-    def product(self, family_id: int, reference: np.ndarray):
+    def product(self, family_id: int, reference: np.ndarray) -> Any:
         if family_id not in self._products:
+            if self.inspector is None:
+                raise ValueError("the real map source needs an inspector")
             self._products[family_id] = self.inspector.build_product([reference], name=f"family-{family_id}")
         return self._products[family_id]
 
