@@ -19,8 +19,17 @@ class ReferenceError_(InspectionError):
     """The normal references are missing, empty or unusable."""
 
 
+class NoReferencesError(ReferenceError_):
+    """The product has no normal reference at all: one good part must be added before it can be inspected."""
+
+
 class ModelLoadError(InspectionError):
     """Model weights are missing or do not match the architecture."""
+
+
+class Cancelled(InspectionError):
+    """Long work (a product build, a reference preview) stopped because someone asked it to: not a failure to
+    report, only to stop on. Callers test the type, never the message."""
 
 
 class CalibrationError(InspectionError):
@@ -36,9 +45,11 @@ ReferencesError = ReferenceError_
 
 __all__ = [
     "CalibrationError",
+    "Cancelled",
     "DatasetError",
     "ImageReadError",
     "InspectionError",
     "ModelLoadError",
+    "NoReferencesError",
     "ReferencesError",
 ]

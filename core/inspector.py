@@ -14,7 +14,7 @@ import torch
 from core.calibration import edge_floor_from_maps, fit_calibration
 from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder, load_encoder
-from core.errors import InspectionError, ReferencesError
+from core.errors import InspectionError, NoReferencesError
 from core.imageio import check_array
 from core.line_pool import LinePool
 from core.memory import (
@@ -149,7 +149,7 @@ class Inspector:
     ) -> ProductModel:
         """Memory bank + self-calibration from k >= 1 normal references (RGB uint8 arrays of any size)."""
         if not references:
-            raise ReferencesError("no normal reference images: add at least one image of a good part")
+            raise NoReferencesError("no normal reference images: add at least one image of a good part")
         refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
         settings = resolve_settings(settings, refs)
         steps = BuildSteps(len(refs), progress, cancel)

@@ -18,7 +18,7 @@ import torch
 from core.atomic import atomic_open
 from core.coreset import greedy_coreset
 from core.encoder import Encoder
-from core.errors import InspectionError, ReferencesError
+from core.errors import Cancelled, InspectionError, ReferencesError
 from core.preprocess import working_image
 from core.settings import DecoderSettings
 
@@ -124,7 +124,7 @@ def encode_references(
     total = len(references)
     for i, ref in enumerate(references):
         if cancel and cancel():
-            raise InspectionError("building the reference memory was cancelled")
+            raise Cancelled("building the reference memory was cancelled")
         pieces.append(reference_patches(encoder, ref, settings))
         if progress:
             progress((i + 1) / (total + 1), f"reference {i + 1}/{total} encoded")

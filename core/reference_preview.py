@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from core.errors import InspectionError
+from core.errors import Cancelled
 from core.product import ProductModel
 from core.protocols import InspectorProtocol
 from core.result import PASS
@@ -100,7 +100,7 @@ def preview_reference(
     passed: list[RecentFailure] = []
     for i, failure in enumerate(recent_failures):
         if cancel and cancel():
-            raise InspectionError("the preview of the new reference was cancelled")
+            raise Cancelled("the preview of the new reference was cancelled")
         if inspect(failure.frame, product).verdict == PASS:
             passed.append(failure)
         report(0.7 + 0.3 * (i + 1) / max(1, len(recent_failures)), f"recent failure {i + 1}/{len(recent_failures)}")

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from core.encoder import Encoder
-from core.errors import InspectionError
+from core.errors import Cancelled
 from core.jitter import jitter
 from core.memory import cap_bank
 from core.settings import DecoderSettings
@@ -72,7 +72,7 @@ class BuildSteps:
 
     def check_cancel(self) -> None:
         if self._cancel is not None and self._cancel():
-            raise InspectionError("building the product was cancelled")
+            raise Cancelled("building the product was cancelled")
 
 
 @dataclass

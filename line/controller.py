@@ -29,7 +29,7 @@ from typing import Any
 
 from db.errors import DatabaseError
 from line.capture.mailbox import Frame
-from line.events import ErrorCode, Fault
+from line.events import BuildFailure, ErrorCode, Fault
 from line.ports import CameraPort, InferencePort, PartJob, ProductCatalog, RecordJob, RecordPort
 from line.station_status import StationStatus, TriggerRefusedError
 
@@ -212,7 +212,7 @@ class StationController:
         try:
             request = self.catalog.request(product_id)
         except DatabaseError as exc:
-            self.status.product_failed(product_id, str(exc))
+            self.status.product_failed(product_id, str(exc), BuildFailure.DATABASE)
             return
         self.status.product_preparing(product_id, 0.0, "Preparing")
         self.inference.build_product(request)
@@ -299,8 +299,8 @@ class StationController:
         if self.status.auto:
             self._auto_next()
 
-    def on_product_failed(self, product_id: int, message: str) -> None:
-        self.status.product_failed(product_id, message)
+    def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None:
+        self.status.product_failed(product_id, message, kind)
 
     def on_inspected(self, job: PartJob, outcome: Any) -> None:
         self.status.part_inspected(job.seq, outcome)

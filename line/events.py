@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 
@@ -37,6 +37,15 @@ class ErrorCode(IntEnum):
     DATABASE = 30  # the database refuses the result; the station keeps it and retries by itself
     RECORD_REFUSED = 31  # this result can never be stored as it is (kept in the unsaved folder, see the log)
     STOPPING = 40  # the station is shutting down
+
+
+class BuildFailure(Enum):
+    """Why a product could not be made ready (ProductFailed.kind): what the window offers depends on it."""
+
+    FAILED = "failed"  # building raised: the message says why (a broken reference file, the model's error)
+    NO_REFERENCES = "no_references"  # the product has no normal reference yet: add one
+    MODEL_NOT_LOADED = "model_not_loaded"  # the inspection model itself is not loaded
+    DATABASE = "database"  # the product's references could not be read from the database
 
 
 # Faults that hold until the cause is gone (the station clears them itself); the others describe one part or
@@ -135,6 +144,7 @@ class ProductReady(StationEvent):
 class ProductFailed(StationEvent):
     product_id: int
     message: str
+    kind: BuildFailure = BuildFailure.FAILED
 
 
 @dataclass(frozen=True, kw_only=True)

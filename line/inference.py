@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.errors import InspectionError
+from core.errors import Cancelled, InspectionError, NoReferencesError
 from core.reference_preview import PreviewRequest, preview_reference
 from line.capture.camera_link import CameraError
-from line.events import ErrorCode, Fault
+from line.events import BuildFailure, ErrorCode, Fault
 from line.outcome import InspectRequest, ProductRequest
 from line.ports import InferenceListener, PartJob, PreviewReply
 from line.product_models import ProductModels
@@ -156,7 +156,12 @@ class InferenceEngine:
     def _build(self, command: _Build) -> None:
         request, pid = command.request, command.request.product_id
         if self.models is None:
-            self._emit("on_product_failed", pid, "The inspection model is not loaded; see the log.")
+            self._emit(
+                "on_product_failed",
+                pid,
+                "The inspection model is not loaded; see the log.",
+                BuildFailure.MODEL_NOT_LOADED,
+            )
             return
 
         def cancelled() -> bool:
@@ -168,9 +173,14 @@ class InferenceEngine:
             product = self.models.build(
                 request, lambda frac, msg: self._emit("on_product_progress", pid, float(frac), str(msg)), cancelled
             )
+        except Cancelled:
+            return  # a newer build of the product is queued, or the station stops: nothing to report
+        except NoReferencesError as exc:
+            self._emit("on_product_failed", pid, _message(exc), BuildFailure.NO_REFERENCES)
+            return
         except InspectionError as exc:
             if not cancelled():
-                self._emit("on_product_failed", pid, _message(exc))
+                self._emit("on_product_failed", pid, _message(exc), BuildFailure.FAILED)
             return
         except Exception as exc:  # noqa: BLE001
             log.error("product build failed:\n%s", traceback.format_exc())

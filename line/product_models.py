@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import ImageReadError, InspectionError, ReferencesError
+from core.errors import Cancelled, ImageReadError, InspectionError, NoReferencesError, ReferencesError
 from core.imageio import check_array, load_image
 from core.inspector import resolve_settings
 from core.line_pool import LinePool
@@ -59,11 +59,11 @@ class ProductModels:
         pid = request.product_id
         if not request.references:
             self.products.pop(pid, None)
-            raise ReferencesError(f"{NO_REFERENCES_MESSAGE} to product {request.name!r}.")
+            raise NoReferencesError(f"{NO_REFERENCES_MESSAGE} to product {request.name!r}.")
         images = []
         for i, ref in enumerate(request.references):
             if cancel():
-                raise InspectionError("cancelled")
+                raise Cancelled("building the product was cancelled")
             progress(0.1 * i / len(request.references), f"Reading {ref.label}")
             images.append(ref.image if ref.image is not None else read_reference(ref))
         product = self._load_saved(request, images, progress)

@@ -26,6 +26,7 @@ from line.event_bus import EventBus
 from line.events import (
     LASTING_FAULTS,
     AutoModeChanged,
+    BuildFailure,
     CameraStatus,
     CountersChanged,
     ErrorCode,
@@ -213,11 +214,11 @@ class StationStatus:
                 )
             )
 
-    def product_failed(self, product_id: int, message: str) -> None:
+    def product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None:
         with self._lock:
             self.ready_products.discard(product_id)
             self.product_errors[product_id] = message
-            self._publish(ProductFailed(product_id=product_id, message=message))
+            self._publish(ProductFailed(product_id=product_id, message=message, kind=kind))
 
     def set_camera(self, ok: bool, text: str = "", name: str = "") -> None:
         """Whether the camera delivers; while it does not, the station is not Ready (a lost camera is also a fault)."""

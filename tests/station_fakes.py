@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.errors import InspectionError
+from core.errors import Cancelled
 from core.imageio import check_array
 from core.result import FAIL, PASS, InspectionResult, Region
 from line.capture.source import SourceError
@@ -113,7 +113,7 @@ class FakeInspector:
             deadline = time.monotonic() + self.build_delay_s / 4
             while True:  # work in small slices, polling cancel like the real build does
                 if cancel is not None and cancel():
-                    raise InspectionError("building the product was cancelled")
+                    raise Cancelled("building the product was cancelled")
                 if time.monotonic() >= deadline:
                     break
                 time.sleep(0.01)

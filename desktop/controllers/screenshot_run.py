@@ -53,7 +53,7 @@ class ScreenshotRun(QObject):
 
     @Slot(int, str)
     def _on_product_failed(self, product_id: int, message: str) -> None:
-        if product_id == self.station.product_id and message != "cancelled":
+        if product_id == self.station.product_id:  # a cancelled build reports nothing (core.errors.Cancelled)
             self._fail(message)
 
     @Slot(str)

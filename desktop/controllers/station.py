@@ -41,6 +41,7 @@ from line.catalog import DatabaseCatalog
 from line.controller import StationController
 from line.events import (
     AutoModeChanged,
+    BuildFailure,
     CountersChanged,
     ErrorCode,
     Fault,
@@ -357,7 +358,7 @@ class Station(QObject):
         name = self.product_names.get(event.product_id, "")
         self.window.status.set_progress(None)
         self.window.status.set_model(f"{name}: not ready")
-        no_refs = NO_REFERENCES_MESSAGE in event.message
+        no_refs = event.kind is BuildFailure.NO_REFERENCES
         self.window.verdict.clear(NO_REFERENCES_MESSAGE if no_refs else f"{name} is not ready")
         self.window.show_problem("product", event.message, "error", "Open products…", self.open_products_dialog)
 

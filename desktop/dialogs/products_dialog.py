@@ -380,8 +380,7 @@ class ProductsDialog(QDialog):
 
     @Slot(int, str)
     def on_product_failed(self, product_id: int, message: str) -> None:
-        if message != "cancelled":
-            self.show_build_outcome(product_id, False, message)
+        self.show_build_outcome(product_id, False, message)  # a cancelled build reports nothing (core.errors.Cancelled)
 
     @Slot(int, bool, str)
     def show_build_outcome(self, product_id: int, ok: bool, message: str) -> None:

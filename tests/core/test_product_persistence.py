@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from core.errors import InspectionError, ReferencesError
+from core.errors import Cancelled, InspectionError, ReferencesError
 from core.memory import build_bank
 from core.product import ProductModel
 from core.settings import DecoderSettings
@@ -73,5 +73,5 @@ def test_empty_reference_list(inspector):
 
 
 def test_cancel(inspector):
-    with pytest.raises(InspectionError, match="cancelled"):
+    with pytest.raises(Cancelled):
         inspector.build_product([make_part(np.random.default_rng(2))], cancel=lambda: True)

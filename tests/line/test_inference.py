@@ -15,7 +15,7 @@ from core.imageio import check_array
 from core.reference_preview import PreviewRequest
 from line.capture.camera_link import CameraError
 from line.capture.mailbox import Frame
-from line.events import ErrorCode, Fault
+from line.events import BuildFailure, ErrorCode, Fault
 from line.inference import InferenceEngine
 from line.outcome import NO_REFERENCES_MESSAGE, ProductRequest, ReferenceSource
 from line.ports import PartJob
@@ -99,8 +99,9 @@ def test_corrupt_reference_file_is_named(rig, tmp_path: Path):
     broken = tmp_path / "stored-file.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00 broken")
     r.build([ReferenceSource("good.png", path=good), ReferenceSource("shelf_7.png", path=broken)])
-    pid, message = r.answers.wait("on_product_failed")
+    pid, message, kind = r.answers.wait("on_product_failed")
     assert pid == 1 and "shelf_7.png" in message and "Remove or replace it" in message
+    assert kind is BuildFailure.FAILED
 
 
 def test_product_without_references_says_what_to_do(rig):
@@ -108,7 +109,8 @@ def test_product_without_references_says_what_to_do(rig):
     r.build([ReferenceSource("good", image=good_part(0))])
     r.answers.wait("on_product_ready")
     r.build([])
-    assert r.answers.wait("on_product_failed")[1].startswith(NO_REFERENCES_MESSAGE)
+    _pid, message, kind = r.answers.wait("on_product_failed")
+    assert message.startswith(NO_REFERENCES_MESSAGE) and kind is BuildFailure.NO_REFERENCES
     # the old model of the product is gone: nothing is inspected against stale references
     r.engine.inspect(_job(good_part(1), 1))
     fault = r.answers.wait("on_part_failed")[1]
