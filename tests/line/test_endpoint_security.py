@@ -121,14 +121,20 @@ def secured_opcua(make_line, database, tmp_path: Path):
     server.stop()
 
 
-async def _session(endpoint: str, cert: tuple[Path, Path, Path] | None, user: str | None, password: str | None):
+async def _session(
+    endpoint: str,
+    cert: tuple[Path, Path, Path] | None,
+    user: str | None,
+    password: str | None,
+    mode: str = "SignAndEncrypt",
+):
     """Connect, read State and write PartId; returns what was read, or raises what the server answered."""
     from asyncua import Client, ua
 
     client = Client(endpoint, timeout=5)
     client.application_uri = "urn:test:plc"
     if cert is not None:
-        await client.set_security_string(f"Basic256Sha256,SignAndEncrypt,{cert[0]},{cert[2]}")
+        await client.set_security_string(f"Basic256Sha256,{mode},{cert[0]},{cert[2]}")
     if user is not None:
         client.set_user(user)
         client.set_password(password or "")
@@ -159,6 +165,31 @@ def test_opcua_with_security_refuses_clients_without_credentials_and_serves_a_pl
     assert ("login", "plc", "opcua") in logins
     assert ("login_failed", "plc", "opcua") in logins and ("login_failed", "mallory", "opcua") in logins
     assert guarded.audit.verify() is None
+
+
+def test_opcua_sign_only_offers_sign_and_serves_a_plc_user(make_line, database, tmp_path: Path) -> None:
+    guarded = GuardedDatabase(database)
+    admin = guarded.users.add(None, "root", "admin", "admin-password")
+    guarded.users.add(admin, "plc", "line", "plc-password")
+    der, _pem, key = make_certificate(tmp_path / "server", "server", SERVER_URI)
+    rig = make_line().start()
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
+    server = OpcUaServer(
+        rig.controller,
+        endpoint,
+        security=OpcUaSecuritySettings(OpcUaSecurity.SIGN, der, key),
+        users=station_user_check(guarded.users),
+    )
+    server.start()
+    cert = make_certificate(tmp_path / "client", "client", "urn:test:plc")
+    try:
+        assert asyncio.run(_session(endpoint, cert, "plc", "plc-password", mode="Sign")) == (1, "P-42")
+        with pytest.raises(Exception):  # noqa: B017 - asyncua: no endpoint with SignAndEncrypt
+            asyncio.run(_session(endpoint, cert, "plc", "plc-password", mode="SignAndEncrypt"))
+        with pytest.raises(Exception):  # noqa: B017 - and none without security
+            asyncio.run(_session(endpoint, None, "plc", "plc-password"))
+    finally:
+        server.stop()
 
 
 def test_opcua_security_needs_a_login_check(make_line, tmp_path: Path) -> None:
