@@ -52,10 +52,11 @@ def _fatal(message: str, interactive: bool) -> int:
 def show_audit_problem(window, database) -> str | None:
     """The audit chain checked at start; a broken one is shown in the banner (and logged) until dismissed."""
     from db.audit_check import check_audit_at_start
+    from line.problems import Severity
 
     problem = check_audit_at_start(database)
     if problem is not None:
-        window.show_problem(AUDIT_PROBLEM, problem, "error")
+        window.show_problem(AUDIT_PROBLEM, problem, Severity.ERROR)
     return problem
 
 

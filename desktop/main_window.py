@@ -12,10 +12,11 @@ from desktop.widgets.chat_panel import ChatPanel
 from desktop.widgets.control_bar import ControlBar
 from desktop.widgets.filmstrip import Filmstrip
 from desktop.widgets.live_view import LiveView
-from desktop.widgets.message_banner import MessageBanner
+from desktop.widgets.problem_list import ProblemListWidget
 from desktop.widgets.shift_counters import ShiftCountersWidget
 from desktop.widgets.station_status_bar import StationStatusBar
 from desktop.widgets.verdict_badge import VerdictBadge
+from line.problems import Problem, ProblemList, Severity
 
 WINDOW_TITLE = "Inspection station"
 
@@ -28,7 +29,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(WINDOW_TITLE)
         self.resize(1360, 840)
         self.controls = ControlBar()
-        self.banner = MessageBanner()
+        self.problem_list = ProblemList()
+        self.problems = ProblemListWidget(self.problem_list)
         self.live_view = LiveView()
         self.verdict = VerdictBadge()
         self.chat = ChatPanel()
@@ -61,13 +63,10 @@ class MainWindow(QMainWindow):
         layout = QVBoxLayout(central)
         layout.setContentsMargins(8, 8, 8, 4)
         layout.addWidget(self.controls)
-        layout.addWidget(self.banner)
+        layout.addWidget(self.problems)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(central)
 
-        self._problem_key: str | None = None
-        self._problem_action: Callable[[], None] | None = None
-        self.banner.retryRequested.connect(self._run_problem_action)
         QShortcut(QKeySequence(Qt.Key.Key_Space), self).activated.connect(self.controls.inspect_clicked.emit)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self).activated.connect(self.live_view.release_hold)
 
@@ -75,32 +74,30 @@ class MainWindow(QMainWindow):
         """Add a tab next to Live (History, Statistics)."""
         self.tabs.addTab(widget, title)
 
-    # -- problems: banner + status bar ----------------------------------------------------------------------
+    # -- problems: the list above the tabs + the status bar ---------------------------------------------------
     def show_problem(
         self,
         key: str,
         text: str,
-        level: str = "error",
+        severity: Severity = Severity.ERROR,
         action_text: str | None = None,
         action: Callable[[], None] | None = None,
     ) -> None:
-        """Show what went wrong and what to do, tagged with ``key`` so that part can clear it when fixed."""
-        self._problem_key, self._problem_action = key, action
-        self.banner.show_message(text, level, retry=action is not None)
-        self.banner.retry_button.setText(action_text or "Retry")
+        """Show what went wrong and what to do, under ``key`` so that part can clear it when fixed. Every open
+        problem stays listed, newest first; the same key replaces its own earlier message."""
+        self.problem_list.raise_problem(Problem(key, text, Severity(severity), action_text, action))
         self.status.showMessage(text, 15000)
 
     def clear_problem(self, key: str) -> None:
-        if self._problem_key == key:
-            self._problem_key, self._problem_action = None, None
-            self.banner.clear()
+        self.problem_list.clear(key)
 
     def problem_key(self) -> str | None:
-        return self._problem_key if self.banner.isVisible() else None
+        """The newest open problem's key."""
+        newest = self.problem_list.newest()
+        return newest.key if newest is not None else None
 
-    def _run_problem_action(self) -> None:
-        if self._problem_action is not None:
-            self._problem_action()
+    def problem_keys(self) -> list[str]:
+        return [p.key for p in self.problem_list.items()]
 
     def closeEvent(self, event) -> None:
         self.closing.emit()

@@ -78,7 +78,7 @@ class ScreenshotRun(QObject):
         if frame is None or frame.index <= self._last_index:
             self._waited_ms += 50
             if self._waited_ms >= FRAME_WAIT_MS:
-                problem = self.window.banner.text() or self.window.status.camera.text()
+                problem = self.window.problems.text() or self.window.status.camera.text()
                 self._fail(f"no new frame from the source in {FRAME_WAIT_MS // 1000} s ({problem})")
                 return
             QTimer.singleShot(50, self._inspect_next)

@@ -59,6 +59,7 @@ from line.events import (
     StationEvent,
 )
 from line.outcome import NO_REFERENCES_MESSAGE, InspectionOutcome
+from line.problems import Severity
 from line.recorder import Recorder
 from line.station_status import StationStatus
 
@@ -216,7 +217,9 @@ class Station(QObject):
         try:
             products = self.database.products.list()
         except DatabaseError as exc:
-            self.window.show_problem("database", str(exc), "error", "Retry", lambda: self.reload_products(select_id))
+            self.window.show_problem(
+                "database", str(exc), Severity.ERROR, "Retry", lambda: self.reload_products(select_id)
+            )
             return
         self.controller.refresh_products()
         names = {p.id: p.name for p in products}
@@ -229,7 +232,7 @@ class Station(QObject):
             self.window.show_problem(
                 "product",
                 "No product yet. Create one and add at least one normal reference image.",
-                "warning",
+                Severity.WARNING,
                 "Open products…",
                 self.open_products_dialog,
             )
@@ -241,7 +244,7 @@ class Station(QObject):
         """The operator's choice: the controller switches now, or once the part in flight is done."""
         fault = self.controller.select_recipe(product_id, when_idle=True)
         if fault is not None:
-            self.window.show_problem("product", fault.text, "error", "Open products…", self.open_products_dialog)
+            self.window.show_problem("product", fault.text, Severity.ERROR, "Open products…", self.open_products_dialog)
             return
         self.settings.product_id = product_id
         self.settings.save()
@@ -316,7 +319,7 @@ class Station(QObject):
             self.window.status.set_progress(None)
             self.window.status.set_model("NOT LOADED")
             self.window.verdict.clear("The inspection model is not available")
-            self.window.show_problem("model", event.fault.text, "error")
+            self.window.show_problem("model", event.fault.text, Severity.ERROR)
             self.model_failed.emit(event.fault.text)
 
     def _on_product_selected(self, event: ProductSelected) -> None:
@@ -360,7 +363,7 @@ class Station(QObject):
         self.window.status.set_model(f"{name}: not ready")
         no_refs = event.kind is BuildFailure.NO_REFERENCES
         self.window.verdict.clear(NO_REFERENCES_MESSAGE if no_refs else f"{name} is not ready")
-        self.window.show_problem("product", event.message, "error", "Open products…", self.open_products_dialog)
+        self.window.show_problem("product", event.message, Severity.ERROR, "Open products…", self.open_products_dialog)
 
     def _on_auto_changed(self, event: AutoModeChanged) -> None:
         self.window.controls.set_auto(event.on)
@@ -391,7 +394,7 @@ class Station(QObject):
                 f"{outcome.product_name}: most of the recent parts failed. Has the camera moved, the light"
                 " changed or another product come onto the line? The station is not learning from these parts;"
                 " check the set-up, or switch the product.",
-                "warning",
+                Severity.WARNING,
             )
         elif not result.drift:
             self.window.clear_problem("drift")
@@ -409,7 +412,7 @@ class Station(QObject):
         if code in CAMERA_CODES and not self.camera.connected:
             return  # the camera's own banner says it and what to do
         self.window.verdict.clear("Not inspected")
-        self.window.show_problem("inspection", event.fault.text, "error")
+        self.window.show_problem("inspection", event.fault.text, Severity.ERROR)
 
     def _on_part_recorded(self, event: PartRecorded) -> None:
         record, outcome = event.record, event.outcome
@@ -441,7 +444,7 @@ class Station(QObject):
                 f"{event.message} The result stays on screen; {waiting} inspection{plural} waiting to be saved. "
                 "The station retries by itself, and new inspections wait until it is saved (Auto goes on by itself "
                 "then), so that nothing is lost. Fix the cause, or press Retry saving.",
-                "error",
+                Severity.ERROR,
                 "Retry saving",
                 self.retry_saving,
             )
@@ -449,7 +452,7 @@ class Station(QObject):
             self.window.show_problem(
                 "database",
                 f"{event.message} It can never be saved as it is: it is kept in the unsaved folder; see the log.",
-                "error",
+                Severity.ERROR,
             )
         self.record_failed.emit(event.message)
 
@@ -477,7 +480,7 @@ class Station(QObject):
         try:
             source = self.feed.open(spec)
         except SourceSpecError as exc:
-            self.window.show_problem("camera", str(exc), "error")
+            self.window.show_problem("camera", str(exc), Severity.ERROR)
             self.window.status.set_camera(spec, None, ok=False)
             if self.feed.capture is None:
                 self.window.live_view.set_placeholder(f"No picture: {exc}")
@@ -511,7 +514,7 @@ class Station(QObject):
             self.window.status.set_camera(name, None, ok=False)
             self.window.live_view.set_placeholder(message)
             self.window.verdict.show_no_camera(f"{message}\n{CAMERA_HINT}")
-            self.window.show_problem("camera", f"{message}. {CAMERA_HINT}", "warning")
+            self.window.show_problem("camera", f"{message}. {CAMERA_HINT}", Severity.WARNING)
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
@@ -551,10 +554,14 @@ class Station(QObject):
         code = fault.code
         if code is ErrorCode.NOT_READY and self.product_id is None:
             self.window.show_problem(
-                "product", "Choose or create a product first.", "warning", "Open products…", self.open_products_dialog
+                "product",
+                "Choose or create a product first.",
+                Severity.WARNING,
+                "Open products…",
+                self.open_products_dialog,
             )
         elif code in (ErrorCode.RECIPE_NOT_READY, ErrorCode.UNKNOWN_RECIPE):
-            self.window.show_problem("product", fault.text, "error", "Open products…", self.open_products_dialog)
+            self.window.show_problem("product", fault.text, Severity.ERROR, "Open products…", self.open_products_dialog)
         elif code is ErrorCode.NOT_READY and self.model_loaded:
             self.window.status.showMessage(STILL_PREPARING, 5000)
         elif code in CAMERA_CODES and self.current_frame is None:
@@ -564,7 +571,7 @@ class Station(QObject):
             self.window.show_problem(
                 "database",
                 f"{held.text} New inspections are refused until it is saved.",
-                "error",
+                Severity.ERROR,
                 "Retry saving",
                 self.retry_saving,
             )

@@ -12,6 +12,7 @@ from db.guarded import GuardedDatabase
 from db.repository import Database
 from desktop.app import AUDIT_PROBLEM, show_audit_problem
 from desktop.main_window import MainWindow
+from line.problems import Severity
 
 
 def test_a_broken_audit_chain_is_in_the_banner(qtbot, tmp_path, monkeypatch) -> None:
@@ -31,5 +32,5 @@ def test_a_broken_audit_chain_is_in_the_banner(qtbot, tmp_path, monkeypatch) -> 
         problem = show_audit_problem(window, database)
     assert problem is not None
     assert window.problem_key() == AUDIT_PROBLEM
-    assert window.banner.text() == problem and window.banner.level == "error"
-    assert "broken at row #1" in window.banner.text()
+    assert window.problems.text() == problem and window.problems.level is Severity.ERROR
+    assert "broken at row #1" in window.problems.text()

@@ -31,6 +31,7 @@ from desktop.views.history.filters import REVIEWED_NO, REVIEWED_YES
 from desktop.views.history.history_table_model import COL_IMAGE, COL_REVIEW, COL_VERDICT
 from desktop.views.history.history_view import HistoryView
 from desktop.views.history.inspection_image_view import MODE_HEATMAP
+from line.problems import Severity
 
 DAY1 = date(2024, 3, 4)
 DAY2 = date(2024, 3, 5)
@@ -314,7 +315,7 @@ def test_confirm_defect_is_saved_with_reviewer_and_note(qtbot, view: HistoryView
         "scratch on the rim",
     )
     assert view.model.index(view.model.row_of(target), COL_REVIEW).data() == "Confirmed defect"
-    assert view.banner.level == "success"
+    assert view.banner.level is Severity.SUCCESS
     # The reviewed filter now counts it.
     assert apply(qtbot, view, reviewed=REVIEWED_YES) == fixture.expected(reviewed=True) | {target}
 
@@ -425,7 +426,7 @@ def test_csv_export_writes_exactly_the_filtered_rows(
     rows = read_csv(target)
     assert {int(r["id"]) for r in rows} == fixture.expected(product=fixture.a, verdict=FAIL)
     assert {r["verdict"] for r in rows} == {FAIL} and {r["product"] for r in rows} == {"widget-a"}
-    assert view.banner.level == "success" and "Exported 5 inspections" in view.banner.text()
+    assert view.banner.level is Severity.SUCCESS and "Exported 5 inspections" in view.banner.text()
     assert sorted(p.name for p in target.parent.iterdir()) == ["fails.csv"]  # no temporary file left
     assert view.suggested_export_name().startswith("history-widget-a-fail-only")
 
@@ -477,7 +478,7 @@ def test_csv_export_to_an_unwritable_folder_gives_a_message_and_writes_nothing(
         view.export_csv_to(folder / "history.csv")
         qtbot.waitUntil(lambda: not view.export_running, timeout=10000)
         assert list(folder.iterdir()) == []
-    assert view.banner.level == "error"
+    assert view.banner.level is Severity.ERROR
     text = view.banner.text()
     assert "nothing was written" in text and ("permission" in text.lower() or "read-only" in text.lower())
     assert view.export_button.isEnabled()
@@ -492,7 +493,7 @@ def test_csv_export_failing_on_a_locked_database_leaves_the_old_file(
         view.export_csv_to(target)
         qtbot.waitUntil(lambda: not view.export_running, timeout=10000)
     assert target.read_text(encoding="utf-8") == "previous export\n"
-    assert view.banner.level == "error" and "busy" in view.banner.text()
+    assert view.banner.level is Severity.ERROR and "busy" in view.banner.text()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".history")) == []
 
 
@@ -505,25 +506,25 @@ def test_a_locked_database_shows_a_message_and_the_view_recovers(qtbot, view: Hi
     qtbot.waitUntil(lambda: "Reading the chat" not in view.detail.transcript_text(), timeout=5000)
     with locked_database(fixture.db):
         view.refresh()
-        qtbot.waitUntil(lambda: view.banner.level == "error" and not view.is_busy(), timeout=5000)
+        qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR and not view.is_busy(), timeout=5000)
         assert "locked" in view.banner.text() and view.banner.retry_button.isVisible()
         assert view.model.rowCount() == 15  # what was on screen stays on screen
         assert view.detail.review_panel.confirm_button.isEnabled()
         view.banner.clear()
         qtbot.mouseClick(view.detail.review_panel.confirm_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: view.banner.level == "error", timeout=5000)
+        qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR, timeout=5000)
         assert "was not saved" in view.banner.text() and "busy" in view.banner.text()
         qtbot.waitUntil(lambda: view.detail.review_panel.confirm_button.isEnabled(), timeout=5000)
     assert fixture.db.inspections.get(target).review_status == "none"
     qtbot.mouseClick(view.banner.retry_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not view.model.is_loading and view.banner.level == "", timeout=5000)
+    qtbot.waitUntil(lambda: not view.model.is_loading and view.banner.level is None, timeout=5000)
     assert view.model.rowCount() == 15
 
 
 def test_a_new_filter_on_a_locked_database_shows_no_stale_rows(qtbot, view: HistoryView, fixture: Fixture) -> None:
     with locked_database(fixture.db):
         view.filter_bar.set_filters(product_id=fixture.b)
-        qtbot.waitUntil(lambda: view.banner.level == "error", timeout=5000)
+        qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR, timeout=5000)
         assert view.model.rowCount() == 0 and view.count_label.text() == "The list could not be read."
     qtbot.mouseClick(view.banner.retry_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)

@@ -14,6 +14,7 @@ from db.guarded import IDLE_LOGOUT_SETTING, GuardedDatabase
 from db.repository import Database
 from desktop.controllers.login_session import LoginSession
 from desktop.main_window import MainWindow
+from line.problems import Severity
 
 
 @pytest.fixture(autouse=True)
@@ -119,11 +120,11 @@ def test_history_reviews_go_through_the_guarded_layer_as_the_logged_in_user(qtbo
     view.use_guarded(g)
     view.set_session_user(anna)
     view.confirm_defect(rec.id, "")
-    qtbot.waitUntil(lambda: view.banner.level == "error", timeout=5000)
+    qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR, timeout=5000)
     assert "anna (operator) may not review" in view.banner.text()
     view.set_session_user(eve)
     view.confirm_defect(rec.id, "scratch seen")
-    qtbot.waitUntil(lambda: view.banner.level == "success", timeout=5000)
+    qtbot.waitUntil(lambda: view.banner.level is Severity.SUCCESS, timeout=5000)
     event = g.audit.list(action="review", limit=1)[0]
     assert event.actor == "eve" and event.target == f"inspection:{rec.id}"
     assert database.inspections.get(rec.id).reviewed_by == "eve"

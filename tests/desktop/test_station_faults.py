@@ -44,7 +44,7 @@ def test_locked_database_keeps_the_result_and_saves_it_on_retry(qtbot, make_rig,
         with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
             _inspect_once(qtbot, rig)
         assert "busy" in failed.args[0]
-        banner = rig.window.banner
+        banner = rig.window.problems
         assert banner.isVisible() and "busy" in banner.text() and "1 inspection waiting" in banner.text()
         assert banner.retry_button.isVisible() and banner.retry_button.text() == "Retry saving"
         assert "NOT SAVED" in rig.window.status.database.text()
@@ -70,7 +70,7 @@ def test_disk_full_while_saving_the_image_writes_no_record(qtbot, make_rig, data
     with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
         _inspect_once(qtbot, rig)
     assert "full" in failed.args[0] and "Free some space" in failed.args[0]
-    assert "full" in rig.window.banner.text()
+    assert "full" in rig.window.problems.text()
     assert _count(database) == 0  # files first: no row without its image
     assert not list(database.store.root.glob("??/.tmp-*"))  # and no half-written file
     monkeypatch.undo()  # space freed
@@ -95,11 +95,11 @@ def test_read_only_database_says_so_and_keeps_the_result(qtbot, make_rig, databa
         with qtbot.waitSignal(rig.station.record_failed, timeout=10000) as failed:
             _inspect_once(qtbot, rig)
         assert "read-only" in failed.args[0] and "writable" in failed.args[0]
-        assert "read-only" in rig.window.banner.text()
+        assert "read-only" in rig.window.problems.text()
         assert rig.recorder.waiting == 1 and _count(database) == 0
         rig.write = database_writer(database, station="test-station")  # made writable again
         with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
-            rig.window.banner.retry_button.click()
+            rig.window.problems.retry_button.click()
         assert _count(database) == 1
     finally:
         read_only.close()
@@ -108,7 +108,7 @@ def test_read_only_database_says_so_and_keeps_the_result(qtbot, make_rig, databa
 def test_camera_gone_mid_run_shows_status_and_reconnects(qtbot, make_rig, database):
     source = ScriptedSource(drops=1, frames_per_session=5)
     rig = _ready_rig(qtbot, make_rig, database, source_factory=lambda spec: source, backoff_s=0.4)
-    banner = rig.window.banner
+    banner = rig.window.problems
     qtbot.waitUntil(lambda: "Camera 7 disconnected - reconnecting in 0.4 s" in banner.text(), timeout=5000)
     assert banner.isVisible() and "Check the cable" in banner.text()
     assert "disconnected" in rig.window.status.camera.text()
@@ -120,7 +120,7 @@ def test_camera_gone_mid_run_shows_status_and_reconnects(qtbot, make_rig, databa
 
 def test_missing_camera_retries_without_hanging(qtbot, make_rig, database):
     rig = _ready_rig(qtbot, make_rig, database, source_factory=lambda spec: ScriptedSource(open_failures=10**6))
-    qtbot.waitUntil(lambda: "Camera 7 is not connected - retrying" in rig.window.banner.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "Camera 7 is not connected - retrying" in rig.window.problems.text(), timeout=5000)
     rig.station.inspect_now()  # nothing to inspect: a hint, no crash
     assert "No camera frame yet" in rig.window.status.currentMessage()
 
@@ -149,7 +149,7 @@ def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
 
     rig.station.feed.source_factory = source_from_spec
     rig.station.open_source("/no/such/camera.mp4")
-    assert "/no/such/camera.mp4 does not exist" in rig.window.banner.text()
+    assert "/no/such/camera.mp4 does not exist" in rig.window.problems.text()
     assert rig.station.feed.capture.isRunning()  # the camera that worked keeps running
 
 
@@ -161,9 +161,9 @@ def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database
     failed = Catch(rig.station.product_failed)
     rig.station.start("demo", product.id)
     failed.wait(qtbot)
-    text = rig.window.banner.text()
+    text = rig.window.problems.text()
     assert ref.original_name == "good_2.png" and "good_2.png" in text and "Remove or replace it" in text
-    assert rig.window.banner.retry_button.text() == "Open products…"
+    assert rig.window.problems.retry_button.text() == "Open products…"
     assert product.id not in rig.station.ready_products
 
 
@@ -173,10 +173,11 @@ def test_product_without_references_asks_for_one(qtbot, make_rig, database):
     failed = Catch(rig.station.product_failed)
     rig.station.start("demo", product.id)
     failed.wait(qtbot)
-    assert NO_REFERENCES_MESSAGE in rig.window.banner.text()
+    assert NO_REFERENCES_MESSAGE in rig.window.problems.text()
     assert NO_REFERENCES_MESSAGE in rig.window.verdict.detail_text()
-    rig.window.banner.clear()
+    rig.window.clear_problem("product")  # the operator dismissed it
+    qtbot.waitUntil(lambda: rig.station.line.camera_ok, timeout=5000)
     rig.station.inspect_now()  # says again what is missing
-    assert NO_REFERENCES_MESSAGE in rig.window.banner.text()
+    assert NO_REFERENCES_MESSAGE in rig.window.problems.text()
     assert NO_REFERENCES_MESSAGE in rig.window.status.currentMessage()
     assert _count(database) == 0

@@ -8,6 +8,7 @@ from db.errors import DatabaseLockedError
 from db.records import HistoryFilter
 from desktop.controllers.demo_setup import ensure_demo_product
 from line.events import ErrorCode, StationState
+from line.problems import Severity
 from tests.desktop.qt_catch import Catch
 from tests.station_fakes import FakeInspector
 
@@ -54,26 +55,26 @@ def test_a_database_that_keeps_refusing_holds_the_part_refuses_new_ones_and_says
     assert len(shown.calls) == 1 and rig.recorder.waiting == 1
     assert rig.station.auto and rig.station.line.state is StationState.ERROR
     assert rig.station.line.has_fault(ErrorCode.DATABASE)
-    banner = rig.window.banner
+    banner = rig.window.problems
     text = banner.text()
-    assert banner.isVisible() and banner.level == "error" and "busy" in text
+    assert banner.isVisible() and banner.level is Severity.ERROR and "busy" in text
     assert "1 inspection waiting to be saved" in text and "new inspections wait until it is saved" in text
     assert "Retry saving" in text and banner.retry_button.text() == "Retry saving"
     assert "NOT SAVED (1 waiting)" in rig.window.status.database.text()
     assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")  # the result stays on screen
 
     rig.station.inspect_now()  # refused, and it says so
-    assert "New inspections are refused until it is saved" in rig.window.banner.text()
+    assert "New inspections are refused until it is saved" in rig.window.problems.text()
     assert len(shown.calls) == 1 and _count(database) == 0
 
     rig.write = real_write  # the lock is gone
     recorded = Catch(rig.station.inspection_recorded)
-    rig.window.banner.retry_button.click()
+    rig.window.problems.retry_button.click()
     recorded.wait(qtbot, 3, timeout=10000)  # the kept part, then Auto goes on by itself
     rig.station.set_auto(False)
     qtbot.waitUntil(lambda: rig.station.line.in_flight is None and rig.recorder.waiting == 0, timeout=5000)
     qtbot.wait(200)
     assert _count(database) == len(shown.calls)  # every part shown has its row: nothing dropped
-    assert not rig.station.line.has_fault(ErrorCode.DATABASE) and not rig.window.banner.isVisible()
+    assert not rig.station.line.has_fault(ErrorCode.DATABASE) and not rig.window.problems.isVisible()
     with qtbot.waitSignal(rig.station.outcome_shown, timeout=5000):  # inspecting by hand works again
         rig.station.inspect_now()

@@ -24,6 +24,7 @@ from db.engine import DB_FILENAME
 from db.repository import Database
 from desktop.views.history.filters import local_day_start
 from desktop.views.stats.statistics_view import BUCKET_DAY, BUCKET_HOUR, PAGE_EMPTY, PAGE_PLOTS, StatisticsView
+from line.problems import Severity
 
 DAY1 = date(2024, 3, 4)
 DAY2 = date(2024, 3, 5)
@@ -238,13 +239,13 @@ def test_a_locked_database_shows_a_message_and_retry_recovers(
     show(qtbot, view, DAY1, DAY2, product_id=ids.gear, bucket=BUCKET_DAY)
     with locked_database(db):
         view.set_range(DAY1, DAY1)
-        qtbot.waitUntil(lambda: view.banner.level == "error" and not view.is_busy(), timeout=5000)
+        qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR and not view.is_busy(), timeout=5000)
         assert view.banner.text().startswith("The statistics could not be read.")
         assert "locked" in view.banner.text() and view.banner.retry_button.isVisible()
         assert view.stack.currentIndex() == PAGE_PLOTS  # the last good plots stay
     with qtbot.waitSignal(view.statsUpdated, timeout=5000):
         qtbot.mouseClick(view.banner.retry_button, Qt.MouseButton.LeftButton)
-    assert view.banner.level == ""
+    assert view.banner.level is None
     _, counts = view.yield_plot.plotted_counts()
     np.testing.assert_array_equal(counts, [8])
 
@@ -253,7 +254,7 @@ def test_a_locked_database_at_start_shows_the_message_not_a_plot(qtbot, db: Data
     with locked_database(db):
         v = StatisticsView(db)
         qtbot.addWidget(v)
-        qtbot.waitUntil(lambda: v.banner.level == "error" and not v.is_busy(), timeout=5000)
+        qtbot.waitUntil(lambda: v.banner.level is Severity.ERROR and not v.is_busy(), timeout=5000)
         try:
             assert "locked" in v.banner.text()
             assert v.empty_text() == "The statistics could not be read; see the message above."

@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     from PySide6.QtCore import QTimer
 
     import desktop.controllers.station as station_module
+    from line.problems import Severity
 
     base = station_module.Station
     stop_requested = {"flag": False}
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
 
             show_problem, set_database = window.show_problem, window.status.set_database
 
-            def problem(key, text, level="error", *a, **k):
-                journal.write("banner", key=key, level=level, text=text)
+            def problem(key, text, level=Severity.ERROR, *a, **k):
+                journal.write("banner", key=key, level=Severity(level).name.lower(), text=text)
                 return show_problem(key, text, level, *a, **k)
 
             def database_status(text, ok=True):
@@ -126,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
             def poll() -> None:  # lets Python run the SIGTERM handler; closes the window as the operator would
                 ticks["n"] += 1
                 if ticks["n"] % 100 == 0:  # every 10 s: the reference count of True (desktop/qt/qt_compat.py)
-                    journal.write("refs", true=sys.getrefcount(True), false=sys.getrefcount(False), none=sys.getrefcount(None))
+                    journal.write(
+                        "refs", true=sys.getrefcount(True), false=sys.getrefcount(False), none=sys.getrefcount(None)
+                    )
                 if stop_requested["flag"]:
                     stop_requested["flag"] = False
                     journal.write("closing")

@@ -40,6 +40,7 @@ from db.image_store import ImageStore
 from db.records import HistoryFilter, InspectionRecord
 from desktop.widgets.message_banner import MessageBanner
 from desktop.workers.db_task import DatabaseTaskRunner
+from line.problems import Severity
 
 from .detail_pane import InspectionDetailPane
 from .filter_bar import HistoryFilterBar
@@ -280,7 +281,7 @@ class HistoryView(QWidget):
         self.filter_bar.set_products([(p.id, p.name) for p in products])
 
     def _products_failed(self, exc: Exception) -> None:
-        self.banner.show_message(f"The product list could not be read. {error_text(exc)}", "error", retry=True)
+        self.banner.show_message(f"The product list could not be read. {error_text(exc)}", Severity.ERROR, retry=True)
 
     @Slot(object)
     def _filters_changed(self, f: HistoryFilter) -> None:
@@ -293,7 +294,7 @@ class HistoryView(QWidget):
     @Slot(int)
     def _load_finished(self, total: int) -> None:
         self._show_count(total)
-        if self.banner.level == "error":
+        if self.banner.level is Severity.ERROR:
             self.banner.clear()
 
     def _show_count(self, total: int) -> None:
@@ -307,7 +308,7 @@ class HistoryView(QWidget):
     @Slot(str)
     def _load_failed(self, message: str) -> None:
         self.count_label.setText("The list could not be read.")
-        self.banner.show_message(f"The history could not be read. {message}", "error", retry=True)
+        self.banner.show_message(f"The history could not be read. {message}", Severity.ERROR, retry=True)
 
     @Slot(int)
     def _total_changed(self, total: int) -> None:
@@ -318,12 +319,12 @@ class HistoryView(QWidget):
     @Slot()
     def _check_total(self) -> None:
         total = self._database_total
-        if total is None or self.model.is_loading or total == self.model.total or self.banner.level == "error":
+        if total is None or self.model.is_loading or total == self.model.total or self.banner.level is Severity.ERROR:
             return
         self.banner.show_message(
             f"The database now holds {total} matching inspections (the list shows {self.model.total}). "
             "Press Retry to reload the list.",
-            "info",
+            Severity.INFO,
             retry=True,
         )
 
@@ -340,7 +341,7 @@ class HistoryView(QWidget):
             return  # deleted again before we looked; nothing to show
         self.banner.show_message(
             f"Inspection #{inspection_id} was recorded but the history could not read it. {error_text(exc)}",
-            "warning",
+            Severity.WARNING,
             retry=True,
         )
 
@@ -419,7 +420,7 @@ class HistoryView(QWidget):
         to the product's recent failures is measured and shown first; nothing is saved before the reviewer chose."""
         if add_reference and self.reference_guard is not None:
             self.banner.show_message(
-                f"Measuring what inspection #{inspection_id} would do as a normal reference…", "info"
+                f"Measuring what inspection #{inspection_id} would do as a normal reference…", Severity.INFO
             )
             self.reference_guard(inspection_id, lambda add: self._mark_false_alarm_now(inspection_id, note, add))
             return
@@ -446,7 +447,7 @@ class HistoryView(QWidget):
             self.model.update_record(record)
             self.detail.update_record(record)
             note = " Rebuild the product model so the new reference is used." if add_reference else ""
-            self.banner.show_message(f"Inspection #{record.id} {what}.{note}", "success")
+            self.banner.show_message(f"Inspection #{record.id} {what}.{note}", Severity.SUCCESS)
             self.reviewSaved.emit(record.id)
             if add_reference:
                 self.referenceAdded.emit(record.product_id)
@@ -454,7 +455,7 @@ class HistoryView(QWidget):
         def failed(exc: Exception) -> None:
             self.detail.review_panel.set_busy(False)
             self.banner.show_message(
-                f"The review of inspection #{inspection_id} was not saved. {error_text(exc)}", "error"
+                f"The review of inspection #{inspection_id} was not saved. {error_text(exc)}", Severity.ERROR
             )
 
         self._tasks.run(call, done, failed)
@@ -487,7 +488,7 @@ class HistoryView(QWidget):
         message and leaves any existing file untouched.
         """
         if self._export_running:
-            self.banner.show_message("An export is already running; wait for it to finish.", "warning")
+            self.banner.show_message("An export is already running; wait for it to finish.", Severity.WARNING)
             return
         f = self.model.current_filter or HistoryFilter()
         self._export_running = True
@@ -509,12 +510,14 @@ class HistoryView(QWidget):
 
         def done(rows: int) -> None:
             finish()
-            self.banner.show_message(f"Exported {rows} inspection{'s' if rows != 1 else ''} to {path}.", "success")
+            self.banner.show_message(
+                f"Exported {rows} inspection{'s' if rows != 1 else ''} to {path}.", Severity.SUCCESS
+            )
             self.exportFinished.emit(str(path), int(rows))
 
         def failed(exc: Exception) -> None:
             finish()
-            self.banner.show_message(f"The CSV export failed; nothing was written. {error_text(exc)}", "error")
+            self.banner.show_message(f"The CSV export failed; nothing was written. {error_text(exc)}", Severity.ERROR)
 
         if self._guarded is not None:  # audited, and only for a role that may export
             self._export_tasks.run(lambda: self._guarded.export_history_csv(self._session_user, f, path), done, failed)

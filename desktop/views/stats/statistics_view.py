@@ -30,6 +30,7 @@ from desktop.views.history.filters import local_day_range
 from desktop.views.history.history_view import error_text
 from desktop.widgets.message_banner import MessageBanner
 from desktop.workers.db_task import DatabaseTaskRunner
+from line.problems import Severity
 
 from .score_histogram import ScoreHistogram
 from .yield_plot import YieldPlot
@@ -230,7 +231,7 @@ class StatisticsView(QWidget):
         self._tasks.run(read, done, failed)
 
     def _failed(self, exc: Exception) -> None:
-        self.banner.show_message(f"The statistics could not be read. {error_text(exc)}", "error", retry=True)
+        self.banner.show_message(f"The statistics could not be read. {error_text(exc)}", Severity.ERROR, retry=True)
         if self._last is None:
             self._show_empty("The statistics could not be read; see the message above.")
 
@@ -246,7 +247,7 @@ class StatisticsView(QWidget):
     def _show(self, result: tuple[Any, Any], product: int | None, first: date, last: date) -> None:
         series, dist = result
         self._last = result
-        if self.banner.level == "error":
+        if self.banner.level is Severity.ERROR:
             self.banner.clear()
         name = self._product_label(product)
         days = first.isoformat() if first == last else f"{first.isoformat()} and {last.isoformat()}"
