@@ -90,6 +90,7 @@ class StationController:
                 return
             self._stopped = True
         self.status.set_auto(False)
+        timers = [t for t in (self._ack_timer, self._auto_timer) if t is not None]
         self._cancel_timers()
         self.status.raise_fault(ErrorCode.STOPPING, "The station is stopping.")
         deadline = time.monotonic() + timeout_s
@@ -101,6 +102,9 @@ class StationController:
         self.recorder.stop(max(1.0, deadline - time.monotonic()))
         if self.frame_files is not None:
             self.frame_files.close()
+        for timer in timers:  # cancelled above; their threads end at once, and nothing is left running after stop
+            if timer is not threading.current_thread():
+                timer.join(1.0)
 
     def _seed_counters(self) -> None:
         start = self.status.counters.shift_start

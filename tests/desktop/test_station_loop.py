@@ -86,7 +86,7 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
     assert rig.station.feed.capture is None
     assert not rig.inference.is_running
     assert not rig.recorder.is_running
-    assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
+    assert [t.name for t in threading.enumerate() if t.is_alive() and t.ident not in before] == []
 
 
 def test_questions_get_the_measured_facts_while_no_language_model_is_connected(qtbot, make_rig, database):
@@ -158,3 +158,26 @@ def test_pause_stops_the_camera_and_resume_starts_it_again(qtbot, make_rig, data
         ),
         timeout=5000,
     )
+
+
+def test_a_part_the_plc_triggers_shows_in_the_window_like_the_operators(qtbot, make_rig, database):
+    """The window and the PLC servers are views of one controller: a trigger by the PLC's call is shown and
+    recorded like the operator's, and holds the station until the PLC acknowledges it."""
+    from line.events import StationState
+
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        assert rig.station.controller.trigger("PLC-7") is None  # what the OPC UA and Modbus servers call
+    assert database.inspections.get(recorded.args[0]).part_id == "PLC-7"
+    assert rig.window.verdict.verdict_text() == rig.station.last_outcome.result.verdict
+    assert rig.station.line.state is StationState.RESULT_READY  # the PLC's part waits for its acknowledgement
+    rig.station.inspect_now()  # the operator's Inspect is refused until then, and says why
+    assert "not acknowledged" in rig.window.status.currentMessage()
+    assert rig.station.controller.acknowledge() and rig.station.line.state is StationState.READY
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
+        rig.station.inspect_now()
+    assert rig.station.line.state is StationState.READY  # the operator's part needs no acknowledgement
