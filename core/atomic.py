@@ -1,4 +1,7 @@
-"""Atomic file writes: a temp file in the target folder, fsync, rename. Never a half-written file."""
+"""Atomic file writes, the one implementation the station uses: a temp file in the target folder, flushed and
+fsynced, renamed onto the target, and the folder entry flushed. A reader sees the old file or the new one, never a
+half-written file; a crash leaves at most a temp file (named ``<prefix>...<suffix>``) for the next start's clean-up.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +12,45 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+TEMP_SUFFIX = ".tmp"
+
+
+def fsync_dir(folder: str | os.PathLike[str]) -> None:
+    """Flush the folder entry of a renamed file (POSIX); a no-op where folders cannot be opened (Windows)."""
+    if os.name == "nt":
+        return
+    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | None = None) -> Iterator[IO[Any]]:
-    """Open a temp file beside ``path``; on success it is flushed, fsynced and renamed onto ``path``."""
+def atomic_open(
+    path: str | os.PathLike[str],
+    mode: str = "wb",
+    encoding: str | None = None,
+    *,
+    newline: str | None = None,
+    prefix: str | None = None,
+    suffix: str | None = None,
+    file_mode: int | None = None,
+    sync_folder: bool = True,
+) -> Iterator[IO[Any]]:
+    """Open a temp file beside ``path``; when the block ends without an error it is flushed, fsynced and renamed
+    onto ``path`` (and the folder flushed unless ``sync_folder`` is False); on an error it is removed."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=target.suffix + ".tmp", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=prefix if prefix is not None else f".{target.stem}-",
+        suffix=suffix if suffix is not None else target.suffix + TEMP_SUFFIX,
+        dir=target.parent,
+    )
     try:
-        with os.fdopen(fd, mode, encoding=encoding) as fh:
+        if file_mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(fd, file_mode)
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
@@ -28,3 +61,20 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "wb", encoding: str | 
         except OSError:
             pass
         raise
+    if sync_folder:
+        fsync_dir(target.parent)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, **options: Any) -> None:
+    """``data`` to ``path`` atomically (options as :func:`atomic_open`)."""
+    with atomic_open(path, "wb", **options) as fh:
+        fh.write(data)
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str = "utf-8", **options: Any) -> None:
+    """``text`` to ``path`` atomically (options as :func:`atomic_open`)."""
+    with atomic_open(path, "w", encoding=encoding, **options) as fh:
+        fh.write(text)
+
+
+__all__ = ["TEMP_SUFFIX", "atomic_open", "fsync_dir", "write_bytes_atomic", "write_text_atomic"]

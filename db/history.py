@@ -6,16 +6,17 @@ import csv
 import io
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import atomic
+
 from .convert import inspection_record
 from .errors import StorageError, ValidationError, storage_error_for
-from .image_store import ImageStore, fsync_dir
+from .image_store import ImageStore
 from .models import REVIEW_NONE, REVIEW_STATUSES, VERDICTS, Inspection, Product
 from .records import HistoryFilter, HistoryPage, InspectionRecord
 from .session import reading
@@ -151,27 +152,11 @@ def _csv_row(r: InspectionRecord) -> list[Any]:
 
 
 def write_text_atomic(path: Path, text: str, what: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and atomic rename."""
-    folder = path.parent
-    tmp: str | None = None
+    """Write ``text`` to ``path`` atomically (core/atomic.py); a failure is a StorageError saying ``what``."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        fsync_dir(folder)
+        atomic.write_text_atomic(path, text, newline="", prefix=f".{path.name}.", suffix=".part")
     except OSError as exc:
-        raise storage_error_for(exc, what, folder) from exc
-    finally:
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+        raise storage_error_for(exc, what, path.parent) from exc
 
 
 class HistoryRepository:

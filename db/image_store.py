@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from core.atomic import fsync_dir, write_bytes_atomic
 
 from .errors import InvalidImageError, NotFoundError, StorageError, storage_error_for
 
@@ -203,27 +204,7 @@ class ImageStore:
 
     @staticmethod
     def _write_atomic(final: Path, data: bytes) -> None:
-        fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, dir=final.parent)
-        tmp = Path(tmp_name)
-        try:
-            try:
-                if hasattr(os, "fchmod"):
-                    os.fchmod(fd, 0o644)
-                view = memoryview(data)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, final)
-        except BaseException:
-            try:
-                tmp.unlink()
-            except OSError:
-                pass
-            raise
-        fsync_dir(final.parent)
+        write_bytes_atomic(final, data, prefix=_TMP_PREFIX, suffix=_TMP_SUFFIX, file_mode=0o644)
 
     # ---------------------------------------------------------------- reading
     def path_of(self, relpath: str) -> Path:
@@ -298,17 +279,6 @@ class ImageStore:
             except OSError:
                 continue
         return removed
-
-
-def fsync_dir(folder: Path) -> None:
-    """Flush the folder entry of a renamed file (POSIX); a no-op where folders cannot be opened (Windows)."""
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 __all__ = [

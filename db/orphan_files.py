@@ -33,8 +33,10 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.atomic import fsync_dir, write_text_atomic
+
 from .errors import DatabaseError, translate
-from .image_store import KNOWN_SUFFIXES, ImageStore, fsync_dir
+from .image_store import KNOWN_SUFFIXES, ImageStore
 from .models import Inspection, ReferenceImage
 
 log = logging.getLogger(__name__)
@@ -77,10 +79,8 @@ def _read_marker(store: ImageStore) -> float | None:
 
 def _write_marker(store: ImageStore, checked_before: float) -> None:
     path = store.root / MARKER
-    tmp = path.with_name(MARKER + ".tmp")
     try:
-        tmp.write_text(json.dumps({"checked_before": checked_before}), encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomic(path, json.dumps({"checked_before": checked_before}))
     except OSError as exc:  # the next start looks at more files; nothing else depends on it
         log.warning("image store clean-up: could not write %s (%s)", path, exc)
 

@@ -15,7 +15,6 @@ Outputs are layer-normalised and scaled to the LM's token-embedding norm so they
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.atomic import write_bytes_atomic, write_text_atomic
 from core.errors import ModelLoadError
 
 WEIGHTS_FILE = "prompt_learner.safetensors"
@@ -143,17 +143,14 @@ class PromptLearner(nn.Module):
 
     def save(self, folder: Path, manifest: dict[str, Any], lora_state: dict[str, torch.Tensor] | None = None) -> None:
         """Weights (plus LoRA adapters under "lora.") and manifest; each file replaced atomically."""
-        from safetensors.torch import save_file
-
         folder.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         state.update({f"lora.{k}": v.detach().cpu().contiguous() for k, v in (lora_state or {}).items()})
         manifest = dict(manifest, config=asdict(self.config))
-        tmp_w, tmp_m = folder / f".{WEIGHTS_FILE}.tmp", folder / f".{MANIFEST_FILE}.tmp"
-        save_file(state, str(tmp_w))
-        tmp_m.write_text(json.dumps(manifest, indent=2) + "\n")
-        os.replace(tmp_w, folder / WEIGHTS_FILE)
-        os.replace(tmp_m, folder / MANIFEST_FILE)
+        from safetensors.torch import save as to_bytes
+
+        write_bytes_atomic(folder / WEIGHTS_FILE, to_bytes(state))
+        write_text_atomic(folder / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
 
     @classmethod
     def load(cls, folder: Path, hidden_size: int | None = None) -> tuple[PromptLearner, dict[str, Any]]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from core.atomic import write_text_atomic
 
 log = logging.getLogger(__name__)
 SETTINGS_FILE = "station-settings.json"
@@ -43,11 +43,7 @@ class StationSettings:
             return False
         data = {k: v for k, v in asdict(self).items() if k != "path"}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".json", dir=self.path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1)
-            os.replace(tmp, self.path)
+            write_text_atomic(self.path, json.dumps(data, indent=1), prefix=".settings-", suffix=".json")
         except OSError as exc:
             log.warning("could not save %s: %s", self.path, exc)
             return False

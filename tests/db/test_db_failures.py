@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event, func, select
 
-import db.image_store as image_store_module
+import core.atomic as atomic_module
 import db.inspections as inspections_module
 from db.engine import DB_FILENAME, make_engine
 from db.errors import (
@@ -129,7 +129,7 @@ def test_disk_full_while_storing_the_frame_records_nothing(
     def full(*_args):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(image_store_module.os, "write", full)
+    monkeypatch.setattr(atomic_module.os, "fsync", full)  # the disk fills while the frame is flushed
     with pytest.raises(StorageError, match="full") as info:
         database.inspections.record(
             product_id=product.id, result=make_result(), image=make_frame(1), heatmap=make_frame(2)

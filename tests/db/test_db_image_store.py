@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import db.image_store as image_store_module
+import core.atomic as atomic_module
 from db.errors import InvalidImageError, NotFoundError, StorageError
 from db.image_store import ImageStore
 
@@ -116,20 +116,33 @@ def test_disk_full_while_writing_gives_storage_error_and_no_partial_file(
     tmp_path: Path, make_frame, monkeypatch: pytest.MonkeyPatch, store_files
 ) -> None:
     store = ImageStore(tmp_path / "images")
-    real_write = os.write
+    real_fdopen = os.fdopen
     calls = {"n": 0}
 
-    def write_some_then_fail(fd: int, data) -> int:
-        calls["n"] += 1
-        if calls["n"] == 1:  # the first chunk lands on disk, then the disk is full
-            return real_write(fd, bytes(data)[:100])
-        raise OSError(errno.ENOSPC, "No space left on device")
+    class FillsUp:  # the first chunk lands on disk, then the disk is full
+        def __init__(self, fh) -> None:
+            self._fh = fh
 
-    monkeypatch.setattr(image_store_module.os, "write", write_some_then_fail)
+        def write(self, data) -> int:
+            calls["n"] += 1
+            self._fh.write(bytes(data)[:100])
+            self._fh.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self._fh.close()
+
+        def __getattr__(self, name):
+            return getattr(self._fh, name)
+
+    monkeypatch.setattr(atomic_module.os, "fdopen", lambda *a, **k: FillsUp(real_fdopen(*a, **k)))
     with pytest.raises(StorageError, match="disk .* is full") as info:
         store.put_png(make_frame(5))
     assert "Free some space" in str(info.value)
-    assert calls["n"] == 2
+    assert calls["n"] == 1
     assert store_files(store.root) == []  # neither the temporary nor a final file
 
 
@@ -137,7 +150,7 @@ def test_disk_full_at_fsync_leaves_no_file(
     store_files, tmp_path: Path, make_frame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = ImageStore(tmp_path / "images")
-    monkeypatch.setattr(image_store_module.os, "fsync", _raise(errno.ENOSPC))
+    monkeypatch.setattr(atomic_module.os, "fsync", _raise(errno.ENOSPC))
     with pytest.raises(StorageError, match="full"):
         store.put_png(make_frame(6))
     assert store_files(store.root) == []
@@ -151,7 +164,7 @@ def test_other_write_failures_have_their_own_message(
     tmp_path: Path, make_frame, monkeypatch: pytest.MonkeyPatch, code: int, words: str, store_files
 ) -> None:
     store = ImageStore(tmp_path / "images")
-    monkeypatch.setattr(image_store_module.tempfile, "mkstemp", _raise(code))
+    monkeypatch.setattr(atomic_module.tempfile, "mkstemp", _raise(code))
     with pytest.raises(StorageError, match=words):
         store.put_png(make_frame(7))
     assert store_files(store.root) == []
