@@ -11,33 +11,14 @@ import dataclasses
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from db.records import HistoryFilter, HistoryPage
+from desktop.workers.background_tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
 FetchPage = Callable[[HistoryFilter], HistoryPage]
-
-
-class _Relay(QObject):
-    loaded = Signal(object, object)  # ticket, HistoryPage
-    failed = Signal(object, object)  # ticket, exception
-
-
-class _PageJob(QRunnable):
-    def __init__(self, relay: _Relay, fetch: FetchPage, query: HistoryFilter, ticket: object) -> None:
-        super().__init__()
-        self._relay, self._fetch, self._query, self._ticket = relay, fetch, query, ticket
-
-    def run(self) -> None:  # pool thread
-        try:
-            page = self._fetch(self._query)
-        except Exception as exc:  # noqa: BLE001 - handed to the UI, which shows it and keeps running
-            log.warning("history page failed: %s", exc)
-            self._relay.failed.emit(self._ticket, exc)
-            return
-        self._relay.loaded.emit(self._ticket, page)
 
 
 class HistoryPageLoader(QObject):
@@ -49,30 +30,23 @@ class HistoryPageLoader(QObject):
     def __init__(self, fetch: FetchPage, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fetch = fetch
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # in order, and one database reader at a time
-        self._relay = _Relay()
-        self._relay.loaded.connect(self._on_loaded, Qt.ConnectionType.QueuedConnection)
-        self._relay.failed.connect(self._on_failed, Qt.ConnectionType.QueuedConnection)
+        self._tasks = BackgroundTasks(self, threads=1)  # in order, and one database reader at a time
 
     def request(self, base: HistoryFilter, offset: int, limit: int, ticket: object) -> None:
         query = dataclasses.replace(base, offset=max(0, int(offset)), limit=max(1, int(limit)))
-        self._pool.start(_PageJob(self._relay, self._fetch, query, ticket))
+
+        def failed(exc: Exception) -> None:
+            log.warning("history page failed: %s", exc)
+            self.pageFailed.emit(ticket, exc)
+
+        self._tasks.run(lambda: self._fetch(query), lambda page: self.pageLoaded.emit(ticket, page), failed)
 
     def cancel_queued(self) -> None:
         """Drop requests not started yet (a running one still answers; its ticket tells it is stale)."""
-        self._pool.clear()
+        self._tasks.clear_queued()
 
     def wait_idle(self, msecs: int = 10000) -> bool:
-        return bool(self._pool.waitForDone(msecs))
-
-    @Slot(object, object)
-    def _on_loaded(self, ticket: object, page: object) -> None:
-        self.pageLoaded.emit(ticket, page)
-
-    @Slot(object, object)
-    def _on_failed(self, ticket: object, exc: object) -> None:
-        self.pageFailed.emit(ticket, exc)
+        return self._tasks.wait_idle(msecs)
 
 
 __all__ = ["FetchPage", "HistoryPageLoader"]

@@ -14,18 +14,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QRunnable, QSize, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader
+
+from desktop.workers.background_tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
 Loader = Callable[[Hashable], "bytes | Path | str"]
-
-
-class _Relay(QObject):
-    """Carries a finished decode from the pool thread back to the cache's (UI) thread."""
-
-    done = Signal(object, int, QImage, str)  # key, generation, image, error message
 
 
 def decode_thumbnail(data: bytes | Path | str, size: QSize) -> QImage:
@@ -51,22 +47,11 @@ def decode_thumbnail(data: bytes | Path | str, size: QSize) -> QImage:
     return image
 
 
-class _DecodeJob(QRunnable):
-    def __init__(self, relay: _Relay, loader: Loader, key: Hashable, generation: int, size: QSize) -> None:
-        super().__init__()
-        self._relay = relay
-        self._loader = loader
-        self._key = key
-        self._generation = generation
-        self._size = QSize(size) if size is not None else QSize(96, 72)
-
-    def run(self) -> None:  # runs in a pool thread
-        try:
-            image = decode_thumbnail(self._loader(self._key), self._size)
-            error = ""
-        except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a "no thumbnail" cell
-            image, error = QImage(), str(exc) or type(exc).__name__
-        self._relay.done.emit(self._key, self._generation, image, error)
+def _decode(loader: Loader, key: Hashable, size: QSize) -> tuple[QImage, str]:  # a pool thread
+    try:
+        return decode_thumbnail(loader(key), size), ""
+    except Exception as exc:  # noqa: BLE001 - any unreadable file becomes a "no thumbnail" cell
+        return QImage(), str(exc) or type(exc).__name__
 
 
 class ThumbnailCache(QObject):
@@ -86,17 +71,14 @@ class ThumbnailCache(QObject):
     ) -> None:
         super().__init__(parent)
         self._loader = loader
-        self._size = QSize(size)
+        self._size = QSize(size) if size is not None else QSize(96, 72)
         self._capacity = max(1, int(capacity))
         self._images: OrderedDict[Hashable, QImage] = OrderedDict()
         self._failed: dict[Hashable, str] = {}
         self._pending: set[Hashable] = set()
         self._generation = 0
         self._priority = itertools.count(1)
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(max(1, int(threads)))
-        self._relay = _Relay()
-        self._relay.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+        self._tasks = BackgroundTasks(self, threads=threads)
 
     @property
     def size(self) -> QSize:
@@ -113,7 +95,12 @@ class ThumbnailCache(QObject):
         self._pending.add(key)
         # Highest priority runs first: the newest request (the rows now on screen) wins.
         priority = next(self._priority) % 2_000_000_000
-        self._pool.start(_DecodeJob(self._relay, self._loader, key, self._generation, self._size), priority)
+        generation, size, loader = self._generation, QSize(self._size), self._loader
+        self._tasks.run(
+            lambda: _decode(loader, key, size),
+            lambda done: self._on_done(key, generation, *done),
+            priority=priority,
+        )
         return None
 
     def failure(self, key: Hashable) -> str | None:
@@ -127,7 +114,7 @@ class ThumbnailCache(QObject):
 
     def clear(self) -> None:
         """Drop every cached image and every queued decode (running ones are ignored when they finish)."""
-        self._pool.clear()
+        self._tasks.clear_queued()
         self._generation += 1
         self._images.clear()
         self._failed.clear()
@@ -135,13 +122,12 @@ class ThumbnailCache(QObject):
 
     def wait_idle(self, msecs: int = 5000) -> bool:
         """Block until queued decodes are done (for shutdown and tests)."""
-        return bool(self._pool.waitForDone(msecs))
+        return self._tasks.wait_idle(msecs)
 
     def shutdown(self) -> None:
-        self._pool.clear()
-        self._pool.waitForDone(3000)
+        self._tasks.clear_queued()
+        self._tasks.wait_idle(3000)
 
-    @Slot(object, int, QImage, str)
     def _on_done(self, key: Hashable, generation: int, image: QImage, error: str) -> None:
         if generation != self._generation:
             return
