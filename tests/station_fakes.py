@@ -106,7 +106,9 @@ class FakeInspector:
         self.thread_ids: set[int] = set()
         self.started = threading.Event()
 
-    def build_product(self, references, name="product", progress=None, cancel=None, cache_dir=None, settings=None):
+    def build_product(
+        self, references, name="product", settings=None, progress=None, cancel=None, cache_dir=None, seed=0
+    ):
         self.thread_ids.add(threading.get_ident())
         refs = [_small_gray(check_array(r)) for r in references]
         for step in range(4):
