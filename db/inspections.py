@@ -30,6 +30,7 @@ from .models import (
 from .outbox import clean_part_id, enqueue_result
 from .records import InspectionRecord
 from .references import ImageInput, store_image
+from .result_fields import ResultFields, ResultInput
 from .session import reading, transaction
 from .types import ensure_utc, utc_now
 
@@ -72,12 +73,6 @@ def _region_dict(region: Any) -> dict[str, Any]:
     return safe
 
 
-def _field(result: Any, name: str, default: Any = None) -> Any:
-    if isinstance(result, Mapping):
-        return result.get(name, default)
-    return getattr(result, name, default)
-
-
 class InspectionRepository:
     def __init__(self, maker: sessionmaker[Session], store: ImageStore) -> None:
         self._maker = maker
@@ -87,7 +82,7 @@ class InspectionRepository:
         self,
         *,
         product_id: int,
-        result: Any,
+        result: ResultInput,
         image: ImageInput,
         heatmap: ImageInput | None = None,
         time: datetime | None = None,
@@ -99,34 +94,35 @@ class InspectionRepository:
         part_id: str | None = None,
         outbox_topic: str | None = None,
     ) -> InspectionRecord:
-        """Store the frame (and heatmap) durably, then the row. ``result`` is a core ``InspectionResult`` (or a
-        mapping with the same fields: verdict, probability, score, threshold, regions, timings_ms, encoder_id,
-        calibration_id, overridden). Raises StorageError / DatabaseError; on failure no row exists.
+        """Store the frame (and heatmap) durably, then the row. ``result`` is a core ``InspectionResult``, a
+        ``db.result_fields.ResultFields``, or a mapping with exactly its field names. Raises StorageError /
+        DatabaseError (ValidationError for a result that is not valid); on failure no row exists.
 
         ``part_id`` is the PLC's id of the part. With ``outbox_topic`` the result's MQTT message (db/outbox.py) is
         written to the outbox in the same transaction as the row: both exist or neither."""
-        verdict = str(_field(result, "verdict", "")).upper()
+        fields = ResultFields.of(result)
+        verdict = str(fields.verdict).upper()
         if verdict not in VERDICTS:
             raise ValidationError(
                 f"Unknown verdict {verdict!r} (expected PASS or FAIL); the inspection was not recorded."
             )
-        probability = _finite(_field(result, "probability"), "probability")
-        score = _finite(_field(result, "score"), "score")
-        threshold = _finite(_field(result, "threshold"), "threshold")
-        regions = [_region_dict(r) for r in (_field(result, "regions") or [])]
-        timings = _json_safe(dict(_field(result, "timings_ms") or _field(result, "timings") or {}))
-        overridden = bool(_field(result, "overridden", _field(result, "threshold_overridden", False)))
+        probability = _finite(fields.probability, "probability")
+        score = _finite(fields.score, "score")
+        threshold = _finite(fields.threshold, "threshold")
+        regions = [_region_dict(r) for r in fields.regions]
+        timings = _json_safe(dict(fields.timings_ms))
+        overridden = bool(fields.overridden)
         when = ensure_utc(time or utc_now(), "time")
         part_id = clean_part_id(part_id)
-        mode = str(_field(result, "mode", "cold") or "cold")
+        mode = str(fields.mode or "cold")
         if mode not in ("cold", "line"):
             raise ValidationError(f"Unknown inspection mode {mode!r} (expected cold or line); not recorded.")
-        pool_size = int(_field(result, "pool_size", 0) or 0)
+        pool_size = int(fields.pool_size or 0)
 
         frame_file, original = store_image(self._store, image)  # durable files first ...
         heat_file: StoredFile | None = store_image(self._store, heatmap)[0] if heatmap is not None else None
         width, height = frame_file.width, frame_file.height
-        size = _field(result, "image_size")
+        size = fields.image_size
         if (not width or not height) and size and size[0] and size[1]:
             width, height = int(size[0]), int(size[1])
 
@@ -144,8 +140,8 @@ class InspectionRepository:
                 score=score,
                 threshold=threshold,
                 threshold_overridden=overridden,
-                calibration_id=str(_field(result, "calibration_id", "") or ""),
-                encoder_id=str(_field(result, "encoder_id", "") or ""),
+                calibration_id=str(fields.calibration_id or ""),
+                encoder_id=str(fields.encoder_id or ""),
                 model_ids=_json_safe(dict(model_ids or {})),
                 mode=mode,
                 pool_size=pool_size,

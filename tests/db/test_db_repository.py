@@ -238,7 +238,13 @@ def test_bad_results_are_refused_before_anything_is_written(
     with pytest.raises(ValidationError, match="score is nan"):
         database.inspections.record(product_id=p.id, result=make_result(score=float("nan")), image=make_frame(1))
     with pytest.raises(ValidationError, match="Unknown verdict"):
-        database.inspections.record(product_id=p.id, result={"verdict": "MAYBE"}, image=make_frame(1))
+        maybe = {"verdict": "MAYBE", "probability": 0.5, "score": 1.0, "threshold": 1.0}
+        database.inspections.record(product_id=p.id, result=maybe, image=make_frame(1))
+    with pytest.raises(ValidationError, match="incomplete"):
+        database.inspections.record(product_id=p.id, result={"verdict": "FAIL"}, image=make_frame(1))
+    with pytest.raises(ValidationError, match="unknown fields \\['threshold_overridden'\\]"):  # one name per field
+        aliased = {"verdict": "FAIL", "probability": 0.9, "score": 2.0, "threshold": 1.0, "threshold_overridden": True}
+        database.inspections.record(product_id=p.id, result=aliased, image=make_frame(1))
     with pytest.raises(ValueError, match="timezone-aware"):
         database.inspections.record(
             product_id=p.id, result=make_result(), image=make_frame(1), time=datetime(2024, 1, 1)
