@@ -302,15 +302,17 @@ def parse_config(text: str, path: str = "station.toml") -> StationConfig:
                     ),
                 )
             )
-    station = data.get("station") if isinstance(data.get("station"), dict) else {}
-    camera = data.get("camera") if isinstance(data.get("camera"), dict) else {}
+    station: dict[str, Any] = data["station"] if isinstance(data.get("station"), dict) else {}
+    camera: dict[str, Any] = data["camera"] if isinstance(data.get("camera"), dict) else {}
     _check_values(check, data, station, camera, Path(path).parent if path else Path("."))
     if check.problems:
         raise ConfigError(path, sorted(check.problems, key=lambda p: p.line or 0))
     return _build(data, station, camera, path)
 
 
-def _check_values(check: _Checker, data: dict, station: dict, camera: dict, base: Path) -> None:
+def _check_values(
+    check: _Checker, data: dict[str, Any], station: dict[str, Any], camera: dict[str, Any], base: Path
+) -> None:
     product = station.get("product")
     if isinstance(product, str) and not product.strip():
         check.add("station", "product", "[station] product is empty: name the product (recipe) to start on")
@@ -452,7 +454,7 @@ def _check_mqtt_security(check: _Checker, mqtt: Any, base: Path) -> None:
                     check.add("mqtt", key, f"[mqtt] password_file: cannot be read ({exc})")
 
 
-def _build(data: dict, station: dict, camera: dict, path: str) -> StationConfig:
+def _build(data: dict[str, Any], station: dict[str, Any], camera: dict[str, Any], path: str) -> StationConfig:
     base = Path(path).parent if path else Path(".")
 
     def folder(value: str | None) -> Path | None:
