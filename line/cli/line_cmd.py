@@ -17,8 +17,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.cli.common import ArgumentParser
+
+if TYPE_CHECKING:
+    from line.config import StationConfig
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ def main(argv: list[str]) -> int:
     return run(config)
 
 
-def summary(config) -> str:
+def summary(config: StationConfig) -> str:
     parts = [f"product {config.station.product!r}", f"camera {config.camera.source} ({config.camera.trigger.value})"]
     if config.opcua:
         parts.append(f"OPC UA {config.opcua.endpoint}")
@@ -67,7 +71,7 @@ def summary(config) -> str:
     return ", ".join(parts)
 
 
-def product_problems(config) -> list[str]:
+def product_problems(config: StationConfig) -> list[str]:
     """The configured product checked against the station's database, where that database exists already."""
     from db.engine import DB_FILENAME, default_data_dir
     from db.errors import DatabaseError
@@ -97,7 +101,7 @@ def product_problems(config) -> list[str]:
     return [f"[station] product {wanted!r} is not in the database in {data_dir} (known: {known})"]
 
 
-def run(config) -> int:
+def run(config: StationConfig) -> int:
     from db.engine import default_data_dir
     from db.errors import DatabaseError
     from line.logs import setup_logging
@@ -111,7 +115,7 @@ def run(config) -> int:
         (log.info if sec.secured else log.warning)("%s: %s", sec.endpoint, sec.text)
     stop = threading.Event()
 
-    def on_signal(signum, _frame) -> None:
+    def on_signal(signum: int, _frame: object) -> None:
         log.info("signal %s: stopping", signal.Signals(signum).name)
         stop.set()
 
