@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
     from core.inspector import Inspector
     from desktop.controllers.chat_link import ChatLink
+    from desktop.controllers.guarded_writes import guarded_repositories
     from desktop.controllers.screenshot_run import ScreenshotRun
     from desktop.controllers.station import Station
     from desktop.dialogs.reference_guard import ReferenceGuard, ask_with_dialog
@@ -146,6 +147,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         history.use_guarded(login.guarded)
         history.set_session_user(login.user)
         login.user_changed.connect(history.set_session_user)
+        station.use_guarded_writes(*guarded_repositories(login.guarded, lambda: login.user))
     stats = StatisticsView(database)
     window.add_view("History", history)
     window.add_view("Statistics", stats)

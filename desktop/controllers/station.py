@@ -126,6 +126,7 @@ class Station(QObject):
         self.last_record: Any = None
         self.shown_record_id: int | None = None  # database id of the result on screen, once saved
         self.products_dialog: ProductsDialog | None = None
+        self._dialog_repositories: tuple[Any, Any] | None = None  # the logged-in user's (use_guarded_writes)
         self.chat_link: Any = None  # desktop.controllers.chat_link.ChatLink once attached
         self._stopped = False
 
@@ -279,12 +280,18 @@ class Station(QObject):
         elif self.product_id is None:
             self.select_product(product_id)
 
+    def use_guarded_writes(self, products: Any, references: Any) -> None:
+        """The products dialog writes as the logged-in user: role checked, audited (desktop/controllers/
+        guarded_writes.py); without this it uses the plain repositories (a screenshot run has nobody logged in)."""
+        self._dialog_repositories = (products, references)
+
     @Slot()
     def open_products_dialog(self) -> None:
         if self.products_dialog is None:
+            products, references = self._dialog_repositories or (self.database.products, self.database.references)
             dialog = ProductsDialog(
-                self.database.products,
-                self.database.references,
+                products,
+                references,
                 lambda: self.current_frame.image if self.current_frame is not None else None,
                 parent=self.window,
                 select=self.product_id,

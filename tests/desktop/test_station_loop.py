@@ -181,3 +181,22 @@ def test_a_part_the_plc_triggers_shows_in_the_window_like_the_operators(qtbot, m
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
         rig.station.inspect_now()
     assert rig.station.line.state is StationState.READY  # the operator's part needs no acknowledgement
+
+
+def test_the_products_dialog_of_the_station_writes_as_the_logged_in_user(qtbot, make_rig, database):
+    from db.guarded import GuardedDatabase
+    from desktop.controllers.guarded_writes import guarded_repositories
+
+    g = GuardedDatabase(database)
+    admin = g.users.add(None, "root", "admin", "admin-pass1")
+    anna = g.users.add(admin, "anna", "operator", "operator-pass1")
+    rig = make_rig()
+    rig.station.use_guarded_writes(*guarded_repositories(g, lambda: anna))  # what desktop/app.py does at login
+    rig.station.open_products_dialog()
+    dialog = rig.station.products_dialog
+    qtbot.waitUntil(lambda: not dialog.reading, timeout=5000)
+    dialog.name_edit.setText("valve")
+    with qtbot.waitSignal(dialog.write_finished) as finished:
+        dialog.create_button.click()
+    assert finished.args == [False] and "anna (operator) may not create" in dialog.message.text()
+    assert database.products.list() == []
