@@ -15,7 +15,7 @@ CACHE_FOLDER = "cache"
 CAMERA_SETTINGS = "camera"  # product settings key of the recipe's camera settings (exposure_us, gain_db)
 
 
-def decoder_settings(product_settings: dict) -> DecoderSettings | None:
+def decoder_settings(product_settings: dict[str, Any]) -> DecoderSettings | None:
     """The product's own decoder settings (``settings["decoder"]`` in the database), else None (defaults)."""
     decoder = (product_settings or {}).get("decoder")
     return DecoderSettings.from_dict(decoder) if isinstance(decoder, dict) else None

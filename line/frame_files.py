@@ -25,7 +25,7 @@ class FrameFiles:
     def __init__(self, store: Any) -> None:  # db.image_store.ImageStore
         self._store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="line-frame-files")
-        self._futures: OrderedDict[int, tuple[Frame, Future]] = OrderedDict()
+        self._futures: OrderedDict[int, tuple[Frame, Future[Any]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def start(self, frame: Frame) -> None:

@@ -177,6 +177,8 @@ def save_model(request: ProductRequest, product: Any) -> None:
 
 
 def read_reference(ref: ReferenceSource) -> np.ndarray:
+    if ref.path is None:
+        raise ReferencesError(f"Reference {ref.label} has neither an image nor a file; add it again.")
     try:
         return load_image(ref.path)
     except ImageReadError as exc:

@@ -140,7 +140,7 @@ def _number(d: Any, key: str) -> float:
     value = _get(d, key, float)
     if not math.isfinite(value):
         raise SpoolFormatError(f"field {key!r} is {value}")
-    return value
+    return float(value)
 
 
 def _region(d: Any) -> Region:
@@ -247,7 +247,7 @@ def decode(document: bytes, files: dict[str, bytes]) -> InspectionOutcome:
     )
 
 
-def _part_id(doc: dict) -> str | None:
+def _part_id(doc: dict[str, Any]) -> str | None:
     """The entry's part id: absent (older entries) or null is None, anything but a short string is refused."""
     value = doc.get("part_id")
     if value is None:

@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from line.event_bus import EventBus
 from line.events import (
@@ -55,6 +56,9 @@ from line.events import (
 )
 from line.recent_parts import RecentParts, thumbnail
 from line.shift import ShiftCounters
+
+if TYPE_CHECKING:
+    from line.outcome import InspectionOutcome
 
 
 class TriggerRefusedError(Exception):
@@ -306,11 +310,13 @@ class StationStatus:
             self._publish(part)
             return part
 
-    def part_inspected(self, seq: int, outcome) -> None:
+    def part_inspected(self, seq: int, outcome: InspectionOutcome) -> None:
         with self._lock:
             self._publish(PartInspected(seq=seq, outcome=outcome))
 
-    def part_recorded(self, outcome, record, seq: int | None = None, require_ack: bool = True) -> PartSummary:
+    def part_recorded(
+        self, outcome: InspectionOutcome, record: Any, seq: int | None = None, require_ack: bool = True
+    ) -> PartSummary:
         """The part's row exists: count it, show it in the filmstrip, and (with ``require_ack``) wait for the PLC's
         acknowledgement. ``seq`` None: a part the window inspected by itself (not one taken with begin_part)."""
         when = datetime.fromtimestamp(outcome.finished_at).astimezone()

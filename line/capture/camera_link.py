@@ -22,6 +22,8 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from line.capture.mailbox import Frame
 from line.capture.source import FrameSource, NoFrameYet, SourceError
 from line.events import ErrorCode, Fault
@@ -160,7 +162,7 @@ class CameraLink:
                 raise CameraError(Fault(ErrorCode.CAMERA_LOST, f"{exc}")) from exc
             return self._frame(image)
 
-    def _frame(self, image) -> Frame:
+    def _frame(self, image: np.ndarray) -> Frame:
         self.frames_read += 1
         return Frame(
             image=image,

@@ -27,7 +27,7 @@ READ_TIMEOUT_MS = 1000  # a read waits this long for a frame (a triggered camera
 COLOR_FORMATS = ("RGB8", "RGB8Packed", "BGR8", "BGR8Packed")
 
 
-def _pylon():
+def _pylon() -> tuple[Any, Any]:
     try:
         from pypylon import genicam, pylon
     except ImportError as exc:  # pragma: no cover - pypylon is a dependency of the station
@@ -117,7 +117,7 @@ class PylonSource:
         node = self._camera.GetNodeMap().GetNode(name)
         return node is not None and genicam.IsWritable(node)
 
-    def _set_up(self, pylon) -> None:
+    def _set_up(self, pylon: Any) -> None:
         cam = self._camera
         if self.images is not None:
             if not self.images.exists():

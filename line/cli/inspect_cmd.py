@@ -18,7 +18,7 @@ def wants_product(argv: list[str]) -> bool:
     return any(a == "--product" or a.startswith("--product=") for a in argv)
 
 
-def build_parser():
+def build_parser() -> argparse.ArgumentParser:
     from core.cli.common import ArgumentParser
 
     p = ArgumentParser(prog="main.py inspect", description="Inspect one image against a saved product.")
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     return run_guarded(guarded)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from core.errors import ReferencesError
     from core.heatmap import overlay
     from core.imageio import load_image, save_png

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from db.errors import DatabaseError
+from db.outbox import OutboxEntry
+from line.event_bus import Subscription
 from line.events import FaultCleared, FaultRaised, PartRecorded, StateChanged, StationEvent
 
 log = logging.getLogger(__name__)
@@ -71,13 +73,14 @@ class MqttPublisher:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._client: Any = None
-        self._subscription = None
+        self._subscription: Subscription | None = None
 
     # -- start / stop -------------------------------------------------------------------------------------------
     def start(self) -> None:
         import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
 
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=self.client_id)
         client.will_set(self.status_topic, OFFLINE, qos=1, retain=True)
         if self.username:
             client.username_pw_set(self.username, self._password)
@@ -129,12 +132,12 @@ class MqttPublisher:
 
     def _pending(self) -> int:
         try:
-            return self.outbox.count_pending()
+            return int(self.outbox.count_pending())
         except DatabaseError:
             return 0
 
     # -- paho's callbacks (its network thread) ----------------------------------------------------------------
-    def _on_connect(self, client, _userdata, _flags, reason_code, _properties=None) -> None:
+    def _on_connect(self, client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any = None) -> None:
         if getattr(reason_code, "is_failure", False):
             self.last_error = f"the broker refused the connection: {reason_code}"
             log.error("MQTT: %s", self.last_error)
@@ -145,7 +148,9 @@ class MqttPublisher:
         self.connected.set()
         self._wake.set()
 
-    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties=None) -> None:
+    def _on_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any = None
+    ) -> None:
         if self.connected.is_set():
             log.warning(
                 "MQTT connection to %s:%d lost (%s); results wait in the outbox", self.host, self.port, reason_code
@@ -158,7 +163,7 @@ class MqttPublisher:
         elif self._client is not None and self.connected.is_set():
             self._publish_state(self._client)
 
-    def _publish_state(self, client) -> None:
+    def _publish_state(self, client: Any) -> None:
         if self.status is None:
             return
         snap = self.status.snapshot()
@@ -195,7 +200,7 @@ class MqttPublisher:
                 if self._stop.is_set() or not self._send(entry):
                     break
 
-    def _send(self, entry) -> bool:
+    def _send(self, entry: OutboxEntry) -> bool:
         """Publish one message and wait for its PUBACK (across reconnections); True once it is marked sent."""
         client = self._client
         if client is None:

@@ -47,12 +47,12 @@ class StationRegisters(ModbusServerContext):
         self._lock = threading.Lock()
         self.coils = [False] * SIZES["coil"]
         self.holding = [0] * SIZES["holding"]
-        self._echo: tuple[int, int, list] | None = None  # what the last write wrote (its response echoes it)
+        self._echo: tuple[int, int, list[Any]] | None = None  # what the last write wrote (its response echoes it)
 
     def device_ids(self) -> list[int]:
         return [0]
 
-    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1):
+    async def async_getValues(self, device_id: int, func_code: int, address: int, count: int = 1) -> Any:
         if func_code in WRITE_CODES:  # the read-back of a write request: echo what the PLC wrote
             echo = self._echo
             if echo is not None and echo[0] == address:
@@ -71,10 +71,12 @@ class StationRegisters(ModbusServerContext):
             values[RECIPE_REGISTER] = (self.controller.status.product_id or 0) & 0xFFFF
             return values[address : address + count]
         signals = signals_of(self.controller.status.snapshot())
-        values = discrete_inputs(signals) if table == "discrete" else input_registers(signals)
-        return values[address : address + count]
+        table_values: list[bool] | list[int] = (
+            discrete_inputs(signals) if table == "discrete" else input_registers(signals)
+        )
+        return table_values[address : address + count]
 
-    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence):
+    async def async_setValues(self, device_id: int, func_code: int, address: int, values: Sequence[Any]) -> Any:
         table = WRITE_CODES.get(func_code)
         if table is None:
             return ExcCodes.ILLEGAL_FUNCTION
@@ -133,7 +135,7 @@ class ModbusServer:
         self.allow = tuple(allow)
         self.registers = StationRegisters(controller)
         self._loop = LoopThread("line-modbus")
-        self._server = None
+        self._server: Any = None
 
     def start(self, timeout_s: float = 10.0) -> None:
         _check_port_free(self.host, self.port)

@@ -22,6 +22,7 @@ from typing import Any
 
 from line.controller import StationController
 from line.endpoint_security import OpcUaSecurity
+from line.event_bus import Subscription
 from line.events import StationEvent
 from line.plc.opcua_security import OpcUaSecuritySettings, PasswordCheck, apply_security, user_manager
 from line.plc.server_thread import LoopThread, PlcServerError
@@ -104,7 +105,7 @@ class OpcUaServer:
         self._written: dict[str, Any] = {}
         self._dirty = False
         self._write_lock: asyncio.Lock | None = None
-        self._subscription = None
+        self._subscription: Subscription | None = None
 
     # -- start / stop -------------------------------------------------------------------------------------------
     def start(self, timeout_s: float = 20.0) -> None:
@@ -118,8 +119,9 @@ class OpcUaServer:
         self._mark_dirty()
 
     async def _start(self) -> None:
-        from asyncua import Server, ua
+        from asyncua import ua
         from asyncua.common.callback import CallbackType
+        from asyncua.server.server import Server
 
         secured = self.security.mode is not OpcUaSecurity.NONE
         server = Server(user_manager=user_manager(self.users) if secured else None)
@@ -128,10 +130,14 @@ class OpcUaServer:
         server.set_server_name("Inspection station")
         await apply_security(server, self.security)
         self.namespace_index = idx = await server.register_namespace(self.namespace)
-        station = await server.nodes.objects.add_object(ua.NodeId(OBJECT, idx), ua.QualifiedName(OBJECT, idx))
+        # asyncua annotates NodeId with its own wrapper types (String, Int16) but takes plain str and int
+        station = await server.nodes.objects.add_object(
+            ua.NodeId(OBJECT, idx),  # type: ignore[arg-type]
+            ua.QualifiedName(OBJECT, idx),
+        )
         for name, (vtype, initial, writable) in VARIABLES.items():
             node = await station.add_variable(
-                ua.NodeId(f"{OBJECT}.{name}", idx),
+                ua.NodeId(f"{OBJECT}.{name}", idx),  # type: ignore[arg-type]
                 ua.QualifiedName(name, idx),
                 initial,
                 varianttype=getattr(ua.VariantType, vtype),
@@ -165,7 +171,7 @@ class OpcUaServer:
         self._loop.stop(timeout_s)
 
     # -- the PLC writes -------------------------------------------------------------------------------------------
-    async def _on_write(self, event, _dispatcher) -> None:
+    async def _on_write(self, event: Any, _dispatcher: Any) -> None:
         params, results = event.request_params, event.response_params or []
         for i, write in enumerate(params.NodesToWrite):
             if i < len(results) and not results[i].is_good():

@@ -54,7 +54,7 @@ class LoopThread:
     def run(self, coro: Awaitable[Any], timeout_s: float) -> Any:
         """Run ``coro`` in the loop and wait for its result (re-raising its exception)."""
         assert self.loop is not None
-        future: Future = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self.loop)  # type: ignore[arg-type]
         return future.result(timeout_s)
 
     def call_soon(self, callback: Callable[[], Any]) -> None:
