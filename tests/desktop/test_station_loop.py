@@ -200,3 +200,25 @@ def test_the_products_dialog_of_the_station_writes_as_the_logged_in_user(qtbot, 
         dialog.create_button.click()
     assert finished.args == [False] and "anna (operator) may not create" in dialog.message.text()
     assert database.products.list() == []
+
+
+def test_the_window_goes_on_while_the_model_inspects(qtbot, make_rig, database):
+    """No call into the controller waits for its threads: Inspect returns at once, and live frames keep coming
+    while the part is being inspected."""
+    import time
+
+    from tests.station_fakes import FakeInspector
+
+    product = ensure_demo_product(database)
+    rig = make_rig(inspector=FakeInspector(inspect_delay_s=1.5))
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    t0 = time.monotonic()
+    rig.station.inspect_now()
+    assert time.monotonic() - t0 < 0.5  # the model takes 1.5 s
+    index = rig.station.current_frame.index
+    qtbot.waitUntil(lambda: rig.station.current_frame.index >= index + 3, timeout=3000)
+    assert rig.station.line.in_flight is not None  # still inspecting, and the live picture went on
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
+        pass
