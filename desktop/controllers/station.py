@@ -331,6 +331,7 @@ class Station(QObject):
 
     def _on_product_selected(self, event: ProductSelected) -> None:
         if event.product_id is not None:
+            self.window.controls.show_product(event.product_id)  # also when the PLC or a waiting switch made it
             self.window.verdict.clear(f"Product: {event.name or event.product_id}")
 
     def _on_product_preparing(self, event: ProductPreparing) -> None:

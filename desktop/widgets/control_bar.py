@@ -98,6 +98,14 @@ class ControlBar(QWidget):
         self.product_combo.setCurrentIndex(index if index >= 0 else (0 if products else -1))
         self.product_combo.blockSignals(False)
 
+    def show_product(self, product_id: int | None) -> None:
+        """Show ``product_id`` as the chosen product without emitting product_selected (the station switched)."""
+        index = self.product_combo.findData(product_id) if product_id is not None else -1
+        if index >= 0 and index != self.product_combo.currentIndex():
+            self.product_combo.blockSignals(True)
+            self.product_combo.setCurrentIndex(index)
+            self.product_combo.blockSignals(False)
+
     def selected_product_id(self) -> int | None:
         data = self.product_combo.currentData()
         return None if data is None else int(data)

@@ -222,3 +222,15 @@ def test_the_window_goes_on_while_the_model_inspects(qtbot, make_rig, database):
     assert rig.station.line.in_flight is not None  # still inspecting, and the live picture went on
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000):
         pass
+
+
+def test_the_product_selector_follows_the_controllers_switch(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    other = database.products.create("bracket-7")
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    assert rig.window.controls.selected_product_id() == product.id
+    assert rig.station.controller.select_recipe(other.id) is None  # as the PLC's RecipeId write does
+    qtbot.waitUntil(lambda: rig.window.controls.selected_product_id() == other.id, timeout=5000)
+    assert rig.station.product_id == other.id
