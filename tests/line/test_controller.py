@@ -226,3 +226,21 @@ def test_frame_files_fall_back_when_nothing_was_written_ahead(database):
     stored = files.take(frame)
     assert stored.width == 8 and stored.path.is_file()
     files.close()
+
+
+def test_the_operators_part_needs_no_ack_and_their_switch_waits_for_it_the_plcs_is_refused(make_line, database):
+    from tests.station_fakes import good_part
+
+    other = database.products.create("bracket")
+    database.references.add(other.id, good_part(3))
+    rig = make_line(inspector=FakeInspector(inspect_delay_s=0.5)).start()
+    widget = rig.status.product_id
+    assert rig.controller.trigger("A", self_ack=True) is None
+    assert rig.controller.select_recipe(other.id).code is ErrorCode.BUSY  # the PLC's switch while Busy
+    assert rig.controller.select_recipe(other.id, when_idle=True) is None  # the operator's: once A is done
+    assert rig.status.product_id == widget
+    wait_until(lambda: rig.status.product_id == other.id, 5, "the switch after the part")
+    wait_until(lambda: rig.status.state is StationState.READY, 5, "the other product to be ready")
+    assert not rig.status.result_ready  # the operator's part was not waiting for an acknowledgement
+    [record] = database.history.query(HistoryFilter(limit=None)).records
+    assert record.part_id == "A" and record.product_id == widget
