@@ -5,6 +5,10 @@ Files of the image store that no row refers to (a crash between a file and its r
 quarantine folder (db/orphan_files.py), except those of inspections still waiting in the unsaved folder: the
 replay of those entries needs them (and would write them again anyway).
 
+Temporary files of the store that a kill left in the middle of a write (``.tmp-*.part``) go too: ``Database.open``
+removes only those older than an hour, since a CLI tool may be writing one; at the station's start, before its
+writer, one untouched for ``STALE_TEMP_S`` is abandoned (a write in progress changes its file all the time).
+
 Then the unsaved folder reserves its space (line/unsaved_spool.py): a disk that fills up during the shift still
 has room to keep what waits for the database when the station closes.
 """
@@ -20,6 +24,8 @@ from db.orphan_files import OrphanSweep, quarantine_orphan_files
 from line.unsaved_spool import UnsavedSpool
 
 log = logging.getLogger(__name__)
+
+STALE_TEMP_S = 10.0
 
 
 def unsaved_store_sha256s(spool: UnsavedSpool) -> set[str]:
@@ -39,6 +45,9 @@ def prepare_data_folder(database: Any, spool: UnsavedSpool, *, started_at: float
     """Run the start-up clean-up of ``database``'s image store, then reserve the unsaved folder's space.
     ``started_at``: the station's start (``time.time()``); files written after it are never touched."""
     start = time.time() if started_at is None else started_at
+    removed = database.store.remove_stale_temp_files(older_than_s=STALE_TEMP_S)
+    if removed:
+        log.warning("image store clean-up: %d temporary file(s) of interrupted writes removed", removed)
     sweep = quarantine_orphan_files(database.engine, database.store, before=start, keep=unsaved_store_sha256s(spool))
     spool.reserve_space()
     return sweep

@@ -78,3 +78,19 @@ def test_the_line_runner_moves_a_crash_s_file_to_the_quarantine_at_start(tmp_pat
         runner.stop()
     with Database.open(tmp_path / "data") as again:
         assert again.history.query(HistoryFilter(limit=None)).total == 0
+
+
+def test_a_temporary_file_of_an_interrupted_write_is_removed_at_start(database, tmp_path):
+    """The kill -9 loop of the window left ``19/.tmp-….part`` after the next start: Database.open removes only
+    temporary files older than an hour."""
+    shard = database.store.root / "19"
+    shard.mkdir(parents=True, exist_ok=True)
+    stale, fresh = shard / ".tmp-killed.part", shard / ".tmp-writing.part"
+    stale.write_bytes(b"\x89PNG half")
+    fresh.write_bytes(b"\x89PNG in progress")
+    _age(stale, 30)
+
+    prepare_data_folder(database, UnsavedSpool(tmp_path / "data" / "unsaved"))
+
+    assert not stale.exists()
+    assert fresh.exists()  # a write in progress (another program's) is left alone
