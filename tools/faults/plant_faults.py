@@ -193,9 +193,7 @@ def opcua_plc(  # noqa: C901 - one PLC program, its branches are the drop moment
     asyncio.run(run())
 
 
-def modbus_plc(
-    port: int, tally: Tally, stop: threading.Event, seed: int, p_drop: float
-) -> None:
+def modbus_plc(port: int, tally: Tally, stop: threading.Event, seed: int, p_drop: float) -> None:
     from pymodbus.client import ModbusTcpClient
 
     from line.plc.modbus_map import registers_to_text, text_to_registers
