@@ -471,6 +471,26 @@ class GuardedDatabase:
             guard.update(confirmed_by=second.name, confirmation_reason=second_reason)
         return guard
 
+    def _guard_reference_move(
+        self, actor: UserInfo, move: ThresholdMove, confirmation: SecondConfirmation | None
+    ) -> dict[str, Any]:
+        """A false alarm becoming a reference moves the threshold like an override: the same share, the same second
+        person. What goes in the review's audit event."""
+        limit = guard_share(self.get_station_setting(THRESHOLD_GUARD_SETTING))
+        guard: dict[str, Any] = {"reference_move": move.as_dict(), "guard_share": limit}
+        if needs_second_confirmation(move, limit):
+            if confirmation is None:
+                raise SecondConfirmationRequired(
+                    f"{move.summary()} That is more than the {100 * limit:.0f}% the admin allows without a second "
+                    "person: an engineer or admin other than you must confirm this reference with their password "
+                    "and a reason.",
+                    move=move,
+                    limit_share=limit,
+                )
+            second, second_reason = self._second_confirmation(actor, confirmation)
+            guard.update(confirmed_by=second.name, confirmation_reason=second_reason)
+        return guard
+
     def _second_confirmation(self, actor: UserInfo, confirmation: SecondConfirmation) -> tuple[UserInfo, str]:
         """The second person, logged in with their own password (audited), allowed to override thresholds, not the
         actor; and their reason."""
@@ -622,6 +642,8 @@ class GuardedDatabase:
         *,
         reason: str | None = None,
         add_as_reference: bool = False,
+        reference_move: ThresholdMove | None = None,
+        confirmation: SecondConfirmation | None = None,
         now: datetime | None = None,
     ) -> ReviewInfo:
         """Label an inspection ``confirmed_defect`` or ``false_alarm`` by adding a review row.
@@ -630,13 +652,19 @@ class GuardedDatabase:
         what the record says about the part (a false alarm on a FAIL, a missed defect on a PASS, or a label
         different from the one in force) is a *relabel*: it needs a reason and is audited as ``relabel``.
         ``add_as_reference`` (false alarms only) also makes the frame a normal reference, which needs the
-        ``manage_references`` right too.
+        ``manage_references`` right too. ``reference_move`` is what the new reference does to the product's
+        threshold and its recent failures, as the reviewer's preview measured it (core/reference_preview.py: only
+        the station's model can measure it); above the admin's share it needs ``confirmation`` by a second engineer
+        or admin, as a threshold override does, else :class:`SecondConfirmationRequired` and nothing is saved.
         """
         if label not in (REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM):
             raise ValidationError(f"Unknown review label {label!r}; use confirmed_defect or false_alarm.")
         if add_as_reference and label != REVIEW_FALSE_ALARM:
             raise ValidationError("Only a false alarm's frame can become a normal reference.")
         when = ensure_utc(now or utc_now(), "now")
+        guard: dict[str, Any] = {}
+        if add_as_reference and reference_move is not None:
+            guard = self._guard_reference_move(actor, reference_move, confirmation)
         with transaction(self._maker, "save the review") as session:
             by = acting_row(session, actor, REVIEW).name
             if add_as_reference:
@@ -673,7 +701,7 @@ class GuardedDatabase:
                     "label": previous.label if previous is not None else None,
                     "review_id": previous.id if previous is not None else None,
                 },
-                after={"label": label, "review_id": row.id, "add_as_reference": bool(add_as_reference)},
+                after={"label": label, "review_id": row.id, "add_as_reference": bool(add_as_reference), **guard},
                 reason=why,
                 at=when,
             )
@@ -727,10 +755,19 @@ class GuardedDatabase:
         *,
         reason: str | None,
         add_as_reference: bool = False,
+        reference_move: ThresholdMove | None = None,
+        confirmation: SecondConfirmation | None = None,
         now: datetime | None = None,
     ) -> ReviewInfo:
         return self.review(
-            actor, inspection_id, REVIEW_FALSE_ALARM, reason=reason, add_as_reference=add_as_reference, now=now
+            actor,
+            inspection_id,
+            REVIEW_FALSE_ALARM,
+            reason=reason,
+            add_as_reference=add_as_reference,
+            reference_move=reference_move,
+            confirmation=confirmation,
+            now=now,
         )
 
     # -- export ------------------------------------------------------------------------------------------------

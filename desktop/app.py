@@ -60,6 +60,18 @@ def show_audit_problem(window, database) -> str | None:
     return problem
 
 
+def guard_limit(guarded) -> float:
+    """The admin's share of recent failures a threshold move may let pass without a second person. A database
+    that cannot be read gives the default here; the database layer reads it again when the review is saved."""
+    from db.errors import DatabaseError
+    from db.threshold_moves import THRESHOLD_GUARD_SETTING, guard_share
+
+    try:
+        return guard_share(guarded.get_station_setting(THRESHOLD_GUARD_SETTING))
+    except DatabaseError:
+        return guard_share(None)
+
+
 def log_in(window, database):
     """Who works at the window (issue 14): the first admin's set-up on a station without users, then the login; the
     name in the status bar and the idle logout from then on. None when the person chose Quit."""
@@ -119,6 +131,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.controllers.screenshot_run import ScreenshotRun
     from desktop.controllers.station import Station
     from desktop.dialogs.reference_guard import ReferenceGuard, ask_with_dialog
+    from desktop.dialogs.threshold_confirm_dialog import ask_second_confirmation
     from desktop.main_window import MainWindow
     from desktop.views.history.history_view import HistoryView
     from desktop.views.stats.statistics_view import StatisticsView
@@ -155,7 +168,14 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
     history.reviewSaved.connect(station.on_review_saved)
-    guard = ReferenceGuard(database, inference, ask_with_dialog(window), parent=window)
+    guard = ReferenceGuard(
+        database,
+        inference,
+        ask_with_dialog(window),
+        parent=window,
+        confirm=lambda move, limit: ask_second_confirmation(move, limit, window),
+        limit_share=(lambda: guard_limit(login.guarded)) if login is not None else None,
+    )
     history.reference_guard = guard.check  # a false alarm is measured before it becomes a reference
 
     def open_record(inspection_id: int) -> None:  # a part of the filmstrip opens its record in the History

@@ -4,6 +4,9 @@ The History tab's "false alarm + add as reference" comes here first. On a databa
 product's references, the reviewed frame and the product's most recent failures; the inference worker rebuilds the
 product with the new reference and scores those failures again (core/reference_preview.py); the reviewer then sees
 how many of them would now pass, and where, and chooses: add the reference, only record the false alarm, or cancel.
+Where more of them would pass than the admin's share (station setting ``threshold_guard_share``), adding the
+reference needs a second engineer or admin, as a threshold override does: the guard asks for the confirmation and
+hands it, with the measured move, to the database layer, which checks it (db/guarded.py ``review``).
 """
 
 from __future__ import annotations
@@ -11,13 +14,16 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
 
 from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from core.reference_preview import PreviewRequest, RecentFailure, ReferencePreview
+from core.threshold_guard import ThresholdMove, needs_second_confirmation
 from db.records import HistoryFilter
+from db.threshold_moves import SecondConfirmation
 from desktop.workers.db_task import DatabaseTaskRunner
 
 log = logging.getLogger(__name__)
@@ -31,8 +37,18 @@ class ReferenceChoice(Enum):
     CANCEL = "cancel"
 
 
+@dataclass(frozen=True)
+class ReferenceApproval:
+    """What adding the reference does (measured) and, where it moves too much, the second person's confirmation."""
+
+    move: ThresholdMove
+    confirmation: SecondConfirmation | None = None
+
+
 Ask = Callable[[str], ReferenceChoice]
-Proceed = Callable[[bool], None]  # called with add_reference once the reviewer chose (not called on cancel)
+# called with add_reference (and, when measured, the approval) once the reviewer chose; not called on cancel
+Proceed = Callable[[bool, "ReferenceApproval | None"], None]
+Confirm = Callable[[ThresholdMove, float], "SecondConfirmation | None"]  # the second person, or None: cancel
 
 
 def ask_with_dialog(parent: QWidget | None) -> Ask:
@@ -58,11 +74,22 @@ def ask_with_dialog(parent: QWidget | None) -> Ask:
 class ReferenceGuard(QObject):
     """Measures a candidate reference before it is added (the inference service does the measuring)."""
 
-    def __init__(self, database, inference, ask: Ask, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        database,
+        inference,
+        ask: Ask,
+        parent: QObject | None = None,
+        *,
+        confirm: Confirm | None = None,
+        limit_share: Callable[[], float] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.database = database
         self.inference = inference
         self.ask = ask
+        self.confirm = confirm  # without it the database layer refuses a move above the share, in words
+        self.limit_share = limit_share
         self._tasks = DatabaseTaskRunner(self)
         self._tokens = itertools.count(1)
         self._waiting: dict[int, Proceed] = {}
@@ -96,16 +123,35 @@ class ReferenceGuard(QObject):
 
     @Slot(int, object)
     def _on_ready(self, token: int, preview: ReferencePreview) -> None:
-        self._decide(token, preview.summary())
+        move = ThresholdMove(
+            preview.threshold_before,
+            preview.threshold_after,
+            preview.failures,
+            preview.would_pass,
+            dict(preview.would_pass_by_location),
+            tuple(preview.would_pass_labels),
+        )
+        self._decide(token, preview.summary(), move)
 
     @Slot(int, str)
     def _on_failed(self, token: int, message: str) -> None:
         self._decide(token, f"What this reference would do could not be measured: {message}. Add it anyway?")
 
-    def _decide(self, token: int, text: str) -> None:
+    def _decide(self, token: int, text: str, move: ThresholdMove | None = None) -> None:
         proceed = self._waiting.pop(token, None)
         if proceed is None:
             return
         choice = self.ask(text)
-        if choice is not ReferenceChoice.CANCEL:
-            proceed(choice is ReferenceChoice.ADD)
+        if choice is ReferenceChoice.CANCEL:
+            return
+        add = choice is ReferenceChoice.ADD
+        if not add or move is None:
+            proceed(add, None)
+            return
+        limit = self.limit_share() if self.limit_share is not None else None
+        confirmation = None
+        if limit is not None and self.confirm is not None and needs_second_confirmation(move, limit):
+            confirmation = self.confirm(move, limit)
+            if confirmation is None:
+                return  # the second person did not confirm: nothing is saved
+        proceed(True, ReferenceApproval(move, confirmation))

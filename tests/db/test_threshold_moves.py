@@ -10,6 +10,7 @@ import pytest
 from argon2 import PasswordHasher
 
 import db.users as users_module
+from core.threshold_guard import ThresholdMove
 from db.auth_errors import AuthenticationError, PermissionDenied, ReasonRequiredError
 from db.errors import ValidationError
 from db.guarded import GuardedDatabase
@@ -156,3 +157,44 @@ def test_an_engineers_recalibration_is_guarded_like_an_override(line) -> None:
     # the station's own rebuild from references already approved is not a person's move
     g.save_calibration(eve, product.id, {"id": "c3", "threshold": 4.0}, automatic=True)
     assert g.database.products.get(product.id).calibration["id"] == "c3"
+
+
+def _reference_move(would_pass: int) -> ThresholdMove:
+    """What the reviewer's preview measured for a false alarm becoming a reference (core/reference_preview.py)."""
+    return ThresholdMove(0.5, 0.9, 16, would_pass, {"center": would_pass} if would_pass else {})
+
+
+def test_a_false_alarm_that_would_let_many_failures_pass_as_a_reference_needs_a_second_person(line) -> None:
+    g, _admin, eve, _bob, _anna, product, ids = line
+    references = g.database.references.list(product.id)
+    events = g.audit.count()
+    with pytest.raises(SecondConfirmationRequired) as err:
+        g.mark_false_alarm(eve, ids[0], reason="odd light", add_as_reference=True, reference_move=_reference_move(8))
+    assert "8 of the 16 recent recorded failures (50%) would now PASS" in str(err.value)
+    assert "confirm this reference" in str(err.value)
+    assert g.database.references.list(product.id) == references and g.audit.count() == events  # nothing saved
+    assert g.database.inspections.get(ids[0]).review_status == "none"
+
+
+def test_the_second_person_confirms_the_reference_and_the_move_is_audited(line) -> None:
+    g, _admin, eve, _bob, _anna, product, ids = line
+    before = len(g.database.references.list(product.id))
+    g.mark_false_alarm(
+        eve,
+        ids[0],
+        reason="odd light",
+        add_as_reference=True,
+        reference_move=_reference_move(8),
+        confirmation=SecondConfirmation("bob", "bob-password", "the light changed on line 2"),
+    )
+    assert len(g.database.references.list(product.id)) == before + 1
+    event = g.audit.list(action="relabel", limit=1)[0]
+    assert event.after["confirmed_by"] == "bob" and event.after["reference_move"]["would_pass"] == 8
+    assert g.audit.verify() is None
+
+
+def test_a_false_alarm_reference_that_moves_little_needs_nobody_else_but_is_audited(line) -> None:
+    g, _admin, eve, _bob, _anna, _product, ids = line
+    g.mark_false_alarm(eve, ids[0], reason="odd light", add_as_reference=True, reference_move=_reference_move(1))
+    event = g.audit.list(action="relabel", limit=1)[0]
+    assert event.after["reference_move"]["would_pass"] == 1 and "confirmed_by" not in event.after

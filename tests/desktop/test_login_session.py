@@ -128,3 +128,41 @@ def test_history_reviews_go_through_the_guarded_layer_as_the_logged_in_user(qtbo
     event = g.audit.list(action="review", limit=1)[0]
     assert event.actor == "eve" and event.target == f"inspection:{rec.id}"
     assert database.inspections.get(rec.id).reviewed_by == "eve"
+
+
+def test_a_false_alarm_reference_that_moves_too_much_is_refused_without_a_second_person(qtbot, database) -> None:
+    """The window's guard measured the move; the database layer enforces the second person, whatever the window did."""
+    from core.threshold_guard import ThresholdMove
+    from db.threshold_moves import SecondConfirmation
+    from desktop.dialogs.reference_guard import ReferenceApproval
+    from desktop.views.history.history_view import HistoryView
+
+    g = GuardedDatabase(database)
+    admin = g.users.add(None, "root", "admin", "admin-pass1")
+    eve = g.users.add(admin, "eve", "engineer", "engineer-pass1")
+    g.users.add(admin, "bob", "engineer", "bob-pass1")
+    product = database.products.create("widget")
+    frame = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    rec = database.inspections.record(
+        product_id=product.id,
+        result={"verdict": "FAIL", "probability": 0.9, "score": 0.8, "threshold": 0.5},
+        image=frame,
+    )
+    view = HistoryView(database, database.store)
+    qtbot.addWidget(view)
+    view.show()
+    qtbot.waitUntil(lambda: not view.model.is_loading and not view.is_busy(), timeout=5000)
+    view.use_guarded(g)
+    view.set_session_user(eve)
+    move = ThresholdMove(0.5, 0.9, 16, 8, {"center": 8})
+    approvals = [ReferenceApproval(move), ReferenceApproval(move, SecondConfirmation("bob", "bob-pass1", "new light"))]
+    view.reference_guard = lambda inspection_id, proceed: proceed(True, approvals.pop(0))
+    view.mark_false_alarm(rec.id, "odd light", add_reference=True)
+    qtbot.waitUntil(lambda: view.banner.level is Severity.ERROR, timeout=5000)
+    assert "second person" in view.banner.text() or "other than you" in view.banner.text()
+    assert database.references.list(product.id) == [] and database.inspections.get(rec.id).review_status == "none"
+    view.mark_false_alarm(rec.id, "odd light", add_reference=True)
+    qtbot.waitUntil(lambda: view.banner.level is Severity.SUCCESS, timeout=5000)
+    assert len(database.references.list(product.id)) == 1
+    event = g.audit.list(action="relabel", limit=1)[0]
+    assert event.actor == "eve" and event.after["confirmed_by"] == "bob"

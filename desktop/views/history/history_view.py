@@ -112,7 +112,7 @@ class HistoryView(QWidget):
 
         self._tasks = DatabaseTaskRunner(self)
         # Set by the application: measures a false alarm before it becomes a reference (desktop/dialogs/reference_guard.py).
-        self.reference_guard: Callable[[int, Callable[[bool], None]], None] | None = None
+        self.reference_guard: Callable[[int, Callable[..., None]], None] | None = None
         self._export_tasks = DatabaseTaskRunner(self)
         self._loader = HistoryPageLoader(repository.history.query, self)
         self.thumbnails = ThumbnailCache(lambda key: Path(str(key)), size=THUMB_SIZE, parent=self)
@@ -218,9 +218,17 @@ class HistoryView(QWidget):
         self._session_user = user
         self._operator = user.name if user is not None else ""
 
-    def _guarded_review(self, inspection_id: int, label: str, note: str, add_reference: bool) -> InspectionRecord:
+    def _guarded_review(
+        self, inspection_id: int, label: str, note: str, add_reference: bool, approval: Any = None
+    ) -> InspectionRecord:
         self._guarded.review(
-            self._session_user, inspection_id, label, reason=note or None, add_as_reference=add_reference
+            self._session_user,
+            inspection_id,
+            label,
+            reason=note or None,
+            add_as_reference=add_reference,
+            reference_move=approval.move if approval is not None else None,
+            confirmation=approval.confirmation if approval is not None else None,
         )
         return self._repo.inspections.get(inspection_id)
 
@@ -422,15 +430,18 @@ class HistoryView(QWidget):
             self.banner.show_message(
                 f"Measuring what inspection #{inspection_id} would do as a normal reference…", Severity.INFO
             )
-            self.reference_guard(inspection_id, lambda add: self._mark_false_alarm_now(inspection_id, note, add))
+            self.reference_guard(
+                inspection_id,
+                lambda add, approval=None: self._mark_false_alarm_now(inspection_id, note, add, approval),
+            )
             return
         self._mark_false_alarm_now(inspection_id, note, add_reference)
 
-    def _mark_false_alarm_now(self, inspection_id: int, note: str, add_reference: bool) -> None:
+    def _mark_false_alarm_now(self, inspection_id: int, note: str, add_reference: bool, approval: Any = None) -> None:
         guarded = self._guarded is not None
         self._save_review(
             inspection_id,
-            (lambda: self._guarded_review(inspection_id, "false_alarm", note, add_reference))
+            (lambda: self._guarded_review(inspection_id, "false_alarm", note, add_reference, approval))
             if guarded
             else lambda: self._repo.inspections.mark_false_alarm(
                 inspection_id, by=self._operator, note=note or None, add_as_reference=add_reference
