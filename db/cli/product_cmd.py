@@ -1,7 +1,13 @@
-"""`python main.py product create|list`: products (recipes), headless.
+"""`python main.py product create|list|override`: products (recipes), headless.
 
     product create NAME --ref A.png [--ref B.png ...] --user ENGINEER --password-stdin [--data-dir D]
     product list [--data-dir D]
+    product override NAME --threshold T|--clear --reason WHY --user ENGINEER [--second NAME --second-reason WHY]
+        --password-stdin [--data-dir D]
+
+``override`` sets (or clears) an operator threshold. Before it is saved the product's recent recorded failures are
+compared with it; above the admin's share the command prints what the move does and refuses unless a second
+engineer or admin confirms (``--second NAME``: their password is the second stdin line).
 
 ``create`` checks every reference file, builds and calibrates the product with the core Inspector exactly as the
 station does, then stores the product, its references and its calibration in one transaction with their audit
@@ -19,7 +25,19 @@ from ..errors import DuplicateError
 from ..guarded import GuardedDatabase
 from ..products import clean_name
 from ..roles import MANAGE_PRODUCTS, MANAGE_REFERENCES
-from .common import Passwords, UsageError, acting, add_actor, add_data_dir, data_folder, make_parser, opened, run
+from ..threshold_moves import SecondConfirmation, SecondConfirmationRequired
+from .common import (
+    EXIT_REFUSED,
+    Passwords,
+    UsageError,
+    acting,
+    add_actor,
+    add_data_dir,
+    data_folder,
+    make_parser,
+    opened,
+    run,
+)
 
 MODELS_FOLDER = "models"
 CACHE_FOLDER = "cache"
@@ -42,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_dir(create)
     ls = sub.add_parser("list", help="list the products")
     add_data_dir(ls)
+    ov = sub.add_parser("override", help="set or clear a product's threshold override (guarded and audited)")
+    ov.add_argument("name")
+    which = ov.add_mutually_exclusive_group(required=True)
+    which.add_argument("--threshold", type=float, default=None, help="the new decision threshold")
+    which.add_argument("--clear", action="store_true", help="go back to the automatic threshold")
+    ov.add_argument("--reason", default=None, help="why (required)")
+    ov.add_argument("--second", default=None, metavar="NAME", help="a second engineer or admin who confirms")
+    ov.add_argument("--second-reason", default=None, help="the second person's reason")
+    add_actor(ov, password_help="read the passwords from stdin: yours, then the second person's")
+    add_data_dir(ov)
     return p
 
 
@@ -64,6 +92,8 @@ def _run(args: argparse.Namespace) -> int:
             return 0
         if args.command == "create":
             return _create(guarded, args)
+        if args.command == "override":
+            return _override(guarded, args)
     raise UsageError(f"unknown command {args.command!r}")  # pragma: no cover
 
 
@@ -108,4 +138,29 @@ def _create(guarded: GuardedDatabase, args: argparse.Namespace) -> int:
         if threshold is not None
         else f"created product {info.name} (#{info.id})"
     )
+    return 0
+
+
+def _override(guarded: GuardedDatabase, args: argparse.Namespace) -> int:
+    product = guarded.database.products.get(clean_name(args.name))
+    threshold = None if args.clear else float(args.threshold)
+    passwords = Passwords(bool(args.password_stdin))
+    with acting(guarded, args, passwords) as actor:
+        confirmation = None
+        if args.second:
+            second_password = passwords.next(f"password of {args.second}")
+            confirmation = SecondConfirmation(args.second, second_password, args.second_reason or "")
+        try:
+            info = guarded.set_threshold_override(
+                actor, product.id, threshold, reason=args.reason, confirmation=confirmation
+            )
+        except SecondConfirmationRequired as exc:
+            print(f"refused: {exc} Run again with --second NAME --second-reason WHY.", file=sys.stderr)
+            return EXIT_REFUSED
+    if info.threshold_override is None:
+        print(f"product {info.name}: override cleared, threshold {info.threshold_in_use}")
+    else:
+        print(
+            f"product {info.name}: threshold overridden to {info.threshold_override:.4g} by {info.threshold_override_by}"
+        )
     return 0

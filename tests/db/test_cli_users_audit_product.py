@@ -319,3 +319,50 @@ def test_main_py_as_a_subprocess_reads_the_password_from_stdin(tmp_path: Path) -
     done = main_py("audit", "verify")
     assert done.returncode == 0 and "intact: 1 events" in done.stdout
     assert "admin-password" not in done.stdout + done.stderr
+
+
+def test_product_override_is_guarded_measured_and_audited(cli, data_dir: Path) -> None:
+    """`product override`: a move that lets many recent failures pass needs a second engineer or admin."""
+    from core.result import FAIL, InspectionResult
+
+    g = GuardedDatabase(Database.open(data_dir))
+    admin = g.users.add(None, "root", "admin", "admin-password")
+    eve = g.users.add(admin, "eve", "engineer", "engineer-password")
+    g.users.add(admin, "bob", "engineer", "bob-password")
+    frame = np.zeros((32, 32, 3), np.uint8)
+    product = g.create_product(eve, "widget", references=[frame], calibration={"id": "c1", "threshold": 0.5})
+    for i in range(10):
+        result = InspectionResult(FAIL, 0.9, 0.6 + 0.1 * i, 0.5, np.zeros((4, 4), np.float32), [], {}, "e", "c1")
+        g.database.inspections.record(product_id=product.id, result=result, image=frame + i)
+    g.database.close()
+    base = ["product", "override", "widget", "--reason", "new lighting", "--user", "eve", "--password-stdin"]
+    rc, _out, err = cli(*base, "--threshold", "1000", stdin="engineer-password\n")
+    assert rc == 3 and "10 of the 10 recent recorded failures (100%) would now PASS" in err and "--second" in err
+    rc, _out, err = cli(
+        *base,
+        "--threshold",
+        "1000",
+        "--second",
+        "bob",
+        "--second-reason",
+        "",
+        stdin="engineer-password\nbob-password\n",
+    )
+    assert rc != 0 and "reason" in err.lower(), err
+    rc, out, err = cli(
+        *base,
+        "--threshold",
+        "1000",
+        "--second",
+        "bob",
+        "--second-reason",
+        "checked by hand",
+        stdin="engineer-password\nbob-password\n",
+    )
+    assert rc == 0 and "threshold overridden to 1000 by eve" in out, err
+    rc, out, _err = cli(*base, "--clear", stdin="engineer-password\n")
+    assert rc == 0 and "override cleared" in out
+    database = Database.open(data_dir)
+    events = GuardedDatabase(database).audit.list(action="threshold_override")
+    assert any((e.after or {}).get("confirmed_by") == "bob" for e in events)
+    database.close()
