@@ -102,7 +102,10 @@ class StationController:
         self.recorder.stop(max(1.0, deadline - time.monotonic()))
         if self.frame_files is not None:
             self.frame_files.close()
-        for timer in timers:  # cancelled above; their threads end at once, and nothing is left running after stop
+        # a retry armed while the threads stopped (a trigger refused because the station is stopping) is cancelled too
+        timers += [t for t in (self._ack_timer, self._auto_timer) if t is not None and t not in timers]
+        self._cancel_timers()
+        for timer in timers:  # cancelled; their threads end at once, and nothing is left running after stop
             if timer is not threading.current_thread():
                 timer.join(1.0)
 
@@ -274,7 +277,7 @@ class StationController:
     def _auto_next(self) -> None:
         if not self.status.auto or self._stopped:
             return
-        if self.trigger(None, self_ack=True) is not None:
+        if self.trigger(None, self_ack=True) is not None and not self._stopped:
             timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
             timer.daemon = True
             self._auto_timer = timer
@@ -315,7 +318,7 @@ class StationController:
         self.status.part_failed(job.seq, fault)
         self._notify_idle()
         self._part_done()
-        if self.status.auto:
+        if self.status.auto and not self._stopped:
             timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
             timer.daemon = True
             self._auto_timer = timer
