@@ -126,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
     from core.inspector import Inspector
+    from db.guarded import GuardedDatabase
     from desktop.controllers.chat_link import ChatLink
     from desktop.controllers.guarded_writes import guarded_repositories
     from desktop.controllers.screenshot_run import ScreenshotRun
@@ -133,6 +134,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.dialogs.reference_guard import ReferenceGuard, ask_with_dialog
     from desktop.dialogs.threshold_confirm_dialog import ask_second_confirmation
     from desktop.main_window import MainWindow
+    from desktop.views.audit.audit_view import AuditView
     from desktop.views.history.history_view import HistoryView
     from desktop.views.stats.statistics_view import StatisticsView
     from desktop.workers.chat_worker import ChatService
@@ -162,8 +164,14 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         login.user_changed.connect(history.set_session_user)
         station.use_guarded_writes(*guarded_repositories(login.guarded, lambda: login.user))
     stats = StatisticsView(database)
+    audit_view = AuditView(login.guarded.audit if login is not None else GuardedDatabase(database).audit)
+    if login is not None:  # the audit export is the logged-in user's, checked and audited
+        audit_view.use_guarded(login.guarded)
+        audit_view.set_session_user(login.user)
+        login.user_changed.connect(audit_view.set_session_user)
     window.add_view("History", history)
     window.add_view("Statistics", stats)
+    window.add_view("Audit", audit_view)
     station.inspection_recorded.connect(history.on_inspection_recorded)
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)

@@ -1,0 +1,1 @@
+"""The audit trail in the window: filtered list, chain check and exports."""
