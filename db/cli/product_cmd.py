@@ -4,6 +4,7 @@
     product list [--data-dir D]
     product override NAME --threshold T|--clear --reason WHY --user ENGINEER [--second NAME --second-reason WHY]
         --password-stdin [--data-dir D]
+    product override NAME --threshold T --dry-run [--data-dir D]     (what it would do; nothing is saved)
 
 ``override`` sets (or clears) an operator threshold. Before it is saved the product's recent recorded failures are
 compared with it; above the admin's share the command prints what the move does and refuses unless a second
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     ov.add_argument("--reason", default=None, help="why (required)")
     ov.add_argument("--second", default=None, metavar="NAME", help="a second engineer or admin who confirms")
     ov.add_argument("--second-reason", default=None, help="the second person's reason")
+    ov.add_argument(
+        "--dry-run", action="store_true", help="only say what the new threshold would do to the recent failures"
+    )
     add_actor(ov, password_help="read the passwords from stdin: yours, then the second person's")
     add_data_dir(ov)
     return p
@@ -144,6 +148,12 @@ def _create(guarded: GuardedDatabase, args: argparse.Namespace) -> int:
 def _override(guarded: GuardedDatabase, args: argparse.Namespace) -> int:
     product = guarded.database.products.get(clean_name(args.name))
     threshold = None if args.clear else float(args.threshold)
+    if args.dry_run:
+        if threshold is None:
+            print(f"product {product.name}: clearing the override goes back to the automatic threshold")
+        else:
+            print(f"product {product.name}: {guarded.preview_threshold_move(product.id, threshold).summary()}")
+        return 0
     passwords = Passwords(bool(args.password_stdin))
     with acting(guarded, args, passwords) as actor:
         confirmation = None

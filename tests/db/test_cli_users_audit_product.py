@@ -335,6 +335,8 @@ def test_product_override_is_guarded_measured_and_audited(cli, data_dir: Path) -
         result = InspectionResult(FAIL, 0.9, 0.6 + 0.1 * i, 0.5, np.zeros((4, 4), np.float32), [], {}, "e", "c1")
         g.database.inspections.record(product_id=product.id, result=result, image=frame + i)
     g.database.close()
+    rc, out, _err = cli("product", "override", "widget", "--threshold", "1000", "--dry-run")
+    assert rc == 0 and "10 of the 10 recent recorded failures (100%) would now PASS" in out
     base = ["product", "override", "widget", "--reason", "new lighting", "--user", "eve", "--password-stdin"]
     rc, _out, err = cli(*base, "--threshold", "1000", stdin="engineer-password\n")
     assert rc == 3 and "10 of the 10 recent recorded failures (100%) would now PASS" in err and "--second" in err
