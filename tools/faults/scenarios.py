@@ -33,7 +33,7 @@ RESERVE_KB = DEFAULT_RESERVE_BYTES // 1024
 RESULTS: dict[str, dict] = {}
 
 
-def _texts(station: StationProcess, kinds=("banner", "record_failed", "queue_full", "camera", "shutdown")) -> list[str]:
+def _texts(station: StationProcess, kinds=("banner", "record_failed", "camera", "shutdown")) -> list[str]:
     """What the operator was shown (banner, database status), deduplicated, in order."""
     seen, out = set(), []
     for k, e in station.run_events():
