@@ -27,6 +27,8 @@ from core.evaluation import references_for, test_samples
 from core.imageio import load_image
 from core.inspector import DEFAULT_SETTINGS, Inspector
 from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool
+from core.memory import patch_features
+from core.preprocess import working_image
 from core.settings import DecoderSettings
 
 
@@ -39,7 +41,7 @@ def full_pool(
     pool = LinePool(scoring=scoring)
     parts = []
     for f in frames[:8]:
-        parts.append(inspector._score(f, product.bank.features, product.settings)[3])
+        parts.append(patch_features(inspector.encoder, working_image(f, product.settings)))  # the part's grid
     for i in range(POOL_SIZE):
         pool.observe(f"part{i}", parts[i % len(parts)], 0.0, 1e9, failed=False)  # admitted: scores below all
         pool.recent_scores.clear()  # (warm-up scores of 0 would say nothing; filled below)
