@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from core.product import ProductModel
 from core.protocols import InspectorProtocol
 from core.result import PASS
 from core.settings import DecoderSettings
+from core.threshold_guard import NO_REGION, ThresholdMove
 
 Progress = Callable[[float, str], None]
 
@@ -44,31 +45,50 @@ class PreviewRequest:
 
 @dataclass(frozen=True)
 class ReferencePreview:
-    threshold_before: float
-    threshold_after: float
-    failures: int  # recent failures scored again
-    would_pass: int  # of them, how many the product with the new reference passes
-    would_pass_by_location: dict[str, int] = field(default_factory=dict)
-    would_pass_labels: tuple[str, ...] = ()
+    """What the new reference does: the threshold move measured on the recent failures (the same
+    :class:`core.threshold_guard.ThresholdMove` an override is judged by), and the product built with it."""
+
+    move: ThresholdMove
     product: ProductModel | None = None  # the product built with the new reference (reused when it is accepted)
 
     @property
+    def threshold_before(self) -> float:
+        return self.move.threshold_before
+
+    @property
+    def threshold_after(self) -> float:
+        return self.move.threshold_after
+
+    @property
+    def failures(self) -> int:
+        return self.move.failures
+
+    @property
+    def would_pass(self) -> int:
+        return self.move.would_pass
+
+    @property
+    def would_pass_by_location(self) -> dict[str, int]:
+        return self.move.would_pass_by_location
+
+    @property
     def share(self) -> float:
-        return self.would_pass / self.failures if self.failures else 0.0
+        return self.move.share
 
     def summary(self) -> str:
         """One paragraph for the person deciding."""
+        m = self.move
         head = (
-            f"With this image as a normal reference the threshold moves from {self.threshold_before:.3f} to"
-            f" {self.threshold_after:.3f}."
+            f"With this image as a normal reference the threshold moves from {m.threshold_before:.3f} to"
+            f" {m.threshold_after:.3f}."
         )
-        if not self.failures:
+        if not m.failures:
             return head + " The product has no recent failures to check it against."
-        if not self.would_pass:
-            return head + f" All {self.failures} recent failures would still fail."
-        where = ", ".join(f"{k}: {v}" for k, v in sorted(self.would_pass_by_location.items(), key=lambda kv: -kv[1]))
+        if not m.would_pass:
+            return head + f" All {m.failures} recent failures would still fail."
+        where = ", ".join(f"{k}: {v}" for k, v in sorted(m.would_pass_by_location.items(), key=lambda kv: -kv[1]))
         return (
-            head + f" {self.would_pass} of the {self.failures} recent failures ({100 * self.share:.0f}%) would"
+            head + f" {m.would_pass} of the {m.failures} recent failures ({100 * m.share:.0f}%) would"
             f" now PASS ({where})."
         )
 
@@ -106,13 +126,13 @@ def preview_reference(
         report(0.7 + 0.3 * (i + 1) / max(1, len(recent_failures)), f"recent failure {i + 1}/{len(recent_failures)}")
     where: Counter[str] = Counter()
     for f in passed:
-        where.update(set(f.locations) or {"no region recorded"})
-    return ReferencePreview(
+        where.update(set(f.locations) or {NO_REGION})
+    move = ThresholdMove(
         threshold_before=current.calibration.effective_threshold,
         threshold_after=product.calibration.effective_threshold,
         failures=len(recent_failures),
         would_pass=len(passed),
         would_pass_by_location=dict(where),
         would_pass_labels=tuple(f.label for f in passed),
-        product=product,
     )
+    return ReferencePreview(move, product)

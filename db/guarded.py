@@ -455,35 +455,29 @@ class GuardedDatabase:
     def _guard_move(
         self, actor: UserInfo, product_id: int, threshold: float, confirmation: SecondConfirmation | None
     ) -> dict[str, Any]:
-        """Measure the move; above the admin's share demand (and check) the second person. What goes in the event."""
+        """Measure the override's move; above the admin's share demand (and check) the second person."""
         move = self.preview_threshold_move(product_id, threshold)
-        limit = guard_share(self.get_station_setting(THRESHOLD_GUARD_SETTING))
-        guard: dict[str, Any] = {"move": move.as_dict(), "guard_share": limit}
-        if needs_second_confirmation(move, limit):
-            if confirmation is None:
-                raise SecondConfirmationRequired(
-                    f"{move.summary()} That is more than the {100 * limit:.0f}% the admin allows without a second "
-                    "person: an engineer or admin other than you must confirm it with their password and a reason.",
-                    move=move,
-                    limit_share=limit,
-                )
-            second, second_reason = self._second_confirmation(actor, confirmation)
-            guard.update(confirmed_by=second.name, confirmation_reason=second_reason)
-        return guard
+        return self._guard(actor, move, confirmation, key="move", what="it")
 
     def _guard_reference_move(
         self, actor: UserInfo, move: ThresholdMove, confirmation: SecondConfirmation | None
     ) -> dict[str, Any]:
         """A false alarm becoming a reference moves the threshold like an override: the same share, the same second
-        person. What goes in the review's audit event."""
+        person (the move is the reviewer's preview, measured by the station's model)."""
+        return self._guard(actor, move, confirmation, key="reference_move", what="this reference")
+
+    def _guard(
+        self, actor: UserInfo, move: ThresholdMove, confirmation: SecondConfirmation | None, *, key: str, what: str
+    ) -> dict[str, Any]:
+        """Above the admin's share the second person is required and checked. What goes in the audit event."""
         limit = guard_share(self.get_station_setting(THRESHOLD_GUARD_SETTING))
-        guard: dict[str, Any] = {"reference_move": move.as_dict(), "guard_share": limit}
+        guard: dict[str, Any] = {key: move.as_dict(), "guard_share": limit}
         if needs_second_confirmation(move, limit):
             if confirmation is None:
                 raise SecondConfirmationRequired(
                     f"{move.summary()} That is more than the {100 * limit:.0f}% the admin allows without a second "
-                    "person: an engineer or admin other than you must confirm this reference with their password "
-                    "and a reason.",
+                    f"person: an engineer or admin other than you must confirm {what} with their password and a "
+                    "reason.",
                     move=move,
                     limit_share=limit,
                 )

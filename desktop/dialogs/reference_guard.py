@@ -123,15 +123,7 @@ class ReferenceGuard(QObject):
 
     @Slot(int, object)
     def _on_ready(self, token: int, preview: ReferencePreview) -> None:
-        move = ThresholdMove(
-            preview.threshold_before,
-            preview.threshold_after,
-            preview.failures,
-            preview.would_pass,
-            dict(preview.would_pass_by_location),
-            tuple(preview.would_pass_labels),
-        )
-        self._decide(token, preview.summary(), move)
+        self._decide(token, preview.summary(), preview.move)
 
     @Slot(int, str)
     def _on_failed(self, token: int, message: str) -> None:
