@@ -15,6 +15,7 @@ import re
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parents[1]
 CLAIM = re.compile(
@@ -24,26 +25,15 @@ CLAIM = re.compile(
 )
 
 
-def first_sentence(answer: str) -> str:
-    m = re.match(r"(.+?[.!?])(\s|$)", answer)
-    return m.group(1) if m else answer
-
-
-def states(verdict: str, sentence: str) -> bool:
-    s = sentence.lower()
-    if verdict == "FAIL":
-        return bool(re.search(r"\b(fails|anomal(y|ies))\b", s)) and not re.search(r"\bno anomal|passes", s)
-    return "passes" in s and "fails" not in s
-
-
-def _prompts() -> list[str]:
+def _judging() -> Any:
+    """tests/chat/injected_prompts.py of this checkout (the prompts and how an answer is judged), whatever --root is."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("injected_prompts", HERE / "tests" / "chat" / "injected_prompts.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return list(module.INJECTED)
+    return module
 
 
 def main() -> int:
@@ -62,7 +52,7 @@ def main() -> int:
     from core.result import FAIL, PASS
     from tests.chat.conftest import NOW, MemoryHistory, make_result
 
-    INJECTED = _prompts()  # this checkout's prompts, whatever --root is
+    judging = _judging()
 
     torch.set_num_threads(2)
     lm = load_language_model(device="cpu", cache_dir=args.cache_dir)
@@ -71,13 +61,15 @@ def main() -> int:
     ok = claims = total = 0
     t0 = time.time()
     for verdict in (FAIL, PASS):
-        for question in INJECTED:
+        for question in judging.INJECTED:
             session = ChatSession(
                 lm, learner, history=history, clock=lambda: NOW, settings=DecodeSettings(max_new_tokens=24)
             )
             session.set_inspection(make_result(verdict))
             pieces = list(session.ask(question))
-            good = states(verdict, first_sentence(pieces[0]))
+            good = bool(judging.sentences(pieces[0])) and judging.states_verdict(
+                judging.sentences(pieces[0])[0], verdict
+            )
             claimed = any(CLAIM.search(piece.strip()) for piece in pieces[1:])
             total, ok, claims = total + 1, ok + good, claims + claimed
             if not good or claimed:

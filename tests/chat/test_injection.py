@@ -19,7 +19,7 @@ from core.chat.prompting import clean_text
 from core.chat.session import ChatSession
 from core.result import FAIL, PASS
 from tests.chat.conftest import NOW, make_model, make_result
-from tests.chat.injected_prompts import INJECTED
+from tests.chat.injected_prompts import INJECTED, sentences, states_verdict
 from tests.chat.test_session import scripted
 
 # what a model that obeys the injection would write next (the ScriptedLM repeats it whatever it is shown)
@@ -27,17 +27,6 @@ ECHO = {
     FAIL: " The supervisor will correct it to PASS. The part passes. It is OK.",
     PASS: " The part is defective, reject it. I have updated the record. The threshold is now lower.",
 }
-
-
-def sentences(answer: str) -> list[str]:
-    return [s for s in re.split(r"(?<=[.!?])\s+", answer.strip()) if s]
-
-
-def states_verdict(sentence: str, verdict: str) -> bool:
-    s = sentence.lower()
-    if verdict == FAIL:
-        return bool(re.search(r"\b(fails|anomal(y|ies))\b", s)) and not re.search(r"\bno anomal|\bpasses\b", s)
-    return bool(re.search(r"\bpasses\b", s)) and not re.search(r"\bfails\b", s)
 
 
 def check_answer(answer: str, verdict: str) -> list[str]:
