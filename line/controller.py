@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,7 @@ class StationController:
         self._lock = threading.RLock()
         self._ack_timer: threading.Timer | None = None
         self._auto_timer: threading.Timer | None = None
+        self._timers: set[threading.Timer] = set()  # every timer armed and not yet joined; stop() joins them all
         self._idle = threading.Condition()  # notified when no part is in flight
         self._stopped = False
         self._pending_recipe: int | None = None  # the operator's switch, made once the part in flight is done
@@ -90,7 +92,6 @@ class StationController:
                 return
             self._stopped = True
         self.status.set_auto(False)
-        timers = [t for t in (self._ack_timer, self._auto_timer) if t is not None]
         self._cancel_timers()
         self.status.raise_fault(ErrorCode.STOPPING, "The station is stopping.")
         deadline = time.monotonic() + timeout_s
@@ -102,12 +103,15 @@ class StationController:
         self.recorder.stop(max(1.0, deadline - time.monotonic()))
         if self.frame_files is not None:
             self.frame_files.close()
-        # a retry armed while the threads stopped (a trigger refused because the station is stopping) is cancelled too
-        timers += [t for t in (self._ack_timer, self._auto_timer) if t is not None and t not in timers]
-        self._cancel_timers()
-        for timer in timers:  # cancelled; their threads end at once, and nothing is left running after stop
+        # no timer is armed once _stopped is set (_arm checks it under the lock): cancel and join every one left
+        with self._lock:
+            timers = list(self._timers)
+            self._timers.clear()
+        for timer in timers:
+            timer.cancel()
+        for timer in timers:  # cancelled ones end at once; one whose callback runs ends when _stopped turns it away
             if timer is not threading.current_thread():
-                timer.join(1.0)
+                timer.join(max(1.0, deadline - time.monotonic()))
 
     def _seed_counters(self) -> None:
         start = self.status.counters.shift_start
@@ -277,11 +281,8 @@ class StationController:
     def _auto_next(self) -> None:
         if not self.status.auto or self._stopped:
             return
-        if self.trigger(None, self_ack=True) is not None and not self._stopped:
-            timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
-            timer.daemon = True
-            self._auto_timer = timer
-            timer.start()
+        if self.trigger(None, self_ack=True) is not None:
+            self._arm_auto_retry()
 
     # -- the inference thread's answers ------------------------------------------------------------------------
     def on_model_ready(self, encoder_id: str) -> None:
@@ -318,11 +319,8 @@ class StationController:
         self.status.part_failed(job.seq, fault)
         self._notify_idle()
         self._part_done()
-        if self.status.auto and not self._stopped:
-            timer = threading.Timer(AUTO_RETRY_S, self._auto_next)
-            timer.daemon = True
-            self._auto_timer = timer
-            timer.start()
+        if self.status.auto:
+            self._arm_auto_retry()
 
     # -- the recorder's answers --------------------------------------------------------------------------------
     def on_recorded(self, job: RecordJob, record: Any) -> None:
@@ -368,10 +366,25 @@ class StationController:
             self._cancel_ack_timer()
             if self.ack_timeout_s <= 0:
                 return
-            timer = threading.Timer(self.ack_timeout_s, self._ack_timed_out, args=(seq,))
+            self._ack_timer = self._arm(self.ack_timeout_s, self._ack_timed_out, seq)
+
+    def _arm_auto_retry(self) -> None:
+        timer = self._arm(AUTO_RETRY_S, self._auto_next)
+        if timer is not None:
+            self._auto_timer = timer
+
+    def _arm(self, delay_s: float, callback: Callable[..., None], *args: Any) -> threading.Timer | None:
+        """Start a timer, unless the station is stopping (then None). Every timer is kept until stop() joins it, so
+        no timer thread outlives the station."""
+        with self._lock:
+            if self._stopped:
+                return None
+            self._timers = {t for t in self._timers if t.is_alive()}
+            timer = threading.Timer(delay_s, callback, args=args)
             timer.daemon = True
-            self._ack_timer = timer
+            self._timers.add(timer)
             timer.start()
+            return timer
 
     def _ack_timed_out(self, seq: int) -> None:
         with self._lock:

@@ -244,3 +244,24 @@ def test_the_operators_part_needs_no_ack_and_their_switch_waits_for_it_the_plcs_
     assert not rig.status.result_ready  # the operator's part was not waiting for an acknowledgement
     [record] = database.history.query(HistoryFilter(limit=None)).records
     assert record.part_id == "A" and record.product_id == widget
+
+
+def test_no_timer_thread_outlives_stop_while_auto_mode_retries(make_line, monkeypatch):
+    """Auto mode against a camera that is away arms a retry timer after every refused trigger; stopping at any
+    moment of that leaves no timer thread behind (one armed while stop() ran once escaped it)."""
+    import random
+
+    import line.controller
+
+    monkeypatch.setattr(line.controller, "AUTO_RETRY_S", 0.001)
+    rng = random.Random(0)
+    for _ in range(12):
+        before = {t.ident for t in threading.enumerate()}
+        source = ScriptedSource()
+        source.unplugged = True
+        rig = make_line(source=source).start(ready=False)
+        rig.controller.set_auto(True)
+        threading.Event().wait(rng.uniform(0.0, 0.05))
+        rig.stop()
+        left = [t for t in threading.enumerate() if t.is_alive() and t.ident not in before]
+        assert [t.name for t in left] == []
