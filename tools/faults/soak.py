@@ -1,8 +1,12 @@
-"""Soak: Auto mode on the demo camera for a fixed time, sampled every ``--every`` saved frames from /proc of the
+"""Soak: Auto mode on the demo camera for a fixed time or a number of saved frames (whichever comes first), sampled every ``--every`` saved frames from /proc of the
 station process and from its database: resident memory, threads, open file handles, database size (+ WAL) and
 the inference latency p50 / p99 (the rows' ``timings.total``) of the frames since the last sample.
 
     .venv/bin/python -m tools.faults soak --minutes 25 --every 100 --out out/soak
+    .venv/bin/python -m tools.faults soak --frames 20000 --minutes 600 --every 500 --out out/soak
+
+A stop file (``<out>/STOP``, e.g. ``touch out/soak/STOP``) ends the run early the same clean way: the window is
+closed as an operator would close it and the invariants are checked.
 """
 
 from __future__ import annotations
@@ -18,6 +22,43 @@ import numpy as np
 
 from tools.faults.common import StationProcess, fresh_data_dir, prepare_template
 from tools.faults.invariants import check
+from tools.faults.station_proc import parse_journal_line
+
+
+class JournalTail:
+    """Reads the journal incrementally (a 20 000-frame run has a journal too long to parse every second): the
+    number of inspections this station process reported as saved and its last reference-count record."""
+
+    def __init__(self, path: Path, pid: int) -> None:
+        self.path, self.pid = path, pid
+        self.offset = 0
+        self.mine = False
+        self.saved = 0
+        self.refs: dict | None = None
+        self._partial = b""
+
+    def poll(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                chunk = fh.read()
+        except FileNotFoundError:
+            return
+        self.offset += len(chunk)
+        data = self._partial + chunk
+        lines = data.split(b"\n")
+        self._partial = lines.pop()
+        for raw in lines:
+            parsed = parse_journal_line(raw.decode("utf-8", "replace"))
+            if parsed is None:
+                continue
+            _, kind, event = parsed
+            if kind == "process":
+                self.mine = event.get("pid") == self.pid
+            elif self.mine and kind == "saved":
+                self.saved += 1
+            elif self.mine and kind == "refs":
+                self.refs = event
 
 
 def proc_sample(pid: int) -> dict:
@@ -104,7 +145,8 @@ def summarize(samples: list[dict], warmup_frames: int) -> dict:
 
 def main(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="tools.faults soak")
-    ap.add_argument("--minutes", type=float, default=25.0)
+    ap.add_argument("--minutes", type=float, default=25.0, help="stop after this long")
+    ap.add_argument("--frames", type=int, default=0, help="stop after N saved frames (0: no limit), or --minutes")
     ap.add_argument("--every", type=int, default=100, help="sample every N saved frames")
     ap.add_argument("--warmup", type=int, default=500, help="frames before the memory baseline")
     ap.add_argument("--out", type=Path, default=Path("out/soak"))
@@ -122,15 +164,25 @@ def main(argv: list[str]) -> int:
     next_at = args.every
     saved_n = 0
     deadline = t0 + args.minutes * 60.0
+    stop_file = out / "STOP"
+    stop_file.unlink(missing_ok=True)
+    tail = JournalTail(journal, station.pid)
+    stopped_by = "minutes"
     with open(out / "samples.jsonl", "w") as fh:
         while time.monotonic() < deadline and station.proc.poll() is None:
             time.sleep(1.0)
-            saved_n = sum(1 for k, e in station.run_events() if k == "saved")
-            if saved_n >= next_at:
+            tail.poll()
+            saved_n = tail.saved
+            if args.frames and saved_n >= args.frames:
+                stopped_by = "frames"
+            elif stop_file.exists():
+                stopped_by = "stop file"
+            stopping = stopped_by in ("frames", "stop file")
+            if saved_n >= next_at or (stopping and saved_n > (samples[-1]["frames"] if samples else 0)):
                 s = {"frames": saved_n, "t_s": time.monotonic() - t0, **proc_sample(station.pid)}
-                refs = [e for k, e in station.run_events() if k == "refs"]
-                s["refcount_true"] = refs[-1]["true"] if refs else None
-                s["refcount_none"] = refs[-1].get("none") if refs else None
+                refs = tail.refs
+                s["refcount_true"] = refs["true"] if refs else None
+                s["refcount_none"] = refs.get("none") if refs else None
                 s["load_1min"] = os.getloadavg()[0]
                 d = db_sample(data, last_id)
                 last_id = d.pop("last_id")
@@ -140,12 +192,22 @@ def main(argv: list[str]) -> int:
                 fh.flush()
                 print(json.dumps(s), flush=True)
                 next_at = (saved_n // args.every + 1) * args.every
+            if stopping:
+                break
+        else:
+            if station.proc.poll() is not None:
+                stopped_by = "station exited"
+    t_stop = time.monotonic() - t0
     code = station.terminate(120)
     result = check(data, station.saved())
     summary = summarize(samples, args.warmup) if samples else {}
     summary.update(
         {
             "exit_code": code,
+            "stopped_by": stopped_by,
+            "stopped_at_s": t_stop,
+            "frames_asked": args.frames,
+            "minutes_asked": args.minutes,
             "problems": result.problems(),
             "rows": result.rows,
             "reported_saved": result.reported,

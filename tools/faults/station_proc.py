@@ -39,13 +39,20 @@ def read_journal(path) -> list[tuple[float, str, dict]]:
     except FileNotFoundError:
         return events
     for line in text.splitlines():
-        parts = line.split(" ", 2)
-        if len(parts) == 3:
-            try:
-                events.append((float(parts[0]), parts[1], json.loads(parts[2])))
-            except ValueError:
-                continue
+        parsed = parse_journal_line(line)
+        if parsed is not None:
+            events.append(parsed)
     return events
+
+
+def parse_journal_line(line: str) -> tuple[float, str, dict] | None:
+    parts = line.split(" ", 2)
+    if len(parts) != 3:
+        return None
+    try:
+        return float(parts[0]), parts[1], json.loads(parts[2])
+    except ValueError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:
