@@ -21,6 +21,7 @@ Wiring (in the main window)::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -34,6 +35,8 @@ from core.errors import InspectionError
 from core.result import InspectionResult
 
 log = logging.getLogger(__name__)
+
+LOAD_WAIT_LOG_S = 30.0  # a close waiting for the model's load says so in the log this often
 
 
 @dataclass(frozen=True)
@@ -180,8 +183,23 @@ class ChatService(QObject):
         self._stop.set()
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
+        """Stop the answer being written and end the thread. A model still loading cannot be interrupted (the
+        load is one call into transformers): past ``timeout_s`` the close keeps waiting for it, saying so in the log
+        every LOAD_WAIT_LOG_S, instead of leaving the thread running. A QThread destroyed while it runs aborts the whole process
+        ("QThread: Destroyed while thread 'chat' is still running"), which is what a close during the load did
+        when this gave up after ``timeout_s``. True once the thread has ended."""
         self._stop.set()
         if not self.thread.isRunning():
             return True
         self.thread.quit()
-        return self.thread.wait(int(timeout_s * 1000))
+        if self.thread.wait(int(timeout_s * 1000)):
+            return True
+        t0 = time.monotonic()
+        while True:
+            log.warning(
+                "the chat's language model is still loading %.1f s into the close; waiting for it to end before "
+                "the station exits (a load cannot be interrupted)",
+                timeout_s + time.monotonic() - t0,
+            )
+            if self.thread.wait(int(LOAD_WAIT_LOG_S * 1000)):
+                return True
