@@ -98,8 +98,10 @@ def plot(samples: list[dict], out: Path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from desktop.views.history.history_table_model import CACHE_ROWS
+
     frames = [s["frames"] for s in samples]
-    fig, axes = plt.subplots(2, 3, figsize=(13, 6.5))
+    fig, axes = plt.subplots(2, 4, figsize=(16, 6.5))
     series = [
         ("rss_mb", "resident memory (MB)"),
         ("threads", "threads"),
@@ -107,17 +109,30 @@ def plot(samples: list[dict], out: Path, title: str) -> None:
         ("db_mb", "database + WAL (MB)"),
         ("p50_ms", "latency p50 (ms)"),
         ("p99_ms", "latency p99 (ms)"),
+        ("load_1min", "load average, 1 min (whole machine, 2 cores)"),
     ]
     for ax, (key, label) in zip(axes.flat, series, strict=False):
-        ax.plot(frames, [s[key] for s in samples], marker=".")
+        ax.plot(frames, [s.get(key) for s in samples], marker=".", markersize=3)
         if key in ("threads", "fds"):
             ax.set_ylim(0, max(s[key] for s in samples) * 1.5)
+        if key == "rss_mb" and frames[-1] >= CACHE_ROWS:
+            ax.axvline(CACHE_ROWS, color="grey", linestyle="--", linewidth=1)
+            ax.text(CACHE_ROWS, ax.get_ylim()[0], f" History bound ({CACHE_ROWS} rows)", fontsize=8, va="bottom")
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("frames saved")
         ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(series) :]:
+        ax.axis("off")
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
+
+
+def _title(samples: list[dict]) -> str:
+    return (
+        f"Soak: Auto on the demo camera, {samples[-1]['frames']} frames in {samples[-1]['t_s'] / 60:.0f} min "
+        "(2-core x86-64 VM shared with other jobs, no GPU)"
+    )
 
 
 def summarize(samples: list[dict], warmup_frames: int) -> dict:
@@ -150,8 +165,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--every", type=int, default=100, help="sample every N saved frames")
     ap.add_argument("--warmup", type=int, default=500, help="frames before the memory baseline")
     ap.add_argument("--out", type=Path, default=Path("out/soak"))
+    ap.add_argument("--replot", action="store_true", help="only redraw <out>/soak.png from its samples.jsonl")
     args = ap.parse_args(argv)
     out = args.out.resolve()
+    if args.replot:
+        samples = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines() if line.strip()]
+        plot(samples, out / "soak.png", _title(samples))
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     template = prepare_template(out / "template")
     data = fresh_data_dir(template, out / "data")
@@ -217,10 +237,5 @@ def main(argv: list[str]) -> int:
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     if samples:
-        plot(
-            samples,
-            out / "soak.png",
-            f"Soak: Auto on the demo camera, {summary['frames']} frames in "
-            f"{summary['minutes']:.0f} min (2-core x86-64 VM, no GPU)",
-        )
+        plot(samples, out / "soak.png", _title(samples))
     return 0 if not result.problems() else 1
