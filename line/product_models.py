@@ -28,7 +28,7 @@ from line.outcome import (
     InspectRequest,
     ProductRequest,
     ReferenceSource,
-    heatmap_rgba,
+    heatmap_layers,
 )
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class ProductModels:
         name, product = entry
         pool = self.pools.get(request.product_id)
         result = self.inspector.inspect(request.frame.image, product, pool=pool)
-        heat = heatmap_rgba(result)
+        heat, levels = heatmap_layers(result)
         if pool is not None:
             pid = request.product_id
             self._unsaved_pool[pid] = self._unsaved_pool.get(pid, 0) + 1
@@ -141,7 +141,14 @@ class ProductModels:
                 self.save_pools()
         latency = (time.monotonic() - request.frame.timestamp) * 1000.0
         return InspectionOutcome(
-            request.frame, request.product_id, name, result, heat, latency, part_id=request.part_id
+            request.frame,
+            request.product_id,
+            name,
+            result,
+            heat,
+            latency,
+            part_id=request.part_id,
+            heatmap_levels=levels,
         )
 
     # -- the pools ------------------------------------------------------------------------------------------------

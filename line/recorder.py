@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from db.errors import DatabaseError
+from line.heatmap_png import store_heatmap
 from line.outcome import InspectionOutcome
 from line.ports import RecordJob, RecordListener
 from line.unsaved_spool import UnsavedSpool
@@ -47,7 +48,8 @@ def database_writer(
 ) -> Writer:
     """Record through ``database.inspections.record`` (or, with a technical user, ``guarded.record_inspection``,
     which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction.
-    With ``frame_files`` (line/frame_files.py) a frame already written while it was inspected is not written again."""
+    With ``frame_files`` (line/frame_files.py) a frame already written while it was inspected is not written again.
+    The heatmap goes in as a paletted PNG of the same pixels (line/heatmap_png.py), the cheap encoding."""
 
     def write(out: InspectionOutcome) -> Any:
         stored = frame_files.take(out.frame) if frame_files is not None else None
@@ -55,7 +57,7 @@ def database_writer(
             product_id=out.product_id,
             result=out.result,
             image=stored if stored is not None else out.frame.image,
-            heatmap=out.heatmap_rgba[..., :3],
+            heatmap=store_heatmap(database.store, out),
             time=inspected_at(out),
             station=station,
             source=out.frame.kind,

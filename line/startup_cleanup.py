@@ -21,6 +21,7 @@ from typing import Any
 
 from db.image_store import encode_png, sha256_bytes
 from db.orphan_files import OrphanSweep, quarantine_orphan_files
+from line.heatmap_png import heatmap_png
 from line.unsaved_spool import UnsavedSpool
 
 log = logging.getLogger(__name__)
@@ -30,14 +31,14 @@ STALE_TEMP_S = 10.0
 
 def unsaved_store_sha256s(spool: UnsavedSpool) -> set[str]:
     """SHA-256 of the image-store files the unsaved entries become once recorded (their frame and heatmap, as the
-    database writers store them: the frame as is, the heatmap's RGB channels)."""
+    database writers store them: the frame as is, the heatmap as line/heatmap_png.py encodes it)."""
     out: set[str] = set()
     for path in spool.entries():
         outcome = spool.load(path)
         if outcome is None:
             continue  # quarantined, with a log line
         out.add(sha256_bytes(encode_png(outcome.frame.image)))
-        out.add(sha256_bytes(encode_png(outcome.heatmap_rgba[..., :3])))
+        out.add(sha256_bytes(heatmap_png(outcome)))
     return out
 
 
