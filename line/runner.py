@@ -19,11 +19,12 @@ from db.engine import default_data_dir
 from line.capture.camera_link import CameraLink
 from line.capture.spec import source_from_spec
 from line.catalog import DatabaseCatalog
-from line.config import MqttSection, StationConfig
+from line.config import StationConfig
 from line.controller import StationController
 from line.frame_files import FrameFiles
 from line.inference import InferenceEngine
-from line.recorder import Recorder, database_writer
+from line.recorder import Recorder, Writer, database_writer
+from line.runner_endpoints import EndpointConfigError, StationEndpoints
 from line.shift import ShiftCounters, ShiftSchedule
 from line.startup_cleanup import prepare_data_folder
 from line.station_status import StationStatus
@@ -38,22 +39,6 @@ class RunnerError(Exception):
     """The runner could not start; the message says what to change."""
 
 
-def mqtt_credentials(section: MqttSection) -> dict[str, Any]:
-    """The publisher's login and TLS from ``[mqtt]`` (the password read from its file now)."""
-    from line.endpoint_security import MqttSecurity, read_secret
-    from line.mqtt.publisher import MqttTls
-
-    out: dict[str, Any] = {}
-    if section.username and section.password_file is not None:
-        try:
-            out.update(username=section.username, password=read_secret(section.password_file))
-        except (OSError, ValueError) as exc:
-            raise RunnerError(f"[mqtt] password_file: cannot be read ({exc})") from exc
-    if section.security is MqttSecurity.TLS:
-        out["tls"] = MqttTls(section.ca, section.cert, section.key)
-    return out
-
-
 def default_inspector_factory(encoder: str) -> Callable[[], Any]:
     def make() -> Any:
         from core.inspector import Inspector
@@ -61,6 +46,37 @@ def default_inspector_factory(encoder: str) -> Callable[[], Any]:
         return Inspector(encoder=encoder, device="auto")
 
     return make
+
+
+def open_station_database(config: StationConfig) -> Any:
+    """The station's database as ``[station]`` says (data_dir, database_url); the window opens it the same way."""
+    from db.repository import Database
+
+    data_dir = default_data_dir(config.station.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return Database.open(data_dir, url=config.station.database_url)
+
+
+def station_writer(
+    config: StationConfig,
+    database: Any,
+    frame_files: FrameFiles | None,
+    *,
+    operator: str = "",
+    guarded: Any = None,
+    actor: Any = None,
+) -> Writer:
+    """The recorder's writer for this station: its name on every row and, with ``[mqtt]``, each result's message in
+    the outbox in the row's own transaction (the runner and the window alike)."""
+    return database_writer(
+        database,
+        station=config.station.name,
+        operator=operator,
+        topic=config.mqtt.topic if config.mqtt else None,
+        guarded=guarded,
+        actor=actor,
+        frame_files=frame_files,
+    )
 
 
 class LineRunner:
@@ -71,9 +87,7 @@ class LineRunner:
         self.database: Any = None
         self.status: StationStatus | None = None
         self.controller: StationController | None = None
-        self.opcua: Any = None
-        self.modbus: Any = None
-        self.mqtt: Any = None
+        self.endpoints: StationEndpoints | None = None  # OPC UA, Modbus, MQTT (line/runner_endpoints.py)
         self.audit_problem: str | None = None  # the audit chain found broken at start, in words
         self._started = False
 
@@ -94,23 +108,14 @@ class LineRunner:
         )
 
     def _start(self) -> None:
-        from db.repository import Database
-
         cfg = self.config
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.database = Database.open(self.data_dir, url=cfg.station.database_url)
+        self.database = open_station_database(cfg)
         self.audit_problem = check_audit_at_start(self.database)  # logged; line_cmd prints it too (issue 14)
         guarded, actor = self._technical_user()
         self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
         frame_files = FrameFiles(self.database.store)
-        writer = database_writer(
-            self.database,
-            station=cfg.station.name,
-            operator=actor.name if actor else "line",
-            topic=cfg.mqtt.topic if cfg.mqtt else None,
-            guarded=guarded,
-            actor=actor,
-            frame_files=frame_files,
+        writer = station_writer(
+            cfg, self.database, frame_files, operator=actor.name if actor else "line", guarded=guarded, actor=actor
         )
         spool = UnsavedSpool(self.data_dir / UNSAVED_FOLDER)
         prepare_data_folder(self.database, spool)  # before the recorder starts: files without a row are moved away
@@ -128,38 +133,25 @@ class LineRunner:
             acquire_timeout_s=cfg.camera.acquire_timeout_s,
             frame_files=frame_files,
         )
-        if cfg.opcua is not None:
-            from db.guarded import GuardedDatabase
-            from line.plc.opcua_security import OpcUaSecuritySettings, station_user_check
-            from line.plc.opcua_server import OpcUaServer
-
-            self.opcua = OpcUaServer(
-                self.controller,
-                cfg.opcua.endpoint,
-                security=OpcUaSecuritySettings(cfg.opcua.security, cfg.opcua.certificate, cfg.opcua.private_key),
-                users=station_user_check(GuardedDatabase(self.database).users),
-            )
-            self.opcua.start()
-        if cfg.modbus is not None:
-            from line.plc.modbus_server import ModbusServer
-
-            self.modbus = ModbusServer(self.controller, cfg.modbus.host, cfg.modbus.port, allow=cfg.modbus.allow)
-            self.modbus.start()
+        self.endpoints = StationEndpoints(cfg, self.controller, self.database)
+        self.endpoints.start_plc(strict=True)  # a port already taken: PlcServerError before anything runs
         self.controller.start()
-        if cfg.mqtt is not None:
-            from line.mqtt.publisher import MqttPublisher
+        try:
+            self.endpoints.start_mqtt(strict=True)
+        except EndpointConfigError as exc:
+            raise RunnerError(str(exc)) from exc
 
-            self.mqtt = MqttPublisher(
-                self.database.outbox,
-                cfg.mqtt.host,
-                cfg.mqtt.port,
-                cfg.mqtt.topic,
-                status=self.status,
-                client_id=cfg.mqtt.client_id or f"inspection-station-{cfg.station.name}",
-                keepalive_s=cfg.mqtt.keepalive_s,
-                **mqtt_credentials(cfg.mqtt),
-            )
-            self.mqtt.start()
+    @property
+    def opcua(self) -> Any:
+        return self.endpoints.opcua if self.endpoints is not None else None
+
+    @property
+    def modbus(self) -> Any:
+        return self.endpoints.modbus if self.endpoints is not None else None
+
+    @property
+    def mqtt(self) -> Any:
+        return self.endpoints.mqtt if self.endpoints is not None else None
 
     def _technical_user(self) -> tuple[Any, Any]:
         """The configured technical user (role "line") the results are recorded as, checked now; (None, None)
@@ -191,17 +183,14 @@ class LineRunner:
 
     def stop(self, timeout_s: float = 15.0) -> None:
         """Stop in order (idempotent); every part is bounded by its own timeout."""
-        for name in ("opcua", "modbus"):
-            server = getattr(self, name)
-            if server is not None:
-                server.stop()
-                setattr(self, name, None)
+        if self.endpoints is not None:
+            self.endpoints.stop_plc()
         if self.controller is not None:
             self.controller.stop(timeout_s)
             self.controller = None
-        if self.mqtt is not None:
-            self.mqtt.stop()
-            self.mqtt = None
+        if self.endpoints is not None:
+            self.endpoints.stop_mqtt()
+            self.endpoints = None
         if self.database is not None:
             self.database.close()
             self.database = None

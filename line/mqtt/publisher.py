@@ -6,6 +6,8 @@ each message sent once the broker acknowledged it, and the station's retained st
   on the new connection before anything else, so the order holds; delivery is at least once.
 - ``<topic>/status`` (retained): "online" on connect, "offline" on a clean stop, and "offline" as the last will the
   broker publishes when the station vanishes. ``<topic>/state`` (retained): the state as JSON on every change.
+- ``on_connection`` hears every change of the connection (paho's network thread): connected, refused, lost, or
+  the broker not reachable, with a :class:`BrokerLink` and the reason in words (the window lists it as a problem).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,18 @@ log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
 BATCH = 100
+
+
+class BrokerLink(Enum):
+    """The publisher's connection to the broker, as ``on_connection`` hears it."""
+
+    CONNECTED = "connected"
+    REFUSED = "refused"  # the broker answered and refused (login, client id)
+    LOST = "lost"  # a connection that was up dropped
+    UNREACHABLE = "unreachable"  # no connection could be made (broker down, wrong host or port)
+
+
+ConnectionListener = Callable[[BrokerLink, str], None]
 
 
 @dataclass(frozen=True)
@@ -54,9 +70,13 @@ class MqttPublisher:
         username: str | None = None,
         password: str | None = None,
         tls: MqttTls | None = None,
+        on_connection: ConnectionListener | None = None,
     ) -> None:
         """``username`` / ``password``: the broker login; ``tls``: connect with TLS (the broker's CA, optionally a
-        client certificate). Both come from ``[mqtt]`` in the station config (line/endpoint_security.py)."""
+        client certificate). Both come from ``[mqtt]`` in the station config (line/endpoint_security.py).
+        ``on_connection``: told each change of the connection to the broker (see the module's docstring)."""
+        self.on_connection = on_connection
+        self.link: BrokerLink | None = None  # the last change heard; None before the first attempt ended
         self.outbox = outbox
         self.username, self._password, self.tls = username, password, tls
         self.host, self.port, self.topic = host, int(port), topic.rstrip("/")
@@ -93,6 +113,7 @@ class MqttPublisher:
         client.reconnect_delay_set(min_delay=1, max_delay=max(1, int(self.max_reconnect_delay_s)))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         self._client = client
         client.connect_async(self.host, self.port, keepalive=self.keepalive_s)
         client.loop_start()
@@ -141,21 +162,42 @@ class MqttPublisher:
         if getattr(reason_code, "is_failure", False):
             self.last_error = f"the broker refused the connection: {reason_code}"
             log.error("MQTT: %s", self.last_error)
+            self._tell(BrokerLink.REFUSED, self.last_error)
             return
         log.info("MQTT connected to %s:%d", self.host, self.port)
         client.publish(self.status_topic, ONLINE, qos=1, retain=True)
         self._publish_state(client)
         self.connected.set()
         self._wake.set()
+        self._tell(BrokerLink.CONNECTED, f"connected to {self.host}:{self.port}")
 
     def _on_disconnect(
         self, _client: Any, _userdata: Any, _flags: Any, reason_code: Any, _properties: Any = None
     ) -> None:
-        if self.connected.is_set():
+        was_up = self.connected.is_set()
+        self.connected.clear()
+        if was_up:
             log.warning(
                 "MQTT connection to %s:%d lost (%s); results wait in the outbox", self.host, self.port, reason_code
             )
-        self.connected.clear()
+            if not self._stop.is_set():
+                self._tell(BrokerLink.LOST, f"the connection to {self.host}:{self.port} was lost ({reason_code})")
+
+    def _on_connect_fail(self, _client: Any, _userdata: Any) -> None:
+        """No connection could be made (paho retries by itself with growing waits)."""
+        self.last_error = f"the broker at {self.host}:{self.port} cannot be reached"
+        if self.link is not BrokerLink.UNREACHABLE:
+            log.warning("MQTT: %s; results wait in the outbox", self.last_error)
+        self._tell(BrokerLink.UNREACHABLE, self.last_error)
+
+    def _tell(self, link: BrokerLink, text: str) -> None:
+        changed = link is not self.link
+        self.link = link
+        if changed and self.on_connection is not None:
+            try:
+                self.on_connection(link, text)
+            except Exception:
+                log.exception("the MQTT connection listener failed")
 
     def _on_event(self, event: StationEvent) -> None:
         if isinstance(event, PartRecorded):
