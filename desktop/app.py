@@ -1,6 +1,8 @@
 """The desktop station's start-up: arguments, database, workers, window.
 
 python main.py [--data-dir DIR] [--demo] [--source SPEC] [--screenshot OUT.png [--frames N]]
+python main.py --config station.toml     the window on the line: the station config's database, camera and
+                                         product, hosting its OPC UA / Modbus servers and MQTT (docs/plc.md)
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--frames", type=int, default=5, help="frames to inspect before the screenshot (default 5)")
     parser.add_argument("--encoder", default="efficientnet-lite0", help="vision encoder (default efficientnet-lite0)")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="station.toml",
+        help="the line runner's station config: its database, camera, product and encoder, and the window hosts "
+        "its OPC UA / Modbus servers and MQTT publisher (docs/plc.md)",
+    )
     return parser.parse_args(argv)
 
 
@@ -102,15 +112,32 @@ def main(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication(["inspection-station"])
     interactive = args.screenshot is None
-    data_dir = default_data_dir(args.data_dir)
+    config = None
+    if args.config is not None:  # the window on the line (desktop/controllers/plant_link.py)
+        from desktop.controllers.plant_link import load_window_config
+
+        config, problem = load_window_config(args)
+        if config is None:
+            return _fatal(problem, interactive)
+    data_dir = default_data_dir(config.station.data_dir if config else args.data_dir)
     try:
-        database = Database.open(data_dir)
+        if config is not None:
+            from line.runner import open_station_database
+
+            database = open_station_database(config)
+        else:
+            database = Database.open(data_dir)
     except DatabaseError as exc:
         return _fatal(f"{exc}", interactive)
 
     settings = StationSettings.load(data_dir)
-    spec = args.source or (DEMO_SPEC if args.demo else settings.source or DEMO_SPEC)
+    spec = args.source or (config.camera.source if config else None)
+    spec = spec or (DEMO_SPEC if args.demo else settings.source or DEMO_SPEC)
     product_id = settings.product_id
+    if config is not None:
+        from desktop.controllers.plant_link import config_product_id
+
+        product_id = config_product_id(config, database, product_id)
     if args.demo or spec == DEMO_SPEC:
         try:
             product_id = ensure_demo_product(database).id if args.demo or product_id is None else product_id
@@ -119,12 +146,12 @@ def main(argv: list[str] | None = None) -> int:
             return _fatal(f"The demo product could not be prepared: {exc}", interactive)
 
     try:
-        return _run(app, args, database, data_dir, settings, spec, product_id)
+        return _run(app, args, database, data_dir, settings, spec, product_id, config)
     finally:
         database.close()
 
 
-def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None) -> int:
+def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: int | None, config=None) -> int:
     from core.inspector import Inspector
     from db.guarded import GuardedDatabase
     from desktop.controllers.chat_link import ChatLink
@@ -154,9 +181,28 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         return 0
     inference = InferenceService(lambda: Inspector(encoder=args.encoder, device="auto"))
     frame_files = FrameFiles(database.store)  # a part's frame is written while it is inspected (line/frame_files.py)
-    writer = database_writer(database, station=socket.gethostname(), frame_files=frame_files)
+    if config is not None:  # the station's name on each row, each result's MQTT message in the outbox
+        from line.runner import station_writer
+
+        writer = station_writer(config, database, frame_files)
+    else:
+        writer = database_writer(database, station=socket.gethostname(), frame_files=frame_files)
     recorder = Recorder(writer, spool=spool, retry_delays_s=RETRY_DELAYS_S)
-    station = Station(window, database, inference, recorder, data_dir, settings, frame_files=frame_files)
+    line_options = {}
+    if config is not None:
+        line_options = {
+            "ack_timeout_s": config.station.ack_timeout_s,
+            "acquire_timeout_s": config.camera.acquire_timeout_s,
+            "after_trigger": config.opcua is not None or config.modbus is not None,
+        }
+    station = Station(
+        window, database, inference, recorder, data_dir, settings, frame_files=frame_files, **line_options
+    )
+    plant = None
+    if config is not None:
+        from desktop.controllers.plant_link import PlantLink
+
+        plant = PlantLink(station, config, database)  # stops with the station (its shutdown)
     history = HistoryView(database, database.store)
     if login is not None:  # reviews and exports as the logged-in user, through the permission-checked, audited layer
         history.use_guarded(login.guarded)
@@ -200,6 +246,8 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     run = ScreenshotRun(station, window, args.screenshot, args.frames) if args.screenshot else None
     window.show()
     station.start(spec, product_id)
+    if plant is not None:
+        plant.start()  # the PLC servers and MQTT; what cannot start is in the problem list
     show_audit_problem(window, database)
     code = app.exec()
     station.shutdown()

@@ -143,6 +143,11 @@ class StationController:
         return names
 
     @staticmethod
+    def resolve_product(wanted: int | str | None, names: dict[int, str]) -> int | None:
+        """The id of the product ``wanted`` names (its id, or its name in any case); None when none does."""
+        return StationController._resolve(wanted, names)
+
+    @staticmethod
     def _resolve(wanted: int | str | None, names: dict[int, str]) -> int | None:
         if wanted is None:
             return None

@@ -1,10 +1,14 @@
 """The camera feed: owns the capture thread of the current source (open, pause, resume, stop) and hands the
-newest frame to the GUI thread. Status and frame rate come out as signals for the window to show."""
+newest frame to the GUI thread. Status and frame rate come out as signals for the window to show. The product
+recipe's camera settings (``configure``, from any thread) go to the capture thread, and to every source opened
+after them."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
@@ -35,6 +39,17 @@ class CameraFeed(QObject):
         self.source: FrameSource | None = None
         self.paused = False
         self._stuck: list[CaptureThread] = []
+        self._recipe_lock = threading.Lock()
+        self.recipe: dict[str, Any] = {}  # the product's camera settings, for this source and the next
+
+    def configure(self, recipe: dict[str, Any]) -> None:
+        """The product recipe's camera settings (any thread): the running capture applies them before its next
+        read; a source opened later gets them at its open."""
+        with self._recipe_lock:
+            self.recipe = dict(recipe)
+            capture = self.capture
+        if capture is not None:
+            capture.configure(self.recipe)
 
     def open(self, spec: str) -> FrameSource:
         """Switch to the source ``spec`` (raises SourceSpecError for a spec that names no source)."""
@@ -70,12 +85,14 @@ class CameraFeed(QObject):
     def _start(self) -> None:
         assert self.source is not None
         self.mailbox.clear()
-        capture = CaptureThread(self.source, self.mailbox, initial_backoff_s=self.backoff_s)
+        with self._recipe_lock:
+            recipe = dict(self.recipe)
+            capture = CaptureThread(self.source, self.mailbox, initial_backoff_s=self.backoff_s, recipe=recipe)
+            self.capture = capture
         # Methods, not lambdas: Qt queues the capture thread's signals to this object's (the GUI) thread.
         capture.frame_available.connect(self._on_frame_available)
         capture.status_changed.connect(self._on_status)
         capture.fps_changed.connect(self._on_fps)
-        self.capture = capture
         capture.start()
 
     @Slot()

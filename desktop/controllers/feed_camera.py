@@ -3,9 +3,15 @@
 The window's capture thread (desktop/workers/capture_thread.py, behind desktop/controllers/camera_feed.py) shows
 every frame live and hands each one to this port in the GUI thread (``offer``); the controller asks for a part's
 frame from its inference thread (``acquire``). A part's frame is the newest frame the window has received that no
-part took before: the one on screen when Inspect was pressed, or the next one. While the feed is paused it is the
-frozen frame on screen. The feed's connection status goes to the controller as the camera's status (a lost camera
-is the station's CAMERA_LOST fault, as on the line).
+part took before: the one on screen when Inspect was pressed, or the next one. Where a PLC triggers the parts (the
+window hosting the station's PLC servers, ``after_trigger``) it is the first frame taken after the trigger, as
+the line runner's free-running camera gives it: a frame from before could show the part before. While the feed
+is paused it is the frozen frame on screen. The feed's connection status goes to the controller as the camera's
+status (a lost camera is the station's CAMERA_LOST fault, as on the line).
+
+The product recipe's camera settings (exposure, gain) go to the window's capture (``on_recipe``: the camera feed,
+desktop/controllers/camera_feed.py), which applies them in its capture thread where the source takes them (pylon,
+GenICam), as the line runner's camera does.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from line.capture.camera_link import CameraError
@@ -24,7 +31,9 @@ log = logging.getLogger(__name__)
 
 
 class FeedCamera:
-    def __init__(self, name: str = "Camera") -> None:
+    def __init__(self, name: str = "Camera", *, after_trigger: bool = False) -> None:
+        self.after_trigger = after_trigger  # a part's frame is taken after its trigger (PLC-triggered parts)
+        self.on_recipe: Callable[[dict[str, Any]], None] | None = None  # the capture's configure (camera_feed.py)
         self._cond = threading.Condition()
         self._name = name
         self._latest: Frame | None = None
@@ -82,7 +91,7 @@ class FeedCamera:
                 if self._closed:
                     raise CameraError(Fault(ErrorCode.STOPPING, "The station is stopping."))
                 frame = self._latest
-                if frame is not None and (frame is not self._taken or self.paused):
+                if frame is not None and (self.paused or (frame is not self._taken and self._fresh(frame, after))):
                     self._taken = frame
                     return frame
                 if not self.connected and not self.paused:
@@ -94,11 +103,17 @@ class FeedCamera:
                     )
                 self._cond.wait(left)
 
+    def _fresh(self, frame: Frame, after: float) -> bool:
+        return not self.after_trigger or frame.timestamp >= after
+
     def apply_recipe(self, settings: dict[str, Any]) -> None:
-        """The window's capture thread owns its source and takes no recipe settings (the line runner's camera,
-        line/capture/camera_link.py, applies them); they are only logged here."""
-        if settings:
-            log.info("the window's capture does not apply the recipe's camera settings %s", settings)
+        """The product's camera settings (exposure_us, gain_db): to the window's capture, which applies them in its
+        own thread (any thread may call this: the controller switches products on the GUI's or a PLC's)."""
+        configure = self.on_recipe
+        if configure is not None:
+            configure(dict(settings or {}))
+        elif settings:
+            log.info("no capture to take the recipe's camera settings %s", settings)
 
     def stop(self, timeout_s: float = 5.0) -> bool:
         self.close()

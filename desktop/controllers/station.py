@@ -38,7 +38,7 @@ from line.capture.mailbox import Frame
 from line.capture.source import FrameSource
 from line.capture.spec import SourceSpecError, source_from_spec
 from line.catalog import DatabaseCatalog
-from line.controller import StationController
+from line.controller import ACK_TIMEOUT_S, ACQUIRE_TIMEOUT_S, StationController
 from line.events import (
     AutoModeChanged,
     BuildFailure,
@@ -97,7 +97,14 @@ class Station(QObject):
         reconnect_backoff_s: float = INITIAL_BACKOFF_S,
         status: StationStatus | None = None,
         frame_files: Any = None,
+        *,
+        ack_timeout_s: float = ACK_TIMEOUT_S,
+        acquire_timeout_s: float = ACQUIRE_TIMEOUT_S,
+        after_trigger: bool = False,
     ) -> None:
+        """``ack_timeout_s`` / ``acquire_timeout_s``: the handshake's, as ``[station]`` and ``[camera]`` of a station
+        config say; ``after_trigger``: a part's frame is the first one after its trigger (the window serves a PLC,
+        desktop/controllers/plant_link.py)."""
         super().__init__(window)
         self.window = window
         self.database = database
@@ -108,7 +115,8 @@ class Station(QObject):
 
         self._db_tasks = DatabaseTaskRunner(self)
         self.feed = CameraFeed(source_factory, reconnect_backoff_s, self)
-        self.camera = FeedCamera()
+        self.camera = FeedCamera(after_trigger=after_trigger)
+        self.camera.on_recipe = self.feed.configure  # the recipe's exposure and gain, applied in the capture thread
         self.line = status or StationStatus()  # the station's state, the same object the line runner shows
         self.controller = StationController(
             self.line,
@@ -117,7 +125,10 @@ class Station(QObject):
             self.camera,
             DatabaseCatalog(database, self.data_dir),
             frame_files=frame_files,
+            ack_timeout_s=ack_timeout_s,
+            acquire_timeout_s=acquire_timeout_s,
         )
+        self.endpoints: Any = None  # line.runner_endpoints.StationEndpoints the window hosts (host_endpoints)
         self.events = EventRelay(self.line.bus, self)
         self.events.event.connect(self._on_event, Qt.ConnectionType.QueuedConnection)
         self.source_spec: str | None = None
@@ -190,11 +201,15 @@ class Station(QObject):
         if self._stopped:
             return
         self._stopped = True
+        if self.endpoints is not None:
+            self.endpoints.stop_plc()  # no trigger from a PLC any more
         if self.products_dialog is not None:
             self.products_dialog.close()
             self.products_dialog.finish_writes(5000)  # a reference being saved reaches the database
         self.camera.close()  # a part still waiting for a frame gives up: no frame is taken from here on
         self.controller.stop(timeout_s=STOP_TIMEOUT_S)
+        if self.endpoints is not None:
+            self.endpoints.stop_mqtt()  # what the controller recorded last goes out
         self.feed.stop()
         self.events.close()
         self._db_tasks.wait_idle(5000)
@@ -206,6 +221,11 @@ class Station(QObject):
                 self.recorder.not_kept,
                 self.recorder.last_error,
             )
+
+    def host_endpoints(self, endpoints: Any) -> None:
+        """Serve this station to the plant too (line.runner_endpoints.StationEndpoints: OPC UA, Modbus, MQTT, as
+        views of the same controller); they stop with the window: the PLC servers first, MQTT after the controller."""
+        self.endpoints = endpoints
 
     def _database_label(self) -> str:
         url = self.database.engine.url

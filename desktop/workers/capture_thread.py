@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from PySide6.QtCore import QThread, Signal
 
 from line.capture.mailbox import Frame, LatestFrameMailbox
 from line.capture.source import FrameSource, NoFrameYet, SourceError
+
+log = logging.getLogger(__name__)
 
 INITIAL_BACKOFF_S = 2.0
 MAX_BACKOFF_S = 30.0
@@ -38,9 +41,12 @@ class CaptureThread(QThread):
         max_backoff_s: float = MAX_BACKOFF_S,
         clock: Callable[[], float] = time.monotonic,
         parent=None,
+        recipe: dict | None = None,
     ) -> None:
         super().__init__(parent)
         self.source = source
+        self._recipe_lock = threading.Lock()
+        self._recipe: dict | None = dict(recipe) if recipe else None  # applied in this thread, before the next read
         self.mailbox = mailbox or LatestFrameMailbox()
         self.initial_backoff_s = initial_backoff_s
         self.max_backoff_s = max_backoff_s
@@ -50,6 +56,23 @@ class CaptureThread(QThread):
         self.reconnects = 0
 
     # -- control (any thread) -------------------------------------------------------------------------------
+    def configure(self, recipe: dict) -> None:
+        """The product recipe's camera settings (exposure_us, gain_db): applied by this thread before its next
+        read (and at each open), where the source takes them (``configure``: pylon, GenICam); others ignore them."""
+        with self._recipe_lock:
+            self._recipe = dict(recipe)
+
+    def _apply_recipe(self) -> None:
+        with self._recipe_lock:
+            recipe, self._recipe = self._recipe, None
+        configure = getattr(self.source, "configure", None)
+        if recipe is None or configure is None:
+            return
+        try:
+            configure(recipe)
+        except Exception as exc:  # noqa: BLE001 - a camera that refuses a setting keeps running with its own
+            log.warning("%s did not take the recipe's camera settings %s: %s", self.source.name, recipe, exc)
+
     def stop(self, timeout_s: float = 5.0) -> bool:
         """Ask the loop to end and join it; True when the thread has finished."""
         self._stop.set()
@@ -63,6 +86,7 @@ class CaptureThread(QThread):
         backoff = self.initial_backoff_s
         try:
             while not self._stop.is_set():
+                self._apply_recipe()  # a source that is not open keeps it for its open (pylon, GenICam)
                 try:
                     self.source.open()
                 except SourceError as exc:
@@ -98,6 +122,8 @@ class CaptureThread(QThread):
         window_start, window_frames = self._clock(), 0
         next_due = self._clock()
         while not self._stop.is_set():
+            if self._recipe is not None:
+                self._apply_recipe()
             try:
                 image = self.source.read()
             except NoFrameYet:  # a triggered camera without a trigger yet: not a loss

@@ -32,3 +32,37 @@ def test_the_capture_thread_streams_the_emulated_camera(qtbot):
     finally:
         assert capture.stop(5.0)
     assert frames[-1].image.shape == (320, 320, 3) and frames[-1].source == "Basler 0815-0000"
+
+
+@pytest.mark.timeout(90)
+def test_the_window_applies_the_product_recipes_exposure_and_gain(qtbot, make_rig, database):
+    """As the line runner's camera does (tests/line/test_pylon_camera.py): the chosen product's camera settings
+    reach the window's Basler camera, and a product switch brings the other product's."""
+    from tests.station_fakes import good_part
+
+    first = database.products.create("bright")
+    database.references.add(first.id, [good_part(1)])
+    database.products.update_settings(first.id, {"camera": {"exposure_us": 1500.0, "gain_db": 2.0}})
+    second = database.products.create("dark")
+    database.references.add(second.id, [good_part(2)])
+    database.products.update_settings(second.id, {"camera": {"exposure_us": 800.0}})
+    opened: list = []
+
+    def factory(spec: str):
+        opened.append(source_from_spec(spec))
+        return opened[-1]
+
+    rig = make_rig(source_factory=factory)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=20000):
+        rig.station.start(f"pylon:0815-0000?images={DEMO_CAMERA_DIR}", first.id)
+    source = opened[-1]
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=20000)
+
+    def settings() -> dict:
+        return source.settings() if source._camera is not None else {}
+
+    qtbot.waitUntil(lambda: settings().get("exposure_us") == pytest.approx(1500.0), timeout=10000)
+    assert settings()["gain_db"] == pytest.approx(2.0, abs=0.01)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=20000):
+        rig.window.controls.product_selected.emit(second.id)
+    qtbot.waitUntil(lambda: settings().get("exposure_us") == pytest.approx(800.0), timeout=10000)
