@@ -43,25 +43,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+MES_CLIENT_ID = "bench-mes"
+
+
 class Collector:
-    """MQTT messages as a plant's MES would receive them (reconnecting when the broker comes back)."""
+    """MQTT messages as a plant's MES would receive them (reconnecting when the broker comes back).
+
+    The test broker keeps nothing across a restart (amqtt in memory), so it admits only this client after each
+    start until it has subscribed again (``LocalBroker(admit_first=...)``): what a persistent broker and a
+    persistent session give a plant. Without that, the station could reconnect and publish before this subscriber
+    had subscribed again, and the broker would acknowledge and drop those messages (run G: 4 lost)."""
 
     def __init__(self, port: int, topic: str) -> None:
         import paho.mqtt.client as mqtt
 
         self.topic = topic
         self.messages: list[dict] = []
+        self.subscribed = threading.Event()
         self._lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="bench-mes")
-        self.client.on_connect = lambda c, *_: c.subscribe(topic, qos=1)
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=MES_CLIENT_ID)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *_: self.subscribed.set()
+        self.client.on_disconnect = lambda *_: self.subscribed.clear()
         self.client.on_message = self._on
         self.client.reconnect_delay_set(1, 1)
         self.client.connect_async("127.0.0.1", port)
         self.client.loop_start()
 
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties=None) -> None:
+        if not getattr(reason_code, "is_failure", False):
+            client.subscribe(self.topic, qos=1)
+
     def _on(self, _c, _u, m) -> None:
         with self._lock:
             self.messages.append(json.loads(m.payload))
+
+    def part_ids(self) -> set[str]:
+        with self._lock:
+            return {m["part_id"] for m in self.messages}
 
     def close(self) -> None:
         self.client.disconnect()
@@ -191,6 +210,23 @@ def per_part(views: list[dict], station: list[dict]) -> dict:
         "added_per_part_p50": pct([a - b for a, b in pairs], 50),
         "added_per_part_p99": pct([a - b for a, b in pairs], 99),
         "record_p50": pct([by_part[v["sent"]]["record_ms"] for v in views if v["sent"] in by_part], 50),
+        "added_breakdown_p50": breakdown(
+            [by_part[v["sent"]] | {"plc_ms": v["ms"]} for v in views if v["sent"] in by_part]
+        ),
+    }
+
+
+def breakdown(parts: list[dict]) -> dict:
+    """Where the added time of a part goes, p50 of each share (ms): the camera's frame and the hand-over to the
+    inference thread (trigger accepted -> frame), after the model (the heatmap and the outcome), the durable record
+    (verdict -> committed row), and the PLC interface (the PLC's trigger write and its poll that saw ResultReady,
+    beyond the station's own trigger-to-record)."""
+    have = [p for p in parts if p.get("elapsed_ms") and p.get("frame_to_outcome_ms") is not None]
+    return {
+        "camera_and_handover": pct([p["elapsed_ms"] - p["frame_to_outcome_ms"] - p["record_ms"] for p in have], 50),
+        "after_the_model": pct([p["frame_to_outcome_ms"] - p["inference_ms"] for p in have], 50),
+        "record": pct([p["record_ms"] for p in have], 50),
+        "plc_interface": pct([p["plc_ms"] - p["elapsed_ms"] for p in have], 50),
     }
 
 
@@ -257,7 +293,7 @@ def main() -> int:
             product = database.products.create(DEMO_PRODUCT_NAME)
             database.references.add(product.id, [str(x) for x in demo_reference_paths()])
             database.products.update_settings(product.id, {"camera": {"exposure_us": 1000.0}})  # the recipe
-    broker = LocalBroker().start()
+    broker = LocalBroker(admit_first=MES_CLIENT_ID).start()  # the MES subscribes first after each start
     opcua_port, modbus_port = free_port(), free_port()
     source = f"pylon:0815-0000?images={DEMO_CAMERA_DIR}" if args.source == "pylon" else f"folder:{DEMO_CAMERA_DIR}"
     topic = "bench/line/inspection"
@@ -293,6 +329,7 @@ security = "none"
                 "part_id": e.part.part_id,
                 "elapsed_ms": e.elapsed_ms,
                 "inference_ms": float(e.outcome.result.timings_ms.get("total", float("nan"))),
+                "frame_to_outcome_ms": float(e.outcome.latency_ms),  # the frame's time to the outcome (heatmap too)
                 "record_ms": (e.at - inspected_at.get(e.part.seq, e.at)) * 1000.0,
             }
         ),
@@ -303,7 +340,8 @@ security = "none"
         time.sleep(0.2)
     ready_s = time.monotonic() - t_start
     mes = Collector(broker.port, topic)
-    time.sleep(1.0)
+    if not mes.subscribed.wait(30.0):  # subscribed before the first trigger
+        raise SystemExit("the MES subscriber did not subscribe within 30 s")
     n = args.parts
     ua_ids = [f"UA-{i:05d}" for i in range(n)]
     mb_ids = [f"MB-{i:05d}" for i in range(n)]
@@ -323,6 +361,10 @@ security = "none"
     def outage_run() -> None:
         while not done.is_set() and len(station) < stop_after:
             time.sleep(0.01)
+        # stop the broker between two parts: once the MES has every message recorded so far (a broker killed
+        # between its PUBACK and forwarding a message loses that message, run F's MB-00049: not the station's)
+        while not done.is_set() and not {s["part_id"] for s in station} <= mes.part_ids():
+            time.sleep(0.001)
         if done.is_set():
             return
         broker.stop()  # waits until the port is free

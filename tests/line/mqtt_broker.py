@@ -17,10 +17,31 @@ from tests.station_fakes import free_port
 BROKER = """
 import asyncio, json, sys
 from amqtt.broker import Broker
+from amqtt.plugins.base import BaseAuthPlugin
+
+
+class AdmitFirst(BaseAuthPlugin):
+    # Only the named client may connect until it has subscribed; then everyone (a persistent session's effect:
+    # the subscriber's subscription exists before any publisher can publish).
+    first = None
+    subscribed = False
+
+    async def authenticate(self, *, session):
+        if AdmitFirst.subscribed or session.client_id == AdmitFirst.first:
+            return None
+        return False
+
+    async def on_broker_client_subscribed(self, *, client_id, topic, qos):
+        if client_id == AdmitFirst.first:
+            AdmitFirst.subscribed = True
+
 
 async def main(port, options):
     listener = {"type": "tcp", "bind": f"127.0.0.1:{port}"}
     plugins = {"amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": not options.get("password_file")}}
+    if options.get("admit_first"):
+        AdmitFirst.first = options["admit_first"]
+        plugins["__main__.AdmitFirst"] = {}
     if options.get("password_file"):
         plugins["amqtt.plugins.authentication.FileAuthPlugin"] = {"password_file": options["password_file"]}
     if options.get("certfile"):
@@ -49,12 +70,22 @@ class LocalBroker:
         password_file: Path | None = None,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        admit_first: str | None = None,
     ) -> None:
         """``password_file`` (lines ``name:argon2-hash``): only those users may connect; ``certfile`` / ``keyfile``:
-        the listener speaks TLS only."""
+        the listener speaks TLS only. ``admit_first`` (a client id): after every start, other clients are refused
+        until that client has subscribed, as a persistent broker with a persistent session would keep its
+        subscription across a restart (the plant benchmark's MES, tools/bench_plant.py)."""
         self.port = port or free_port()
         self.options = {
-            k: str(v) for k, v in (("password_file", password_file), ("certfile", certfile), ("keyfile", keyfile)) if v
+            k: str(v)
+            for k, v in (
+                ("password_file", password_file),
+                ("certfile", certfile),
+                ("keyfile", keyfile),
+                ("admit_first", admit_first),
+            )
+            if v
         }
         self._proc: subprocess.Popen | None = None
 
