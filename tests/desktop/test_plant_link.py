@@ -260,3 +260,16 @@ def test_main_with_a_station_config_runs_the_window_serving_modbus(qtbot, monkey
     assert (
         len(rows) == 3 and {r.station for r in rows} == {"cell-9"} and {r.product_name for r in rows} == {"Demo disk"}
     )
+
+
+def test_main_with_a_malformed_station_config_says_what_is_wrong_line_by_line(qtbot, tmp_path, capsys):
+    import main as entry
+
+    config = tmp_path / "station.toml"
+    config.write_text('[station]\nproduct = "widget"\ncolour = "blue"\n[camera]\nsource = "demo"\n[modbus]\nport = 0\n')
+    rc = entry.main(["--config", str(config), "--screenshot", str(tmp_path / "shot.png")])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert f"{config}:3:" in err and "colour" in err  # an unknown key, with its line
+    assert f"{config}:7:" in err and "port" in err  # a port out of range
+    assert not (tmp_path / "shot.png").exists()
