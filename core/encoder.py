@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -101,6 +102,11 @@ class EfficientNetLiteEncoder:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         self.id = f"{name}@{digest}"
 
+    @property
+    def trunk(self) -> FusedTrunk:
+        """The folded trunk (batch norm in the convolutions), for runtimes that trace it."""
+        return self._trunk
+
     @torch.inference_mode()
     def features(self, images: list[np.ndarray]) -> torch.Tensor:
         x = torch.from_numpy(np.stack(images)).to(self.device)
@@ -109,14 +115,39 @@ class EfficientNetLiteEncoder:
         # same features to float rounding.
         x = x.contiguous(memory_format=torch.channels_last)
         f8, f16 = self._trunk(x)
-        f8 = F.avg_pool2d(f8, 3, stride=1, padding=1, count_include_pad=False)
-        f16 = F.avg_pool2d(f16, 3, stride=1, padding=1, count_include_pad=False)
+        return join_scales(f8, f16)
+
+
+def join_scales(f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
+    """The patch feature: each scale averaged over its 3x3 neighbourhood and L2-normalised, stride 16 upsampled to
+    stride 8, joined to unit norm overall."""
+    f8 = F.avg_pool2d(f8, 3, stride=1, padding=1, count_include_pad=False)
+    f16 = F.avg_pool2d(f16, 3, stride=1, padding=1, count_include_pad=False)
+    if f16.shape[-2] * 2 == f8.shape[-2] and f16.shape[-1] * 2 == f8.shape[-1]:
+        # frames whose sides are multiples of 16; written as a scale, so a traced copy takes any such size
+        f16 = F.interpolate(f16, scale_factor=2.0, mode="bilinear", align_corners=False)
+    else:
         f16 = F.interpolate(f16, size=f8.shape[-2:], mode="bilinear", align_corners=False)
-        f8 = F.normalize(f8, dim=1)
-        f16 = F.normalize(f16, dim=1)
-        out: torch.Tensor = torch.cat([f8, f16], dim=1) * (0.5**0.5)  # unit norm overall
-        return out
+    f8 = F.normalize(f8, dim=1)
+    f16 = F.normalize(f16, dim=1)
+    out: torch.Tensor = torch.cat([f8, f16], dim=1) * (0.5**0.5)  # unit norm overall
+    return out
 
 
-def load_encoder(name: str = "efficientnet-lite0", device: str = "auto") -> Encoder:
-    return EfficientNetLiteEncoder(name, device)
+def load_encoder(name: str = "efficientnet-lite0", device: str = "auto", runtime: str | None = None) -> Encoder:
+    """The encoder, run by OpenVINO on a CPU where it is installed (several times faster there, the same features),
+    by torch on a GPU or where OpenVINO is missing. ``runtime`` ("torch" / "openvino") or $INSPECTION_ENCODER_RUNTIME
+    chooses; asking for OpenVINO where it cannot run is a load error, not a silent fallback."""
+    from core import openvino_encoder
+
+    wanted = (runtime or os.environ.get(openvino_encoder.RUNTIME_ENV) or "auto").strip().lower()
+    if wanted not in ("auto", "torch", "openvino"):
+        raise ModelLoadError(f"unknown encoder runtime {wanted!r}: choose torch or openvino")
+    encoder = EfficientNetLiteEncoder(name, device)
+    if wanted == "torch" or encoder.device.type != "cpu":
+        if wanted == "openvino":
+            raise ModelLoadError(f"the OpenVINO encoder runs on the CPU only, not on {encoder.device}")
+        return encoder
+    if wanted == "auto" and not openvino_encoder.openvino_available():
+        return encoder
+    return openvino_encoder.OpenVinoEncoder(encoder)

@@ -8,6 +8,7 @@ and gives the same features to within float rounding (tests/core/test_encoder.py
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,17 @@ def pad_same(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     return x
 
 
+def pad_even(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
+    """:func:`pad_same` for inputs whose sides are even, as every stage's are when the frame's sides are multiples
+    of 16 (what :class:`core.encoder.Encoder` asks for). It reads no shape, so a traced copy (core/openvino_encoder.py)
+    takes frames of any such size."""
+    total = kernel - 1 if stride == 1 else max(kernel - stride, 0)
+    if total == 0:
+        return x
+    return F.pad(x, [total // 2, total - total // 2, total // 2, total - total // 2])
+
+
+Pad = Callable[[torch.Tensor, int, int], torch.Tensor]
 Conv = tuple[torch.Tensor, torch.Tensor]  # a folded convolution: weight, bias
 
 
@@ -103,14 +115,14 @@ class FusedTrunk:
         ]
         return self
 
-    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
-        h = F.relu6(F.conv2d(pad_same(x, self.stem_kernel, self.stem_stride), *self.stem, stride=self.stem_stride))
+    def __call__(self, x: torch.Tensor, pad: Pad = pad_same) -> list[torch.Tensor]:
+        h = F.relu6(F.conv2d(pad(x, self.stem_kernel, self.stem_stride), *self.stem, stride=self.stem_stride))
         out: list[torch.Tensor] = []
         for i, b in enumerate(self.blocks):
             y = h
             if b.expand is not None:
                 y = F.relu6(F.conv2d(y, *b.expand))
-            y = F.relu6(F.conv2d(pad_same(y, b.kernel, b.stride), *b.depthwise, stride=b.stride, groups=b.groups))
+            y = F.relu6(F.conv2d(pad(y, b.kernel, b.stride), *b.depthwise, stride=b.stride, groups=b.groups))
             y = F.conv2d(y, *b.project)
             h = y + h if b.skip else y
             if i in self.taps:

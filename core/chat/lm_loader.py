@@ -28,6 +28,7 @@ from typing import Any
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from core.cache import cache_root
 from core.errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -120,15 +121,6 @@ def resolve_source(path: str | os.PathLike[str] | None = None) -> ModelSource:
         f"{p} holds neither a Hugging Face model (config.json) nor a .gguf file: point INSPECTION_LM_PATH "
         "at a causal-LM folder."
     )
-
-
-def cache_root() -> Path:
-    override = os.environ.get("INSPECTION_CACHE_DIR")
-    if override:
-        return Path(override).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("inspection-station"))
 
 
 def _file_fingerprint(path: Path) -> str:
