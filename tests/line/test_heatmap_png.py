@@ -34,7 +34,7 @@ def test_the_table_draws_the_pixels_core_colour_map_draws():
         assert np.array_equal(levels, (level * 255).astype(np.uint8))
 
 
-def test_the_paletted_file_decodes_to_the_rgb_pixels_and_an_outcome_without_levels_stays_rgb():
+def test_the_paletted_file_decodes_to_the_rgb_pixels_with_or_without_the_levels_kept():
     result = _result(4)
     rgba, levels = heatmap_layers(result)
     frame = Frame(np.zeros((60, 80, 3), np.uint8), 1, "Camera 0")
@@ -43,8 +43,16 @@ def test_the_paletted_file_decodes_to_the_rgb_pixels_and_an_outcome_without_leve
     with Image.open(io.BytesIO(data)) as image:
         assert image.mode == "P"
         assert np.array_equal(np.asarray(image.convert("RGB")), rgba[..., :3])
-    without = InspectionOutcome(frame, 1, "widget", result, rgba, 5.0)
-    assert heatmap_png(without) == encode_png(rgba[..., :3])
+    # read back from the unsaved folder (no levels): the same file as the first, refused attempt wrote
+    back = InspectionOutcome(frame, 1, "widget", result, rgba, 5.0)
+    assert heatmap_png(back) == data
+
+
+def test_a_heatmap_that_is_not_its_results_colour_map_is_stored_as_rgb():
+    result = _result(5)
+    rgba = np.random.default_rng(1).integers(0, 256, (60, 80, 4), dtype=np.uint8)
+    outcome = InspectionOutcome(Frame(np.zeros((60, 80, 3), np.uint8), 1, "Camera 0"), 1, "w", result, rgba, 5.0)
+    assert heatmap_png(outcome) == encode_png(rgba[..., :3])
 
 
 def test_the_recorded_heatmap_file_holds_the_shown_pixels(database, product):
@@ -57,3 +65,19 @@ def test_the_recorded_heatmap_file_holds_the_shown_pixels(database, product):
     with Image.open(record.heatmap_file) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), rgba[..., :3])
     assert database.outbox.pending(10)[0].payload["heatmap_sha256"] == record.heatmap_sha256
+
+
+def test_an_outcome_read_back_from_the_unsaved_folder_gets_the_same_heatmap_file(tmp_path):
+    """The start-up clean-up keeps the files of a waiting entry by their hash (line/startup_cleanup.py): the file a
+    refused first attempt wrote is the one the entry's replay writes."""
+    from line.unsaved_spool import UnsavedSpool
+
+    result = _result(9, threshold=0.41237)
+    rgba, levels = heatmap_layers(result)
+    frame = Frame(np.zeros((60, 80, 3), np.uint8), 1, "Camera 0")
+    outcome = InspectionOutcome(frame, 1, "widget", result, rgba, 5.0, heatmap_levels=levels)
+    spool = UnsavedSpool(tmp_path / "unsaved")
+    spool.put([outcome])
+    back = spool.load(spool.entries()[0])
+    assert back is not None and back.heatmap_levels is None
+    assert heatmap_png(back) == heatmap_png(outcome)
