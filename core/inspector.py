@@ -25,6 +25,7 @@ from core.memory import (
     reference_patches,
     view_grids,
 )
+from core.openvino_encoder import OpenVinoEncoder, torch_threads_beside_openvino
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -70,10 +71,14 @@ class Inspector:
     """Holds the warm encoder. Thread-confined: use one instance from one thread at a time."""
 
     def __init__(self, encoder: str | Encoder = "efficientnet-lite0", device: str = "auto", threads: int | None = None):
+        """``threads``: torch's CPU threads (the search, the coreset, the simulated defects); None = half the cores
+        beside the OpenVINO encoder, whose own pool has them all (ADR 0008), else torch's choice."""
         t0 = time.perf_counter()
+        self.encoder: Encoder = load_encoder(encoder, device) if isinstance(encoder, str) else encoder
         if threads:
             torch.set_num_threads(threads)
-        self.encoder: Encoder = load_encoder(encoder, device) if isinstance(encoder, str) else encoder
+        elif isinstance(self.encoder, OpenVinoEncoder):
+            torch.set_num_threads(torch_threads_beside_openvino())
         self.startup_ms = (time.perf_counter() - t0) * 1000.0
 
     @property

@@ -16,6 +16,7 @@ only the first start pays for the conversion.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import warnings
@@ -43,6 +44,13 @@ def openvino_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def torch_threads_beside_openvino() -> int:
+    """torch's thread count next to the OpenVINO encoder: half the cores. Two thread pools that each want every
+    core wait on each other: on 2 cores, with torch at 2 threads the search took 244-277 ms a frame where it took
+    33-37 ms at 1 (ball_screw, 384 px, load average 3.5; docs/benchmarks.md, "The encoder runtime")."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class _Traceable(nn.Module):
@@ -77,7 +85,7 @@ class OpenVinoEncoder:
         self.id = torch_encoder.id
         self.name = torch_encoder.name
         self.device = torch.device("cpu")
-        self.threads = int(threads or torch.get_num_threads())
+        self.threads = int(threads or os.cpu_count() or 1)  # its own pool, apart from torch's (see ADR 0008)
         self.runtime = f"openvino {ov.__version__.split('-')[0]}"
         model = self._load_or_convert(ov, cache_dir if cache_dir is not None else cache_root() / "encoder")
         core = ov.Core()
@@ -104,7 +112,7 @@ class OpenVinoEncoder:
         # call); torch.export gives the same graph but took 25 s against 5 s here, so the trace is kept.
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\..*|core\..*")  # TracerWarning
             model = ov.convert_model(
                 _Traceable(self._torch.trunk), example_input=example, input=[ov.PartialShape([-1, -1, -1, 3])]
             )

@@ -28,6 +28,7 @@ from core.imageio import load_image
 from core.inspector import DEFAULT_SETTINGS, Inspector
 from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool
 from core.memory import patch_features
+from core.openvino_encoder import RUNTIME_ENV
 from core.preprocess import working_image
 from core.settings import DecoderSettings
 
@@ -60,7 +61,7 @@ def main() -> int:
     p.add_argument("--shots", type=int, default=1)
     p.add_argument("--resolution", type=int, default=DEFAULT_SETTINGS.resolution, help="0 = automatic per product")
     p.add_argument("--frames", type=int, default=60)
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: the station's, ADR 0008)")
     p.add_argument(
         "--warmup",
         type=int,
@@ -69,18 +70,23 @@ def main() -> int:
     )
     p.add_argument("--line", action="store_true", help="line mode, with the stream window (and pool) full")
     p.add_argument("--pool-scoring", action="store_true", help="with --line: frames scored against the pool too")
+    p.add_argument("--builds", type=int, default=3, help="product builds per category; the median is reported")
+    p.add_argument(
+        "--runtime", choices=("auto", "torch", "openvino"), default="auto", help="the encoder's runtime (ADR 0008)"
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.runtime != "auto":
+        os.environ[RUNTIME_ENV] = args.runtime
     root = Path(args.data)
     cats = args.category or ["hazelnut_toy", "grid", "magnetic_tile"]
     t0 = time.perf_counter()
-    inspector = Inspector(device="cpu")
+    inspector = Inspector(device="cpu", threads=args.threads)
     startup = (time.perf_counter() - t0) * 1e3
     settings = DecoderSettings.from_dict({**DEFAULT_SETTINGS.to_dict(), "resolution": args.resolution})
     out = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
-        f" {args.threads} threads",
+        f" {torch.get_num_threads()} torch threads, encoder on {getattr(inspector.encoder, 'runtime', 'torch')}",
         "resolution": args.resolution or "auto",
         "shots": args.shots,
         "startup_ms": round(startup, 1),
@@ -88,9 +94,12 @@ def main() -> int:
     }
     for c in cats:
         refs = [load_image(x) for x in references_for(root, c, args.shots, 0)]
-        t = time.perf_counter()
-        product = inspector.build_product(refs, name=c, settings=settings)
-        build = (time.perf_counter() - t) * 1e3
+        builds = []
+        for _ in range(max(1, args.builds)):
+            t = time.perf_counter()
+            product = inspector.build_product(refs, name=c, settings=settings)
+            builds.append((time.perf_counter() - t) * 1e3)
+        build = float(np.median(builds))
         frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
         pool = full_pool(inspector, product, frames, scoring=args.pool_scoring) if args.line else None
         for f in frames[: args.warmup]:  # the first frames after a build run slower (allocator, caches)
@@ -108,6 +117,7 @@ def main() -> int:
         }
         row["resolution"] = product.settings.resolution
         row["build_ms"] = round(build, 0)
+        row["build_ms_each"] = [round(b) for b in builds]
         row["bank_patches"] = int(product.bank.features.shape[0])
         row["bank_mb_ram_float32"] = round(product.bank.nbytes / 1e6, 2)
         row["frames"] = len(frames)
