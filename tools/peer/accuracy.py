@@ -27,11 +27,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from core.evaluation import _eval_size
 from core.imageio import load_image
-from core.metrics import aupro
+from core.metrics import aupro, pixel_auroc
 from tools.peer.subset import lay_out
 
 METRICS = ("image_auroc", "pixel_auroc", "aupro")
+OURS_PROTOCOL = {"pixel_auroc": "pixel_auroc_ours", "aupro": "aupro_ours"}  # the peer's maps compared as ours are
 
 
 def run_peer(peer: Path, data: Path, category: str, seeds: list[int], threads: int, out: Path, pixel: bool) -> dict:
@@ -55,24 +57,35 @@ def run_peer(peer: Path, data: Path, category: str, seeds: list[int], threads: i
     return json.loads(res.read_text())
 
 
-def peer_aupro(result: dict, layout: Path, maps_prefix: Path, seed: int) -> float:
-    """AUPRO of one seed's saved maps (256x256) against the masks resized (nearest) to 256x256."""
+def peer_pixel(result: dict, layout: Path, maps_prefix: Path, seed: int) -> dict[str, float]:
+    """One seed's pixel figures from the saved maps (256x256), two ways: ``aupro`` against the masks resized
+    (nearest) to 256x256, the harness's own protocol; ``pixel_auroc_ours`` / ``aupro_ours`` with the map resized to
+    the frame's aspect at 256 px on the longer side (area) and the mask resized (nearest) to that size, as
+    core/evaluation.py compares the project's maps."""
     npz = np.load(f"{maps_prefix}_patchcore_k1_s{seed}.npz")
     by_id = {m["id"]: m for m in result["test_mapping"]}
-    masks, maps = [], []
+    masks, maps, masks_ours, maps_ours = [], [], [], []
     for path, amap in zip(npz["paths"], npz["maps"], strict=True):
         p = Path(str(path))
         kind = "good" if p.parent.name == "test_good" else "defect"
         entry = by_id[f"{kind}/{p.stem}"]
         h, w = amap.shape
+        amap = amap.astype(np.float32)
+        frame = load_image(layout / entry["file"])
+        size = _eval_size(frame.shape[1], frame.shape[0])
         if entry["label"]:
-            stem = Path(entry["file"]).stem
-            m = load_image(layout / "ground_truth" / entry["type"] / f"{stem}_mask.png")[..., 0]
-            masks.append(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) > 127)
+            m = load_image(layout / "ground_truth" / entry["type"] / f"{Path(entry['file']).stem}_mask.png")[..., 0]
         else:
-            masks.append(np.zeros((h, w), bool))
-        maps.append(amap.astype(np.float32))
-    return aupro(masks, maps)
+            m = np.zeros(frame.shape[:2], np.uint8)
+        masks.append(cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST) > 127)
+        maps.append(amap)
+        masks_ours.append(cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) > 127)
+        maps_ours.append(cv2.resize(amap, size, interpolation=cv2.INTER_AREA))
+    return {
+        "aupro": aupro(masks, maps),
+        "pixel_auroc_ours": pixel_auroc(masks_ours, maps_ours),
+        "aupro_ours": aupro(masks_ours, maps_ours),
+    }
 
 
 def summarise(result: dict, layout: Path, maps_prefix: Path, pixel: bool) -> dict:
@@ -90,11 +103,12 @@ def summarise(result: dict, layout: Path, maps_prefix: Path, pixel: bool) -> dic
     }
     if pixel:
         row["pixel_auroc"] = float(np.mean([r["pixel_AUROC"] for r in runs]))
-        per = [peer_aupro(result, layout, maps_prefix, r["seed"]) for r in runs]
-        row["aupro"] = float(np.mean(per))
-        row["per_seed_aupro"] = per
+        per = [peer_pixel(result, layout, maps_prefix, r["seed"]) for r in runs]
+        for k in per[0]:
+            row[k] = float(np.mean([d[k] for d in per]))
+        row["per_seed_pixel"] = per
     else:
-        row["pixel_auroc"] = row["aupro"] = float("nan")
+        row["pixel_auroc"] = row["aupro"] = row["pixel_auroc_ours"] = row["aupro_ours"] = float("nan")
     return row
 
 
@@ -103,20 +117,26 @@ def fmt(v: object) -> str:
 
 
 def table(peer: dict[str, dict], ours: dict | None) -> str:
-    lines = ["| category | test images | " + " | ".join(f"{m} peer / ours" for m in METRICS) + " |"]
-    lines.append("|---" * (2 + len(METRICS)) + "|")
+    """Markdown rows per category and the mean: the peer as its harness scores it, the peer's maps compared the way
+    evaluate compares the project's (256 px on the longer side), and the project's figures from ``ours``."""
     cats = sorted(peer)
-    for c in cats:
-        o = ours["categories"].get(c, {}) if ours else {}
-        cells = [f"{fmt(peer[c][m])} / {fmt(o.get(m, float('nan')))}" for m in METRICS]
-        lines.append(f"| {c} | {peer[c]['n_test']} | " + " | ".join(cells) + " |")
-    means = []
-    for m in METRICS:
-        pv = [peer[c][m] for c in cats if not np.isnan(peer[c][m])]
-        ov = [ours["categories"][c][m] for c in cats if ours and c in ours["categories"]]
-        ov = [v for v in ov if not np.isnan(v)]
-        means.append(f"{fmt(float(np.mean(pv)))} / {fmt(float(np.mean(ov)) if ov else float('nan'))}")
-    lines.append("| mean | | " + " | ".join(means) + " |")
+    rows: list[tuple[str, dict[str, dict]]] = [
+        ("PatchCore (harness: 256x256)", {c: {m: peer[c][m] for m in METRICS} for c in cats}),
+        ("PatchCore (as ours: 256 px long side)", {c: {m: peer[c][OURS_PROTOCOL.get(m, m)] for m in METRICS} for c in cats}),
+    ]  # fmt: skip
+    if ours:
+        rows.append(
+            ("ours", {c: {m: ours["categories"][c][m] for m in METRICS} for c in cats if c in ours["categories"]})
+        )
+    lines = ["| method | category | test images | image AUROC | pixel AUROC | AUPRO |", "|---|---|---|---|---|---|"]
+    for name, figs in rows:
+        for c in cats:
+            if c in figs:
+                cells = " | ".join(fmt(figs[c][m]) for m in METRICS)
+                lines.append(f"| {name} | {c} | {peer[c]['n_test']} | {cells} |")
+        means = [[figs[c][m] for c in figs if not np.isnan(figs[c][m])] for m in METRICS]
+        cells = " | ".join(f"**{fmt(float(np.mean(v)))}**" if v else "-" for v in means)
+        lines.append(f"| **{name}** | **mean** | | {cells} |")
     return "\n".join(lines)
 
 
@@ -131,8 +151,14 @@ def main() -> int:
     ap.add_argument("--work", default="/tmp/peer_data", help="where the subset's symlinks go (not the repository)")
     ap.add_argument("--out", default="out/peer")
     ap.add_argument("--ours", default=None, help="an evaluate --json file of the project's, for the table")
+    ap.add_argument("--rescore", action="store_true", help="recompute the figures from the saved peer runs")
     args = ap.parse_args()
-    root, work, out, peer = Path(args.data), Path(args.work).resolve(), Path(args.out).resolve(), Path(args.peer).resolve()
+    root, work, out, peer = (
+        Path(args.data),
+        Path(args.work).resolve(),
+        Path(args.out).resolve(),
+        Path(args.peer).resolve(),
+    )
     repo = Path(__file__).resolve().parents[2]
     if work == repo or repo in work.parents:
         raise SystemExit(f"{work}: inside the repository; lay the peer's data out under /tmp")
@@ -144,7 +170,10 @@ def main() -> int:
     for c in cats:
         manifest = lay_out(root, c, args.max_test, work)
         pixel = bool(manifest["pixel_masks"])
-        result = run_peer(peer, work, c, args.seeds, args.threads, out, pixel)
+        if args.rescore:  # the peer's saved JSON and maps, scored again (no image through the peer)
+            result = json.loads((out / f"peer_{c}.json").read_text())
+        else:
+            result = run_peer(peer, work, c, args.seeds, args.threads, out, pixel)
         summary[c] = summarise(result, work / c, out / "maps" / c, pixel)
         summary[c]["subset"] = {k: manifest[k] for k in ("max_test", "n_test", "all_test_images")}
         summary_path.write_text(json.dumps(summary, indent=1))
