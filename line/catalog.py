@@ -1,14 +1,23 @@
 """The products (recipes) as the station controller needs them, read from the database: names, build requests
-(references, where the built model is saved), the camera settings of each recipe, and the shift's counts."""
+(references, where the built model is saved), the camera settings of each recipe, the shift's counts and the
+last parts recorded."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from core.errors import ImageReadError
+from core.imageio import load_image
 from core.settings import DecoderSettings
+from db.records import HistoryFilter
+from line.events import PartSummary
 from line.outcome import ProductRequest, ReferenceSource
+from line.recent_parts import thumbnail
+
+log = logging.getLogger(__name__)
 
 MODELS_FOLDER = "models"  # same place as db/cli/product_cmd.py and the window: a product built once is reused
 CACHE_FOLDER = "cache"
@@ -61,6 +70,31 @@ class DatabaseCatalog:
 
     def save_calibration(self, product_id: int, calibration: dict[str, Any]) -> None:
         self.database.products.save_calibration(product_id, calibration)
+
+    def recent_parts(self, limit: int) -> list[PartSummary]:
+        """The last ``limit`` recorded parts, newest first, as the filmstrip shows them (the thumbnail read from each
+        row's image file; None where that file cannot be read)."""
+        page = self.database.history.query(HistoryFilter(limit=max(0, int(limit)), newest_first=True))
+        parts = []
+        for r in page.records:
+            try:
+                small: Any = thumbnail(load_image(r.image_file))
+            except (ImageReadError, OSError) as exc:  # the row stays in the filmstrip without its picture
+                log.warning("no thumbnail for inspection %s: %s", r.id, exc)
+                small = None
+            parts.append(
+                PartSummary(
+                    inspection_id=int(r.id),
+                    part_id=r.part_id,
+                    product_id=int(r.product_id),
+                    product_name=r.product_name,
+                    verdict=r.verdict,
+                    probability=float(r.probability),
+                    inspected_at=r.time.timestamp(),
+                    thumbnail=small,
+                )
+            )
+        return parts
 
     def shift_counts(self, start: datetime, end: datetime) -> tuple[int, int]:
         counts = self.database.stats.reject_count(start=start, end=end)

@@ -114,13 +114,16 @@ class StationController:
                 timer.join(max(1.0, deadline - time.monotonic()))
 
     def _seed_counters(self) -> None:
+        """The shift's counts and the filmstrip's last parts from the database: a restart continues both."""
         start = self.status.counters.shift_start
         try:
             total, ng = self.catalog.shift_counts(start, datetime.now().astimezone())
+            recent = self.catalog.recent_parts(self.status.recent.size)
         except DatabaseError as exc:
             log.warning("the shift's counts could not be read (%s); counting from zero", exc)
             return
         self.status.seed_counters(total, ng)
+        self.status.seed_recent(recent)
 
     # -- products -----------------------------------------------------------------------------------------------
     def refresh_products(self) -> dict[int, str]:

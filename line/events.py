@@ -219,6 +219,13 @@ class CountersChanged(StationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class RecentPartsLoaded(StationEvent):
+    """At start: the last parts the database holds, newest first, so the filmstrip continues where it stopped."""
+
+    parts: tuple[PartSummary, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class CameraStatus(StationEvent):
     name: str
     ok: bool

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from core.reference_preview import PreviewRequest, ReferencePreview
 from line.capture.mailbox import Frame
-from line.events import BuildFailure, Fault
+from line.events import BuildFailure, Fault, PartSummary
 from line.outcome import InspectionOutcome, ProductRequest
 
 
@@ -95,3 +95,4 @@ class ProductCatalog(Protocol):
     def camera_settings(self, product_id: int) -> dict[str, Any]: ...
     def save_calibration(self, product_id: int, calibration: dict[str, Any]) -> None: ...
     def shift_counts(self, start: datetime, end: datetime) -> tuple[int, int]: ...
+    def recent_parts(self, limit: int) -> list[PartSummary]: ...

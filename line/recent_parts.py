@@ -34,6 +34,12 @@ class RecentParts:
     def size(self) -> int:
         return self._parts.maxlen or 0
 
+    def seed(self, parts: list[PartSummary]) -> None:
+        """Start from these parts (newest first), e.g. the last ones recorded before a restart."""
+        with self._lock:
+            self._parts.clear()
+            self._parts.extend(parts[: self.size])
+
     def add(self, part: PartSummary) -> None:
         with self._lock:
             self._parts.appendleft(part)

@@ -45,6 +45,7 @@ from line.events import (
     ProductReady,
     ProductSelected,
     ProductsListed,
+    RecentPartsLoaded,
     RecordFailed,
     ResultAcknowledged,
     ResultCleared,
@@ -383,6 +384,11 @@ class StationStatus:
             counts = self.counters.reset()
             self._publish(CountersChanged(counts=counts))
             return counts
+
+    def seed_recent(self, parts: list[PartSummary]) -> None:
+        with self._lock:
+            self.recent.seed(parts)
+            self._publish(RecentPartsLoaded(parts=tuple(self.recent.parts())))
 
     def seed_counters(self, total: int, ng: int) -> ShiftCounts:
         with self._lock:

@@ -55,6 +55,7 @@ from line.events import (
     ProductPreparing,
     ProductReady,
     ProductSelected,
+    RecentPartsLoaded,
     RecordFailed,
     StationEvent,
 )
@@ -462,6 +463,9 @@ class Station(QObject):
     def _on_counters(self, event: CountersChanged) -> None:
         self.window.counters.show_counts(event.counts)
 
+    def _on_recent_parts(self, event: RecentPartsLoaded) -> None:
+        self.window.filmstrip.show_parts(event.parts)
+
     def _on_record_failed(self, event: RecordFailed) -> None:
         waiting = event.waiting
         self.window.status.set_database(f"NOT SAVED ({waiting} waiting)", ok=False)
@@ -497,6 +501,7 @@ class Station(QObject):
         PartFailed: _on_part_failed,
         PartRecorded: _on_part_recorded,
         CountersChanged: _on_counters,
+        RecentPartsLoaded: _on_recent_parts,
         RecordFailed: _on_record_failed,
     }
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from db.records import HistoryFilter
 from desktop.controllers.demo_setup import ensure_demo_product
 from line.events import PartRecorded
 
@@ -36,3 +37,27 @@ def test_counters_and_filmstrip_follow_the_recorded_parts(qtbot, make_rig, datab
         newest.click()
     assert clicked.args == [ids[-1]]
     assert [e.part.inspection_id for e in events][-1] == ids[-1]
+
+
+def test_after_a_restart_the_filmstrip_continues_with_the_last_recorded_parts(qtbot, make_rig, database):
+    product = ensure_demo_product(database)
+    first = make_rig()
+    ids: list[int] = []
+    first.station.inspection_recorded.connect(ids.append)
+    with qtbot.waitSignal(first.station.product_ready, timeout=10000):
+        first.station.start("demo", product.id)
+    first.station.set_auto(True)
+    qtbot.waitUntil(lambda: len(ids) >= 3, timeout=10000)
+    first.close()
+    recorded = database.history.query(HistoryFilter(limit=None)).records  # newest first
+    database.inspections.get(recorded[1].id).image_file.unlink()  # one row's picture lost: it stays, without it
+
+    again = make_rig()
+    with qtbot.waitSignal(again.station.product_ready, timeout=10000):
+        again.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: len(again.window.filmstrip.buttons) == min(len(recorded), 12), timeout=5000)
+    buttons = again.window.filmstrip.buttons
+    assert [b.property("inspection_id") for b in buttons] == [r.id for r in recorded[:12]]
+    assert [b.text().split()[0] for b in buttons] == [r.verdict for r in recorded[:12]]
+    assert not buttons[0].icon().isNull() and buttons[1].icon().isNull()
+    assert f"{len(recorded)} parts" in again.window.counters.text()  # the counters agree with the strip

@@ -265,3 +265,21 @@ def test_no_timer_thread_outlives_stop_while_auto_mode_retries(make_line, monkey
         rig.stop()
         left = [t for t in threading.enumerate() if t.is_alive() and t.ident not in before]
         assert [t.name for t in left] == []
+
+
+def test_a_restart_continues_the_filmstrip_from_the_database(make_line, database):
+    from line.events import RecentPartsLoaded
+
+    rig = make_line().start()
+    for name in ("R1", "R2", "R3"):
+        assert rig.controller.trigger(name) is None
+        wait_until(lambda: rig.status.result_ready, 5, f"the result of {name}")
+        rig.controller.acknowledge()
+    rig.stop()
+    again = make_line().start()
+    parts = again.status.recent.parts()
+    assert [p.part_id for p in parts] == ["R3", "R2", "R1"]  # newest first, as the filmstrip shows them
+    assert all(p.thumbnail is not None and max(p.thumbnail.shape[:2]) <= 96 for p in parts)
+    [loaded] = again.of_type(RecentPartsLoaded)
+    assert [p.inspection_id for p in loaded.parts] == [p.inspection_id for p in parts]
+    assert again.status.counters.current().total == 3
