@@ -20,7 +20,7 @@ from __future__ import annotations
 import copy
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -102,6 +102,37 @@ def _calibration_summary(calibration: dict[str, Any] | None) -> dict[str, Any] |
     return {k: calibration.get(k) for k in keys if k in calibration}
 
 
+def _activate_reference(
+    session: Session,
+    by: str,
+    product: Product,
+    sha256: str,
+    make: Callable[[ReferenceImage | None], ReferenceImage],
+    when: datetime,
+    reason: str | None = None,
+) -> ReferenceImage:
+    """Add (or re-activate) one reference of ``product`` with ``make(existing row or None)``, and append the audit
+    event when it was not an active reference before, in the caller's transaction."""
+    existing = session.scalars(
+        select(ReferenceImage).where(ReferenceImage.product_id == product.id, ReferenceImage.image_sha256 == sha256)
+    ).one_or_none()
+    before = _reference_summary(existing) if existing is not None else None
+    row = make(existing)
+    session.flush()
+    if before is None or not before["active"]:
+        append_event(
+            session,
+            actor=by,
+            action=audit.REFERENCE_ADDED,
+            target=f"product:{product.name}",
+            before=before,
+            after=_reference_summary(row),
+            reason=reason,
+            at=when,
+        )
+    return row
+
+
 def _reference_summary(row: ReferenceImage) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -165,25 +196,13 @@ class GuardedDatabase:
     ) -> list[ReferenceImage]:
         rows = []
         for stored, name in staged:
-            existing = session.scalars(
-                select(ReferenceImage).where(
-                    ReferenceImage.product_id == product.id, ReferenceImage.image_sha256 == stored.sha256
-                )
-            ).one_or_none()
-            before = _reference_summary(existing) if existing is not None else None
-            row = ReferenceRepository._upsert(session, product.id, stored, name, source, when)
-            session.flush()
-            if before is None or not before["active"]:
-                append_event(
-                    session,
-                    actor=by,
-                    action=audit.REFERENCE_ADDED,
-                    target=f"product:{product.name}",
-                    before=before,
-                    after=_reference_summary(row),
-                    at=when,
-                )
-            rows.append(row)
+
+            def upsert(
+                _existing: ReferenceImage | None, f: StoredFile = stored, n: str | None = name
+            ) -> ReferenceImage:
+                return ReferenceRepository._upsert(session, product.id, f, n, source, when)
+
+            rows.append(_activate_reference(session, by, product, stored.sha256, upsert, when))
         return rows
 
     def create_product(
@@ -701,15 +720,13 @@ class GuardedDatabase:
             )
             if add_as_reference:
                 product = product_row(session, insp.product_id)
-                # the frame is already in the store (content-addressed): the reference row points at the same file
-                existing = session.scalars(
-                    select(ReferenceImage).where(
-                        ReferenceImage.product_id == product.id, ReferenceImage.image_sha256 == insp.image_sha256
-                    )
-                ).one_or_none()
-                before_ref = _reference_summary(existing) if existing is not None else None
-                if existing is None:
-                    existing = ReferenceImage(
+
+                def from_frame(existing: ReferenceImage | None) -> ReferenceImage:
+                    # the frame is already in the store (content-addressed): the reference row points at that file
+                    if existing is not None:
+                        existing.active = True
+                        return existing
+                    row = ReferenceImage(
                         product_id=product.id,
                         image_path=insp.image_path,
                         image_sha256=insp.image_sha256,
@@ -720,21 +737,10 @@ class GuardedDatabase:
                         original_name=f"inspection #{insp.id}",
                         active=True,
                     )
-                    session.add(existing)
-                else:
-                    existing.active = True
-                session.flush()
-                if before_ref is None or not before_ref["active"]:
-                    append_event(
-                        session,
-                        actor=by,
-                        action=audit.REFERENCE_ADDED,
-                        target=f"product:{product.name}",
-                        before=before_ref,
-                        after=_reference_summary(existing),
-                        reason=why,
-                        at=when,
-                    )
+                    session.add(row)
+                    return row
+
+                _activate_reference(session, by, product, insp.image_sha256, from_frame, when, reason=why)
             return review_info(row)
 
     def confirm_defect(
