@@ -44,6 +44,15 @@ def between(ev: Evidence, params: Sequence[float]) -> float:
     return float(np.exp(n_hi + w * (max(a_q, n_hi + 0.05) - n_hi)))
 
 
+def between_all(ev: Evidence, params: Sequence[float]) -> float:
+    """:func:`between` over every simulated defect, so the threshold may fall below the highest normal stand-in
+    where the simulated defects overlap the normal evidence (a product whose defects are subtle)."""
+    w, q = params
+    n_hi = float(all_normals(ev).max())
+    a_q = float(np.quantile(_log(ev.get("simulated", ())), q))
+    return float(np.exp(n_hi + w * (a_q - n_hi)))
+
+
 def margin(ev: Evidence, params: Sequence[float]) -> float:
     """The highest normal stand-in times a fixed factor exp(m)."""
     (m,) = params
@@ -74,6 +83,7 @@ class RuleFamily:
 
 FAMILIES: dict[str, RuleFamily] = {
     "between": RuleFamily(between, (tuple(np.round(np.linspace(0.0, 1.0, 21), 3)), (0.1, 0.25, 0.5))),
+    "between_all": RuleFamily(between_all, (tuple(np.round(np.linspace(0.0, 1.0, 21), 3)), (0.1, 0.25, 0.5))),
     "margin": RuleFamily(margin, (tuple(np.round(np.linspace(-0.3, 0.6, 46), 3)),)),
     "spread": RuleFamily(spread, (tuple(np.round(np.linspace(0.0, 4.0, 41), 3)),)),
     "simulated_quantile": RuleFamily(simulated_quantile, (tuple(np.round(np.linspace(0.0, 0.5, 26), 3)),)),
