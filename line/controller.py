@@ -70,6 +70,7 @@ class StationController:
         self._timers: set[threading.Timer] = set()  # every timer armed and not yet joined; stop() joins them all
         self._idle = threading.Condition()  # notified when no part is in flight
         self._stopped = False
+        self._recent_loader: threading.Thread | None = None  # reads the filmstrip's last parts at start
         self._pending_recipe: int | None = None  # the operator's switch, made once the part in flight is done
         inference.bind(self)
         recorder.bind(self)
@@ -99,6 +100,8 @@ class StationController:
             while self.status.in_flight is not None and time.monotonic() < deadline:
                 self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
         self.camera.stop()
+        if self._recent_loader is not None:
+            self._recent_loader.join(max(1.0, deadline - time.monotonic()))
         self.inference.stop(max(1.0, deadline - time.monotonic()))
         self.recorder.stop(max(1.0, deadline - time.monotonic()))
         if self.frame_files is not None:
@@ -114,16 +117,27 @@ class StationController:
                 timer.join(max(1.0, deadline - time.monotonic()))
 
     def _seed_counters(self) -> None:
-        """The shift's counts and the filmstrip's last parts from the database: a restart continues both."""
+        """The shift's counts from the database, so that a restart continues them; the filmstrip's last parts are
+        read in a thread of their own (a thumbnail is a whole frame's decode: a second or more for a dozen large
+        frames, which the window's start must not wait for)."""
         start = self.status.counters.shift_start
         try:
             total, ng = self.catalog.shift_counts(start, datetime.now().astimezone())
-            recent = self.catalog.recent_parts(self.status.recent.size)
         except DatabaseError as exc:
             log.warning("the shift's counts could not be read (%s); counting from zero", exc)
             return
         self.status.seed_counters(total, ng)
-        self.status.seed_recent(recent)
+        self._recent_loader = threading.Thread(target=self._seed_recent, name="line-recent", daemon=True)
+        self._recent_loader.start()
+
+    def _seed_recent(self) -> None:
+        try:
+            recent = self.catalog.recent_parts(self.status.recent.size)
+        except DatabaseError as exc:
+            log.warning("the last parts could not be read (%s); the filmstrip starts empty", exc)
+            return
+        if not self._stopped:
+            self.status.seed_recent(recent)
 
     # -- products -----------------------------------------------------------------------------------------------
     def refresh_products(self) -> dict[int, str]:

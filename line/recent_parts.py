@@ -35,10 +35,14 @@ class RecentParts:
         return self._parts.maxlen or 0
 
     def seed(self, parts: list[PartSummary]) -> None:
-        """Start from these parts (newest first), e.g. the last ones recorded before a restart."""
+        """Add these earlier parts (the last ones recorded before a restart) to those recorded since: each part
+        once, newest (highest inspection id) first."""
         with self._lock:
+            merged = {p.inspection_id: p for p in parts}
+            merged.update({p.inspection_id: p for p in self._parts})  # a part recorded since keeps its summary
+            newest = sorted(merged.values(), key=lambda p: p.inspection_id, reverse=True)
             self._parts.clear()
-            self._parts.extend(parts[: self.size])
+            self._parts.extend(newest[: self.size])
 
     def add(self, part: PartSummary) -> None:
         with self._lock:

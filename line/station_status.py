@@ -387,7 +387,7 @@ class StationStatus:
 
     def seed_recent(self, parts: list[PartSummary]) -> None:
         with self._lock:
-            self.recent.seed(parts)
+            self.recent.seed(parts)  # merged with any part recorded meanwhile
             self._publish(RecentPartsLoaded(parts=tuple(self.recent.parts())))
 
     def seed_counters(self, total: int, ng: int) -> ShiftCounts:

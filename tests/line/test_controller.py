@@ -277,9 +277,23 @@ def test_a_restart_continues_the_filmstrip_from_the_database(make_line, database
         rig.controller.acknowledge()
     rig.stop()
     again = make_line().start()
+    wait_until(lambda: again.of_type(RecentPartsLoaded), 5, "the last parts (read in a thread of their own)")
     parts = again.status.recent.parts()
     assert [p.part_id for p in parts] == ["R3", "R2", "R1"]  # newest first, as the filmstrip shows them
     assert all(p.thumbnail is not None and max(p.thumbnail.shape[:2]) <= 96 for p in parts)
     [loaded] = again.of_type(RecentPartsLoaded)
     assert [p.inspection_id for p in loaded.parts] == [p.inspection_id for p in parts]
     assert again.status.counters.current().total == 3
+
+
+def test_parts_recorded_before_the_last_parts_are_read_keep_their_place():
+    from line.events import PartSummary
+    from line.recent_parts import RecentParts
+
+    def part(i: int) -> PartSummary:
+        return PartSummary(i, f"P{i}", 1, "widget", "PASS", 0.1, float(i))
+
+    recent = RecentParts(size=4)
+    recent.add(part(7))  # recorded after the start, before the database's last parts arrived
+    recent.seed([part(7), part(5), part(4), part(3), part(2)])  # the query saw part 7 too
+    assert [p.inspection_id for p in recent.parts()] == [7, 5, 4, 3]
