@@ -24,6 +24,7 @@ class CameraFeed(QObject):
     frame_arrived = Signal(object)  # line.capture.mailbox.Frame, in the GUI thread
     status_changed = Signal(str, str, bool)  # source name, message, ok
     fps_changed = Signal(str, float)  # source name, frames per second
+    files_skipped = Signal(str)  # a folder source's unreadable files, as the operator is told of them
 
     def __init__(
         self,
@@ -77,6 +78,7 @@ class CameraFeed(QObject):
         capture.frame_available.disconnect()
         capture.status_changed.disconnect()
         capture.fps_changed.disconnect()
+        capture.files_skipped.disconnect()
         if not capture.stop():  # a driver stuck in a read: keep the object alive until its thread returns
             log.error("the capture thread of %s did not stop in time", capture.source.name)
             self._stuck.append(capture)
@@ -93,6 +95,7 @@ class CameraFeed(QObject):
         capture.frame_available.connect(self._on_frame_available)
         capture.status_changed.connect(self._on_status)
         capture.fps_changed.connect(self._on_fps)
+        capture.files_skipped.connect(self._on_files_skipped)
         capture.start()
 
     @Slot()
@@ -104,6 +107,10 @@ class CameraFeed(QObject):
     @Slot(str, bool)
     def _on_status(self, message: str, ok: bool) -> None:
         self.status_changed.emit(self.source.name if self.source else "", message, ok)
+
+    @Slot(str)
+    def _on_files_skipped(self, message: str) -> None:
+        self.files_skipped.emit(message)
 
     @Slot(float)
     def _on_fps(self, fps: float) -> None:

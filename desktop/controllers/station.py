@@ -155,6 +155,7 @@ class Station(QObject):
         self.feed.frame_arrived.connect(self._on_frame)
         self.feed.status_changed.connect(self._on_capture_status)
         self.feed.fps_changed.connect(self._on_capture_fps)
+        self.feed.files_skipped.connect(self._on_files_skipped)
         window.counters.show_counts(self.line.counters.current())
 
     # -- the station's state (line/station_status.py), read-only here ------------------------------------------
@@ -548,6 +549,10 @@ class Station(QObject):
             self.window.live_view.set_placeholder(message)
             self.window.verdict.show_no_camera(f"{message}\n{CAMERA_HINT}")
             self.window.show_problem("camera", f"{message}. {CAMERA_HINT}", Severity.WARNING)
+
+    @Slot(str)
+    def _on_files_skipped(self, message: str) -> None:
+        self.window.show_problem("source-files", message, Severity.WARNING)
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:

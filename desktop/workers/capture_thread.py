@@ -32,6 +32,7 @@ class CaptureThread(QThread):
     frame_available = Signal()
     status_changed = Signal(str, bool)  # message, ok (False while the source is missing)
     fps_changed = Signal(float)
+    files_skipped = Signal(str)  # a folder source passed over files it cannot read: what to tell the operator
 
     def __init__(
         self,
@@ -54,6 +55,7 @@ class CaptureThread(QThread):
         self._stop = threading.Event()
         self.frames_read = 0
         self.reconnects = 0
+        self._skipped_told = 0  # how many skipped files the operator has been told of
 
     # -- control (any thread) -------------------------------------------------------------------------------
     def configure(self, recipe: dict) -> None:
@@ -116,6 +118,19 @@ class CaptureThread(QThread):
             self.source.close()
             self.fps_changed.emit(0.0)
 
+    def _report_skipped(self) -> None:
+        skipped = getattr(self.source, "skipped", None)  # line.capture.folder_source.FolderSource keeps them
+        if not skipped or len(skipped) <= self._skipped_told:
+            return
+        self._skipped_told = len(skipped)
+        names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        plural = "s" if len(skipped) != 1 else ""
+        self.files_skipped.emit(
+            f"{len(skipped)} file{plural} in {self.source.name} cannot be read and {'are' if plural else 'is'} "
+            f"skipped: {names}. Each is damaged or not an image this station reads (PNG, JPEG, BMP, TIFF); "
+            "replace or remove it."
+        )
+
     def _read_until_lost(self) -> SourceError | None:
         """Read frames until stop (returns None) or until the source fails (returns the error)."""
         period = 1.0 / self.source.pace_fps if self.source.pace_fps else 0.0
@@ -131,6 +146,7 @@ class CaptureThread(QThread):
             except SourceError as exc:
                 return exc
             self.frames_read += 1
+            self._report_skipped()
             frame = Frame(
                 image=image,
                 index=self.frames_read,

@@ -61,3 +61,22 @@ def test_after_a_restart_the_filmstrip_continues_with_the_last_recorded_parts(qt
     assert [b.text().split()[0] for b in buttons] == [r.verdict for r in recorded[:12]]
     assert not buttons[0].icon().isNull() and buttons[1].icon().isNull()
     assert f"{len(recorded)} parts" in again.window.counters.text()  # the counters agree with the strip
+
+
+def test_a_folder_source_tells_the_operator_which_files_it_skips(qtbot, make_rig, database, tmp_path):
+    import cv2
+
+    from line.capture.folder_source import FolderSource
+    from tests.station_fakes import good_part
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), good_part(1))
+    (folder / "b_damaged.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    product = ensure_demo_product(database)
+    rig = make_rig(source_factory=lambda spec: FolderSource(folder, fps=20.0))
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("folder", product.id)
+    qtbot.waitUntil(lambda: "source-files" in rig.window.problem_keys(), timeout=5000)
+    text = rig.window.problems.text()
+    assert "b_damaged.png" in text and "1 file in" in text and "replace or remove it" in text
