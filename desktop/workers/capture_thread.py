@@ -127,8 +127,8 @@ class CaptureThread(QThread):
         plural = "s" if len(skipped) != 1 else ""
         self.files_skipped.emit(
             f"{len(skipped)} file{plural} in {self.source.name} cannot be read and {'are' if plural else 'is'} "
-            f"skipped: {names}. Each is damaged or not an image this station reads (PNG, JPEG, BMP, TIFF); "
-            "replace or remove it."
+            f"skipped: {names}. {'Each' if plural else 'It'} is damaged or not an image this station reads "
+            f"(PNG, JPEG, BMP, TIFF); replace or remove {'them' if plural else 'it'}."
         )
 
     def _read_until_lost(self) -> SourceError | None:
