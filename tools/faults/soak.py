@@ -164,6 +164,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--frames", type=int, default=0, help="stop after N saved frames (0: no limit), or --minutes")
     ap.add_argument("--every", type=int, default=100, help="sample every N saved frames")
     ap.add_argument("--warmup", type=int, default=500, help="frames before the memory baseline")
+    ap.add_argument(
+        "--chat-every",
+        type=int,
+        default=None,
+        help="load the chat's language model and ask it about the part on screen every N saved frames (0: load "
+        "it, never ask); without it the model is not loaded",
+    )
     ap.add_argument("--out", type=Path, default=Path("out/soak"))
     ap.add_argument("--replot", action="store_true", help="only redraw <out>/soak.png from its samples.jsonl")
     args = ap.parse_args(argv)
@@ -177,7 +184,7 @@ def main(argv: list[str]) -> int:
     data = fresh_data_dir(template, out / "data")
     journal = out / "journal.txt"
     journal.unlink(missing_ok=True)
-    station = StationProcess(data, journal, out / "station.log")
+    station = StationProcess(data, journal, out / "station.log", chat_every=args.chat_every)
     t0 = time.monotonic()
     samples: list[dict] = []
     last_id = 0
@@ -234,6 +241,16 @@ def main(argv: list[str]) -> int:
             "shutdown": [e for k, e in station.run_events() if k == "shutdown"],
         }
     )
+    if args.chat_every is not None:
+        events = station.run_events()
+        answers = [e["seconds"] for k, e in events if k == "chat"]
+        summary["chat"] = {
+            "ready": [e["text"] for k, e in events if k == "chat_ready"],
+            "failed": [e["text"] for k, e in events if k == "chat_failed"],
+            "answers": len(answers),
+            "answer_s_median": float(np.median(answers)) if answers else None,
+            "answer_s_max": max(answers) if answers else None,
+        }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     if samples:

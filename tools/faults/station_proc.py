@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 
+CHAT_QUESTION = "Is there a defect on this part? Where is it and how large?"
 HARNESS_USER = "faults-harness"  # the first admin of a data folder without users, created at its first start
 HARNESS_PASSWORD = "Faults-harness-15-pulls-the-plug"
 
@@ -55,13 +56,7 @@ def parse_journal_line(line: str) -> tuple[float, str, dict] | None:
         return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if "--" in argv:
-        split = argv.index("--")
-        own, station_args = argv[:split], argv[split + 1 :]
-    else:
-        own, station_args = argv, []
+def _arguments(own: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="tools.faults.station_proc")
     parser.add_argument("--journal", required=True)
     parser.add_argument("--stop-after", type=int, default=0, help="close the window after N saved inspections")
@@ -72,7 +67,33 @@ def main(argv: list[str] | None = None) -> int:
         help="do not load the chat's language model (it is not on the inspection path; on a 2-core "
         "machine it takes a core for a minute at every start)",
     )
-    args = parser.parse_args(own)
+    parser.add_argument(
+        "--chat-every",
+        type=int,
+        default=0,
+        help="with the chat loaded: ask it about the part on screen after every N saved inspections, as a "
+        "supervisor would (0: never); each answer is journalled as 'chat' with its time",
+    )
+    return parser.parse_args(own)
+
+
+def _maybe_ask(station, n: int, every: int) -> None:
+    """Ask the chat about the part on screen after every ``every`` saved parts, one question at a time."""
+    chat = getattr(station, "chat_link", None)
+    if not every or chat is None or n % every or station.window.chat.is_streaming():
+        return
+    station._asked["t"] = time.monotonic()
+    chat.ask(CHAT_QUESTION)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--" in argv:
+        split = argv.index("--")
+        own, station_args = argv[:split], argv[split + 1 :]
+    else:
+        own, station_args = argv, []
+    args = _arguments(own)
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     journal = Journal(args.journal)
     journal.write("process", pid=os.getpid(), args=station_args)
@@ -89,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         def start(self, spec, product_id):
             window = self.window
             saved = {"n": 0}
+            self._asked = {"t": 0.0}
             shown: set[int] = set()
 
             def on_shown(outcome) -> None:
@@ -102,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if fresh:
                     saved["n"] += 1
+                    _maybe_ask(self, saved["n"], args.chat_every)
                     if args.stop_after and saved["n"] >= args.stop_after:
                         QTimer.singleShot(0, window.close)
 
@@ -149,6 +172,14 @@ def main(argv: list[str] | None = None) -> int:
             self._fault_timer.timeout.connect(poll)
             self._fault_timer.start(100)
             super().start(spec, product_id)
+
+        def attach_chat(self, link):
+            super().attach_chat(link)
+            link.service.modelReady.connect(lambda text: journal.write("chat_ready", text=text))
+            link.service.failed.connect(lambda text: journal.write("chat_failed", text=text))
+            link.service.answerFinished.connect(
+                lambda text: journal.write("chat", chars=len(text), seconds=time.monotonic() - self._asked["t"])
+            )
 
         def shutdown(self):
             first = not getattr(self, "_fault_shutdown", False)
