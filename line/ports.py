@@ -75,6 +75,15 @@ class RecordPort(Protocol):
     def waiting(self) -> int: ...
 
 
+class CaptureListener(Protocol):
+    """What the live capture (line/capture/capture_loop.py) tells, from its thread."""
+
+    def frame_ready(self) -> None: ...  # the mailbox turned from empty to full: take the newest frame
+    def capture_status(self, message: str, ok: bool) -> None: ...  # ok False while the source is missing
+    def capture_fps(self, fps: float) -> None: ...
+    def files_skipped(self, message: str) -> None: ...  # a folder source passed over files it cannot read
+
+
 class CameraStatusListener(Protocol):
     def __call__(self, ok: bool, message: str, fault: Fault | None) -> None: ...
 

@@ -1,5 +1,6 @@
-"""The camera feed: owns the capture thread of the current source (open, pause, resume, stop) and hands the
-newest frame to the GUI thread. Status and frame rate come out as signals for the window to show. The product
+"""The camera feed: owns the capture thread of the current source (line/capture/capture_loop.py: open, pause,
+resume, stop) and hands the newest frame to the GUI thread; it hears the thread through a Qt relay
+(desktop/workers/capture_relay.py). Status and frame rate come out as signals for the window to show. The product
 recipe's camera settings (``configure``, from any thread) go to the capture thread, and to every source opened
 after them."""
 
@@ -12,7 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from desktop.workers.capture_thread import INITIAL_BACKOFF_S, CaptureThread
+from desktop.workers.capture_relay import CaptureRelay
+from line.capture.capture_loop import INITIAL_BACKOFF_S, CaptureLoop
 from line.capture.mailbox import LatestFrameMailbox
 from line.capture.source import FrameSource
 from line.capture.spec import source_from_spec
@@ -36,10 +38,11 @@ class CameraFeed(QObject):
         self.source_factory = source_factory
         self.backoff_s = reconnect_backoff_s
         self.mailbox = LatestFrameMailbox()
-        self.capture: CaptureThread | None = None
+        self.capture: CaptureLoop | None = None
+        self._relay: CaptureRelay | None = None
         self.source: FrameSource | None = None
         self.paused = False
-        self._stuck: list[CaptureThread] = []
+        self._stuck: list[tuple[CaptureLoop, CaptureRelay]] = []  # kept alive until their threads return
         self._recipe_lock = threading.Lock()
         self.recipe: dict[str, Any] = {}  # the product's camera settings, for this source and the next
 
@@ -73,29 +76,33 @@ class CameraFeed(QObject):
     def stop(self) -> None:
         """Stop the capture thread and join it (the source is kept for a resume)."""
         capture, self.capture = self.capture, None
-        if capture is None:
+        relay, self._relay = self._relay, None
+        if capture is None or relay is None:
             return
-        capture.frame_available.disconnect()
-        capture.status_changed.disconnect()
-        capture.fps_changed.disconnect()
-        capture.files_skipped.disconnect()
+        relay.frame_available.disconnect()
+        relay.status_changed.disconnect()
+        relay.fps_changed.disconnect()
+        relay.files_skipped_told.disconnect()
         if not capture.stop():  # a driver stuck in a read: keep the object alive until its thread returns
             log.error("the capture thread of %s did not stop in time", capture.source.name)
-            self._stuck.append(capture)
+            self._stuck.append((capture, relay))
+        else:
+            relay.deleteLater()
         self.mailbox.clear()  # a wake-up already queued finds nothing: no frame after stop
 
     def _start(self) -> None:
         assert self.source is not None
         self.mailbox.clear()
+        relay = CaptureRelay(self)
+        # Methods, not lambdas: Qt queues the capture thread's signals to this object's (the GUI) thread.
+        relay.frame_available.connect(self._on_frame_available)
+        relay.status_changed.connect(self._on_status)
+        relay.fps_changed.connect(self._on_fps)
+        relay.files_skipped_told.connect(self._on_files_skipped)
         with self._recipe_lock:
             recipe = dict(self.recipe)
-            capture = CaptureThread(self.source, self.mailbox, initial_backoff_s=self.backoff_s, recipe=recipe)
-            self.capture = capture
-        # Methods, not lambdas: Qt queues the capture thread's signals to this object's (the GUI) thread.
-        capture.frame_available.connect(self._on_frame_available)
-        capture.status_changed.connect(self._on_status)
-        capture.fps_changed.connect(self._on_fps)
-        capture.files_skipped.connect(self._on_files_skipped)
+            capture = CaptureLoop(self.source, relay, self.mailbox, initial_backoff_s=self.backoff_s, recipe=recipe)
+            self.capture, self._relay = capture, relay
         capture.start()
 
     @Slot()

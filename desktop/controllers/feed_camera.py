@@ -1,6 +1,6 @@
 """The window's camera as the station controller sees it (``line.ports.CameraPort``).
 
-The window's capture thread (desktop/workers/capture_thread.py, behind desktop/controllers/camera_feed.py) shows
+The window's capture thread (line/capture/capture_loop.py, behind desktop/controllers/camera_feed.py) shows
 every frame live and hands each one to this port in the GUI thread (``offer``); the controller asks for a part's
 frame from its inference thread (``acquire``). A part's frame is the newest frame the window has received that no
 part took before: the one on screen when Inspect was pressed, or the next one. Where a PLC triggers the parts (the

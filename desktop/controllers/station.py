@@ -30,10 +30,10 @@ from desktop.controllers.result_text import describe_result
 from desktop.controllers.station_settings import StationSettings
 from desktop.dialogs.products_dialog import ProductsDialog
 from desktop.main_window import MainWindow
-from desktop.workers.capture_thread import INITIAL_BACKOFF_S
 from desktop.workers.db_task import DatabaseTaskRunner
 from desktop.workers.event_relay import EventRelay
 from desktop.workers.inference_worker import InferenceService
+from line.capture.capture_loop import INITIAL_BACKOFF_S
 from line.capture.mailbox import Frame
 from line.capture.source import FrameSource
 from line.capture.spec import SourceSpecError, source_from_spec

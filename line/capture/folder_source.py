@@ -16,6 +16,17 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
 
 
+def skipped_files_message(source_name: str, skipped: list[Path]) -> str:
+    """What the operator is told of the files a folder source cannot read, and what to do about them."""
+    names = ", ".join(p.name for p in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    many = len(skipped) != 1
+    return (
+        f"{len(skipped)} file{'s' if many else ''} in {source_name} cannot be read and {'are' if many else 'is'} "
+        f"skipped: {names}. {'Each' if many else 'It'} is damaged or not an image this station reads "
+        f"(PNG, JPEG, BMP, TIFF); replace or remove {'them' if many else 'it'}."
+    )
+
+
 def list_images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
 

@@ -1,15 +1,14 @@
-"""Frame sources and the capture thread: newest-frame mailbox, reconnect with backoff, prompt stop."""
+"""Frame sources: the newest-frame mailbox, folders, files, streams, cameras (the capture loop that reads them:
+tests/line/test_capture_loop.py; the window's feed over it: tests/desktop/test_camera_feed.py)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from desktop.workers.capture_thread import CaptureThread
 from line.capture.demo_camera import DemoCamera
 from line.capture.folder_source import FolderSource
 from line.capture.mailbox import Frame, LatestFrameMailbox
@@ -108,49 +107,3 @@ def test_demo_camera_cycles_through_the_generated_images():
     assert labels[0] == labels[8] and len(set(labels)) == 8
     assert any("good" in name for name in labels) and any("scratch" in name for name in labels)
     assert cam.is_live and cam.kind == "demo"
-
-
-def test_capture_thread_reconnects_with_backoff_and_stops_promptly(qtbot):
-    source = ScriptedSource(open_failures=2, drops=1, frames_per_session=3)
-    thread = CaptureThread(source, initial_backoff_s=0.05, max_backoff_s=0.2)
-    statuses: list[tuple[str, bool]] = []
-    thread.status_changed.connect(lambda msg, ok: statuses.append((msg, ok)))
-    wakeups: list[Frame] = []
-    thread.frame_available.connect(lambda: (f := thread.mailbox.take()) is not None and wakeups.append(f))
-    thread.start()
-    qtbot.waitUntil(lambda: any(m == "Camera 7 reconnected" for m, _ in statuses) and len(wakeups) >= 5, timeout=5000)
-    texts = [m for m, _ in statuses]
-    assert texts[0] == "Camera 7 is not connected - retrying in 0.05 s"
-    assert texts[1] == "Camera 7 is not connected - retrying in 0.1 s"  # backoff doubles
-    assert "Camera 7 connected" in texts
-    assert "Camera 7 disconnected - reconnecting in 0.05 s" in texts  # reset after a good connection
-    assert [ok for m, ok in statuses if "disconnected" in m] == [False]
-    t0 = time.monotonic()
-    assert thread.stop(timeout_s=2.0)
-    assert time.monotonic() - t0 < 1.0
-    assert not thread.isRunning()
-    assert source.opens == 4 and not source.is_open  # 2 failed opens, 2 sessions; closed at the end
-    assert thread.reconnects == 1
-
-
-def test_capture_thread_stops_during_a_long_backoff(qtbot):
-    source = ScriptedSource(open_failures=100)
-    thread = CaptureThread(source, initial_backoff_s=30.0)
-    with qtbot.waitSignal(thread.status_changed, timeout=3000):
-        thread.start()
-    t0 = time.monotonic()
-    assert thread.stop(timeout_s=2.0)
-    assert time.monotonic() - t0 < 0.5
-
-
-def test_capture_thread_never_queues_more_than_one_frame(qtbot):
-    """A slow reader sees only the newest frame; the rest are dropped, nothing piles up."""
-    source = ScriptedSource(pace_fps=200.0, frames_per_session=10**6)
-    thread = CaptureThread(source)
-    thread.start()
-    qtbot.waitUntil(lambda: thread.frames_read >= 40, timeout=5000)
-    assert thread.stop()
-    frame = thread.mailbox.take()
-    assert frame is not None and frame.index == thread.frames_read
-    assert thread.mailbox.take() is None
-    assert thread.mailbox.dropped >= 30

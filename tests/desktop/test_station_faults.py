@@ -150,7 +150,7 @@ def test_unknown_source_spec_is_explained(qtbot, make_rig, database):
     rig.station.feed.source_factory = source_from_spec
     rig.station.open_source("/no/such/camera.mp4")
     assert "/no/such/camera.mp4 does not exist" in rig.window.problems.text()
-    assert rig.station.feed.capture.isRunning()  # the camera that worked keeps running
+    assert rig.station.feed.capture.running  # the camera that worked keeps running
 
 
 def test_corrupt_reference_file_is_named_in_the_window(qtbot, make_rig, database):

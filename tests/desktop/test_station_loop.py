@@ -80,9 +80,9 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
     rig.station.set_auto(True)
     _recorded_ids(rig, 2, qtbot)
     capture = rig.station.feed.capture
-    assert capture is not None and capture.isRunning()
+    assert capture is not None and capture.running
     rig.close()
-    assert not capture.isRunning()
+    assert not capture.running
     assert rig.station.feed.capture is None
     assert not rig.inference.is_running
     assert not rig.recorder.is_running
