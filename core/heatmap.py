@@ -16,10 +16,25 @@ def normalise(anomaly_map: np.ndarray, threshold: float) -> np.ndarray:
     return np.clip(anomaly_map / (2.0 * t), 0.0, 1.0).astype(np.float32)
 
 
+# RGB of each of the 256 levels of OpenCV's JET colour map (applyColorMap gives BGR): every heatmap the station
+# draws or stores uses this one table (the stored heatmap is a paletted PNG of it, line/heatmap_png.py).
+JET_RGB: np.ndarray = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0, ::-1].copy()
+_JET_LUT = JET_RGB.reshape(256, 1, 3)
+
+
+def to_levels(normalised: np.ndarray) -> np.ndarray:
+    """The colour-map level (H x W uint8) of each pixel of a ``normalise``d map (128 is the decision threshold)."""
+    return np.ascontiguousarray((normalised * 255).astype(np.uint8))
+
+
+def colorize_levels(level_map: np.ndarray) -> np.ndarray:
+    """RGB uint8 of colour-map levels (``JET_RGB[level_map]``, through a table: about 1 ms for 320 x 320 px)."""
+    return cv2.LUT(cv2.cvtColor(level_map, cv2.COLOR_GRAY2RGB), _JET_LUT)
+
+
 def colorize(anomaly_map: np.ndarray, threshold: float) -> np.ndarray:
     """RGB uint8 heatmap (blue = normal, red = over the threshold)."""
-    u8 = (normalise(anomaly_map, threshold) * 255).astype(np.uint8)
-    return cv2.applyColorMap(u8, cv2.COLORMAP_JET)[..., ::-1].copy()
+    return colorize_levels(to_levels(normalise(anomaly_map, threshold)))
 
 
 def overlay(

@@ -21,9 +21,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.heatmap import normalise
+from core.heatmap import JET_RGB, normalise
 from db.image_store import StoredFile, encode_png
-from line.outcome import JET_RGB
 
 COMPRESS_LEVEL = 1  # a heatmap is smooth: level 1 is within ~15 % of level 3's size at half the time
 

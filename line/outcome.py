@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.heatmap import normalise
+from core.heatmap import colorize_levels, normalise, to_levels
 from core.result import InspectionResult
 from core.settings import DecoderSettings
 from line.capture.mailbox import Frame
@@ -59,25 +59,19 @@ class InspectionOutcome:
     latency_ms: float  # from capture to result
     finished_at: float = field(default_factory=time.time)
     part_id: str | None = None  # the PLC's part id, when a PLC triggered it
-    # the colour-map level of each heatmap pixel (H x W uint8: heatmap_rgba's RGB is JET_RGB[levels]), made with it
-    # by heatmap_layers; the heatmap's file is then a paletted PNG (line/heatmap_png.py). None: not known.
+    # the colour-map level of each heatmap pixel (H x W uint8: heatmap_rgba's RGB is core.heatmap.JET_RGB[levels]),
+    # made with it by heatmap_layers; the heatmap's file is then a paletted PNG (line/heatmap_png.py). None: not known.
     heatmap_levels: np.ndarray | None = None
-
-
-# RGB of each of the 256 levels of the JET colour map, as core.heatmap.colorize draws them (applyColorMap is BGR)
-JET_RGB: np.ndarray = cv2.applyColorMap(np.arange(256, dtype=np.uint8)[:, None], cv2.COLORMAP_JET)[:, 0, ::-1].copy()
-_JET_LUT = JET_RGB.reshape(256, 1, 3)
 
 
 def heatmap_layers(result: InspectionResult) -> tuple[np.ndarray, np.ndarray]:
     """The result's colour heatmap with an alpha channel (H x W x 4 uint8) for drawing over the frame, and its
-    colour-map levels (H x W uint8). The same pixels as core.heatmap.colorize, through a table (cv2.LUT): about
-    1 ms for 320 x 320 px where colorize, a flip and a stack took about 5 ms on the station PC."""
+    colour-map levels (H x W uint8): core.heatmap's colours."""
     level = normalise(result.anomaly_map, result.threshold)  # 0.5 is the threshold
-    levels = np.ascontiguousarray((level * 255).astype(np.uint8))
-    rgb = cv2.LUT(cv2.cvtColor(levels, cv2.COLOR_GRAY2RGB), _JET_LUT)
+    level_map = to_levels(level)
+    rgb = colorize_levels(level_map)
     alpha = (np.clip((level - 0.15) * 2.5, 0.0, 1.0) * 255.0).astype(np.uint8)  # clearly normal areas see-through
-    return cv2.merge([*cv2.split(rgb), alpha]), levels
+    return cv2.merge([*cv2.split(rgb), alpha]), level_map
 
 
 def heatmap_rgba(result: InspectionResult) -> np.ndarray:

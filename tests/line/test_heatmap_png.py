@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from core.heatmap import colorize, normalise
+from core.heatmap import JET_RGB, colorize, colorize_levels, normalise
 from core.result import InspectionResult
 from db.image_store import encode_png
 from line.capture.mailbox import Frame
@@ -81,3 +81,10 @@ def test_an_outcome_read_back_from_the_unsaved_folder_gets_the_same_heatmap_file
     back = spool.load(spool.entries()[0])
     assert back is not None and back.heatmap_levels is None
     assert heatmap_png(back) == heatmap_png(outcome)
+
+
+def test_the_one_colour_table_is_opencvs_jet():
+    """core.heatmap.JET_RGB is the only colour table: it draws exactly what OpenCV's JET map draws."""
+    u8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    assert np.array_equal(colorize_levels(u8), cv2.applyColorMap(u8, cv2.COLORMAP_JET)[..., ::-1])
+    assert np.array_equal(JET_RGB[u8], colorize_levels(u8))
