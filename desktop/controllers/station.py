@@ -377,7 +377,7 @@ class Station(QObject):
         name = self.product_names.get(event.product_id, event.name)
         threshold = f" (threshold {event.threshold:.3f})" if event.threshold is not None else ""
         self.window.status.set_progress(None)
-        self.window.status.set_model(f"{self.line.encoder_id} · {name} ready{threshold}")
+        self.window.status.set_model(f"{name} ready{threshold} · {self.line.encoder_id}")
         self.window.clear_problem("product")
         self.window.verdict.clear(f"{name} ready. Press Space to inspect, or switch Auto on.")
         self.product_ready.emit(event.product_id)

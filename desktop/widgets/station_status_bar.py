@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
+from PySide6.QtWidgets import QProgressBar, QStatusBar, QWidget
+
+from desktop.widgets.elided_label import ElidedLabel
 
 
 class StationStatusBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.camera = QLabel("Camera: -")
-        self.latency = QLabel("Latency: -")
-        self.model = QLabel("Model: not loaded")
-        self.database = QLabel("Database: -")
-        self.learning = QLabel("")  # line mode: how many recent parts the product has learned from
-        self.learning.setToolTip(
-            "Line mode: good parts this product has seen recently join its memory (failed parts never do),\n"
-            "and its threshold follows their scores. Before a few parts have joined it judges by its references."
+        # At most these widths, each label shortened with "…" (whole in its tooltip): the bar's own messages, left of
+        # them, keep room to be read at the window's default width.
+        self.camera = ElidedLabel("Camera: -", 220)
+        self.latency = ElidedLabel("Latency: -", 215)
+        self.model = ElidedLabel("Model: not loaded", 300)
+        self.database = ElidedLabel("Database: -", 240)
+        self.learning = ElidedLabel(  # line mode: how many recent parts the product has learned from
+            "",
+            225,
+            explanation="Line mode: good parts this product has seen recently join its memory (failed parts never "
+            "do),\nand its threshold follows their scores. Before a few parts have joined it judges by its references.",
         )
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)

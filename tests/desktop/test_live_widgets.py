@@ -211,3 +211,34 @@ def test_status_bar_progress_text_fits_its_bar_and_the_tooltip_holds_it_whole(qt
     assert bar.progress.toolTip() == f"{message} (83%)"
     bar.set_progress(0.5, "Loading")
     assert bar.progress.format() == "Loading %p%"
+
+
+def test_status_bar_labels_leave_its_message_readable_at_the_default_width(qtbot):
+    """The permanent labels used to take the whole bar: the message left of them read "Den" at 1360 px."""
+    from PySide6.QtWidgets import QMainWindow
+
+    from desktop.widgets.station_status_bar import StationStatusBar
+
+    window = QMainWindow()
+    qtbot.addWidget(window)
+    bar = StationStatusBar()
+    window.setStatusBar(bar)
+    window.resize(1360, 840)  # desktop/main_window.py's default size
+    window.show()
+    model = "Demo disk ready (threshold 0.436) · efficientnet-lite0@579344248a93 · openvino"
+    bar.set_camera("Demo camera", 5.0)
+    bar.set_latency(125, 77)
+    bar.set_learning("references", 6)
+    bar.set_model(model)
+    bar.set_database("station.sqlite3 · saved #7")
+    message = "Demo camera connected"
+    bar.showMessage(message)
+    qtbot.waitUntil(lambda: bar.camera.width() >= bar.camera.sizeHint().width(), timeout=2000)  # laid out
+    leftmost = min(label.x() for label in (bar.camera, bar.latency, bar.learning, bar.model, bar.database))
+    assert leftmost >= bar.fontMetrics().horizontalAdvance(message) + 8  # the message is whole
+    for label in (bar.camera, bar.latency, bar.learning, bar.database):
+        assert label.shown_text() == label.text()  # what fits is never cut
+    assert bar.model.text() == f"Model: {model}"
+    assert bar.model.shown_text().endswith("…") and "Demo disk ready (threshold 0.436)" in bar.model.shown_text()
+    assert bar.model.toolTip() == f"Model: {model}"
+    assert "good parts this product has seen recently" in bar.learning.toolTip()  # its explanation stays
