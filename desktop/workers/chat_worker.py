@@ -1,9 +1,7 @@
-"""The chat worker: ONE long-lived thread that loads the language model once, keeps it warm and streams answers.
-
-``ChatService`` lives in the GUI thread and owns the thread; ``ChatWorker`` lives in the thread. Questions go in
-through a queued signal; tokens, the finished answer and failures come back through signals. Stop is a
-thread-safe flag (core.chat.generation.StopFlag) read between two tokens by a transformers StoppingCriteria, so
-it works while the worker thread is busy decoding.
+"""The chat's Qt relay: the language model runs on the chat thread of line/chat/chat_thread.py (a plain thread that
+loads the model once, keeps it warm and streams answers); ``ChatService`` is its GUI-side handle and re-emits each
+of its reports as a Qt signal. The signals are emitted in the chat thread; receivers in the GUI thread get them
+queued, in the order they happened (so the tokens of an answer arrive in order, before its answerFinished).
 
 Wiring (in the main window)::
 
@@ -13,193 +11,90 @@ Wiring (in the main window)::
     chat.failed.connect(lambda msg: panel.append_message("system", msg))
     panel.send_requested.connect(lambda q: (panel.start_assistant_message(), chat.ask(q, current_context())))
     panel.stop_requested.connect(chat.stop)
-    chat.start()                                          # loads the model in the thread, once
+    chat.start()                                          # loads the model in the chat thread, once
     ...
     chat.shutdown()                                       # on close
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-
-import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from core.chat.generation import StopFlag
 from core.chat.history import HistoryQueries
-from core.chat.session import ChatSession
-from core.errors import InspectionError
-from core.result import InspectionResult
+from line.chat.chat_thread import ChatThread
+from line.chat.context import ChatContext
+from line.chat.session_factory import SessionFactory, open_session
 
-log = logging.getLogger(__name__)
-
-LOAD_WAIT_LOG_S = 30.0  # a close waiting for the model's load says so in the log this often
+__all__ = ["ChatContext", "ChatService", "ChatSignals"]
 
 
-@dataclass(frozen=True)
-class ChatContext:
-    """The part the question is about: the latest inspection (None before the first one)."""
-
-    result: InspectionResult | None
-    frame: np.ndarray | None = None
-    product: str | None = None
-
-
-def _open_session(history: HistoryQueries | None) -> tuple[ChatSession, str]:
-    from core.chat.loading import open_chat
-
-    session, info = open_chat(history=history)
-    text = f"{info['lm_id']} on {info['device']} ({info['load_s']:.1f} s{', from cache' if info['from_cache'] else ''})"
-    if info["warning"]:
-        text += f"; {info['warning']}"
-    return session, text
-
-
-class ChatWorker(QObject):
-    """Lives in the chat thread. Do not call its slots directly from the GUI thread: use ChatService."""
+class ChatSignals(QObject):
+    """The chat thread's reports as signals (emitted in the chat thread). Parentless on purpose: the chat thread
+    holds it through its listener, so it lives as long as the thread may still report."""
 
     modelReady = Signal(str)  # what was loaded, for the status bar
     tokenReceived = Signal(str)  # a piece of the answer being written
     answerFinished = Signal(str)  # the whole answer (also after Stop: what was written until then)
     failed = Signal(str)  # a message for people; the question got no answer
 
-    def __init__(
-        self,
-        stop_flag: StopFlag,
-        history: HistoryQueries | None = None,
-        session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] = _open_session,
-        threads: int | None = None,
-    ):
-        super().__init__()
-        self._stop = stop_flag
-        self._history = history
-        self._factory = session_factory
-        self._threads = threads
-        self.session: ChatSession | None = None
 
-    @Slot()
-    def load(self) -> None:
-        """Load the model once. If it cannot be loaded, the chat still answers with the measured facts."""
-        if self.session is not None:
-            return
-        if self._threads:
-            import torch
+class _Relay:
+    """The chat thread's listener (line.chat.listener.ChatListener): each report becomes its signal."""
 
-            torch.set_num_threads(self._threads)  # this (chat) thread's torch threads; see ChatService
-        try:
-            self.session, text = self._factory(self._history)
-        except InspectionError as exc:
-            self.session = ChatSession(None, history=self._history)
-            self.failed.emit(
-                f"The language model could not be loaded: {exc} Answers will hold the measured facts only."
-            )
-            return
-        except Exception as exc:  # a broken install must not take the station down
-            log.exception("chat model load failed")
-            self.session = ChatSession(None, history=self._history)
-            self.failed.emit(
-                f"The language model could not be loaded ({exc.__class__.__name__}: {exc}). Answers "
-                "will hold the measured facts only."
-            )
-            return
-        self.modelReady.emit(text)
+    def __init__(self, signals: ChatSignals) -> None:
+        self._signals = signals
 
-    @Slot(str, object)
-    def ask(self, question: str, context: ChatContext | None) -> None:
-        if self.session is None:
-            self.load()
-        session = self.session
-        assert session is not None
-        part = context.result if context is not None else None
-        if part is None:
-            session.clear()
-        elif session.part is None or session.part.result is not part:
-            session.set_inspection(part, context.frame, context.product)
-        pieces: list[str] = []
-        try:
-            for piece in session.ask(question, self._stop):
-                pieces.append(piece)
-                self.tokenReceived.emit(piece)
-        except InspectionError as exc:
-            self.failed.emit(str(exc))
-            return
-        except Exception as exc:
-            log.exception("chat answer failed")
-            self.failed.emit(f"The answer could not be completed ({exc.__class__.__name__}: {exc}); ask again.")
-            return
-        self.answerFinished.emit("".join(pieces))
+    def model_ready(self, text: str) -> None:
+        self._signals.modelReady.emit(text)
+
+    def token(self, piece: str) -> None:
+        self._signals.tokenReceived.emit(piece)
+
+    def answer_finished(self, text: str) -> None:
+        self._signals.answerFinished.emit(text)
+
+    def failed(self, message: str) -> None:
+        self._signals.failed.emit(message)
 
 
 class ChatService(QObject):
     """GUI-side handle of the chat thread: start (load once), ask, stop, shutdown.
 
-    ``threads``: torch CPU threads for decoding, set inside the chat thread. 1 is recommended on a 2-core
-    machine that also runs the inspector: with 2 threads competing with other busy threads, decoding measured
-    3 tokens/s instead of 11 (docs/benchmarks-chat.md). None leaves torch's setting alone.
+    ``threads``: torch CPU threads for decoding, set inside the chat thread (see line.chat.chat_thread.ChatThread).
+    ``session_factory``: opens the session in the chat thread (default: the installed language model).
     """
-
-    _load_requested = Signal()
-    _ask_requested = Signal(str, object)
 
     def __init__(
         self,
         history: HistoryQueries | None = None,
         parent: QObject | None = None,
-        session_factory: Callable[[HistoryQueries | None], tuple[ChatSession, str]] | None = None,
+        session_factory: SessionFactory | None = None,
         threads: int | None = None,
     ):
         super().__init__(parent)
         self._stop = StopFlag()
-        self.thread = QThread()
-        self.thread.setObjectName("chat")
-        self.worker = ChatWorker(self._stop, history, session_factory or _open_session, threads)
-        self.worker.moveToThread(self.thread)
-        self._load_requested.connect(self.worker.load)
-        self._ask_requested.connect(self.worker.ask)
-        self.thread.finished.connect(self.worker.deleteLater)
+        self.worker = ChatSignals()  # the emitter of the chat's signals (the name of the QObject that emitted them)
+        self.thread = ChatThread(_Relay(self.worker), history, session_factory or open_session, threads, self._stop)
         self.modelReady = self.worker.modelReady
         self.tokenReceived = self.worker.tokenReceived
         self.answerFinished = self.worker.answerFinished
         self.failed = self.worker.failed
 
     def start(self) -> None:
-        if not self.thread.isRunning():
-            self.thread.start()
-        self._load_requested.emit()
+        """Start the chat thread and load the model in it (once)."""
+        self.thread.load()
 
     def ask(self, question: str, context: ChatContext | None = None) -> None:
         """Queue a question about ``context`` (the latest inspection); the answer streams back via signals."""
-        if not self.thread.isRunning():
-            self.start()
-        self._stop.clear()
-        self._ask_requested.emit(question, context)
+        self.thread.ask(question, context)
 
     @Slot()
     def stop(self) -> None:
         """Stop the answer being written (thread-safe; takes effect before the next token)."""
-        self._stop.set()
+        self.thread.stop_answer()
 
     def shutdown(self, timeout_s: float = 10.0) -> bool:
-        """Stop the answer being written and end the thread. A model still loading cannot be interrupted (the
-        load is one call into transformers): past ``timeout_s`` the close keeps waiting for it, saying so in the log
-        every LOAD_WAIT_LOG_S, instead of leaving the thread running. A QThread destroyed while it runs aborts the whole process
-        ("QThread: Destroyed while thread 'chat' is still running"), which is what a close during the load did
-        when this gave up after ``timeout_s``. True once the thread has ended."""
-        self._stop.set()
-        if not self.thread.isRunning():
-            return True
-        self.thread.quit()
-        if self.thread.wait(int(timeout_s * 1000)):
-            return True
-        t0 = time.monotonic()
-        while True:
-            log.warning(
-                "the chat's language model is still loading %.1f s into the close; waiting for it to end before "
-                "the station exits (a load cannot be interrupted)",
-                timeout_s + time.monotonic() - t0,
-            )
-            if self.thread.wait(int(LOAD_WAIT_LOG_S * 1000)):
-                return True
+        """Stop the answer being written and end the chat thread; a model still loading is waited for, with a log
+        line every line.chat.chat_thread.LOAD_WAIT_LOG_S (ChatThread.shutdown). True once the thread has ended."""
+        return self.thread.shutdown(timeout_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -10,15 +11,17 @@ import torch
 from torch import nn
 
 pytest.importorskip("PySide6")
-from PySide6.QtCore import QThread
 
 from core.chat.generation import DecodeSettings
 from core.chat.lm_loader import LanguageModel
 from core.chat.session import NO_INSPECTION, ChatSession
 from core.errors import ModelLoadError
 from core.result import FAIL, PASS
-from desktop.workers.chat_worker import ChatContext, ChatService
+from desktop.workers.chat_worker import ChatService
+from line.chat.context import ChatContext
 from tests.chat.conftest import make_result
+from tests.chat.test_chat_thread import SENTENCES
+from tests.chat.test_chat_thread import SlowLM as SentencesLM
 
 
 class SlowLM(nn.Module):
@@ -60,7 +63,7 @@ def test_model_loads_once_in_the_thread_and_answers_stream(qtbot, service_for, t
     threads = []
 
     def factory(history):
-        threads.append(QThread.currentThread())
+        threads.append(threading.get_ident())
         return ChatSession(tiny_lm, settings=DecodeSettings(max_new_tokens=6)), "tiny-llama"
 
     service = service_for(factory)
@@ -78,7 +81,7 @@ def test_model_loads_once_in_the_thread_and_answers_stream(qtbot, service_for, t
     with qtbot.waitSignal(service.answerFinished, timeout=10000) as done:
         service.ask("Where is it?", None)
     assert done.args[0] == NO_INSPECTION
-    assert len(threads) == 1 and threads[0] is service.thread  # loaded once, in the chat thread
+    assert threads == [service.thread.ident]  # loaded once, in the chat thread
 
 
 def test_decoding_threads_are_set_in_the_chat_thread(qtbot, service_for, tiny_lm):
@@ -124,3 +127,19 @@ def test_bad_question_and_missing_model_are_reported(qtbot, service_for, tiny_lm
     with qtbot.waitSignal(service.failed, timeout=10000) as failed:
         service.ask("   ", ChatContext(make_result(FAIL)))
     assert "empty" in failed.args[0]
+
+
+def test_tokens_reach_the_gui_thread_in_order_before_the_finished_answer(qtbot, service_for, tiny_tokenizer):
+    lm = LanguageModel(SentencesLM(tiny_tokenizer), tiny_tokenizer, "slow", torch.device("cpu"), torch.float32, "t")
+    settings = DecodeSettings(max_new_tokens=400, max_sentences=100)
+    service = service_for(lambda h: (ChatSession(lm, settings=settings), "sentences"))
+    heard = []
+    service.tokenReceived.connect(lambda t: heard.append(("token", t, threading.get_ident())))
+    service.answerFinished.connect(lambda t: heard.append(("finished", t, threading.get_ident())))
+    with qtbot.waitSignal(service.answerFinished, timeout=20000) as done:
+        service.ask("What might it be?", ChatContext(make_result(FAIL)))
+    answer = done.args[0]
+    assert all(s in answer for s in SENTENCES)
+    assert [h[0] for h in heard] == ["token"] * (len(SENTENCES) + 1) + ["finished"]  # the facts, then each one
+    assert "".join(h[1] for h in heard[:-1]) == answer
+    assert {h[2] for h in heard} == {threading.get_ident()}  # received in the GUI thread (queued)

@@ -50,7 +50,7 @@ def test_question_about_the_inspected_part_is_answered_and_stored(qtbot, make_ri
     stored = database.chat.for_inspection(inspection_id)
     assert [(m.role, m.text) for m in stored] == [("user", "Is there a defect?"), ("assistant", answer)]
     rig.close()
-    assert not link.service.thread.isRunning()
+    assert not link.service.thread.is_running
     assert {t.ident for t in threading.enumerate() if t.is_alive()} <= before
 
 
