@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +9,6 @@ import numpy as np
 import pytest
 
 from core.result import FAIL, PASS, InspectionResult, Region
-from db.repository import Database
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database.open(tmp_path / "data")
-    try:
-        yield db
-    finally:
-        db.close()
 
 
 @pytest.fixture

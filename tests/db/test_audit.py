@@ -12,9 +12,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 import main as main_module
 from db.audit import GENESIS_HASH, HASHED_FIELDS, row_hash
 from db.engine import DB_FILENAME
@@ -25,10 +23,7 @@ from db.repository import Database
 COLUMNS = (*HASHED_FIELDS, "hash")
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 def build_trail(data_dir: Path, frame) -> int:

@@ -9,19 +9,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from db.audit_check import check_audit_at_start
 from db.engine import DB_FILENAME
 from db.guarded import GuardedDatabase
 from db.repository import Database
 
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 def tamper(data_dir: Path, sql: str) -> None:

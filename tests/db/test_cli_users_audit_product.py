@@ -14,10 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
-import db.users as users_module
 import main as main_module
 from db.engine import DB_FILENAME
 from db.guarded import GuardedDatabase
@@ -26,10 +24,7 @@ from db.repository import Database
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from PIL import Image
 
-import db.users as users_module
 from core.errors import ImageReadError
 from core.imageio import MAX_FILE_BYTES, load_image, probe_image_bytes
 from db.errors import DatabaseError, InvalidImageError, StorageError
@@ -22,11 +20,7 @@ from db.guarded import GuardedDatabase
 from db.records import HistoryFilter
 from db.repository import Database
 
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

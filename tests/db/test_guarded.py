@@ -7,9 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from db.auth_errors import PermissionDenied, ReasonRequiredError
 from db.errors import DuplicateError, ProductInUseError, ValidationError
 from db.guarded import IDLE_LOGOUT_SETTING, GuardedDatabase
@@ -23,10 +21,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NASTY = ["\r=1+1", "\n@SUM(A1)", "=cmd", "+1", "-1", "@x", "\tHYPERLINK()", "a\r\n=b", "  =x", "x\u2028=y", "ok\r"]
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

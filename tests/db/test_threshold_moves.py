@@ -7,9 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from core.threshold_guard import ThresholdMove
 from db.auth_errors import AuthenticationError, PermissionDenied, ReasonRequiredError
 from db.errors import ValidationError
@@ -19,10 +17,7 @@ from db.threshold_moves import THRESHOLD_GUARD_SETTING, SecondConfirmation, Seco
 T0 = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

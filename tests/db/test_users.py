@@ -24,10 +24,7 @@ from db.users import LOCKOUT, MAX_FAILED_LOGINS, LoginStatus
 T0 = datetime(2024, 3, 4, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

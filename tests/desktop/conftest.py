@@ -3,22 +3,17 @@ Inspector (loaded once per session) for the tests that need the real model."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from db.repository import Database
 from tests.station_fakes import FakeInspector
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database.open(tmp_path / "data", busy_timeout_ms=300)
-    try:
-        yield db
-    finally:
-        db.close()
+def database_busy_timeout_ms() -> int:
+    """The ``database`` fixture (tests/conftest.py) waits 300 ms on a lock here: these tests lock it on purpose."""
+    return 300
 
 
 @pytest.fixture

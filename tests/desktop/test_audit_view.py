@@ -6,20 +6,14 @@ import csv
 import sqlite3
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from db.engine import DB_FILENAME
 from db.guarded import GuardedDatabase
 from db.repository import Database
 from desktop.views.audit.audit_view import AuditView
 from line.problems import Severity
 
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 @pytest.fixture

@@ -4,19 +4,13 @@ Retry, an engineer's are saved with their audit events."""
 from __future__ import annotations
 
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from db.guarded import GuardedDatabase
 from desktop.controllers.guarded_writes import guarded_repositories
 from desktop.dialogs.products_dialog import ProductsDialog
 from tests.station_fakes import good_part
 
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 def test_the_products_dialog_writes_as_the_logged_in_user(qtbot, database) -> None:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import gc
 import json
 import tracemalloc
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,12 +27,8 @@ REGIONS = [
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(tmp_path / "data")
-    try:
-        yield database
-    finally:
-        database.close()
+def db(database: Database) -> Database:
+    return database
 
 
 def _bulk(db: Database, product_id: int, count: int) -> None:

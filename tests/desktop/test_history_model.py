@@ -7,9 +7,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,12 +65,8 @@ def bulk_insert(db: Database, product_id: int, count: int) -> InspectionRecord:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database.open(tmp_path / "data")
-    try:
-        yield database
-    finally:
-        database.close()
+def db(database: Database) -> Database:
+    return database
 
 
 @pytest.fixture

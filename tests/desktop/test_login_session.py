@@ -7,27 +7,13 @@ import time
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 
-import db.users as users_module
 from db.guarded import IDLE_LOGOUT_SETTING, GuardedDatabase
-from db.repository import Database
 from desktop.controllers.login_session import LoginSession
 from desktop.main_window import MainWindow
 from line.problems import Severity
 
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
-
-
-@pytest.fixture
-def database(tmp_path):
-    db = Database.open(tmp_path / "data")
-    yield db
-    db.close()
+pytestmark = pytest.mark.usefixtures("fast_hashes")  # argon2 at its cheapest (tests/conftest.py)
 
 
 class Script:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 os.environ.setdefault("PYLON_CAMEMU", "2")  # pylon's emulated cameras (serials 0815-0000, 0815-0001), read at first use
 
-from db.repository import Database
 from tests.station_fakes import FakeInspector, good_part, wait_until, write_parts
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database.open(tmp_path / "data", busy_timeout_ms=300)
-    try:
-        yield db
-    finally:
-        db.close()
+def database_busy_timeout_ms() -> int:
+    """The ``database`` fixture (tests/conftest.py) waits 300 ms on a lock here: these tests lock it on purpose."""
+    return 300
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import pytest
 from argon2 import PasswordHasher
 from certs import make_certificate
 
-import db.users as users_module
 from db.guarded import GuardedDatabase
 from line.config import ConfigError, parse_config, security_lines
 from line.endpoint_security import OpcUaSecurity, client_allowed, parse_allow
@@ -19,15 +18,9 @@ from line.plc.opcua_security import OpcUaSecuritySettings, station_user_check
 from line.plc.opcua_server import NAMESPACE, OBJECT, OpcUaServer
 from tests.station_fakes import free_port, wait_until
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.timeout(90), pytest.mark.usefixtures("fast_hashes")]
 BASE = '[station]\nproduct = "w"\n[camera]\nsource = "demo"\n'
 SERVER_URI = "urn:inspection-station:test-server"
-
-
-@pytest.fixture(autouse=True)
-def fast_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(users_module, "hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-    monkeypatch.setattr(users_module, "_DUMMY_HASH", None)
 
 
 def problems(text: str, folder: Path) -> list[str]:
