@@ -1,13 +1,16 @@
 """Atomic file writes, the one implementation the station uses: a temp file in the target folder, flushed and
 fsynced, renamed onto the target, and the folder entry flushed. A reader sees the old file or the new one, never a
 half-written file; a crash leaves at most a temp file (named ``<prefix>...<suffix>``) for the next start's clean-up.
+
+Whole folders (the converted models' caches) are published the same way by :func:`atomic_folder`.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -77,4 +80,24 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, *, encoding: str 
         fh.write(text)
 
 
-__all__ = ["TEMP_SUFFIX", "atomic_open", "fsync_dir", "write_bytes_atomic", "write_text_atomic"]
+@contextmanager
+def atomic_folder(target: str | os.PathLike[str], complete: Callable[[Path], bool]) -> Iterator[Path]:
+    """A temp folder beside ``target`` for the block to fill; when the block ends without an error it is renamed
+    onto ``target`` whole, so a reader finds no folder or the complete one. Where ``target`` exists by then
+    (another process published the same content first) and ``complete(target)`` holds, that copy stays. The temp
+    folder is removed in every case; an OSError (a full or read-only disk) reaches the caller."""
+    final = Path(target)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", suffix=TEMP_SUFFIX, dir=final.parent))
+    try:
+        yield tmp
+        try:
+            os.replace(tmp, final)
+        except OSError:
+            if not complete(final):  # not a lost race with another process: a real failure
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+__all__ = ["TEMP_SUFFIX", "atomic_folder", "atomic_open", "fsync_dir", "write_bytes_atomic", "write_text_atomic"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.atomic import atomic_folder
 from core.cache import cache_root
 from core.encoder import EfficientNetLiteEncoder, join_scales
 from core.errors import ModelLoadError
@@ -116,19 +116,9 @@ class OpenVinoEncoder:
             model = ov.convert_model(
                 _Traceable(self._torch.trunk), example_input=example, input=[ov.PartialShape([-1, -1, -1, 3])]
             )
-        try:
-            cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".encoder-", dir=cache_dir))
-            try:
+        try:  # whole or not at all; where another process cached the same model first, its copy stays
+            with atomic_folder(folder, complete=lambda found: (found / "encoder.xml").is_file()) as tmp:
                 ov.save_model(model, str(tmp / "encoder.xml"), compress_to_fp16=False)
-                try:
-                    tmp.rename(folder)  # whole or not at all
-                except OSError:
-                    if not (folder / "encoder.xml").is_file():
-                        raise
-                    # another process cached the same model first: its copy stays
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
         except OSError as exc:  # a read-only or full cache costs the conversion at the next start, nothing else
             log.warning("the converted encoder was not cached in %s: %s", cache_dir, exc)
         return model

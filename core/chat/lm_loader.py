@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from core.atomic import atomic_folder
 from core.cache import cache_root
 from core.errors import ModelLoadError
 
@@ -196,31 +196,23 @@ def _convert_gguf(source: ModelSource, target: Path) -> None:
     log.info("Converting %s to a safetensors cache in %s (once, about 20 s)", source.gguf_file, target)
     t0 = time.perf_counter()
     model, tokenizer = _parse_gguf(source)
-    tmp = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        model.save_pretrained(str(tmp))
-        tokenizer.save_pretrained(str(tmp))
-        files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
-        marker = {
-            "format": CACHE_FORMAT,
-            "lm_id": source.lm_id,
-            "source": str(source.folder / str(source.gguf_file)),
-            "files": files,
-        }
-        (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=1))
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not _cache_complete(target):  # not a lost race with another process: a real failure
-                raise
+        with atomic_folder(target, complete=_cache_complete) as tmp:
+            model.save_pretrained(str(tmp))
+            tokenizer.save_pretrained(str(tmp))
+            files = {p.name: p.stat().st_size for p in tmp.iterdir() if p.is_file()}
+            marker = {
+                "format": CACHE_FORMAT,
+                "lm_id": source.lm_id,
+                "source": str(source.folder / str(source.gguf_file)),
+                "files": files,
+            }
+            (tmp / CACHE_MARKER).write_text(json.dumps(marker, indent=1))
     except OSError as exc:
         raise ModelLoadError(
             f"Could not write the language model cache in {target.parent} ({exc.strerror or exc}): free disk space "
             "or set INSPECTION_CACHE_DIR to a writable folder."
         ) from exc
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     log.info("Language model cache written in %.1f s", time.perf_counter() - t0)
 
 
