@@ -21,6 +21,36 @@ if TYPE_CHECKING:
 Progress = Callable[[float, str], None]
 
 
+class CalibrationView(Protocol):
+    """What the station reads of a product's calibration."""
+
+    @property
+    def effective_threshold(self) -> float: ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+class BuiltProduct(Protocol):
+    """A product built from its references (core.product.ProductModel, or a test fake's product), as the threads
+    that hold it see it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def encoder_id(self) -> str: ...
+
+    @property
+    def settings(self) -> DecoderSettings | None: ...
+
+    @property
+    def calibration(self) -> CalibrationView: ...
+
+    def with_threshold_override(self, threshold: float, by: str = "operator") -> BuiltProduct: ...
+
+    def save(self, folder: Path) -> Path: ...
+
+
 class InspectorProtocol(Protocol):
     """Builds a product from normal references and inspects frames against it; one thread at a time."""
 
@@ -36,9 +66,10 @@ class InspectorProtocol(Protocol):
         cancel: Callable[[], bool] | None = None,
         cache_dir: Path | None = None,
         seed: int = 0,
-    ) -> Any: ...  # a core.product.ProductModel (a fake's own product type in tests)
+    ) -> BuiltProduct: ...
 
+    # ``product``: one this inspector built (an implementation may require its own type, so it is not narrowed here)
     def inspect(self, frame: np.ndarray, product: Any, pool: LinePool | None = None) -> InspectionResult: ...
 
 
-__all__ = ["InspectorProtocol", "Progress"]
+__all__ = ["BuiltProduct", "CalibrationView", "InspectorProtocol", "Progress"]

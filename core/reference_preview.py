@@ -16,8 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.errors import Cancelled
-from core.product import ProductModel
-from core.protocols import InspectorProtocol
+from core.protocols import BuiltProduct, InspectorProtocol
 from core.result import PASS
 from core.settings import DecoderSettings
 from core.threshold_guard import NO_REGION, ThresholdMove
@@ -49,7 +48,7 @@ class ReferencePreview:
     :class:`core.threshold_guard.ThresholdMove` an override is judged by), and the product built with it."""
 
     move: ThresholdMove
-    product: ProductModel | None = None  # the product built with the new reference (reused when it is accepted)
+    product: BuiltProduct | None = None  # the product built with the new reference (reused when it is accepted)
 
     @property
     def threshold_before(self) -> float:
@@ -98,7 +97,7 @@ def preview_reference(
     references: Sequence[np.ndarray],
     candidate: np.ndarray,
     recent_failures: Sequence[RecentFailure],
-    current: ProductModel,
+    current: BuiltProduct,
     settings: DecoderSettings | None = None,
     progress: Progress | None = None,
     cancel: Callable[[], bool] | None = None,

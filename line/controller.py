@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from core.protocols import BuiltProduct
 from db.errors import DatabaseError
 from line.capture.mailbox import Frame
 from line.events import BuildFailure, ErrorCode, Fault
@@ -319,9 +320,8 @@ class StationController:
         if 0.0 < fraction < 1.0:
             self.status.product_preparing(product_id, fraction, message)
 
-    def on_product_ready(self, product_id: int, product: Any) -> None:
-        threshold = getattr(getattr(product, "calibration", None), "effective_threshold", None)
-        self.status.product_ready(product_id, getattr(product, "name", None), threshold)
+    def on_product_ready(self, product_id: int, product: BuiltProduct) -> None:
+        self.status.product_ready(product_id, product.name, product.calibration.effective_threshold)
         try:
             self.catalog.save_calibration(product_id, product.calibration.to_dict())
         except (DatabaseError, AttributeError) as exc:  # the model works without it; each row keeps its threshold

@@ -13,13 +13,14 @@ import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from enum import Enum
 
 from core.errors import Cancelled, InspectionError, NoReferencesError
+from core.protocols import BuiltProduct, InspectorProtocol
 from core.reference_preview import PreviewRequest, preview_reference
 from line.capture.camera_link import CameraError
 from line.events import BuildFailure, ErrorCode, Fault
-from line.outcome import InspectRequest, ProductRequest
+from line.outcome import InspectionOutcome, InspectRequest, ProductRequest
 from line.ports import InferenceListener, PartJob, PreviewReply
 from line.product_models import ProductModels
 
@@ -44,8 +45,24 @@ class _Preview:
     reply: PreviewReply
 
 
-_LOAD = object()
-_STOP = object()
+class _Control(Enum):
+    LOAD = "load"
+    STOP = "stop"
+
+
+_Command = _Build | _Forget | _Preview | PartJob | _Control
+
+
+class _Unbound:
+    """The listener before the controller binds one: what the thread reports goes nowhere."""
+
+    def on_model_ready(self, encoder_id: str) -> None: ...
+    def on_model_failed(self, message: str) -> None: ...
+    def on_product_progress(self, product_id: int, fraction: float, message: str) -> None: ...
+    def on_product_ready(self, product_id: int, product: BuiltProduct) -> None: ...
+    def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None: ...
+    def on_inspected(self, job: PartJob, outcome: InspectionOutcome) -> None: ...
+    def on_part_failed(self, job: PartJob, fault: Fault) -> None: ...
 
 
 def _message(exc: BaseException) -> str:
@@ -53,14 +70,16 @@ def _message(exc: BaseException) -> str:
 
 
 class InferenceEngine:
-    def __init__(self, inspector_factory: Callable[[], Any], listener: InferenceListener | None = None) -> None:
+    def __init__(
+        self, inspector_factory: Callable[[], InspectorProtocol], listener: InferenceListener | None = None
+    ) -> None:
         self._factory = inspector_factory
-        self._listener = listener
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._listener: InferenceListener = listener if listener is not None else _Unbound()
+        self._queue: queue.Queue[_Command] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._generation = 0  # of the newest build: an older build in progress sees it and stops
         self._stopping = threading.Event()
-        self.inspector: Any = None
+        self.inspector: InspectorProtocol | None = None
         self.models: ProductModels | None = None
 
     def bind(self, listener: InferenceListener) -> None:
@@ -71,7 +90,7 @@ class InferenceEngine:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="line-inference", daemon=True)
             self._thread.start()
-            self._queue.put(_LOAD)
+            self._queue.put(_Control.LOAD)
 
     def build_product(self, request: ProductRequest) -> None:
         self._generation += 1
@@ -94,7 +113,7 @@ class InferenceEngine:
         thread, self._thread = self._thread, None
         if thread is None:
             return True
-        self._queue.put(_STOP)
+        self._queue.put(_Control.STOP)
         thread.join(timeout_s)
         return not thread.is_alive()
 
@@ -107,10 +126,10 @@ class InferenceEngine:
         try:
             while True:
                 command = self._queue.get()
-                if command is _STOP:
+                if command is _Control.STOP:
                     break
                 if self._stopping.is_set() and isinstance(command, PartJob):
-                    self._emit("on_part_failed", command, Fault(ErrorCode.STOPPING, "The station is stopping."))
+                    self._listener.on_part_failed(command, Fault(ErrorCode.STOPPING, "The station is stopping."))
                     continue
                 try:
                     self._handle(command)
@@ -120,8 +139,8 @@ class InferenceEngine:
             if self.models is not None:
                 self.models.save_pools()
 
-    def _handle(self, command: Any) -> None:
-        if command is _LOAD:
+    def _handle(self, command: _Command) -> None:
+        if command is _Control.LOAD:
             self._load()
         elif isinstance(command, _Build):
             self._build(command)
@@ -132,32 +151,28 @@ class InferenceEngine:
         elif isinstance(command, _Preview):
             self._preview(command)
 
-    def _emit(self, name: str, *args: Any) -> None:
-        if self._listener is not None:
-            getattr(self._listener, name)(*args)
-
     def _load(self) -> None:
         if self.inspector is not None:
             return
         try:
-            self.inspector = self._factory()
+            inspector = self._factory()
         except InspectionError as exc:
-            self._emit("on_model_failed", _message(exc))
+            self._listener.on_model_failed(_message(exc))
             return
         except Exception as exc:  # noqa: BLE001
             log.error("model load failed:\n%s", traceback.format_exc())
-            self._emit(
-                "on_model_failed", f"The inspection model could not be loaded: {_message(exc)}. Reinstall the station."
+            self._listener.on_model_failed(
+                f"The inspection model could not be loaded: {_message(exc)}. Reinstall the station."
             )
             return
-        self.models = ProductModels(self.inspector)
-        self._emit("on_model_ready", str(getattr(self.inspector, "encoder_id", "ready")))
+        self.inspector = inspector
+        self.models = ProductModels(inspector)
+        self._listener.on_model_ready(inspector.encoder_id)
 
     def _build(self, command: _Build) -> None:
         request, pid = command.request, command.request.product_id
         if self.models is None:
-            self._emit(
-                "on_product_failed",
+            self._listener.on_product_failed(
                 pid,
                 "The inspection model is not loaded; see the log.",
                 BuildFailure.MODEL_NOT_LOADED,
@@ -171,27 +186,27 @@ class InferenceEngine:
             return  # a newer build is queued behind this one
         try:
             product = self.models.build(
-                request, lambda frac, msg: self._emit("on_product_progress", pid, float(frac), str(msg)), cancelled
+                request, lambda frac, msg: self._listener.on_product_progress(pid, float(frac), str(msg)), cancelled
             )
         except Cancelled:
             return  # a newer build of the product is queued, or the station stops: nothing to report
         except NoReferencesError as exc:
-            self._emit("on_product_failed", pid, _message(exc), BuildFailure.NO_REFERENCES)
+            self._listener.on_product_failed(pid, _message(exc), BuildFailure.NO_REFERENCES)
             return
         except InspectionError as exc:
             if not cancelled():
-                self._emit("on_product_failed", pid, _message(exc), BuildFailure.FAILED)
+                self._listener.on_product_failed(pid, _message(exc), BuildFailure.FAILED)
             return
         except Exception as exc:  # noqa: BLE001
             log.error("product build failed:\n%s", traceback.format_exc())
-            self._emit("on_product_failed", pid, f"Building product {request.name!r} failed: {_message(exc)}")
+            self._listener.on_product_failed(pid, f"Building product {request.name!r} failed: {_message(exc)}")
             return
-        self._emit("on_product_ready", pid, product)
+        self._listener.on_product_ready(pid, product)
 
     def _preview(self, command: _Preview) -> None:
         request = command.request
         entry = self.models.products.get(request.product_id) if self.models is not None else None
-        if entry is None:
+        if entry is None or self.inspector is None:
             command.reply(request, None, "the product's model is not ready, so the effect cannot be measured")
             return
         try:
@@ -211,18 +226,20 @@ class InferenceEngine:
         try:
             frame = job.acquire()
         except CameraError as exc:
-            self._emit("on_part_failed", job, exc.fault)
+            self._listener.on_part_failed(job, exc.fault)
             return
         if self.models is None:
-            self._emit("on_part_failed", job, Fault(ErrorCode.NOT_READY, "The inspection model is not loaded."))
+            self._listener.on_part_failed(job, Fault(ErrorCode.NOT_READY, "The inspection model is not loaded."))
             return
         try:
             outcome = self.models.inspect(InspectRequest(frame, job.product_id, part_id=job.part_id))
         except InspectionError as exc:
-            self._emit("on_part_failed", job, Fault(ErrorCode.INSPECTION_FAILED, _message(exc)))
+            self._listener.on_part_failed(job, Fault(ErrorCode.INSPECTION_FAILED, _message(exc)))
             return
         except Exception as exc:  # noqa: BLE001
             log.error("inspection failed:\n%s", traceback.format_exc())
-            self._emit("on_part_failed", job, Fault(ErrorCode.INSPECTION_FAILED, f"Inspection failed: {_message(exc)}"))
+            self._listener.on_part_failed(
+                job, Fault(ErrorCode.INSPECTION_FAILED, f"Inspection failed: {_message(exc)}")
+            )
             return
-        self._emit("on_inspected", job, outcome)
+        self._listener.on_inspected(job, outcome)

@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -22,6 +21,7 @@ from core.inspector import resolve_settings
 from core.line_pool import LinePool
 from core.memory import image_hash
 from core.product import ProductModel
+from core.protocols import BuiltProduct, InspectorProtocol
 from line.outcome import (
     NO_REFERENCES_MESSAGE,
     InspectionOutcome,
@@ -46,15 +46,15 @@ class ProductNotReady(InspectionError):
 class ProductModels:
     """Product id -> (name, built model) and product id -> LinePool, for one inspector."""
 
-    def __init__(self, inspector: Any) -> None:
+    def __init__(self, inspector: InspectorProtocol) -> None:
         self.inspector = inspector
-        self.products: dict[int, tuple[str, Any]] = {}
+        self.products: dict[int, tuple[str, BuiltProduct]] = {}
         self.pools: dict[int, LinePool] = {}
         self._pool_files: dict[int, Path] = {}
         self._unsaved_pool: dict[int, int] = {}  # inspections since the pool was last saved
 
     # -- building -----------------------------------------------------------------------------------------------
-    def build(self, request: ProductRequest, progress: Progress, cancel: Callable[[], bool]) -> Any:
+    def build(self, request: ProductRequest, progress: Progress, cancel: Callable[[], bool]) -> BuiltProduct:
         """Build (or load the saved) model of the product; raises InspectionError with a message for people."""
         pid = request.product_id
         if not request.references:
@@ -66,16 +66,19 @@ class ProductModels:
                 raise Cancelled("building the product was cancelled")
             progress(0.1 * i / len(request.references), f"Reading {ref.label}")
             images.append(ref.image if ref.image is not None else read_reference(ref))
-        product = self._load_saved(request, images, progress)
-        self.pools[pid] = self._pool_for(request, fresh=product is None)
-        if product is None:
+        saved = self._load_saved(request, images, progress)
+        self.pools[pid] = self._pool_for(request, fresh=saved is None)
+        product: BuiltProduct
+        if saved is not None:
+            product = saved
+        else:
             product = self.inspector.build_product(
                 images,
                 name=request.name,
                 progress=lambda frac, msg: progress(0.1 + 0.9 * float(frac), str(msg)),
                 cancel=cancel,
                 cache_dir=request.cache_dir,
-                **({"settings": request.settings} if request.settings is not None else {}),
+                settings=request.settings,
             )
             save_model(request, product)
         if request.threshold_override is not None:
@@ -174,7 +177,7 @@ class ProductModels:
         return was_in
 
 
-def save_model(request: ProductRequest, product: Any) -> None:
+def save_model(request: ProductRequest, product: BuiltProduct) -> None:
     if request.model_dir is None:
         return
     try:

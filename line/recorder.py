@@ -194,7 +194,7 @@ class Recorder:
                     with self._cond:
                         self._jobs.popleft()
                         self._refused.append(job)
-                self._tell("on_record_failed", job, message, transient)
+                self._tell_failed(job, message, transient)
                 if transient:
                     delay = self.retry_delays_s[min(attempt, len(self.retry_delays_s) - 1)]
                     attempt += 1
@@ -210,7 +210,7 @@ class Recorder:
             if path is not None and self.spool is not None:
                 self.spool.done(path)
             self.recorded += 1
-            self._tell("on_recorded", job, record)
+            self._tell_recorded(job, record)
 
     def retry_now(self) -> bool:
         """Write what waits at once instead of after the retry wait (the operator's Retry saving); False when
@@ -227,12 +227,20 @@ class Recorder:
         self._wake.clear()
         return self._stop.is_set()
 
-    def _tell(self, name: str, *args: Any) -> None:
+    # The bound listener is called from this thread; one that fails is logged, never the end of the thread.
+    def _tell_recorded(self, job: RecordJob, record: Any) -> None:
         if self._listener is not None:
             try:
-                getattr(self._listener, name)(*args)
+                self._listener.on_recorded(job, record)
             except Exception:
-                log.exception("the recorder's listener failed in %s", name)
+                log.exception("the recorder's listener failed in on_recorded")
+
+    def _tell_failed(self, job: RecordJob, message: str, will_retry: bool) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.on_record_failed(job, message, will_retry)
+            except Exception:
+                log.exception("the recorder's listener failed in on_record_failed")
 
     def _keep_unsaved_locked(self) -> None:
         jobs = [j for j in list(self._jobs) + self._refused if id(j) not in self._spooled]

@@ -8,6 +8,7 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,6 +16,7 @@ import numpy as np
 from core.errors import Cancelled
 from core.imageio import check_array
 from core.result import FAIL, PASS, InspectionResult, Region
+from core.settings import DecoderSettings
 from line.capture.source import SourceError
 
 SMALL = 32
@@ -69,7 +71,7 @@ class FakeCalibration:
     def effective_threshold(self) -> float:
         return self.threshold
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"threshold": self.threshold, "id": self.id, "overridden": self.overridden}
 
 
@@ -79,7 +81,7 @@ class FakeProduct:
     reference: np.ndarray
     calibration: FakeCalibration
     encoder_id: str = "fake-encoder"
-    settings: object = None  # the real ProductModel's DecoderSettings; the fake has none
+    settings: DecoderSettings | None = None  # the real ProductModel's DecoderSettings; the fake has none
 
     def with_threshold_override(self, threshold: float, by: str = "operator") -> FakeProduct:
         return replace(self, calibration=FakeCalibration(threshold, overridden=True))

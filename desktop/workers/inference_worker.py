@@ -8,10 +8,10 @@ What the window asks of the thread directly is the reference guard's measurement
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
+from core.protocols import InspectorProtocol
 from core.reference_preview import PreviewRequest, ReferencePreview
 from line.inference import InferenceEngine
 from line.outcome import (  # noqa: F401 - re-exported: the window's modules import them from here
@@ -28,7 +28,7 @@ class InferenceService(QObject):
 
     def __init__(
         self,
-        inspector_factory: Callable[[], Any] | None = None,
+        inspector_factory: Callable[[], InspectorProtocol] | None = None,
         parent: QObject | None = None,
         *,
         engine: InferenceEngine | None = None,
