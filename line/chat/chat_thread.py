@@ -24,10 +24,14 @@ from core.errors import InspectionError
 from line.chat.context import ChatContext
 from line.chat.listener import ChatListener
 from line.chat.session_factory import SessionFactory, open_session
+from line.thread_priority import lower_this_thread
 
 log = logging.getLogger(__name__)
 
 LOAD_WAIT_LOG_S = 30.0  # a close waiting for the model's load says so in the log this often
+# The chat's thread runs this much nicer than the station's others (Linux): an answer being written takes a core
+# for seconds, and without it the parts inspected meanwhile waited for the CPU (docs/reliability.md, soak run 6).
+CHAT_NICE = 10
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,10 @@ class ChatThread:
     on a 2-core machine that also runs the inspector: with 2 threads competing with other busy threads, decoding
     measured 3 tokens/s instead of 11 (docs/benchmarks-chat.md). None leaves torch's setting alone.
 
-    ``stop_flag``: the flag ``stop_answer`` sets (one is made when none is given); ``ask`` clears it."""
+    ``stop_flag``: the flag ``stop_answer`` sets (one is made when none is given); ``ask`` clears it.
+
+    ``nice``: how much lower than the station's other threads this one's CPU priority is (line/thread_priority.py),
+    so that the parts inspected while an answer is written do not wait for the CPU; 0 keeps it."""
 
     def __init__(
         self,
@@ -64,8 +71,10 @@ class ChatThread:
         session_factory: SessionFactory = open_session,
         threads: int | None = None,
         stop_flag: StopFlag | None = None,
+        nice: int = CHAT_NICE,
     ) -> None:
         self._listener = listener
+        self._nice = nice
         self._history = history
         self._factory = session_factory
         self._threads = threads
@@ -145,6 +154,7 @@ class ChatThread:
 
     # -- the thread ----------------------------------------------------------------------------------------------
     def _run(self) -> None:
+        lower_this_thread(self._nice)
         while True:
             command = self._queue.get()
             if command is _END:

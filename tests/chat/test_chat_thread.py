@@ -5,6 +5,7 @@ the load after it, and ends (waiting for a load it cannot interrupt) at shutdown
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 
@@ -17,8 +18,9 @@ from core.chat.lm_loader import LanguageModel
 from core.chat.session import NO_INSPECTION, ChatSession
 from core.errors import ModelLoadError
 from core.result import FAIL, PASS
-from line.chat.chat_thread import ChatThread
+from line.chat.chat_thread import CHAT_NICE, ChatThread
 from line.chat.context import ChatContext
+from line.thread_priority import this_thread_nice
 from tests.chat.conftest import make_result
 from tests.chat.scripted_lm import SENTENCES, SlowLM
 
@@ -202,3 +204,26 @@ def test_shutdown_during_the_load_waits_for_it_saying_so_and_drops_the_queued_qu
     waits = [r for r in caplog.records if "still loading" in r.getMessage()]
     assert len(waits) >= 2  # said every LOAD_WAIT_LOG_S while it waited
     assert heard.of("finished") == [] and heard.of("token") == []  # the queued question was not answered
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are a Linux feature")
+def test_the_chat_thread_runs_nicer_than_the_station_so_inspection_comes_first(chat_for):
+    """An answer takes a core for seconds; the parts inspected meanwhile must not wait for the CPU behind it."""
+    seen: list[int | None] = []
+
+    def factory(history):
+        seen.append(this_thread_nice())
+        return ChatSession(None, history=history), "facts only"
+
+    base = this_thread_nice()
+    if base is None or base >= 19:
+        pytest.skip("the tests run at the lowest priority already: nothing can be lower")
+    chat, heard = chat_for(factory)
+    chat.load()
+    heard.wait("ready")
+    assert seen == [min(19, base + CHAT_NICE)] and seen[0] > base
+    assert this_thread_nice() == base  # the caller's own priority is untouched
+    kept, heard_kept = chat_for(factory, nice=0)
+    kept.load()
+    heard_kept.wait("ready")
+    assert seen[-1] == base
