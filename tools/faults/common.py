@@ -35,11 +35,13 @@ class StationProcess:
         stop_after: int = 0,
         auto: bool = True,
         chat_every: int | None = None,
+        harness_args: list[str] | None = None,
     ) -> None:
         self.data_dir, self.journal, self.log = Path(data_dir), Path(journal), Path(log)
         args = [PYTHON, "-m", "tools.faults.station_proc", "--journal", str(journal)]
         # chat_every None: the chat's model is not loaded; 0: loaded and warm, never asked; N: asked every N parts
         args += ["--no-chat"] if chat_every is None else ["--chat-every", str(chat_every)]
+        args += list(harness_args or [])  # more of tools/faults/station_proc.py's own options
         if stop_after:
             args += ["--stop-after", str(stop_after)]
         if not auto:

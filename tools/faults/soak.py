@@ -171,6 +171,12 @@ def main(argv: list[str]) -> int:
         help="load the chat's language model and ask it about the part on screen every N saved frames (0: load "
         "it, never ask); without it the model is not loaded",
     )
+    ap.add_argument(
+        "--tracemalloc-at",
+        default="",
+        help="comma list of frame counts: trace Python allocations and journal what grew most at each (a "
+        "diagnosis run: tracing slows the station, so its latencies are not figures)",
+    )
     ap.add_argument("--out", type=Path, default=Path("out/soak"))
     ap.add_argument("--replot", action="store_true", help="only redraw <out>/soak.png from its samples.jsonl")
     args = ap.parse_args(argv)
@@ -184,7 +190,13 @@ def main(argv: list[str]) -> int:
     data = fresh_data_dir(template, out / "data")
     journal = out / "journal.txt"
     journal.unlink(missing_ok=True)
-    station = StationProcess(data, journal, out / "station.log", chat_every=args.chat_every)
+    station = StationProcess(
+        data,
+        journal,
+        out / "station.log",
+        chat_every=args.chat_every,
+        harness_args=["--tracemalloc-at", args.tracemalloc_at] if args.tracemalloc_at else None,
+    )
     t0 = time.monotonic()
     samples: list[dict] = []
     last_id = 0

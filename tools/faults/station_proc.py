@@ -74,7 +74,53 @@ def _arguments(own: list[str]) -> argparse.Namespace:
         help="with the chat loaded: ask it about the part on screen after every N saved inspections, as a "
         "supervisor would (0: never); each answer is journalled as 'chat' with its time",
     )
+    parser.add_argument(
+        "--tracemalloc-at",
+        default="",
+        help="comma list of saved-inspection counts (e.g. 500,1000,2500): trace Python allocations from the start "
+        "and journal, at each count, the resident memory and the allocation sites that grew most since the first",
+    )
     return parser.parse_args(own)
+
+
+class _Tracing:
+    """Python allocation snapshots at chosen saved-inspection counts (tracemalloc, 8 frames deep)."""
+
+    def __init__(self, at: str) -> None:
+        self.at = sorted({int(x) for x in at.split(",") if x.strip()})
+        self.first = None
+        if self.at:
+            import tracemalloc
+
+            tracemalloc.start(8)
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+def _maybe_trace(n: int, tracing: _Tracing, journal) -> None:
+    if n not in tracing.at:
+        return
+    import tracemalloc
+
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__), tracemalloc.Filter(False, "<frozen importlib._bootstrap>")]
+    )
+    traced, peak = tracemalloc.get_traced_memory()
+    entry = {"n": n, "rss_mb": _rss_mb(), "traced_mb": traced / 1e6, "peak_mb": peak / 1e6}
+    if tracing.first is None:
+        tracing.first = snapshot
+    else:
+        entry["grew"] = [
+            {"kb": round(stat.size_diff / 1024, 1), "count": stat.count_diff, "where": stat.traceback.format()[-6:]}
+            for stat in snapshot.compare_to(tracing.first, "traceback")[:12]
+        ]
+    journal.write("tracemalloc", **entry)
 
 
 def _maybe_ask(station, n: int, every: int) -> None:
@@ -111,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             window = self.window
             saved = {"n": 0}
             self._asked = {"t": 0.0}
+            tracing = _Tracing(args.tracemalloc_at)
             shown: set[int] = set()
 
             def on_shown(outcome) -> None:
@@ -125,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 if fresh:
                     saved["n"] += 1
                     _maybe_ask(self, saved["n"], args.chat_every)
+                    _maybe_trace(saved["n"], tracing, journal)
                     if args.stop_after and saved["n"] >= args.stop_after:
                         QTimer.singleShot(0, window.close)
 
