@@ -1,7 +1,7 @@
 """The built products of one inspector and their line pools (core/line_pool.py), without Qt or threads of its own.
 
-Used from exactly one thread (the Inspector is thread-confined): the desktop's inference QThread and the line
-runner's inference thread both hold one. Building reuses the product's saved model when it was made from the same
+Used from exactly one thread (the Inspector is thread-confined): the station's inference thread (line/inference.py,
+in the window and in the line runner alike) holds one. Building reuses the product's saved model when it was made from the same
 references by the same encoder and rule; each product keeps one LinePool, saved beside its model every
 ``POOL_SAVE_EVERY`` inspections and at stop; a rebuilt model starts a fresh pool.
 """

@@ -63,7 +63,7 @@ class CaptureLoop:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="line-capture", daemon=True)
         self._thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> bool:

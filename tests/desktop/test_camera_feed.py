@@ -16,7 +16,7 @@ from tests.station_fakes import ScriptedSource, good_part
 
 
 def _capture_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "capture" and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name == "line-capture" and t.is_alive()]
 
 
 def test_frames_and_status_arrive_in_the_gui_thread_and_pause_stops_them(qtbot):
