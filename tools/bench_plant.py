@@ -123,9 +123,12 @@ async def opcua_plc(endpoint: str, ids: list[str], poll_s: float = 0.002, timeou
             await node["PartId"].write_value(ua.DataValue(ua.Variant(part, ua.VariantType.String)))
             t0 = time.perf_counter()
             await node["Trigger"].write_value(ua.DataValue(ua.Variant(True, ua.VariantType.Boolean)))
+            t_written = time.perf_counter()
             ok = await wait("ResultReady", True)
-            dt = (time.perf_counter() - t0) * 1000
+            t_seen = time.perf_counter()
+            dt = (t_seen - t0) * 1000
             view = {"sent": part, "ready": ok, "ms": dt, "error": await node["ErrorCode"].read_value()}
+            view.update(t_write=t0, t_written=t_written, t_seen=t_seen)  # perf_counter: one clock for all processes
             if ok:
                 view.update(
                     part_id=await node["ResultPartId"].read_value(),
@@ -216,6 +219,46 @@ def per_part(views: list[dict], station: list[dict]) -> dict:
     }
 
 
+def timeline_marks() -> dict[str, dict[str, float]]:
+    """perf_counter times, per part id, of the OPC UA handshake's steps inside the station (one clock with the PLC
+    process's): the trigger accepted by the controller, the row recorded, ResultReady written by the server."""
+    from line.controller import StationController
+    from line.plc.opcua_server import OpcUaServer
+
+    marks: dict[str, dict[str, float]] = {"accepted": {}, "recorded": {}, "ready_set": {}}
+    trigger, set_node = StationController.trigger, OpcUaServer._set
+
+    def timed_trigger(self, part_id=None, **kw):
+        fault = trigger(self, part_id, **kw)
+        if part_id:
+            marks["accepted"].setdefault(str(part_id), time.perf_counter())
+        return fault
+
+    async def timed_set(self, name, value):
+        await set_node(self, name, value)
+        if name == "ResultReady" and value:
+            marks["ready_set"].setdefault(str(self._written.get("ResultPartId")), time.perf_counter())
+
+    StationController.trigger = timed_trigger
+    OpcUaServer._set = timed_set
+    return marks
+
+
+def opcua_timeline(views: list[dict], marks: dict[str, dict[str, float]]) -> dict:
+    """Where an OPC UA part's time outside the station's own trigger-to-record goes (p50, ms): the PLC's Trigger
+    write until the controller accepted it, the record until the server wrote ResultReady, and that write until
+    the PLC's poll saw it."""
+    rows = []
+    for v in views:
+        part = v["sent"]
+        if not v.get("ready") or not all(part in marks[k] for k in ("accepted", "recorded", "ready_set")):
+            continue
+        a, r, w = marks["accepted"][part], marks["recorded"][part], marks["ready_set"][part]
+        rows.append((a - v["t_write"], r - a, w - r, v["t_seen"] - w, v["t_written"] - v["t_write"]))
+    names = ("write_to_accepted", "accepted_to_recorded", "recorded_to_ready_set", "ready_set_to_seen", "write_call")
+    return {"parts": len(rows), **{n: pct([row[i] * 1000 for row in rows], 50) for i, n in enumerate(names)}}
+
+
 def breakdown(parts: list[dict]) -> dict:
     """Where the added time of a part goes, p50 of each share (ms): the camera's frame and the hand-over to the
     inference thread (trigger accepted -> frame), after the model (the heatmap and the outcome), the durable record
@@ -276,7 +319,15 @@ def main() -> int:
     p.add_argument("--poll-s", type=float, default=0.002, help="the PLC simulator's polling period (a PLC scan)")
     p.add_argument("--data-dir", type=Path, default=None, help="default: a fresh temporary folder")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument(
+        "--switch-interval-ms",
+        type=float,
+        default=None,
+        help="the interpreter's thread switch interval in the station's process (default: the station's own)",
+    )
     args = p.parse_args()
+    if args.switch_interval_ms is not None:
+        sys.setswitchinterval(args.switch_interval_ms / 1000.0)
 
     import tempfile
 
@@ -316,6 +367,7 @@ port = {broker.port}
 topic = "{topic}"
 security = "none"
 """)
+    marks = timeline_marks()
     runner = LineRunner(cfg)
     station: list[dict] = []
     load_before = os.getloadavg()
@@ -334,6 +386,9 @@ security = "none"
             }
         ),
         PartRecorded,
+    )
+    runner.status.bus.subscribe(
+        lambda e: marks["recorded"].setdefault(e.part.part_id, time.perf_counter()), PartRecorded
     )
     deadline = time.monotonic() + 600
     while runner.status.state is not StationState.READY and time.monotonic() < deadline:
@@ -410,6 +465,7 @@ security = "none"
         "parts_per_protocol": n,
         "source": args.source,
         "plc_poll_ms": args.poll_s * 1000,
+        "switch_interval_ms": sys.getswitchinterval() * 1000,
         "ready_after_s": round(ready_s, 1),
         "load_average_before": [round(x, 2) for x in load_before],
         "load_average_after": [round(x, 2) for x in load_after],
@@ -434,6 +490,7 @@ security = "none"
         },
         "parts_per_s": {"opcua": round(n / t_ua, 2), "modbus": round(n / t_mb, 2)},
         "per_protocol": {name: per_part(views, station) for name, views in (("opcua", ua_views), ("modbus", mb_views))},
+        "opcua_timeline_p50": opcua_timeline(ua_views, marks),
         "broker_outage": {
             **outage,
             "results_during_and_after": len(during),
