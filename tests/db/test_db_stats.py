@@ -221,3 +221,24 @@ def test_chat_history_queries_give_the_chat_exact_numbers(history: Database) -> 
     assert answer_history(intent, queries) == (
         "There were 4 rejects today for widget, out of 8 parts inspected (defect rate 50.0%)."
     )
+
+
+def test_repeated_statistics_define_no_new_session_classes(history: Database) -> None:
+    """Every sessionmaker defines a Session subclass, a reference cycle that only the interpreter's rare full
+    collection frees, with its entries in SQLAlchemy's event registry: the Statistics view's queries made one per
+    query (the soak's allocation trace, docs/reliability.md). The queries now share the engine's one factory."""
+    import gc
+
+    from sqlalchemy.orm import Session
+
+    history.stats.yield_per_hour(product="widget", start=at(6, 8), end=at(6, 10))  # the first may define one
+    gc.disable()  # count the classes made, whether or not a collection happens to run meanwhile
+    try:
+        before = len(Session.__subclasses__())
+        for _ in range(50):
+            history.stats.yield_per_hour(product="widget", start=at(6, 8), end=at(6, 10))
+            history.stats.score_distribution(product="widget", start=at(6, 0), end=at(7, 0))
+            history.stats.rejects_today(product="widget", now=NOW)
+        assert len(Session.__subclasses__()) == before
+    finally:
+        gc.enable()
