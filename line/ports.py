@@ -82,7 +82,7 @@ class CaptureListener(Protocol):
     def frame_ready(self) -> None: ...  # the mailbox turned from empty to full: take the newest frame
     def capture_status(self, message: str, ok: bool) -> None: ...  # ok False while the source is missing
     def capture_fps(self, fps: float) -> None: ...
-    def files_skipped(self, message: str) -> None: ...  # a folder source passed over files it cannot read
+    def files_skipped(self, message: str) -> None: ...  # a folder source's damaged files changed ("": none left)
 
 
 class CameraStatusListener(Protocol):

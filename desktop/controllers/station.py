@@ -524,6 +524,7 @@ class Station(QObject):
         self.settings.source = spec
         self.settings.save()
         self.window.clear_problem("camera")
+        self.window.clear_problem("source-files")  # the previous source's damaged files are not this one's
         self.window.status.set_camera(source.name, None, state="paused" if self.feed.paused else None)
 
     @Slot(object)
@@ -552,7 +553,10 @@ class Station(QObject):
 
     @Slot(str)
     def _on_files_skipped(self, message: str) -> None:
-        self.window.show_problem("source-files", message, Severity.WARNING)
+        if message:
+            self.window.show_problem("source-files", message, Severity.WARNING)
+        else:  # the damaged files were replaced or removed
+            self.window.clear_problem("source-files")
 
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:

@@ -56,7 +56,7 @@ class CaptureLoop:
         self._thread: threading.Thread | None = None
         self.frames_read = 0
         self.reconnects = 0
-        self._skipped_told = 0  # how many skipped files the listener has been told of
+        self._skipped_told: tuple[Any, ...] = ()  # the skipped files the listener was last told of
 
     # -- control (any thread) -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -131,11 +131,15 @@ class CaptureLoop:
             self.listener.capture_fps(0.0)
 
     def _report_skipped(self) -> None:
+        """Tell the listener when the set of skipped files changed: their message, or "" once none is left."""
         skipped = getattr(self.source, "skipped", None)  # line.capture.folder_source.FolderSource keeps them
-        if not skipped or len(skipped) <= self._skipped_told:
+        if skipped is None:
             return
-        self._skipped_told = len(skipped)
-        self.listener.files_skipped(skipped_files_message(self.source.name, skipped))
+        now = tuple(skipped)
+        if now == self._skipped_told:
+            return
+        self._skipped_told = now
+        self.listener.files_skipped(skipped_files_message(self.source.name, list(now)) if now else "")
 
     def _read_until_lost(self) -> SourceError | None:
         """Read frames until stop (returns None) or until the source fails (returns the error)."""

@@ -32,7 +32,9 @@ def list_images(folder: Path) -> list[Path]:
 
 
 class FolderSource:
-    """Every image of ``folder`` in turn, then from the start again. Unreadable files are skipped."""
+    """Every image of ``folder`` in turn, then from the start again. Damaged files are skipped (``skipped``, which
+    a file leaves once it reads again); a file or the folder that is gone is the source lost, not a damaged file:
+    the capture reopens it and reads what the folder holds then."""
 
     is_live = False
     kind = "folder"
@@ -53,6 +55,7 @@ class FolderSource:
         if not files:
             raise SourceError(f"image folder {self.folder} holds no images (PNG, JPEG, BMP or TIFF)")
         self._files, self._next = files, 0
+        self.skipped = [p for p in self.skipped if p in files]  # a damaged file since removed is no longer news
 
     def read(self) -> np.ndarray:
         for _ in range(len(self._files)):
@@ -60,12 +63,19 @@ class FolderSource:
             self._next = (self._next + 1) % len(self._files)
             try:
                 image = load_image(path)
-                self.last_label = path.name
-                return image
             except ImageReadError as exc:
+                if not self.folder.is_dir():
+                    raise SourceError(f"image folder {self.folder} does not exist") from None
+                if not path.exists():
+                    raise SourceError(f"{path.name} was removed from image folder {self.folder}") from None
                 if path not in self.skipped:
                     self.skipped.append(path)
                     log.warning("skipping %s: %s", path, exc)
+                continue
+            if path in self.skipped:  # replaced by a good file
+                self.skipped.remove(path)
+            self.last_label = path.name
+            return image
         raise SourceError(f"no image in {self.folder} can be read")
 
     def close(self) -> None:

@@ -80,3 +80,30 @@ def test_a_folder_source_tells_the_operator_which_files_it_skips(qtbot, make_rig
     qtbot.waitUntil(lambda: "source-files" in rig.window.problem_keys(), timeout=5000)
     text = rig.window.problems.text()
     assert "b_damaged.png" in text and "1 file in" in text and "replace or remove it" in text
+    cv2.imwrite(str(folder / "b_damaged.png"), good_part(2))  # the operator replaces the damaged file
+    qtbot.waitUntil(lambda: "source-files" not in rig.window.problem_keys(), timeout=5000)
+
+
+def test_a_folder_moved_away_is_a_lost_source_not_damaged_files(qtbot, make_rig, database, tmp_path):
+    """The fault harness's camera scenario (the folder renamed away and back) showed "6 files ... cannot be read
+    ... damaged" for files that were only gone for a moment."""
+    import cv2
+
+    from line.capture.folder_source import FolderSource
+    from tests.station_fakes import good_part
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(4):
+        cv2.imwrite(str(folder / f"part{i}.png"), good_part(i))
+    product = ensure_demo_product(database)
+    rig = make_rig(source_factory=lambda spec: FolderSource(folder, fps=50.0), backoff_s=0.05)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("folder", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    gone = tmp_path / "parts-away"
+    folder.rename(gone)
+    qtbot.waitUntil(lambda: "camera" in rig.window.problem_keys(), timeout=5000)
+    gone.rename(folder)
+    qtbot.waitUntil(lambda: "camera" not in rig.window.problem_keys(), timeout=10000)
+    assert "source-files" not in rig.window.problem_keys()

@@ -1,5 +1,5 @@
 """The live capture loop (line/capture/capture_loop.py): reconnects with growing waits, stops promptly, never queues
-more than one frame, applies the recipe, tells of skipped files once each; every call reaches the listener."""
+more than one frame, applies the recipe, tells of skipped files when they change; every call reaches the listener."""
 
 from __future__ import annotations
 
@@ -137,3 +137,35 @@ def test_each_skipped_file_of_a_folder_is_told_once(tmp_path: Path):
         "1 file in Folder " + tmp_path.name + " cannot be read and is skipped: b.png. It is damaged or not an "
         "image this station reads (PNG, JPEG, BMP, TIFF); replace or remove it."
     ]
+
+
+def test_a_replaced_file_leaves_the_skipped_list_and_the_listener_is_told(tmp_path: Path):
+    cv2.imwrite(str(tmp_path / "a.png"), good_part(1))
+    (tmp_path / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    heard = Heard()
+    loop = _loop(FolderSource(tmp_path, fps=50.0), heard)
+    loop.start()
+    wait_until(lambda: len(heard.skipped) == 1, timeout=10.0, what="the damaged file told")
+    cv2.imwrite(str(tmp_path / "b.png"), good_part(2))
+    wait_until(lambda: len(heard.skipped) == 2, timeout=10.0, what="the repair told")
+    assert loop.stop()
+    assert heard.skipped[1] == ""  # none left
+
+
+def test_a_folder_that_goes_away_is_the_source_lost_not_its_files_damaged(tmp_path: Path):
+    folder = tmp_path / "cam"
+    folder.mkdir()
+    for i in range(3):
+        cv2.imwrite(str(folder / f"part{i}.png"), good_part(i))
+    heard = Heard()
+    loop = _loop(FolderSource(folder, fps=100.0), heard, initial_backoff_s=0.05, max_backoff_s=0.1)
+    loop.start()
+    wait_until(lambda: len(heard.frames) >= 3, timeout=5.0, what="three frames")
+    folder.rename(tmp_path / "away")
+    wait_until(lambda: any(not ok for _, ok in heard.statuses), timeout=5.0, what="the loss")
+    (tmp_path / "away").rename(folder)
+    wait_until(lambda: heard.statuses[-1] == ("Folder cam reconnected", True), timeout=5.0, what="the return")
+    assert loop.stop()
+    assert heard.skipped == []  # never told of damaged files
+    lost = [m for m, ok in heard.statuses if not ok]
+    assert lost[0].startswith(("Folder cam disconnected", "image folder")), lost
