@@ -62,7 +62,7 @@ class ChatThread:
     ``stop_flag``: the flag ``stop_answer`` sets (one is made when none is given); ``ask`` clears it.
 
     ``nice``: how much lower than the station's other threads this one's CPU priority is (line/thread_priority.py),
-    so that the parts inspected while an answer is written do not wait for the CPU; 0 keeps it."""
+    so that the parts inspected while an answer is written do not wait for the CPU; 0 keeps it; None: CHAT_NICE."""
 
     def __init__(
         self,
@@ -71,10 +71,10 @@ class ChatThread:
         session_factory: SessionFactory = open_session,
         threads: int | None = None,
         stop_flag: StopFlag | None = None,
-        nice: int = CHAT_NICE,
+        nice: int | None = None,
     ) -> None:
         self._listener = listener
-        self._nice = nice
+        self._nice = CHAT_NICE if nice is None else nice
         self._history = history
         self._factory = session_factory
         self._threads = threads

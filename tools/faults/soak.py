@@ -171,6 +171,7 @@ def main(argv: list[str]) -> int:
         help="load the chat's language model and ask it about the part on screen every N saved frames (0: load "
         "it, never ask); without it the model is not loaded",
     )
+    ap.add_argument("--chat-nice", type=int, default=None, help="the chat thread's priority offset (0: as the others)")
     ap.add_argument(
         "--tracemalloc-at",
         default="",
@@ -195,7 +196,10 @@ def main(argv: list[str]) -> int:
         journal,
         out / "station.log",
         chat_every=args.chat_every,
-        harness_args=["--tracemalloc-at", args.tracemalloc_at] if args.tracemalloc_at else None,
+        harness_args=[
+            *(["--tracemalloc-at", args.tracemalloc_at] if args.tracemalloc_at else []),
+            *(["--chat-nice", str(args.chat_nice)] if args.chat_nice is not None else []),
+        ],
     )
     t0 = time.monotonic()
     samples: list[dict] = []

@@ -75,6 +75,12 @@ def _arguments(own: list[str]) -> argparse.Namespace:
         "supervisor would (0: never); each answer is journalled as 'chat' with its time",
     )
     parser.add_argument(
+        "--chat-nice",
+        type=int,
+        default=None,
+        help="the chat thread's priority offset instead of line.chat.chat_thread.CHAT_NICE (0: as the others)",
+    )
+    parser.add_argument(
         "--tracemalloc-at",
         default="",
         help="comma list of saved-inspection counts (e.g. 500,1000,2500): trace Python allocations from the start "
@@ -121,6 +127,13 @@ def _maybe_trace(n: int, tracing: _Tracing, journal) -> None:
             for stat in snapshot.compare_to(tracing.first, "traceback")[:12]
         ]
     journal.write("tracemalloc", **entry)
+
+
+def _set_chat_nice(nice: int | None) -> None:
+    if nice is not None:
+        import line.chat.chat_thread as chat_thread
+
+        chat_thread.CHAT_NICE = nice
 
 
 def _maybe_ask(station, n: int, every: int) -> None:
@@ -243,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             return result
 
     station_module.Station = ListeningStation
+    _set_chat_nice(args.chat_nice)
     if args.no_chat:
         import desktop.controllers.chat_link as chat_link
 
