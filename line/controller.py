@@ -30,8 +30,10 @@ from typing import Any
 
 from core.protocols import BuiltProduct
 from db.errors import DatabaseError
+from db.records import InspectionRecord
 from line.capture.mailbox import Frame
 from line.events import BuildFailure, ErrorCode, Fault
+from line.outcome import InspectionOutcome
 from line.ports import CameraPort, InferencePort, PartJob, ProductCatalog, RecordJob, RecordPort
 from line.station_status import StationStatus, TriggerRefusedError
 
@@ -332,7 +334,7 @@ class StationController:
     def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None:
         self.status.product_failed(product_id, message, kind)
 
-    def on_inspected(self, job: PartJob, outcome: Any) -> None:
+    def on_inspected(self, job: PartJob, outcome: InspectionOutcome) -> None:
         self.status.part_inspected(job.seq, outcome)
         self.recorder.submit(RecordJob(job.seq, outcome, self_ack=job.self_ack))
 
@@ -345,7 +347,7 @@ class StationController:
             self._arm_auto_retry()
 
     # -- the recorder's answers --------------------------------------------------------------------------------
-    def on_recorded(self, job: RecordJob, record: Any) -> None:
+    def on_recorded(self, job: RecordJob, record: InspectionRecord) -> None:
         auto = self.status.auto
         self.status.part_recorded(job.outcome, record, job.seq, require_ack=not (auto or job.self_ack))
         self._notify_idle()

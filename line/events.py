@@ -10,7 +10,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from db.records import InspectionRecord
+    from line.outcome import InspectionOutcome
 
 
 class StationState(IntEnum):
@@ -170,7 +174,7 @@ class PartInspected(StationEvent):
     """The verdict is known; it is not recorded yet (the PLC is told only after PartRecorded)."""
 
     seq: int
-    outcome: Any  # line.outcome.InspectionOutcome
+    outcome: InspectionOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -178,8 +182,8 @@ class PartRecorded(StationEvent):
     """The part's inspection row (and its MQTT outbox message) exist in the database."""
 
     part: PartSummary
-    outcome: Any = None  # line.outcome.InspectionOutcome
-    record: Any = None  # db.records.InspectionRecord
+    outcome: InspectionOutcome | None = None
+    record: InspectionRecord | None = None
     elapsed_ms: float | None = None  # from the accepted trigger to the durable record (PLC-triggered parts)
 
 

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from core.protocols import BuiltProduct
 from core.reference_preview import PreviewRequest, ReferencePreview
+from db.records import InspectionRecord
 from line.capture.mailbox import Frame
 from line.events import BuildFailure, Fault, PartSummary
 from line.outcome import InspectionOutcome, ProductRequest
@@ -60,7 +61,7 @@ class InferencePort(Protocol):
 
 
 class RecordListener(Protocol):
-    def on_recorded(self, job: RecordJob, record: Any) -> None: ...
+    def on_recorded(self, job: RecordJob, record: InspectionRecord) -> None: ...
     def on_record_failed(self, job: RecordJob, message: str, will_retry: bool) -> None: ...
 
 

@@ -15,9 +15,16 @@ from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from db.errors import DatabaseError
+from db.records import InspectionRecord
+
+if TYPE_CHECKING:
+    from db.guarded import GuardedDatabase
+    from db.repository import Database
+    from db.users import UserInfo
+    from line.frame_files import FrameFiles
 from line.heatmap_png import store_heatmap
 from line.outcome import InspectionOutcome
 from line.ports import RecordJob, RecordListener
@@ -28,7 +35,7 @@ log = logging.getLogger(__name__)
 
 LINE_RETRY_DELAYS_S = (0.2, 0.5, 1.0, 2.0, 5.0, 10.0)  # a line cannot wait long: retry soon, then less often
 
-Writer = Callable[[InspectionOutcome], Any]  # records one outcome, returns its db.records.InspectionRecord
+Writer = Callable[[InspectionOutcome], InspectionRecord]  # records one outcome durably
 
 
 def inspected_at(outcome: InspectionOutcome) -> datetime:
@@ -37,23 +44,23 @@ def inspected_at(outcome: InspectionOutcome) -> datetime:
 
 
 def database_writer(
-    database: Any,
+    database: Database,
     *,
     station: str = "",
     operator: str = "",
     topic: str | None = None,
-    guarded: Any = None,
-    actor: Any = None,
-    frame_files: Any = None,
+    guarded: GuardedDatabase | None = None,
+    actor: UserInfo | None = None,
+    frame_files: FrameFiles | None = None,
 ) -> Writer:
     """Record through ``database.inspections.record`` (or, with a technical user, ``guarded.record_inspection``,
     which checks the user's right to inspect), with the part id and the MQTT outbox message in one transaction.
     With ``frame_files`` (line/frame_files.py) a frame already written while it was inspected is not written again.
     The heatmap goes in as a paletted PNG of the same pixels (line/heatmap_png.py), the cheap encoding."""
 
-    def write(out: InspectionOutcome) -> Any:
+    def write(out: InspectionOutcome) -> InspectionRecord:
         stored = frame_files.take(out.frame) if frame_files is not None else None
-        kwargs = dict(
+        kwargs: dict[str, Any] = dict(
             product_id=out.product_id,
             result=out.result,
             image=stored if stored is not None else out.frame.image,
@@ -228,7 +235,7 @@ class Recorder:
         return self._stop.is_set()
 
     # The bound listener is called from this thread; one that fails is logged, never the end of the thread.
-    def _tell_recorded(self, job: RecordJob, record: Any) -> None:
+    def _tell_recorded(self, job: RecordJob, record: InspectionRecord) -> None:
         if self._listener is not None:
             try:
                 self._listener.on_recorded(job, record)

@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from line.event_bus import EventBus
 from line.events import (
@@ -59,6 +59,7 @@ from line.recent_parts import RecentParts, thumbnail
 from line.shift import ShiftCounters
 
 if TYPE_CHECKING:
+    from db.records import InspectionRecord
     from line.outcome import InspectionOutcome
 
 
@@ -316,7 +317,7 @@ class StationStatus:
             self._publish(PartInspected(seq=seq, outcome=outcome))
 
     def part_recorded(
-        self, outcome: InspectionOutcome, record: Any, seq: int | None = None, require_ack: bool = True
+        self, outcome: InspectionOutcome, record: InspectionRecord, seq: int | None = None, require_ack: bool = True
     ) -> PartSummary:
         """The part's row exists: count it, show it in the filmstrip, and (with ``require_ack``) wait for the PLC's
         acknowledgement. ``seq`` None: a part the window inspected by itself (not one taken with begin_part)."""
