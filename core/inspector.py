@@ -26,6 +26,7 @@ from core.memory import (
     view_grids,
 )
 from core.openvino_encoder import OpenVinoEncoder, torch_threads_beside_openvino
+from core.prefetch import Prefetch
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
@@ -34,12 +35,14 @@ from core.self_calibration import (
     BuildSteps,
     CalibrationMaps,
     choose_held_out,
+    disturbed_copies,
     held_out_maps,
     leave_one_out_maps,
     simulated_pairs,
     split_maps,
 )
 from core.settings import DecoderSettings
+from core.simulation import SimulatedAnomaly
 from core.split_normals import held_out_score
 
 Progress = Callable[[float, str], None]
@@ -162,6 +165,30 @@ class Inspector:
         held_out = choose_held_out(len(refs), rng)
         bank_refs = [r for j, r in enumerate(refs) if j not in held_out]
         loo = len(refs) >= 2 and not held_out
+        # The disturbed copies and their simulated defects are made in a thread of their own, ahead of their
+        # scoring (core/prefetch.py), with the generator's draws in the same order: from here when nothing else
+        # draws from it first (the memory and the held-out maps do not), else after the leave-one-out maps.
+        copies = None if loo else Prefetch(disturbed_copies(refs, rng), name="build-copies")
+        try:
+            return self._build(refs, name, settings, steps, rng, held_out, bank_refs, loo, copies, cancel, cache_dir)
+        finally:
+            if copies is not None:
+                copies.close()
+
+    def _build(
+        self,
+        refs: list[np.ndarray],
+        name: str,
+        settings: DecoderSettings,
+        steps: BuildSteps,
+        rng: np.random.Generator,
+        held_out: Sequence[int],
+        bank_refs: list[np.ndarray],
+        loo: bool,
+        copies: Prefetch[tuple[np.ndarray, SimulatedAnomaly]] | None,
+        cancel: Callable[[], bool] | None,
+        cache_dir: Path | None,
+    ) -> ProductModel:
         single = len(refs) == 1
         # The memory is assembled from per-reference pieces; leave-one-out memories reuse them, and one reference's
         # views are encoded once, for the memory and for the halves' check.
@@ -179,7 +206,11 @@ class Inspector:
         if loo and pieces is not None:
             leave_one_out_maps(self._map_only, refs, pieces, settings, rng, steps, maps)
             steps.step("self-calibration: halves of the reference", count=False)
-        simulated_pairs(self._map_only, refs, bank.features, settings, rng, steps, maps)
+        if copies is None:
+            with Prefetch(disturbed_copies(refs, rng), name="build-copies") as later:
+                simulated_pairs(self._map_only, later, bank.features, settings, steps, maps)
+        else:
+            simulated_pairs(self._map_only, copies, bank.features, settings, steps, maps)
         if single:
             split_maps(self.encoder, refs[0], settings, grids, steps, maps)
         edge_floor = edge_floor_from_maps(maps.normal, settings.edge_band)

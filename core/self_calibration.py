@@ -16,7 +16,7 @@ They share a :class:`BuildSteps` that counts the work done and reports progress 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,7 +27,7 @@ from core.errors import Cancelled
 from core.jitter import jitter
 from core.memory import cap_bank
 from core.settings import DecoderSettings
-from core.simulation import simulate_anomaly
+from core.simulation import SimulatedAnomaly, simulate_anomaly
 from core.split_normals import split_half_maps
 
 Progress = Callable[[float, str], None]
@@ -131,28 +131,35 @@ def leave_one_out_maps(
         steps.step(f"leave-one-out check {steps.done + 1}")
 
 
+def disturbed_copies(
+    refs: Sequence[np.ndarray], rng: np.random.Generator, count: int | None = None
+) -> Iterator[tuple[np.ndarray, SimulatedAnomaly]]:
+    """``N_SIMULATED`` disturbed copies of the references and a simulated defect on each, in order, drawn from
+    ``rng`` (made ahead of their scoring by core.prefetch during a build: the same draws in the same order)."""
+    for j in range(N_SIMULATED if count is None else count):
+        base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
+        yield base, simulate_anomaly(base, rng, others=list(refs))
+
+
 def simulated_pairs(
     raw_map: RawMap,
-    refs: Sequence[np.ndarray],
+    copies: Iterable[tuple[np.ndarray, SimulatedAnomaly]],
     bank: torch.Tensor,
     settings: DecoderSettings,
-    rng: np.random.Generator,
     steps: BuildSteps,
     out: CalibrationMaps,
 ) -> None:
-    """``N_SIMULATED`` disturbed copies with a simulated defect (anomalous); the first ``N_JITTER_NORMALS`` copies
-    are scored without the defect as well (normal).
+    """Score the disturbed copies (``disturbed_copies``) with their simulated defect (anomalous); the first
+    ``N_JITTER_NORMALS`` copies are scored without the defect as well (normal).
 
     (Making the copies and defects at the working size instead would cut a 1024-px build from 7.3 to about 5 s,
     but it changed the edge weight and thresholds: grid's balanced verdict 0.955 -> 0.859, ball_screw's image
     AUROC 0.920 -> 0.909 in the 1-shot run of docs/benchmarks.md. They stay at native size.)"""
-    for j in range(N_SIMULATED):
+    for j, (base, sim) in enumerate(copies):
         steps.check_cancel()
-        base = jitter(refs[j % len(refs)], rng, strength=CALIBRATION_JITTER)
         if j < N_JITTER_NORMALS:
             out.add_normal(raw_map(base, bank, settings), "jitter")
             steps.done += 1
-        sim = simulate_anomaly(base, rng, others=list(refs))
         out.anomalous.append(raw_map(sim.image, bank, settings))
         out.simulated_kind.append(sim.kind)
         out.simulated_area.append(round(sim.area_pct, 4))
