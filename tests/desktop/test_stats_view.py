@@ -260,3 +260,60 @@ def test_a_locked_database_at_start_shows_the_message_not_a_plot(qtbot, db: Data
             assert v.empty_text() == "The statistics could not be read; see the message above."
         finally:
             v.shutdown()
+
+
+class CountingStats:
+    """The real statistics queries, counted, each read ``sleep_s`` slower."""
+
+    def __init__(self, stats, sleep_s: float = 0.0) -> None:
+        self._stats, self.sleep_s, self.reads = stats, sleep_s, 0
+
+    def yield_per_day(self, **kw):
+        self.reads += 1
+        _time.sleep(self.sleep_s)
+        return self._stats.yield_per_day(**kw)
+
+    def yield_per_hour(self, **kw):
+        self.reads += 1
+        return self._stats.yield_per_hour(**kw)
+
+    def score_distribution(self, **kw):
+        return self._stats.score_distribution(**kw)
+
+
+def test_a_hidden_tab_reads_new_parts_only_when_it_is_shown(qtbot, db: Database) -> None:
+    """Operators keep the Live tab in front: the statistics of the whole range were re-read every 2 s anyway, and
+    the read's cost grows with the shift (the soak's p99 latency grew with the rows)."""
+    counting = CountingStats(db.stats)
+    v = StatisticsView(counting, refresh_delay_ms=10)
+    qtbot.addWidget(v)
+    qtbot.waitUntil(lambda: not v.is_busy() and counting.reads == 1, timeout=5000)
+    try:
+        for i in range(20):
+            v.on_inspection_recorded(i)  # hidden: noted only
+        qtbot.wait(100)
+        assert counting.reads == 1
+        with qtbot.waitSignal(v.statsUpdated, timeout=5000):
+            v.show()  # shown: one read brings it up to date
+        assert counting.reads == 2
+        with qtbot.waitSignal(v.statsUpdated, timeout=5000):
+            for i in range(20):
+                v.on_inspection_recorded(i)  # shown: a burst is one read
+        qtbot.wait(100)
+        assert counting.reads == 3
+    finally:
+        v.shutdown()
+
+
+def test_pushed_reads_are_spaced_by_the_last_reads_cost(qtbot, db: Database) -> None:
+    counting = CountingStats(db.stats, sleep_s=0.08)
+    v = StatisticsView(counting, refresh_delay_ms=10)
+    qtbot.addWidget(v)
+    v.show()
+    qtbot.waitUntil(lambda: not v.is_busy() and counting.reads == 1 and v.last_read_s > 0, timeout=5000)
+    try:
+        assert v.last_read_s >= 0.08
+        v.on_inspection_recorded(1)
+        assert v._push_timer.interval() >= 10 * 0.08 * 1000 - 1  # not the 10 ms asked: ten times the read
+    finally:
+        v.shutdown()

@@ -10,10 +10,12 @@ A database failure (locked, unreachable, ...) shows its message with a Retry but
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Any
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -38,11 +40,18 @@ from .yield_plot import YieldPlot
 BUCKET_HOUR = "hour"
 BUCKET_DAY = "day"
 PAGE_PLOTS, PAGE_EMPTY = 0, 1
+READ_SPACING = 10  # a pushed refresh waits at least this many times the last read's duration
 _KEEP = object()  # set_range: leave the product as it is
 
 
 class StatisticsView(QWidget):
     """Statistics tab. ``refresh()`` re-reads; ``on_inspection_recorded(id)`` refreshes soon after new parts.
+
+    New parts are read only while the tab is shown (a hidden tab only notes that it is out of date and reads when it
+    is shown), and never more often than every ``READ_SPACING`` times the last read's duration: a read goes over
+    every part of the range in Python, which grows with the shift, and the window's threads share the
+    interpreter with the inspection (the 20 000-frame soak's p99 latency grew with the rows until this,
+    docs/reliability.md).
 
     ``statsUpdated`` fires after every successful read (tests and screenshots wait on it)."""
 
@@ -61,6 +70,9 @@ class StatisticsView(QWidget):
         self._tasks = DatabaseTaskRunner(self)
         self._request = 0
         self._last: tuple[Any, Any] | None = None
+        self._delay_ms = max(0, int(refresh_delay_ms))
+        self._stale = False  # new parts arrived while the tab was hidden
+        self.last_read_s = 0.0  # how long the last read took (its background thread)
 
         self.banner = MessageBanner(self)
         self.product_combo = QComboBox(self)
@@ -175,9 +187,18 @@ class StatisticsView(QWidget):
 
     @Slot(int)
     def on_inspection_recorded(self, _inspection_id: int) -> None:
-        """New parts: refresh a little later (bursts of parts cause one read)."""
+        """New parts: refresh a little later (bursts of parts cause one read); hidden, only note it."""
+        if not self.isVisible():
+            self._stale = True
+            return
         if not self._push_timer.isActive():
-            self._push_timer.start()
+            self._push_timer.start(max(self._delay_ms, round(READ_SPACING * self.last_read_s * 1000)))
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def shutdown(self) -> None:
         self._push_timer.stop()
@@ -214,13 +235,16 @@ class StatisticsView(QWidget):
         request = self._request
         queries = self._queries
 
-        def read() -> tuple[Any, Any]:
+        def read() -> tuple[Any, Any, float]:
+            t0 = time.perf_counter()
             series = (queries.yield_per_hour if bucket == BUCKET_HOUR else queries.yield_per_day)(
                 product=product, start=start, end=end
             )
-            return series, queries.score_distribution(product=product, start=start, end=end)
+            return series, queries.score_distribution(product=product, start=start, end=end), time.perf_counter() - t0
 
-        def done(result: tuple[Any, Any]) -> None:
+        def done(answer: tuple[Any, Any, float]) -> None:
+            *pair, self.last_read_s = answer
+            result = (pair[0], pair[1])
             if request == self._request:
                 self._show(result, product, min(first, last), max(first, last))
 
