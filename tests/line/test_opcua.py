@@ -160,3 +160,28 @@ def test_a_port_already_taken_is_a_clear_error(make_line):
         assert time.monotonic() - t0 < 20
     finally:
         blocker.close()
+
+
+def test_a_polling_plc_reads_the_state_as_of_its_read(make_line, database):
+    """A read writes a change not yet in the nodes first (as Modbus computes its registers at each read) instead of
+    waiting for the server's loop to get to it. Here the loop's own refresh after an event never comes and the part
+    is triggered from the station's side, so only the PLC's reads can bring the new count to it."""
+    rig = make_line().start()
+    endpoint = f"opc.tcp://127.0.0.1:{free_port()}/inspection/"
+    server = OpcUaServer(rig.controller, endpoint)
+    server.start()
+    server._loop.call_soon = lambda _callback: None  # events only mark the nodes out of date
+
+    async def plc(p: Plc):
+        assert await p.read("CountTotal") == 0
+        assert rig.controller.trigger("LOCAL-1", self_ack=True) is None  # not through OPC UA: no write handler runs
+        deadline = time.monotonic() + 10
+        while database.history.query(HistoryFilter(limit=None)).total == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await p.wait("CountTotal", 1, timeout=2.0)
+        return await p.read("ResultPartId")
+
+    try:
+        assert asyncio.run(_with_plc(endpoint, plc)) == "LOCAL-1"
+    finally:
+        server.stop()
