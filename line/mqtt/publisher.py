@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 ONLINE, OFFLINE = "online", "offline"
 BATCH = 100
+# After a recorded part the publisher waits this long before its own work (the outbox read, the state message), so
+# that the PLC's handshake, which waits on the same result, is not slowed by it (docs/benchmarks-plant.md, run Q).
+PLC_FIRST_S = 0.004
 
 
 class BrokerLink(Enum):
@@ -91,6 +94,8 @@ class MqttPublisher:
         self.last_error: str | None = None
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._state_due = threading.Event()  # the station's state changed: publish it (from this publisher's thread)
+        self._part_at = 0.0  # time.monotonic() of the last recorded part
         self._thread: threading.Thread | None = None
         self._client: Any = None
         self._subscription: Subscription | None = None
@@ -200,10 +205,18 @@ class MqttPublisher:
                 log.exception("the MQTT connection listener failed")
 
     def _on_event(self, event: StationEvent) -> None:
+        """In the thread that changed the station: only note what to send; the publisher's thread sends it."""
         if isinstance(event, PartRecorded):
-            self._wake.set()
-        elif self._client is not None and self.connected.is_set():
-            self._publish_state(self._client)
+            self._part_at = time.monotonic()
+        else:
+            self._state_due.set()
+        self._wake.set()
+
+    def _hold_for_the_plc(self) -> None:
+        """Right after a part, let the PLC's handshake have the interpreter first (its result, then MQTT's)."""
+        wait = self._part_at + PLC_FIRST_S - time.monotonic()
+        if wait > 0:
+            self._stop.wait(wait)
 
     def _publish_state(self, client: Any) -> None:
         if self.status is None:
@@ -227,6 +240,10 @@ class MqttPublisher:
         while not self._stop.is_set():
             if not self.connected.wait(0.2):
                 continue
+            self._hold_for_the_plc()
+            if self._state_due.is_set() and self._client is not None:
+                self._state_due.clear()
+                self._publish_state(self._client)
             try:
                 entries = self.outbox.pending(BATCH)
             except DatabaseError as exc:
