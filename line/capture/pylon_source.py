@@ -66,6 +66,13 @@ class PylonSource:
         self.last_label: str | None = None
         self._camera: Any = None
         self._last_number: int | None = None
+        # pypylon's first import runs native set-up (it makes an image converter at import): done here, in the
+        # thread that chooses the source, not in the capture thread, where it crashed the test process once
+        # (a segmentation fault inside that import during the full suite). Missing, open() says so.
+        try:
+            _pylon()
+        except SourceError:
+            pass
 
     # -- set-up ---------------------------------------------------------------------------------------------------
     def set_trigger_mode(self, mode: str) -> None:
