@@ -66,8 +66,26 @@ def proc_sample(pid: int) -> dict:
     fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
     rss_kb = int(fields["VmRSS"].split()[0])
     threads = int(fields["Threads"])
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return {"rss_mb": rss_kb / 1024.0, "threads": threads, "fds": fds}
+    fd_dir = Path(f"/proc/{pid}/fd")
+    targets: list[str] = []
+    for name in os.listdir(fd_dir):
+        try:
+            targets.append(os.readlink(fd_dir / name))
+        except OSError:  # closed between the listing and the read
+            continue
+    return {
+        "rss_mb": rss_kb / 1024.0,
+        # resident memory split: anonymous (heaps, tensors) and file-backed (mapped libraries and weights), so that
+        # a step can be told apart from the pages of a mapped file being read
+        "rss_anon_mb": int(fields["RssAnon"].split()[0]) / 1024.0,
+        "rss_file_mb": int(fields["RssFile"].split()[0]) / 1024.0,
+        "threads": threads,
+        "fds": len(targets),
+        # what the handles are (pipes and sockets as their kind), to name a handle that appears late
+        "fd_targets": sorted(
+            t.split(":")[0] if t.startswith(("pipe:", "socket:", "anon_inode:")) else t for t in targets
+        ),
+    }
 
 
 def db_sample(data_dir: Path, after_id: int) -> dict:
@@ -110,6 +128,7 @@ def plot(samples: list[dict], out: Path, title: str) -> None:
         ("p50_ms", "latency p50 (ms)"),
         ("p99_ms", "latency p99 (ms)"),
         ("load_1min", "load average, 1 min (whole machine, 2 cores)"),
+        ("rss_anon_mb", "anonymous resident memory (MB)"),
     ]
     for ax, (key, label) in zip(axes.flat, series, strict=False):
         ax.plot(frames, [s.get(key) for s in samples], marker=".", markersize=3)
