@@ -51,7 +51,6 @@ SHORT = {  # column heads of the printed table
 
 BASELINE_SETTINGS = DecoderSettings(
     resolution=256,
-    framing="whole",
     augment=(),
     self_similarity=False,
     top_fraction=0.0,

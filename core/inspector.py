@@ -15,7 +15,6 @@ from core.calibration import edge_floor_from_maps, fit_calibration
 from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder, load_encoder
 from core.errors import InspectionError, NoReferencesError
-from core.framing import AUTO, OBJECT, Box, choose_framing, paste_map, silhouette
 from core.imageio import check_array
 from core.line_pool import LinePool
 from core.memory import (
@@ -28,7 +27,7 @@ from core.memory import (
 )
 from core.openvino_encoder import OpenVinoEncoder, torch_threads_beside_openvino
 from core.prefetch import Prefetch
-from core.preprocess import working_size, working_view
+from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
 from core.result import InspectionResult
@@ -50,32 +49,25 @@ Progress = Callable[[float, str], None]
 
 DEFAULT_SETTINGS = DecoderSettings()  # the one set of defaults: DecoderSettings' own (core/settings.py)
 # Automatic working resolution: 256 px, or 384 px where the references are so large (native size at least
-# DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride. A part
-# framed as an object (core/framing.py) fills its crop, so its structure is as coarse as the part: 256 px.
+# DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride.
 AUTO_RESOLUTIONS = (256, 384)
 DETAIL_FACTOR = 1.75
 
 
-def choose_resolution(references: Sequence[np.ndarray], framing: str = "whole") -> int:
+def choose_resolution(references: Sequence[np.ndarray]) -> int:
     """Working resolution for a product from the median native size (square root of the area) of its references."""
-    low, high = AUTO_RESOLUTIONS
-    if framing == OBJECT:
-        return low
     native = float(np.median([np.sqrt(r.shape[0] * r.shape[1]) for r in references]))
+    low, high = AUTO_RESOLUTIONS
     return high if native >= DETAIL_FACTOR * low else low
 
 
 def resolve_settings(settings: DecoderSettings | None, references: Sequence[np.ndarray]) -> DecoderSettings:
-    """The settings (the defaults where None) with an automatic framing and resolution (``auto``, 0) replaced by
-    the ones chosen for these references."""
+    """The settings (the defaults where None) with an automatic resolution (0) replaced by the one chosen for these
+    references."""
     settings = settings or DEFAULT_SETTINGS
-    if not references:
+    if settings.resolution > 0 or not references:
         return settings
-    if settings.framing == AUTO:
-        settings = replace(settings, framing=choose_framing(references))
-    if settings.resolution <= 0:
-        settings = replace(settings, resolution=choose_resolution(references, settings.framing))
-    return settings
+    return replace(settings, resolution=choose_resolution(references))
 
 
 class Inspector:
@@ -102,16 +94,16 @@ class Inspector:
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Working-resolution map of one RGB frame against a memory (bank features) before edge weighting, and
         timings. Public for calibration studies (tools/calibration_study.py), which replay the product build."""
-        amap, timings, _, _, _ = self._raw_map_grid(image, bank, settings, None)
+        amap, timings, _, _ = self._raw_map_grid(image, bank, settings, None)
         return amap, timings
 
     def _raw_map_grid(
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, pool: LinePool | None
-    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor, np.ndarray | None, Box | None]:
-        """:meth:`raw_map`, the frame's grid, where the pool of recent parts is active the map against the
-        references and the pool as well (None otherwise), and the square of the frame the maps cover (None: all)."""
+    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor, np.ndarray | None]:
+        """:meth:`raw_map`, the frame's grid, and where the pool of recent parts is active the map against the
+        references and the pool as well (None otherwise)."""
         t0 = time.perf_counter()
-        work, box = working_view(image, settings)
+        work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
         t1 = time.perf_counter()
         pm_t = patch_scores(grid, bank, settings)
@@ -121,14 +113,10 @@ class Inspector:
         t2 = time.perf_counter()
         size = (work.shape[1], work.shape[0])
         amap = smooth_map(pm_t.numpy(), size, settings.blur_sigma)
-        if box is not None and __import__("os").environ.get("FRAMING_MASK"):
-            sil = silhouette(work)
-            if sil is not None and sil.any():
-                amap = np.where(sil, amap, float(amap[sil].min())).astype(np.float32)
         line_map = smooth_map(line_t.numpy(), size, settings.blur_sigma) if line_t is not None else None
         t3 = time.perf_counter()
         timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
-        return amap, timings, grid, line_map, box
+        return amap, timings, grid, line_map
 
     def _map_only(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> np.ndarray:
         return self.raw_map(image, bank, settings)[0]
@@ -146,16 +134,15 @@ class Inspector:
         settings: DecoderSettings,
         edge_floor: float = 1.0,
         pool: LinePool | None = None,
-    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor, tuple[np.ndarray, float] | None, Box | None]:
+    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor, tuple[np.ndarray, float] | None]:
         """Working-resolution map, image score, timings and feature grid of one RGB frame against the references,
-        (map, score) against the references and the pool where the pool is active, and the square of the frame
-        the maps cover (None: the whole frame)."""
-        raw, timings, grid, raw_line, box = self._raw_map_grid(image, bank, settings, pool)
+        and (map, score) against the references and the pool where the pool is active."""
+        raw, timings, grid, raw_line = self._raw_map_grid(image, bank, settings, pool)
         t0 = time.perf_counter()
         amap, score = self.finish_map(raw, settings, edge_floor)
         line = self.finish_map(raw_line, settings, edge_floor) if raw_line is not None else None
         timings["map"] += (time.perf_counter() - t0) * 1e3
-        return amap, score, timings, grid, line, box
+        return amap, score, timings, grid, line
 
     # --- products ------------------------------------------------------------------------------------------
     def build_product(
@@ -278,7 +265,7 @@ class Inspector:
             )
         calibration = product.calibration
         pool_size = pool.learned if pool is not None else 0
-        amap, score, timings, grid, line, box = self._score(
+        amap, score, timings, grid, line = self._score(
             frame, product.bank.features, product.settings, calibration.edge_floor, pool
         )
         t1 = time.perf_counter()
@@ -307,8 +294,6 @@ class Inspector:
             )
             drift = pool.drift
         h, w = frame.shape[:2]
-        if box is not None:  # the map covers the part's square: placed in the frame at the working scale
-            amap = paste_map(amap, box, (w, h), working_size(w, h, product.settings.resolution))
         full = cv2.resize(amap, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
         threshold = calibration.effective_threshold
         regions = find_regions(amap, threshold, frame_size=(w, h)) if verdict == "FAIL" else []

@@ -5,7 +5,6 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from core.framing import OBJECT, WHOLE, Box, crop, object_box
 from core.settings import DecoderSettings
 
 GRID = 16  # both feature strides divide this
@@ -33,20 +32,8 @@ def to_working(image: np.ndarray, resolution: int) -> np.ndarray:
     return resize_to(image, working_size(image.shape[1], image.shape[0], resolution))
 
 
-def working_view(image: np.ndarray, settings: DecoderSettings) -> tuple[np.ndarray, Box | None]:
-    """The frame as the decoder sees it, and the square of the frame it shows where the product is framed as an
-    object and the part was found (None: the whole frame). Aspect kept (default) or squashed to a square (plain
-    baseline)."""
-    if settings.framing not in (OBJECT, WHOLE):
-        raise ValueError(f"framing {settings.framing!r}: resolve automatic settings before resizing")
-    box = object_box(image) if settings.framing == OBJECT else None
-    if box is not None:
-        image = crop(image, box)
-    if settings.extra.get("squash"):
-        return resize_to(image, (settings.resolution, settings.resolution)), box
-    return to_working(image, settings.resolution), box
-
-
 def working_image(image: np.ndarray, settings: DecoderSettings) -> np.ndarray:
-    """:func:`working_view`'s image."""
-    return working_view(image, settings)[0]
+    """The frame as the decoder sees it: aspect kept (default) or squashed to a square (plain baseline)."""
+    if settings.extra.get("squash"):
+        return resize_to(image, (settings.resolution, settings.resolution))
+    return to_working(image, settings.resolution)

@@ -10,8 +10,6 @@ from typing import Any
 class DecoderSettings:
     resolution: int = 0  # working size: the frame is resized (aspect kept) to about resolution x resolution;
     # 0 = chosen per product from its references when it is built (core.inspector.resolve_settings)
-    framing: str = "auto"  # "object": each frame cropped to a square around its part on a plain background;
-    # "whole": the frame as it is; "auto" = chosen per product from its references when it is built (core/framing.py)
     augment: tuple[str, ...] = ("flip", "rot90")  # bank augmentations of the references: "flip", "rot90"
     bank_cap: int = 16384  # most patches kept per product (greedy coreset above it)
     coreset_ratio: float = 0.25  # share of each reference's patches kept (greedy coreset); bank_cap over all
@@ -34,7 +32,6 @@ class DecoderSettings:
     def from_dict(cls, d: dict[str, Any]) -> DecoderSettings:
         d = dict(d)
         d["augment"] = tuple(d.get("augment", ()))
-        d.setdefault("framing", "whole")  # a product stored before framing existed was framed whole
         known = set(cls.__dataclass_fields__)
         return cls(**{k: v for k, v in d.items() if k in known})
 
@@ -42,5 +39,4 @@ class DecoderSettings:
         return (
             f"r{self.resolution}-a{'+'.join(self.augment) or 'none'}-c{self.bank_cap}"
             f"-k{self.coreset_ratio:g}x{self.reference_cap}-s{int(self.self_similarity)}"
-            + ("-fobject" if self.framing == "object" else "")  # whole-frame keys as before framing existed
         )

@@ -63,10 +63,8 @@ def test_calibration_keeps_its_edge_floor_and_older_products_their_ids():
 def test_inspection_weights_the_edge_by_the_products_floor(inspector, part_product):
     assert MIN_EDGE_FLOOR <= part_product.calibration.edge_floor <= 1.0
     frame = make_part(np.random.default_rng(3))
-    # framed whole, so that the map's edge is the frame's (framed as an object, the frame's edge is background)
-    whole = replace(part_product, settings=replace(part_product.settings, framing="whole"))
-    flat = replace(whole, calibration=replace(whole.calibration, edge_floor=1.0))
-    low = replace(whole, calibration=replace(whole.calibration, edge_floor=0.5))
+    flat = replace(part_product, calibration=replace(part_product.calibration, edge_floor=1.0))
+    low = replace(part_product, calibration=replace(part_product.calibration, edge_floor=0.5))
     a, b = inspector.inspect(frame, flat).anomaly_map, inspector.inspect(frame, low).anomaly_map
     h, w = a.shape
     assert b[h // 2, w // 2] == pytest.approx(a[h // 2, w // 2], rel=1e-4)  # interior untouched

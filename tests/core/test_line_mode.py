@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
 
-from core.inspector import DEFAULT_SETTINGS
 from core.line_pool import DRIFT_WINDOW, MIN_ADMIT, MIN_POOL, MIN_STREAM, LinePool, stream_threshold
 from tests.core.synth import make_part, plant_spot
 
@@ -16,10 +13,7 @@ from tests.core.synth import make_part, plant_spot
 @pytest.fixture(scope="module")
 def one_ref_product(inspector):
     rng = np.random.default_rng(11)
-    # framed whole: these tests are about the stream, on a product whose stream threshold falls below the cold one
-    # (framed as an object, core/framing.py, the cold threshold already sits just above these good parts)
-    whole = replace(DEFAULT_SETTINGS, framing="whole")
-    return inspector.build_product([make_part(rng)], name="disk-line", settings=whole, seed=0)
+    return inspector.build_product([make_part(rng)], name="disk-line", seed=0)
 
 
 def _good_parts(n: int, seed: int = 5) -> list[np.ndarray]:

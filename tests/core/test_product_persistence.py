@@ -37,7 +37,7 @@ def test_corrupt_saved_model(tmp_path, part_product):
 def test_bank_cache_hit_and_cap(tmp_path, inspector):
     refs = [make_part(np.random.default_rng(1))]
     settings = DecoderSettings(
-        resolution=256, framing="whole", augment=("flip", "rot90"), bank_cap=2000, coreset_ratio=1.0, reference_cap=10**6
+        resolution=256, augment=("flip", "rot90"), bank_cap=2000, coreset_ratio=1.0, reference_cap=10**6
     )
     msgs = []
     bank = build_bank(inspector.encoder, refs, settings, cache_dir=tmp_path, progress=lambda f, m: msgs.append(m))
@@ -51,17 +51,17 @@ def test_bank_cache_hit_and_cap(tmp_path, inspector):
 
 def test_bank_keeps_a_coreset_share_of_the_patches(inspector):
     refs = [make_part(np.random.default_rng(1))]
-    full = build_bank(inspector.encoder, refs, DecoderSettings(resolution=256, framing="whole", augment=(), coreset_ratio=1.0))
-    quarter = build_bank(inspector.encoder, refs, DecoderSettings(resolution=256, framing="whole", augment=(), coreset_ratio=0.25))
+    full = build_bank(inspector.encoder, refs, DecoderSettings(resolution=256, augment=(), coreset_ratio=1.0))
+    quarter = build_bank(inspector.encoder, refs, DecoderSettings(resolution=256, augment=(), coreset_ratio=0.25))
     assert quarter.features.shape[0] == round(full.features.shape[0] * 0.25)
     two = build_bank(
         inspector.encoder,
         [*refs, refs[0][::-1].copy()],
-        DecoderSettings(resolution=256, framing="whole", augment=(), coreset_ratio=0.25),
+        DecoderSettings(resolution=256, augment=(), coreset_ratio=0.25),
     )
     assert two.features.shape[0] == 2 * quarter.features.shape[0]  # each reference thinned on its own
     capped = build_bank(
-        inspector.encoder, refs, DecoderSettings(resolution=256, framing="whole", augment=(), coreset_ratio=0.25, reference_cap=20)
+        inspector.encoder, refs, DecoderSettings(resolution=256, augment=(), coreset_ratio=0.25, reference_cap=20)
     )
     assert capped.features.shape[0] == 20
     assert quarter.key != full.key  # a different memory is cached under a different key

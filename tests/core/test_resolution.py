@@ -24,7 +24,7 @@ def test_automatic_resolution_is_resolved_and_an_explicit_one_kept():
     assert DEFAULT_SETTINGS.resolution == 0
     auto = resolve_settings(DEFAULT_SETTINGS, [_img(1024, 1024)])
     assert auto.resolution == 384 and auto.augment == DEFAULT_SETTINGS.augment
-    fixed = DecoderSettings(resolution=128, framing="whole")
+    fixed = DecoderSettings(resolution=128)
     assert resolve_settings(fixed, [_img(1024, 1024)]) is fixed
 
 

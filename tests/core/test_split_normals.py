@@ -11,7 +11,7 @@ from core.inspector import DEFAULT_SETTINGS
 from core.split_normals import HALVES, held_out_score, split_half_maps
 from tests.core.synth import make_part
 
-SETTINGS = replace(DEFAULT_SETTINGS, resolution=192, framing="whole")
+SETTINGS = replace(DEFAULT_SETTINGS, resolution=192)
 
 
 def _mark_on_the_left(size: int = 192) -> np.ndarray:
