@@ -35,3 +35,10 @@ def test_large_frames_are_compared_with_a_fixed_sample_of_their_own_patches():
     assert torch.equal(a, b)  # the same sample every frame
     full = self_distance(grid, 4, most=10**6)
     assert (a >= full - 1e-5).all()  # a sample can only find matches as close as all patches do, or farther
+
+
+def test_a_patch_whose_every_candidate_is_in_its_window_gets_the_distance_of_similarity_minus_two():
+    """The window is taken out by a bias in the product (core/decoder.py); where it covers every candidate the
+    result is the one the masked fill gave before: similarity -2, distance sqrt(2 + 4)."""
+    grid = _unit(3, 3, 8)
+    assert torch.allclose(self_distance(grid, radius=5), torch.full((3, 3), 6.0**0.5))
