@@ -178,7 +178,9 @@ def simulate_anomaly(
         if not mask.any():
             continue
         # A defect nobody could see teaches nothing: demand a visible change inside the mask.
-        change = np.abs(out.astype(np.int16) - image.astype(np.int16)).max(axis=2)[mask].mean()
+        x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))  # the mean over the mask, on its box alone
+        box = (slice(y, y + bh), slice(x, x + bw))
+        change = np.abs(out[box].astype(np.int16) - image[box].astype(np.int16)).max(axis=2)[mask[box]].mean()
         if change >= min_visible_change:
             break
         if kind is None:
