@@ -243,10 +243,9 @@ class StatisticsView(QWidget):
             return series, queries.score_distribution(product=product, start=start, end=end), time.perf_counter() - t0
 
         def done(answer: tuple[Any, Any, float]) -> None:
-            *pair, self.last_read_s = answer
-            result = (pair[0], pair[1])
+            series, distribution, self.last_read_s = answer
             if request == self._request:
-                self._show(result, product, min(first, last), max(first, last))
+                self._show((series, distribution), product, min(first, last), max(first, last))
 
         def failed(exc: Exception) -> None:
             if request == self._request:
