@@ -67,6 +67,22 @@ def make_none_immortal() -> bool:
     return sys.getrefcount(None) - before == IMMORTAL_REFS
 
 
+def make_bools_immortal() -> bool:
+    """Raise the reference counts of True and False by ``IMMORTAL_REFS`` (Python < 3.12, release build), as Python
+    3.12 makes them immortal. Called where the binding's emit leaks True: the same binding loses references of the
+    two on paths other than emit too (a process that only drew the Statistics tab's plots, the statistics view's 11
+    tests, aborted at exit with "bool_dealloc", the emit already patched); which call loses them was not found, so
+    no loss of one per call may bring them to zero. Returns whether both are immortal now."""
+    if sys.version_info >= (3, 12):
+        return True
+    if hasattr(sys, "gettotalrefcount"):
+        return False
+    for value in (True, False):
+        if sys.getrefcount(value) < IMMORTAL_REFS:
+            ctypes.c_ssize_t.from_address(id(value)).value += IMMORTAL_REFS
+    return sys.getrefcount(True) >= IMMORTAL_REFS and sys.getrefcount(False) >= IMMORTAL_REFS
+
+
 def install() -> bool:
     """Patch ``SignalInstance.emit`` where it leaks (idempotent). Returns whether the patch is in place."""
     global _installed
@@ -79,6 +95,7 @@ def install() -> bool:
 
     if not emit_leaks_true():
         return False
+    make_bools_immortal()
     original = SignalInstance.emit
     incref = ctypes.pythonapi.Py_IncRef
     incref.argtypes = [ctypes.py_object]
