@@ -161,6 +161,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     from desktop.dialogs.reference_guard import ReferenceGuard, ask_with_dialog
     from desktop.dialogs.threshold_confirm_dialog import ask_second_confirmation
     from desktop.main_window import MainWindow
+    from desktop.views.admin.admin_view import AdminView
     from desktop.views.audit.audit_view import AuditView
     from desktop.views.history.history_view import HistoryView
     from desktop.views.stats.statistics_view import StatisticsView
@@ -215,9 +216,15 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         audit_view.use_guarded(login.guarded)
         audit_view.set_session_user(login.user)
         login.user_changed.connect(audit_view.set_session_user)
+    admin_view = AdminView(login.guarded if login is not None else GuardedDatabase(database))
+    if login is not None:  # users and settings changed as the logged-in user; a new idle time applies at once
+        admin_view.set_session_user(login.user)
+        login.user_changed.connect(admin_view.set_session_user)
+        admin_view.settingsSaved.connect(lambda idle_s, _share: login.set_idle_timeout(idle_s))
     window.add_view("History", history)
     window.add_view("Statistics", stats)
     window.add_view("Audit", audit_view)
+    window.add_view("Users", admin_view)
     station.inspection_recorded.connect(history.on_inspection_recorded)
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)

@@ -147,6 +147,10 @@ class LoginSession(QObject):
         self.user_changed.emit(user)
 
     # -- idle logout -------------------------------------------------------------------------------------------
+    def set_idle_timeout(self, seconds: float) -> None:
+        """The admin changed the idle time: it applies from now on, to whoever is logged in."""
+        self.auth.idle_timeout_s = float(seconds)
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in _ACTIVITY:
             self.auth.touch()

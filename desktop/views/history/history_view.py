@@ -56,6 +56,8 @@ from .history_table_model import (
     COL_VERDICT,
     HistoryTableModel,
 )
+from .lot_report_export import report_range, report_written
+from .lot_report_export import suggested_name as suggested_lot_report_name
 from .page_loader import HistoryPageLoader
 from .thumbnail_cache import ThumbnailCache
 
@@ -125,6 +127,10 @@ class HistoryView(QWidget):
         self.refresh_button = QPushButton("Refresh", self)
         self.export_button = QPushButton("Export CSV...", self)
         self.export_button.setToolTip("Save every inspection of the current filter as a CSV file.")
+        self.report_button = QPushButton("Lot report (PDF)...", self)
+        self.report_button.setToolTip(
+            "A printable report of the filter's product and dates: yield, rejects, reviews and who reviewed them."
+        )
         self.count_label = QLabel(self)
         self.count_label.setObjectName("historyCount")
 
@@ -160,6 +166,7 @@ class HistoryView(QWidget):
         top.addWidget(self.filter_bar, 1)
         top.addWidget(self.refresh_button)
         top.addWidget(self.export_button)
+        top.addWidget(self.report_button)
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -183,6 +190,7 @@ class HistoryView(QWidget):
         self.filter_bar.filtersChanged.connect(self._filters_changed)
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button.clicked.connect(self.export_csv)
+        self.report_button.clicked.connect(self.export_lot_report)
         self.banner.retryRequested.connect(self.refresh)
         self.model.loadStarted.connect(self._load_started)
         self.model.loadFinished.connect(self._load_finished)
@@ -538,6 +546,49 @@ class HistoryView(QWidget):
     @property
     def export_running(self) -> bool:
         return self._export_running
+
+    # -- lot report (PDF) -----------------------------------------------------------------------------------------
+
+    @Slot()
+    def export_lot_report(self) -> None:
+        """Ask where to save the lot report of the filter's product and dates, then print it."""
+        f = self.model.current_filter or HistoryFilter()
+        wanted = report_range(f)
+        if isinstance(wanted, str):
+            self.banner.show_message(wanted, Severity.WARNING)
+            return
+        name = suggested_lot_report_name(self.filter_bar.product_name(f.product_id))
+        path, _ = QFileDialog.getSaveFileName(self, "Save the lot report", str(Path.home() / name), "PDF (*.pdf)")
+        if path:
+            self.export_lot_report_to(Path(path if path.lower().endswith(".pdf") else path + ".pdf"))
+
+    def export_lot_report_to(self, path: Path) -> None:
+        """Print the lot report of the current filter's product and dates to ``path`` in the background, as the
+        logged-in user (the export right is checked and the export audited by db/exports.py)."""
+        wanted = report_range(self.model.current_filter or HistoryFilter())
+        if isinstance(wanted, str):
+            self.banner.show_message(wanted, Severity.WARNING)
+            return
+        if self._guarded is None or self._session_user is None:
+            self.banner.show_message("Log in as an engineer or admin to print a lot report.", Severity.ERROR)
+            return
+        from db.exports import export_lot_report
+
+        guarded, user = self._guarded, self._session_user
+        self.report_button.setEnabled(False)
+
+        def done(report: Any) -> None:
+            self.report_button.setEnabled(True)
+            self.banner.show_message(report_written(report, str(path)), Severity.SUCCESS)
+            self.exportFinished.emit(str(path), int(report.inspected))
+
+        def failed(exc: Exception) -> None:
+            self.report_button.setEnabled(True)
+            self.banner.show_message(f"The lot report was not written. {error_text(exc)}", Severity.ERROR)
+
+        self._export_tasks.run(
+            lambda: export_lot_report(guarded, user, wanted.product_id, wanted.start, wanted.end, path), done, failed
+        )
 
 
 __all__ = ["HistoryView", "error_text"]

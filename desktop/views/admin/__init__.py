@@ -1,0 +1,1 @@
+"""The admin's tab: the station's users and its settings."""
