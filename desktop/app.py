@@ -210,6 +210,8 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         history.set_session_user(login.user)
         login.user_changed.connect(history.set_session_user)
         station.use_guarded_writes(*guarded_repositories(login.guarded, lambda: login.user))
+        station.controller.set_operator(login.user.name if login.user is not None else "")  # on each part's row
+        login.user_changed.connect(lambda user: station.controller.set_operator(user.name if user is not None else ""))
     stats = StatisticsView(database)
     audit_view = AuditView(login.guarded.audit if login is not None else GuardedDatabase(database).audit)
     if login is not None:  # the audit export is the logged-in user's, checked and audited

@@ -21,6 +21,7 @@ switch waits for the part in flight (``select_recipe(when_idle=True)``); the PLC
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -73,6 +74,7 @@ class StationController:
         self._timers: set[threading.Timer] = set()  # every timer armed and not yet joined; stop() joins them all
         self._idle = threading.Condition()  # notified when no part is in flight
         self._stopped = False
+        self._operator = ""  # who is logged in at the window (set_operator)
         self._recent_loader: threading.Thread | None = None  # reads the filmstrip's last parts at start
         self._pending_recipe: int | None = None  # the operator's switch, made once the part in flight is done
         inference.bind(self)
@@ -334,7 +336,16 @@ class StationController:
     def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None:
         self.status.product_failed(product_id, message, kind)
 
+    def set_operator(self, name: str) -> None:
+        """Who is logged in at the window ("" when nobody is): recorded with each part inspected from now on."""
+        with self._lock:
+            self._operator = str(name or "")
+
     def on_inspected(self, job: PartJob, outcome: InspectionOutcome) -> None:
+        with self._lock:
+            operator = self._operator
+        if operator and not outcome.operator:
+            outcome = dataclasses.replace(outcome, operator=operator)
         self.status.part_inspected(job.seq, outcome)
         self.recorder.submit(RecordJob(job.seq, outcome, self_ack=job.self_ack))
 

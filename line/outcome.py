@@ -62,6 +62,7 @@ class InspectionOutcome:
     # the colour-map level of each heatmap pixel (H x W uint8: heatmap_rgba's RGB is core.heatmap.JET_RGB[levels]),
     # made with it by heatmap_layers; the heatmap's file is then a paletted PNG (line/heatmap_png.py). None: not known.
     heatmap_levels: np.ndarray | None = None
+    operator: str = ""  # who was logged in at the window when the part was inspected; "" for the line runner
 
 
 def heatmap_layers(result: InspectionResult) -> tuple[np.ndarray, np.ndarray]:

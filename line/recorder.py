@@ -73,9 +73,10 @@ def database_writer(
             part_id=out.part_id,
             outbox_topic=topic,
         )
+        who = out.operator or operator  # the person logged in when the part was inspected, else the writer's own
         if guarded is not None and actor is not None:
-            return guarded.record_inspection(actor, operator=operator or actor.name, **kwargs)
-        return database.inspections.record(operator=operator, **kwargs)
+            return guarded.record_inspection(actor, operator=who or actor.name, **kwargs)
+        return database.inspections.record(operator=who, **kwargs)
 
     return write
 

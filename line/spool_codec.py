@@ -88,6 +88,7 @@ def encode(outcome: InspectionOutcome) -> EncodedOutcome:
         "product_id": int(outcome.product_id),
         "product_name": str(outcome.product_name),
         "part_id": outcome.part_id,  # the PLC's part id (line runner); None for the window's inspections
+        "operator": outcome.operator,  # who was logged in at the window; "" for the line runner
         "frame": {
             "index": int(f.index),
             "source": str(f.source),
@@ -244,6 +245,7 @@ def decode(document: bytes, files: dict[str, bytes]) -> InspectionOutcome:
         latency_ms=_number(doc, "latency_ms"),
         finished_at=_number(doc, "finished_at"),
         part_id=_part_id(doc),
+        operator=_operator(doc),
     )
 
 
@@ -254,6 +256,16 @@ def _part_id(doc: dict[str, Any]) -> str | None:
         return None
     if not isinstance(value, str) or len(value) > 100:
         raise SpoolFormatError("field 'part_id' is malformed")
+    return value
+
+
+def _operator(doc: dict[str, Any]) -> str:
+    """Who was logged in: absent (older entries) is "", anything but a short string is refused."""
+    value = doc.get("operator", "")
+    if value is None:
+        return ""
+    if not isinstance(value, str) or len(value) > 100:
+        raise SpoolFormatError("field 'operator' is malformed")
     return value
 
 

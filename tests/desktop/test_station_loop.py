@@ -183,6 +183,23 @@ def test_a_part_the_plc_triggers_shows_in_the_window_like_the_operators(qtbot, m
     assert rig.station.line.state is StationState.READY  # the operator's part needs no acknowledgement
 
 
+def test_each_part_is_recorded_with_who_was_logged_in(qtbot, make_rig, database):
+    """The window's controller is told who logs in and out (desktop/app.py); each row names that person."""
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    rig.station.controller.set_operator("anna")
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        rig.station.inspect_now()
+    assert database.inspections.get(recorded.args[0]).operator == "anna"
+    rig.station.controller.set_operator("")  # logged out (idle): nobody is named
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        rig.station.inspect_now()
+    assert database.inspections.get(recorded.args[0]).operator == ""
+
+
 def test_the_products_dialog_of_the_station_writes_as_the_logged_in_user(qtbot, make_rig, database):
     from db.guarded import GuardedDatabase
     from desktop.controllers.guarded_writes import guarded_repositories

@@ -175,7 +175,7 @@ def test_operator_threshold_override_moves_the_line(qtbot, view: StatisticsView,
     db.products.set_threshold_override(ids.gear, 0.85, by="supervisor")
     show(qtbot, view, DAY1, DAY2, product_id=ids.gear)
     assert view.histogram.plotted_threshold() == pytest.approx(0.85)
-    assert view.histogram.threshold_label() == "threshold 0.850 (set by an operator)"
+    assert view.histogram.threshold_label() == "threshold 0.850 (an override)"
 
 
 def test_empty_product_says_so_instead_of_an_empty_plot(qtbot, view: StatisticsView, ids: Ids) -> None:

@@ -82,7 +82,9 @@ def _rich_outcome() -> InspectionOutcome:
         timestamp=12345.678,
     )
     heat = rng.integers(0, 256, (40, 56, 4), dtype=np.uint8)
-    return InspectionOutcome(frame, 3, "bracket-b", result, heat, 41.5, finished_at=INSPECTED_AT.timestamp())
+    return InspectionOutcome(
+        frame, 3, "bracket-b", result, heat, 41.5, finished_at=INSPECTED_AT.timestamp(), operator="anna"
+    )
 
 
 class Payload:
@@ -144,6 +146,7 @@ def test_a_spool_entry_round_trips_every_field_the_record_needs(tmp_path):
         12345.678,
     )
     assert (back.product_id, back.product_name, back.latency_ms) == (3, "bracket-b", 41.5)
+    assert back.operator == "anna"  # who was logged in when it was inspected, not who is when it is written
 
 
 def test_a_planted_pickle_is_never_unpickled_and_is_quarantined(tmp_path, caplog):

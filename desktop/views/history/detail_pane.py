@@ -165,8 +165,9 @@ class InspectionDetailPane(QWidget):
     def _summary_html(r: InspectionRecord) -> str:
         color = "#b01e1e" if r.verdict == "FAIL" else "#147832"
         when = r.time.astimezone().strftime("%Y-%m-%d %H:%M:%S")
-        threshold = f"{r.threshold:.4g}" + (" (set by an operator)" if r.threshold_overridden else "")
+        threshold = f"{r.threshold:.4g}" + (" (an override, not the calibration)" if r.threshold_overridden else "")
         source = f" &middot; {html.escape(r.source_name)}" if r.source_name else ""
+        source += f" &middot; at the window: {html.escape(r.operator)}" if r.operator else ""
         review = REVIEW_LABELS.get(r.review_status, r.review_status)
         return (
             f"<b>#{r.id}</b> &middot; {when} &middot; {html.escape(r.product_name)}{source}<br>"

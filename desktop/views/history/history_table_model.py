@@ -398,7 +398,7 @@ class HistoryTableModel(QAbstractTableModel):
             if failure:
                 return f"The stored image cannot be shown: {failure}"
         if col == COL_THRESHOLD and rec.threshold_overridden:
-            return "Threshold set by an operator (not the automatic calibration)"
+            return "A threshold override set by an engineer (not the automatic calibration)"
         if col == COL_REGIONS and rec.regions:
             return ", ".join(loc for loc in rec.region_locations if loc)
         return rec.source_name or None

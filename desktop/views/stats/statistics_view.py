@@ -288,7 +288,7 @@ class StatisticsView(QWidget):
         threshold = dist.threshold if product is not None else None
         self.histogram.set_scores(pass_scores, fail_scores, threshold)
         if threshold is not None and dist.threshold_overridden:
-            self.histogram.threshold_line.label.setFormat("threshold {value:.3f} (set by an operator)")
+            self.histogram.threshold_line.label.setFormat("threshold {value:.3f} (an override)")
         else:
             self.histogram.threshold_line.label.setFormat("threshold {value:.3f}")
         if threshold is not None:
