@@ -17,8 +17,9 @@ from core import atomic
 from .convert import inspection_record
 from .errors import StorageError, ValidationError, storage_error_for
 from .image_store import ImageStore
-from .models import REVIEW_NONE, REVIEW_STATUSES, VERDICTS, Inspection, Product
+from .models import REVIEW_NONE, REVIEW_STATUSES, VERDICTS, Inspection, Product, Review
 from .records import HistoryFilter, HistoryPage, InspectionRecord
+from .reviews import open_requests
 from .session import reading
 from .types import ensure_utc
 
@@ -82,6 +83,8 @@ def apply_filter(query: AnySelect, f: HistoryFilter) -> AnySelect:
         query = query.where(Inspection.review_status == f.review_status)
     if f.station is not None:
         query = query.where(Inspection.station == f.station)
+    if f.review_requested is True:
+        query = query.where(Inspection.id.in_(open_requests().with_only_columns(Review.inspection_id)))
     return query
 
 

@@ -110,6 +110,7 @@ class HistoryFilter:
     """Which inspections the history view shows. ``None`` means "any". Dates are tz-aware; ``end`` is exclusive.
 
     ``reviewed``: True = only reviewed ones, False = only unreviewed. ``review_status`` picks one status.
+    ``review_requested``: True = only the open requests of operators (marked for review, not labelled since).
     ``limit``/``offset`` page the list (``limit=None``: all). CSV export ignores paging.
     """
 
@@ -120,6 +121,7 @@ class HistoryFilter:
     reviewed: bool | None = None
     review_status: str | None = None
     station: str | None = None
+    review_requested: bool | None = None  # True: only parts an operator marked for review, not labelled since
     limit: int | None = 200
     offset: int = 0
     newest_first: bool = True

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from .models import REVIEW_CONFIRMED_DEFECT, REVIEW_FALSE_ALARM, REVIEW_NEEDS_REVIEW, Review
@@ -74,21 +74,34 @@ class ReviewQueries:
     def pending(self) -> list[int]:
         """Ids of inspections marked for review and not labelled since, oldest request first."""
         with reading(self._maker, "read the reviews") as session:
-            last_label = (
-                select(Review.inspection_id, func.max(Review.id).label("last"))
-                .where(Review.label.in_(LABELS_IN_FORCE))
-                .group_by(Review.inspection_id)
-                .subquery()
-            )
-            requests = (
-                select(Review.inspection_id, func.min(Review.id).label("first"))
-                .outerjoin(last_label, last_label.c.inspection_id == Review.inspection_id)
-                .where(Review.label == REVIEW_NEEDS_REVIEW)
-                .where((last_label.c.last.is_(None)) | (Review.id > last_label.c.last))
-                .group_by(Review.inspection_id)
-                .order_by(func.min(Review.id))
-            )
-            return [int(r[0]) for r in session.execute(requests).all()]
+            return [int(r[0]) for r in session.execute(open_requests().order_by(func.min(Review.id))).all()]
+
+    def open_request(self, inspection_id: int) -> ReviewInfo | None:
+        """The operator's first request not answered by a label since, or None."""
+        with reading(self._maker, "read the reviews") as session:
+            last = label_in_force(session, inspection_id)
+            query = select(Review).where(Review.inspection_id == inspection_id, Review.label == REVIEW_NEEDS_REVIEW)
+            if last is not None:
+                query = query.where(Review.id > last.id)
+            row = session.scalars(query.order_by(Review.id).limit(1)).first()
+            return review_info(row) if row is not None else None
 
 
-__all__ = ["LABELS_IN_FORCE", "ReviewInfo", "ReviewQueries", "label_in_force", "review_info"]
+def open_requests() -> Select[int, int]:
+    """(inspection id, first request id) of each inspection marked for review and not labelled since."""
+    last_label = (
+        select(Review.inspection_id, func.max(Review.id).label("last"))
+        .where(Review.label.in_(LABELS_IN_FORCE))
+        .group_by(Review.inspection_id)
+        .subquery()
+    )
+    return (
+        select(Review.inspection_id, func.min(Review.id).label("first"))
+        .outerjoin(last_label, last_label.c.inspection_id == Review.inspection_id)
+        .where(Review.label == REVIEW_NEEDS_REVIEW)
+        .where((last_label.c.last.is_(None)) | (Review.id > last_label.c.last))
+        .group_by(Review.inspection_id)
+    )
+
+
+__all__ = ["LABELS_IN_FORCE", "ReviewInfo", "ReviewQueries", "label_in_force", "open_requests", "review_info"]

@@ -231,6 +231,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     station.inspection_recorded.connect(stats.on_inspection_recorded)
     history.referenceAdded.connect(station.on_references_changed)
     history.reviewSaved.connect(station.on_review_saved)
+    history.reviewRequested.connect(station.on_review_requested)
     guard = ReferenceGuard(
         database,
         inference,

@@ -279,10 +279,17 @@ class Station(QObject):
     @Slot(int)
     def on_review_saved(self, inspection_id: int) -> None:
         """A confirmed defect never stays in, or joins, its product's line pool (core/line_pool.py)."""
+        self._forget_part(inspection_id, only_confirmed=True)
 
+    def on_review_requested(self, inspection_id: int) -> None:
+        """A part an operator doubts is not learned as normal: it leaves the line pool, for good (the pool has other
+        parts; a doubted one is not worth the risk)."""
+        self._forget_part(inspection_id, only_confirmed=False)
+
+    def _forget_part(self, inspection_id: int, *, only_confirmed: bool) -> None:
         def frame_key() -> tuple[int, str] | None:
             record = self.database.inspections.get(inspection_id)
-            if record.review_status != REVIEW_CONFIRMED_DEFECT:
+            if only_confirmed and record.review_status != REVIEW_CONFIRMED_DEFECT:
                 return None
             with self.database.store.open(record.image_sha256) as fh:
                 return record.product_id, image_hash(load_image_bytes(fh.read()))

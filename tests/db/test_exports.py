@@ -57,9 +57,9 @@ def lot(database: Database, make_frame, make_result):
 def pdf_text(data: bytes) -> str:
     """The text of an fpdf2 PDF: its content streams, decompressed (parentheses in texts are escaped: ``\\(``)."""
     out = []
-    for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
-        try:
-            out.append(zlib.decompress(m.group(1)).decode("latin-1"))
+    for m in re.finditer(rb"stream\r?\n(.*?)endstream", data, re.S):
+        try:  # a zlib stream ends by itself: the line break before "endstream" is left over, whatever its bytes
+            out.append(zlib.decompressobj().decompress(m.group(1)).decode("latin-1"))
         except zlib.error:
             out.append(m.group(1).decode("latin-1"))
     return "\n".join(out)

@@ -139,9 +139,17 @@ def test_operators_mark_for_review_and_engineers_clear_it(g: GuardedDatabase, pe
     assert g.reviews.pending() == [insp.id]
     assert g.reviews.in_force(insp.id) is None  # a request labels nothing
     assert g.database.inspections.get(insp.id).review_status == "none"
+    other = g.record_inspection(line, product_id=product.id, result=PASS, image=make_frame(6))
+    requested = HistoryFilter(review_requested=True)
+    assert [r.id for r in g.database.history.query(requested).records] == [insp.id]  # the History's filter
+    assert g.reviews.open_request(insp.id).by == "anna" and g.reviews.open_request(other.id) is None
     g.confirm_defect(eng, insp.id, reason="scratch confirmed")
-    assert g.reviews.pending() == []
+    assert g.reviews.pending() == [] and g.reviews.open_request(insp.id) is None
+    assert g.database.history.query(requested).records == ()
     assert [e.action for e in g.audit.list(limit=2)] == ["relabel", "marked_for_review"]
+    g.mark_for_review(op, insp.id, note="still scratched?")  # asked again after the label: open again
+    assert g.reviews.pending() == [insp.id] and g.reviews.open_request(insp.id).reason == "still scratched?"
+    assert g.database.history.query(requested).total == 1
 
 
 def test_export_is_audited_and_refused_for_operators(

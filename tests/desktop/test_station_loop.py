@@ -200,6 +200,29 @@ def test_each_part_is_recorded_with_who_was_logged_in(qtbot, make_rig, database)
     assert database.inspections.get(recorded.args[0]).operator == ""
 
 
+def test_a_part_marked_for_review_leaves_the_line_pool(qtbot, make_rig, database):
+    """What an operator doubts is not learned as normal while it waits (the pool side: tests/line/test_inference)."""
+    from core.imageio import load_image_bytes
+    from core.memory import image_hash
+
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
+        rig.station.inspect_now()
+    record = database.inspections.get(recorded.args[0])
+    with database.store.open(record.image_sha256) as fh:
+        key = image_hash(load_image_bytes(fh.read()))
+    forgotten: list[tuple[int, str]] = []
+    rig.station.controller.forget_part = lambda pid, sha: forgotten.append((pid, sha))
+    rig.station.on_review_saved(record.id)  # not confirmed defective: it stays
+    rig.station.on_review_requested(record.id)
+    qtbot.waitUntil(lambda: len(forgotten) == 1, timeout=5000)
+    assert forgotten == [(product.id, key)]
+
+
 def test_the_products_dialog_of_the_station_writes_as_the_logged_in_user(qtbot, make_rig, database):
     from db.guarded import GuardedDatabase
     from desktop.controllers.guarded_writes import guarded_repositories

@@ -10,7 +10,16 @@ from PySide6.QtWidgets import QComboBox, QDateEdit, QHBoxLayout, QLabel, QWidget
 
 from db.records import HistoryFilter
 
-from .filters import REVIEWED_ALL, REVIEWED_NO, REVIEWED_YES, VERDICT_ALL, local_day_range, reviewed_value
+from .filters import (
+    REVIEW_REQUESTED,
+    REVIEWED_ALL,
+    REVIEWED_NO,
+    REVIEWED_YES,
+    VERDICT_ALL,
+    local_day_range,
+    requested_value,
+    reviewed_value,
+)
 
 RANGE_ANY = "any"
 RANGE_TODAY = "today"
@@ -64,6 +73,7 @@ class HistoryFilterBar(QWidget):
             ("Reviewed or not", REVIEWED_ALL),
             ("Not reviewed", REVIEWED_NO),
             ("Reviewed", REVIEWED_YES),
+            ("Marked for review", REVIEW_REQUESTED),
         ):
             self.review_combo.addItem(label, value)
 
@@ -135,6 +145,7 @@ class HistoryFilterBar(QWidget):
             start=since,
             end=until,
             reviewed=reviewed_value(str(self.review_combo.currentData())),
+            review_requested=requested_value(str(self.review_combo.currentData())),
         )
 
     def set_filters(

@@ -11,6 +11,7 @@ VERDICT_ALL = "all"
 REVIEWED_ALL = "all"
 REVIEWED_YES = "reviewed"
 REVIEWED_NO = "not_reviewed"
+REVIEW_REQUESTED = "requested"  # marked for review by an operator, not labelled since
 
 REVIEW_LABELS = {
     "none": "Not reviewed",
@@ -36,6 +37,11 @@ def reviewed_value(choice: str) -> bool | None:
     return {REVIEWED_YES: True, REVIEWED_NO: False}.get(choice)
 
 
+def requested_value(choice: str) -> bool | None:
+    """Filter-bar choice -> ``HistoryFilter.review_requested``."""
+    return True if choice == REVIEW_REQUESTED else None
+
+
 def describe(f: HistoryFilter, product_name: str | None = None) -> str:
     """A short human description of the filter, for messages and export file names."""
     parts = [product_name or ("all products" if f.product_id is None else f"product {f.product_id}")]
@@ -45,6 +51,8 @@ def describe(f: HistoryFilter, product_name: str | None = None) -> str:
         parts.append("reviewed")
     elif f.reviewed is False:
         parts.append("not reviewed")
+    if f.review_requested:
+        parts.append("marked for review")
     if f.start is not None:
         parts.append(f"from {f.start.astimezone().date().isoformat()}")
     if f.end is not None:
@@ -70,6 +78,8 @@ def matches(f: HistoryFilter, record: InspectionRecord) -> bool:
         return False
     if f.station is not None and record.station != f.station:
         return False
+    if f.review_requested:  # a part just recorded has no request yet
+        return False
     return True
 
 
@@ -78,10 +88,12 @@ __all__ = [
     "REVIEWED_NO",
     "REVIEWED_YES",
     "REVIEW_LABELS",
+    "REVIEW_REQUESTED",
     "VERDICT_ALL",
     "describe",
     "local_day_range",
     "local_day_start",
     "matches",
+    "requested_value",
     "reviewed_value",
 ]

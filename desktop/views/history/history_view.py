@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
 from db.errors import DatabaseError, NotFoundError
 from db.image_store import ImageStore
 from db.records import HistoryFilter, InspectionRecord
+from db.roles import MARK_FOR_REVIEW, REVIEW, allowed
 from desktop.widgets.message_banner import MessageBanner
 from desktop.workers.db_task import DatabaseTaskRunner
 from line.problems import Severity
@@ -88,6 +89,7 @@ class HistoryView(QWidget):
 
     referenceAdded = Signal(int)
     reviewSaved = Signal(int)
+    reviewRequested = Signal(int)  # an operator marked the inspection for review
     exportFinished = Signal(str, int)
 
     def __init__(
@@ -200,6 +202,7 @@ class HistoryView(QWidget):
         self.model.dataChanged.connect(self._data_changed)
         self.table.selectionModel().currentRowChanged.connect(self._current_row_changed)
         self.detail.review_panel.confirmRequested.connect(self.confirm_defect)
+        self.detail.review_panel.markRequested.connect(self.mark_for_review)
         self.detail.review_panel.falseAlarmRequested.connect(self.mark_false_alarm)
 
         self._load_products()
@@ -225,6 +228,10 @@ class HistoryView(QWidget):
     def set_session_user(self, user: Any) -> None:
         self._session_user = user
         self._operator = user.name if user is not None else ""
+        role = user.role if user is not None else ""
+        self.detail.review_panel.set_permissions(
+            can_review=allowed(role, REVIEW), can_mark=allowed(role, MARK_FOR_REVIEW)
+        )
 
     def _guarded_review(
         self, inspection_id: int, label: str, note: str, add_reference: bool, approval: Any = None
@@ -410,6 +417,18 @@ class HistoryView(QWidget):
                 self.detail.set_messages(None, f"The chat could not be read. {error_text(exc)}")
 
         self._tasks.run(lambda: self._repo.chat.for_inspection(record.id), done, failed)
+        self._read_request(record.id)
+
+    def _read_request(self, inspection_id: int) -> None:
+        """An operator's open request for this part, shown in the review panel (with the guarded layer only)."""
+        if self._guarded is None:
+            return
+        guarded = self._guarded
+        self._tasks.run(
+            lambda: guarded.reviews.open_request(inspection_id),
+            self.detail.review_panel.set_request,
+            lambda exc: log.warning("review request of #%s not read: %s", inspection_id, exc),
+        )
 
     def _resolve(self, relpath: str | None, absolute: Path | None) -> Path | None:
         if relpath and self._store is not None:
@@ -429,6 +448,30 @@ class HistoryView(QWidget):
             else (lambda: self._repo.inspections.confirm_defect(inspection_id, by=self._operator, note=note or None))
         )
         self._save_review(inspection_id, call, "confirmed as defective", add_reference=False)
+
+    @Slot(int, str)
+    def mark_for_review(self, inspection_id: int, note: str = "") -> None:
+        """An operator asks an engineer to look at the part (labels nothing; audited)."""
+        if self._guarded is None or self._session_user is None:
+            self.banner.show_message("Log in to mark a part for review.", Severity.ERROR)
+            return
+        guarded, user = self._guarded, self._session_user
+        self.detail.review_panel.set_busy(True)
+
+        def done(request: Any) -> None:
+            self.detail.review_panel.set_busy(False)
+            self.detail.review_panel.set_request(request)
+            self.banner.show_message(
+                f"Inspection #{inspection_id} is marked for review; an engineer finds it under 'Marked for review'.",
+                Severity.SUCCESS,
+            )
+            self.reviewRequested.emit(inspection_id)
+
+        def failed(exc: Exception) -> None:
+            self.detail.review_panel.set_busy(False)
+            self.banner.show_message(f"Not marked for review. {error_text(exc)}", Severity.ERROR)
+
+        self._tasks.run(lambda: guarded.mark_for_review(user, inspection_id, note=note or None), done, failed)
 
     @Slot(int, str, bool)
     def mark_false_alarm(self, inspection_id: int, note: str = "", add_reference: bool = False) -> None:
