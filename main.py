@@ -9,6 +9,8 @@
     python main.py train-prompts [...]
     python main.py line --config station.toml [--check]    the headless line runner (PLC servers, MQTT)
     python main.py report --product P --from D --to D --pdf F --user U --password-stdin   a lot report (PDF)
+    python main.py users add|list|disable|enable|role|passwd ...; audit verify|export ...; product create|list|override ...
+    python main.py settings list|set KEY VALUE --user ADMIN --password-stdin   the station settings (admin)
 
 Each sub-command lives in its own module; this file only dispatches.
 """
@@ -30,6 +32,7 @@ COMMANDS = {
     "audit": ("db.cli.audit_cmd", "main"),
     "product": ("db.cli.product_cmd", "main"),
     "report": ("db.cli.report_cmd", "main"),
+    "settings": ("db.cli.settings_cmd", "main"),
     "line": ("line.cli.line_cmd", "main"),
 }
 

@@ -1,9 +1,10 @@
-"""`python main.py users add|list|disable|enable|passwd ...`: the station's users, headless.
+"""`python main.py users add|list|disable|enable|role|passwd ...`: the station's users, headless.
 
     users add NAME --role operator|engineer|admin|line --password-stdin [--user ADMIN] [--data-dir D]
     users list [--data-dir D]
     users disable NAME --user ADMIN --password-stdin
     users enable NAME --user ADMIN --password-stdin
+    users role NAME --role operator|engineer|admin|line --user ADMIN --password-stdin
     users passwd NAME --password-stdin [--user ADMIN]
 
 Passwords come on stdin, one a line: first the acting user's (``--user``), then the new one. The very first
@@ -22,7 +23,7 @@ from .common import Passwords, UsageError, acting, add_actor, add_data_dir, make
 
 def build_parser() -> argparse.ArgumentParser:
     p = make_parser("main.py users", "Add, list, disable and enable users, and set their passwords.")
-    sub = p.add_subparsers(dest="command", metavar="add|list|disable|enable|passwd")
+    sub = p.add_subparsers(dest="command", metavar="add|list|disable|enable|role|passwd")
     sub.required = True
 
     add = sub.add_parser("add", help="add a user (the first one must be an admin)")
@@ -41,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("name")
         add_actor(sp)
         add_data_dir(sp)
+
+    rl = sub.add_parser("role", help="change a user's role")
+    rl.add_argument("name")
+    rl.add_argument("--role", choices=ROLES, required=True, help="the new role")
+    add_actor(rl)
+    add_data_dir(rl)
 
     pw = sub.add_parser("passwd", help="set a user's password")
     pw.add_argument("name")
@@ -85,6 +92,11 @@ def _run(args: argparse.Namespace) -> int:
             with acting(guarded, args, passwords) as actor:
                 user = guarded.users.set_enabled(actor, args.name, args.command == "enable")
             print(f"{user.name} is {'enabled' if user.enabled else 'disabled'}")
+            return 0
+        if args.command == "role":
+            with acting(guarded, args, passwords) as actor:
+                user = guarded.users.set_role(actor, args.name, args.role)
+            print(f"{user.name} is now {user.role}")
             return 0
         if args.command == "passwd":
             if not args.user:

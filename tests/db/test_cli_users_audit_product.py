@@ -145,6 +145,34 @@ def test_users_first_admin_then_add_list_disable_passwd(cli, data_dir: Path) -> 
         assert secret not in text
 
 
+def test_users_role_and_the_station_settings_headless(cli, data_dir: Path) -> None:
+    admin = "admin-password\n"
+    assert cli("users", "add", "root", "--password-stdin", stdin=admin)[0] == 0
+    add = ("users", "add", "anna", "--role", "operator", "--user", "root", "--password-stdin")
+    assert cli(*add, stdin=admin + "operator-password\n")[0] == 0
+    rc, out, err = cli("users", "role", "anna", "--role", "engineer", "--user", "root", "--password-stdin", stdin=admin)
+    assert rc == 0 and "anna is now engineer" in out
+    rc, out, err = cli("settings", "list")
+    assert rc == 0 and [ln.split("\t")[:2] for ln in out.splitlines()] == [
+        ["idle_logout_s", "600"],
+        ["threshold_guard_share", "0.1"],
+    ]
+    as_anna = ("--user", "anna", "--password-stdin")
+    rc, out, err = cli("settings", "set", "idle_logout_s", "120", *as_anna, stdin="operator-password\n")
+    assert rc == 3 and "may not" in err  # an engineer does not change the station settings
+    rc, out, err = cli("settings", "set", "idle_logout_s", "soon", "--user", "root", "--password-stdin", stdin=admin)
+    assert rc == 2 and "must be a number" in err
+    as_root = ("--user", "root", "--password-stdin")
+    rc, out, err = cli("settings", "set", "threshold_guard_share", "2", *as_root, stdin=admin)
+    assert rc == 1 and "guard share" in err  # checked by the database layer: 0 to 1
+    assert cli("settings", "set", "idle_logout_s", "120", *as_root, stdin=admin)[0] == 0
+    assert cli("settings", "set", "threshold_guard_share", "0.05", *as_root, stdin=admin)[0] == 0
+    rc, out, err = cli("settings", "list")
+    assert [ln.split("\t")[1] for ln in out.splitlines()] == ["120", "0.05"]
+    actions = audit_actions(data_dir)
+    assert ("user_role_changed", "root") in actions and actions.count(("setting_changed", "root")) == 2
+
+
 def test_audit_verify_fails_naming_the_row(cli, data_dir: Path) -> None:
     assert cli("users", "add", "root", "--password-stdin", stdin="admin-password\n")[0] == 0
     assert cli("users", "disable", "ghost", "--user", "root", "--password-stdin", stdin="admin-password\n")[0] == 1
