@@ -250,6 +250,8 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
     window.filmstrip.part_clicked.connect(open_record)
     chat = ChatLink(window.chat, ChatService(history=database.history_queries), database, window.status, parent=window)
     station.attach_chat(chat)
+    if login is not None:  # the role table applied to the operator's controls and the chat, not only the buttons
+        station.who = chat.who = lambda: login.user
     if args.screenshot is None:  # load the language model once the inspection model is ready (CPU comes first)
         station.product_ready.connect(lambda _pid: chat.start())
 

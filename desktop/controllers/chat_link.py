@@ -3,10 +3,13 @@ answers streamed into the transcript, Stop, and the conversation stored with its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from PySide6.QtCore import QObject, Slot
 
+from db.auth_errors import PermissionDenied
+from db.roles import CHAT, HasRole, require
 from desktop.widgets.chat_panel import ChatPanel
 from desktop.widgets.station_status_bar import StationStatusBar
 from desktop.workers.chat_worker import ChatContext, ChatService
@@ -56,8 +59,16 @@ class ChatLink(QObject):
         for role, text, when in waiting:
             self._write(role, text, inspection_id, outcome.product_id, when)
 
+    who: Callable[[], HasRole | None] | None = None  # who is logged in (desktop/app.py); None: nobody is asked
+
     @Slot(str)
     def ask(self, question: str) -> None:
+        if self.who is not None:
+            try:
+                require(self.who(), CHAT)
+            except PermissionDenied as exc:
+                self.panel.append_message("assistant", str(exc))
+                return
         self._store("user", question)
         self.panel.start_assistant_message()
         self.service.ask(question, self.context)

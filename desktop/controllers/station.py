@@ -22,8 +22,10 @@ from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from core.imageio import load_image_bytes
 from core.memory import image_hash
+from db.auth_errors import PermissionDenied
 from db.errors import DatabaseError
 from db.models import REVIEW_CONFIRMED_DEFECT
+from db.roles import AUTO_MODE, INSPECT, HasRole, require
 from desktop.controllers.camera_feed import CameraFeed
 from desktop.controllers.feed_camera import FeedCamera
 from desktop.controllers.result_text import describe_result
@@ -577,10 +579,23 @@ class Station(QObject):
             self.window.status.set_camera(self.feed.source.name, None, state="paused" if paused else None)
 
     # -- the operator's controls ------------------------------------------------------------------------------
+    who: Callable[[], HasRole | None] | None = None  # who is logged in (desktop/app.py); None: nobody is asked
+
+    def _refused(self, action: str) -> bool:
+        """The role table (db/roles.py) applied to the person at the window, whatever the buttons show."""
+        if self.who is None:
+            return False
+        try:
+            require(self.who(), action)
+        except PermissionDenied as exc:
+            self.window.status.showMessage(str(exc), 8000)
+            return True
+        return False
+
     @Slot()
     def inspect_now(self) -> None:
         """Inspect the part in front of the camera (the frame on screen, or the next one)."""
-        if self._stopped:
+        if self._stopped or self._refused(INSPECT):
             return
         fault = self.controller.trigger(None, self_ack=True)
         if fault is not None:
@@ -588,6 +603,10 @@ class Station(QObject):
 
     @Slot(bool)
     def set_auto(self, on: bool) -> None:
+        """Auto mode on or off; switching it off is never refused (stopping the line is always allowed)."""
+        if on and self._refused(AUTO_MODE):
+            self.window.controls.set_auto(self.auto)
+            return
         self.controller.set_auto(bool(on) and not self._stopped)
         self.window.controls.set_auto(self.auto)
         if self.auto:

@@ -274,3 +274,38 @@ def test_the_product_selector_follows_the_controllers_switch(qtbot, make_rig, da
     assert rig.station.controller.select_recipe(other.id) is None  # as the PLC's RecipeId write does
     qtbot.waitUntil(lambda: rig.window.controls.selected_product_id() == other.id, timeout=5000)
     assert rig.station.product_id == other.id
+
+
+def test_the_operators_controls_follow_the_role_table_not_only_the_buttons(qtbot, make_rig, database):
+    """Inspect, Auto and the chat ask the role table (db/roles.py) for the person at the window: with nobody logged
+    in (the login dialog up after an idle logout) nothing starts; Auto can always be switched off."""
+    from datetime import UTC, datetime
+
+    from db.records import HistoryFilter
+    from db.users import UserInfo
+    from desktop.controllers.chat_link import ChatLink
+    from desktop.workers.chat_worker import ChatService
+
+    product = ensure_demo_product(database)
+    rig = make_rig()
+    link = ChatLink(rig.window.chat, ChatService(history=database.history_queries), database, rig.window.status)
+    rig.station.attach_chat(link)
+    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
+        rig.station.start("demo", product.id)
+    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    person: list[UserInfo | None] = [None]
+    rig.station.who = link.who = lambda: person[0]
+    rig.station.inspect_now()
+    assert "Log in to inspect a part" in rig.window.status.currentMessage()
+    assert rig.station.line.in_flight is None and database.history.query(HistoryFilter()).total == 0
+    rig.station.set_auto(True)
+    assert not rig.station.auto and not rig.window.controls.auto_button.isChecked()
+    link.ask("Is there a defect?")
+    assert rig.window.chat.messages[-1].text.startswith("Log in to ask in the chat")
+    assert database.chat.for_product(product.id) == database.chat.for_product(None) == []  # not stored
+    person[0] = UserInfo(1, "anna", "operator", True, 0, None, datetime.now(UTC))
+    rig.station.set_auto(True)
+    assert rig.station.auto
+    person[0] = None
+    rig.station.set_auto(False)  # stopping is never refused
+    assert not rig.station.auto
