@@ -104,10 +104,9 @@ class ReviewPanel(QWidget):
         if rec is not None and self._request is not None:
             asked = self._request
             why = f": {asked.reason}" if asked.reason else ""
-            self.status_label.setText(
-                f"{self.status_label.text()} Marked for review by {asked.by} on "
-                f"{asked.at.astimezone().strftime('%Y-%m-%d %H:%M')}{why}."
-            )
+            before = self.status_label.text().rstrip(".")
+            line = f"Marked for review by {asked.by} on {asked.at.astimezone().strftime('%Y-%m-%d %H:%M')}{why}"
+            self.status_label.setText(f"{before}. {line}" + ("" if line[-1] in ".?!" else "."))
         enabled = rec is not None and not self._busy
         self.note_edit.setEnabled(enabled and (self._can_review or self._can_mark))
         self.mark_button.setEnabled(enabled and self._can_mark and self._request is None)
