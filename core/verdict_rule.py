@@ -75,6 +75,17 @@ def simulated_quantile(ev: Evidence, params: Sequence[float]) -> float:
     return float(np.exp(max(float(np.quantile(a, q)), float(all_normals(ev).max()))))
 
 
+def toward_simulated(ev: Evidence, params: Sequence[float]) -> float:
+    """A share ``s`` of the way from the highest normal stand-in to the median simulated defect, plus an offset
+    ``o`` (log space). Below the highest normal stand-in where ``o`` is negative or the simulated defects are
+    subtle: the products whose good parts score below their stand-ins (a reference's halves differ more than two
+    good parts do) get a threshold their defects can reach."""
+    share, offset = params
+    n_hi = float(all_normals(ev).max())
+    a_med = float(np.median(_log(ev.get("simulated", ()))))
+    return float(np.exp(n_hi + share * (a_med - n_hi) + offset))
+
+
 @dataclass(frozen=True)
 class RuleFamily:
     threshold: Callable[[Evidence, Sequence[float]], float]
@@ -87,4 +98,8 @@ FAMILIES: dict[str, RuleFamily] = {
     "margin": RuleFamily(margin, (tuple(np.round(np.linspace(-0.3, 0.6, 46), 3)),)),
     "spread": RuleFamily(spread, (tuple(np.round(np.linspace(0.0, 4.0, 41), 3)),)),
     "simulated_quantile": RuleFamily(simulated_quantile, (tuple(np.round(np.linspace(0.0, 0.5, 26), 3)),)),
+    "toward_simulated": RuleFamily(
+        toward_simulated,
+        (tuple(np.round(np.linspace(0.0, 1.0, 21), 3)), tuple(np.round(np.linspace(-0.3, 0.1, 21), 3))),
+    ),
 }

@@ -56,21 +56,26 @@ def test_halves_of_a_part_score_like_another_good_part(inspector):
     assert max(others) < cal.threshold
 
 
-def test_faint_simulated_defects_do_not_pull_the_threshold_into_the_normals():
-    normals = [1.0, 1.05, 1.1, 1.2]
-    strong = [2.0, 2.2, 2.5, 2.8, 3.0, 3.3]
-    faint = [0.9, 1.0, 1.1, 1.15, 1.0]  # as many below the normal maximum as make the plain quartile fall there
-    with_faint = fit_calibration(normals, strong + faint, normals_are_real=False, split_scores=[1.15])
-    without = fit_calibration(normals, strong, normals_are_real=False, split_scores=[1.15])
-    assert with_faint.threshold == pytest.approx(without.threshold)
-    assert with_faint.stats["detectable"] == pytest.approx(6 / 11)
-    assert with_faint.threshold > 1.2
-    assert with_faint.stats["split_max"] == pytest.approx(1.15)
+def test_one_reference_threshold_goes_toward_the_median_simulated_defect():
+    """The single-reference rule is the verdict study's family "toward_simulated" with the shipped parameters."""
+    from core.calibration import SINGLE_OFFSET, SINGLE_SHARE
+    from core.verdict_rule import toward_simulated
+
+    normals, split = [1.0, 1.05, 1.1, 1.2], [1.15]
+    simulated = [2.0, 2.2, 2.5, 2.8, 3.0, 3.3, 0.9, 1.0, 1.1, 1.15, 1.0]
+    cal = fit_calibration(normals, simulated, normals_are_real=False, split_scores=split)
+    expected = np.exp(np.log(1.2) + SINGLE_SHARE * (np.log(np.median(simulated)) - np.log(1.2)) + SINGLE_OFFSET)
+    assert cal.threshold == pytest.approx(expected)
+    evidence = {"jitter": normals, "split": split, "simulated": simulated}
+    assert cal.threshold == pytest.approx(toward_simulated(evidence, (SINGLE_SHARE, SINGLE_OFFSET)))
+    assert cal.stats["detectable"] == pytest.approx(6 / 11) and cal.stats["split_max"] == pytest.approx(1.15)
 
 
-def test_too_few_detectable_defects_fall_back_to_the_strongest_few():
+def test_subtle_simulated_defects_put_the_threshold_below_the_highest_stand_in():
+    """A product whose halves differ more than its defects stand out (ball_screw, casting): the threshold may go
+    below the highest normal stand-in, where its real defects score."""
     cal = fit_calibration([1.0, 1.1], [0.8, 0.9, 1.0, 1.05, 1.2], normals_are_real=False, split_scores=[1.0])
-    assert cal.threshold > 1.1  # never below the highest normal
+    assert cal.threshold < 1.1
 
 
 def test_calibrations_know_which_rule_made_them():
@@ -82,8 +87,8 @@ def test_calibrations_know_which_rule_made_them():
     assert Calibration.from_dict(saved).current
     saved.pop("rule")  # saved before the rule was versioned
     assert not Calibration.from_dict(saved).current
-    split_v2 = dict(cal.to_dict(), rule=2)  # the one-reference rule has not changed since version 2: kept
-    assert Calibration.from_dict(split_v2).current
+    split_v4 = dict(cal.to_dict(), rule=4)  # the one-reference rule changed in version 5: rebuilt
+    assert not Calibration.from_dict(split_v4).current
     loo = fit_calibration([1.0, 1.1], [2.0, 2.5, 3.0], normals_are_real=True)
     assert loo.current
     assert not Calibration.from_dict(dict(loo.to_dict(), rule=2)).current  # its weight changed in version 3
