@@ -75,6 +75,15 @@ def simulated_quantile(ev: Evidence, params: Sequence[float]) -> float:
     return float(np.exp(max(float(np.quantile(a, q)), float(all_normals(ev).max()))))
 
 
+def quartile_all(ev: Evidence, params: Sequence[float]) -> float:
+    """A share ``w`` of the way from the highest normal stand-in to the ``q`` quantile of all simulated defects,
+    never less than 0.05 above the stand-in (the rule products of 2 to 16 references ship, with w = q = 0.25)."""
+    w, q = params
+    n_hi = float(all_normals(ev).max())
+    a_q = float(np.quantile(_log(ev.get("simulated", ())), q))
+    return float(np.exp(n_hi + w * (max(a_q, n_hi + 0.05) - n_hi)))
+
+
 def toward_simulated(ev: Evidence, params: Sequence[float]) -> float:
     """A share ``s`` of the way from the highest normal stand-in to the median simulated defect, plus an offset
     ``o`` (log space). Below the highest normal stand-in where ``o`` is negative or the simulated defects are
@@ -98,6 +107,7 @@ FAMILIES: dict[str, RuleFamily] = {
     "margin": RuleFamily(margin, (tuple(np.round(np.linspace(-0.3, 0.6, 46), 3)),)),
     "spread": RuleFamily(spread, (tuple(np.round(np.linspace(0.0, 4.0, 41), 3)),)),
     "simulated_quantile": RuleFamily(simulated_quantile, (tuple(np.round(np.linspace(0.0, 0.5, 26), 3)),)),
+    "quartile_all": RuleFamily(quartile_all, (tuple(np.round(np.linspace(0.0, 1.0, 21), 3)), (0.1, 0.25, 0.5))),
     "toward_simulated": RuleFamily(
         toward_simulated,
         (tuple(np.round(np.linspace(0.0, 1.0, 21), 3)), tuple(np.round(np.linspace(-0.3, 0.1, 21), 3))),
