@@ -6,7 +6,9 @@ by desktop/controllers/login_session.py, which shows the refusal's message here 
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QWidget
+
+from desktop.dialogs.form_layout import lay_out_form, message_label, password_fields
 
 MIN_PASSWORD_HINT = "at least 8 characters"
 
@@ -17,29 +19,18 @@ class LoginDialog(QDialog):
     def __init__(self, parent: QWidget | None = None, *, message: str = "", name: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Log in to the inspection station")
-        self.message = QLabel(message, self)
-        self.message.setObjectName("loginMessage")
-        self.message.setWordWrap(True)
-        self.message.setVisible(bool(message))
+        self.message = message_label(self, message, object_name="loginMessage")
         self.name = QLineEdit(name, self)
         self.name.setObjectName("loginName")
-        self.password = QLineEdit(self)
+        [self.password] = password_fields(self, 1)
         self.password.setObjectName("loginPassword")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Password", self.password)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        self.buttons = lay_out_form(
+            self,
+            [("Name", self.name), ("Password", self.password)],
+            ok_text="Log in",
+            cancel_text="Quit",
+            above=[self.message],
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Log in")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Quit")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
         (self.password if name else self.name).setFocus()
 
     def credentials(self) -> tuple[str, str]:
@@ -53,37 +44,22 @@ class FirstAdminDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Set up the first admin")
         intro = QLabel(
-            "This station has no users yet. Create the first admin: they add the operators and engineers "
-            "(main.py users add NAME --role operator|engineer --user ADMIN --password-stdin) and set the station's "
-            f"settings. Password: {MIN_PASSWORD_HINT}.",
+            "This station has no users yet. Create the first admin: they add the operators and engineers in the "
+            "Users tab (or with main.py users add NAME --role operator|engineer --user ADMIN --password-stdin) and "
+            f"set the station's settings there. Password: {MIN_PASSWORD_HINT}.",
             self,
         )
         intro.setWordWrap(True)
-        self.message = QLabel(message, self)
-        self.message.setObjectName("firstAdminMessage")
-        self.message.setWordWrap(True)
-        self.message.setVisible(bool(message))
+        self.message = message_label(self, message, object_name="firstAdminMessage")
         self.name = QLineEdit(self)
-        self.password = QLineEdit(self)
-        self.repeat = QLineEdit(self)
-        for field in (self.password, self.repeat):
-            field.setEchoMode(QLineEdit.EchoMode.Password)
-        form = QFormLayout()
-        form.addRow("Admin name", self.name)
-        form.addRow("Password", self.password)
-        form.addRow("Password again", self.repeat)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        self.password, self.repeat = password_fields(self, 2)
+        self.buttons = lay_out_form(
+            self,
+            [("Admin name", self.name), ("Password", self.password), ("Password again", self.repeat)],
+            ok_text="Create admin",
+            cancel_text="Quit",
+            above=[intro, self.message],
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create admin")
-        self.buttons.button(QDialogButtonBox.StandardButton.Cancel).setText("Quit")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(intro)
-        layout.addWidget(self.message)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
 
     def values(self) -> tuple[str, str, str]:
         return self.name.text().strip(), self.password.text(), self.repeat.text()

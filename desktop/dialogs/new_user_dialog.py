@@ -3,18 +3,10 @@ length, who may add whom) are the database layer's (db/users.py); the dialog onl
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QComboBox, QDialog, QLineEdit, QWidget
 
 from db.roles import ROLES
+from desktop.dialogs.form_layout import lay_out_form, message_label, password_fields
 
 ROLE_HELP = {
     "operator": "inspects, runs auto mode, asks in the chat, marks parts for review",
@@ -23,6 +15,8 @@ ROLE_HELP = {
     "line": "technical user of the line runner or the PLC; cannot log in at the window",
 }
 
+NewUser = tuple[str, str, str, str]  # (name, role, password, password again)
+
 
 class NewUserDialog(QDialog):
     def __init__(
@@ -30,49 +24,29 @@ class NewUserDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add a user")
-        self.name = QLineEdit(self)
+        self.name = QLineEdit(name, self)
         self.role = QComboBox(self)
-        for role in ROLES:
-            self.role.addItem(f"{role}: {ROLE_HELP.get(role, '')}", role)
-        self.name.setText(name)
+        for r in ROLES:
+            self.role.addItem(f"{r}: {ROLE_HELP.get(r, '')}", r)
         self.role.setCurrentIndex(max(self.role.findData(role), 0))
-        self.password = QLineEdit(self)
-        self.repeat = QLineEdit(self)
-        for field in (self.password, self.repeat):
-            field.setEchoMode(QLineEdit.EchoMode.Password)
-        self.message = QLabel(message, self)
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color:#b00020;")
-        self.message.setVisible(bool(message))
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Role", self.role)
-        form.addRow("Password (8 characters or more)", self.password)
-        form.addRow("Password again", self.repeat)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        self.password, self.repeat = password_fields(self, 2)
+        self.message = message_label(self, message, error=True)
+        self.buttons = lay_out_form(
+            self,
+            [
+                ("Name", self.name),
+                ("Role", self.role),
+                ("Password (8 characters or more)", self.password),
+                ("Password again", self.repeat),
+            ],
+            ok_text="Add",
+            above=[self.message],
+            watch=[self.name, self.password, self.repeat],
+            ready=lambda: bool(self.name.text().strip() and self.password.text() and self.repeat.text()),
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Add")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        for field in (self.name, self.password, self.repeat):
-            field.textChanged.connect(self._update)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
-        self._update()
 
-    def _update(self) -> None:
-        filled = bool(self.name.text().strip() and self.password.text() and self.repeat.text())
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(filled)
-
-    def values(self) -> tuple[str, str, str, str]:
-        """(name, role, password, password again)."""
+    def values(self) -> NewUser:
         return self.name.text().strip(), str(self.role.currentData()), self.password.text(), self.repeat.text()
-
-
-NewUser = tuple[str, str, str, str]  # (name, role, password, password again)
 
 
 def ask_new_user(

@@ -3,15 +3,9 @@ password, the length) and hashes the new one with argon2; nothing here keeps a p
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QWidget
+
+from desktop.dialogs.form_layout import lay_out_form, message_label, password_fields
 
 Passwords = tuple[str, str, str]  # (current or "", new, new again)
 
@@ -20,39 +14,21 @@ class PasswordDialog(QDialog):
     def __init__(self, name: str, *, own: bool, parent: QWidget | None = None, message: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Change your password" if own else f"Set the password of {name}")
-        self.current = QLineEdit(self)
-        self.new = QLineEdit(self)
-        self.repeat = QLineEdit(self)
-        for field in (self.current, self.new, self.repeat):
-            field.setEchoMode(QLineEdit.EchoMode.Password)
-        self.message = QLabel(message, self)
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet("color:#b00020;")
-        self.message.setVisible(bool(message))
-        form = QFormLayout()
+        self.own = own
+        self.current, self.new, self.repeat = password_fields(self, 3)
+        self.message = message_label(self, message, error=True)
+        rows = [("New password (8 characters or more)", self.new), ("New password again", self.repeat)]
         if own:
-            form.addRow("Your current password", self.current)
+            rows.insert(0, ("Your current password", self.current))
         else:
             self.current.hide()
-        form.addRow("New password (8 characters or more)", self.new)
-        form.addRow("New password again", self.repeat)
-        self.own = own
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        self.buttons = lay_out_form(
+            self,
+            rows,
+            above=[self.message],
+            watch=[self.current, self.new, self.repeat],
+            ready=lambda: bool(self.new.text() and self.repeat.text() and (self.current.text() or not self.own)),
         )
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        for field in (self.current, self.new, self.repeat):
-            field.textChanged.connect(self._update)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
-        self._update()
-
-    def _update(self) -> None:
-        filled = bool(self.new.text() and self.repeat.text() and (self.current.text() or not self.own))
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(filled)
 
     def values(self) -> Passwords:
         return self.current.text(), self.new.text(), self.repeat.text()

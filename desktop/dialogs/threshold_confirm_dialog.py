@@ -4,18 +4,11 @@ password and reason. The check itself is db/guarded.py's; the dialog only collec
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
-    QFormLayout,
-    QLabel,
-    QLineEdit,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QWidget
 
 from core.threshold_guard import ThresholdMove
 from db.threshold_moves import SecondConfirmation
+from desktop.dialogs.form_layout import lay_out_form, password_fields
 
 
 class ThresholdConfirmDialog(QDialog):
@@ -30,31 +23,17 @@ class ThresholdConfirmDialog(QDialog):
         )
         summary.setWordWrap(True)
         self.name = QLineEdit(self)
-        self.password = QLineEdit(self)
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        [self.password] = password_fields(self, 1)
         self.reason = QLineEdit(self)
         self.reason.setPlaceholderText("why the move is right (kept in the audit trail)")
-        form = QFormLayout()
-        form.addRow("Second person", self.name)
-        form.addRow("Their password", self.password)
-        form.addRow("Reason", self.reason)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, parent=self
+        self.buttons = lay_out_form(
+            self,
+            [("Second person", self.name), ("Their password", self.password), ("Reason", self.reason)],
+            ok_text="Confirm",
+            above=[summary],
+            watch=[self.name, self.password, self.reason],
+            ready=lambda: all(f.text().strip() for f in (self.name, self.reason)) and bool(self.password.text()),
         )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Confirm")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        for field in (self.name, self.password, self.reason):
-            field.textChanged.connect(self._update)
-        layout = QVBoxLayout(self)
-        layout.addWidget(summary)
-        layout.addLayout(form)
-        layout.addWidget(self.buttons)
-        self._update()
-
-    def _update(self) -> None:
-        filled = all(f.text().strip() for f in (self.name, self.reason)) and bool(self.password.text())
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(filled)
 
     def confirmation(self) -> SecondConfirmation:
         return SecondConfirmation(self.name.text().strip(), self.password.text(), self.reason.text().strip())
