@@ -17,11 +17,19 @@ def _recorded_ids(rig, n: int, qtbot, timeout: int = 10000) -> list[int]:
     return ids
 
 
-def test_auto_mode_records_inspections_that_history_shows_and_review_updates(qtbot, make_rig, database):
+def _demo_running(qtbot, make_rig, database, *, first_frame: bool = True, **rig_options):
+    """The station on the demo camera with the demo product ready (and its first frame on screen)."""
     product = ensure_demo_product(database)
-    rig = make_rig()
+    rig = make_rig(**rig_options)
     with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
         rig.station.start("demo", product.id)
+    if first_frame:
+        qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    return rig, product
+
+
+def test_auto_mode_records_inspections_that_history_shows_and_review_updates(qtbot, make_rig, database):
+    rig, product = _demo_running(qtbot, make_rig, database, first_frame=False)
     assert rig.window.controls.selected_product_id() == product.id
     rig.window.controls.auto_button.click()
     assert rig.station.auto
@@ -50,11 +58,7 @@ def test_auto_mode_records_inspections_that_history_shows_and_review_updates(qtb
 
 
 def test_space_inspects_the_current_frame_and_the_chat_keeps_the_result(qtbot, make_rig, database):
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
-    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    rig, _product = _demo_running(qtbot, make_rig, database)
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
         qtbot.keyClick(rig.window, Qt.Key.Key_Space)
     outcome = rig.station.last_outcome
@@ -73,10 +77,7 @@ def test_space_inspects_the_current_frame_and_the_chat_keeps_the_result(qtbot, m
 
 def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, database):
     before = {t.ident for t in threading.enumerate()}
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
+    rig, _product = _demo_running(qtbot, make_rig, database, first_frame=False)
     rig.station.set_auto(True)
     _recorded_ids(rig, 2, qtbot)
     capture = rig.station.feed.capture
@@ -90,10 +91,7 @@ def test_no_thread_is_left_running_after_the_window_closes(qtbot, make_rig, data
 
 
 def test_questions_get_the_measured_facts_while_no_language_model_is_connected(qtbot, make_rig, database):
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
+    rig, _product = _demo_running(qtbot, make_rig, database, first_frame=False)
     chat = rig.window.chat
     chat.input.setText("is it ok?")
     chat.send_button.click()
@@ -137,10 +135,7 @@ def test_worker_and_camera_signals_touch_widgets_only_in_the_gui_thread(qtbot, m
 
 
 def test_pause_stops_the_camera_and_resume_starts_it_again(qtbot, make_rig, database):
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
+    rig, _product = _demo_running(qtbot, make_rig, database, first_frame=False)
     rig.station.set_auto(True)
     rig.window.controls.pause_button.click()
     assert rig.station.feed.capture is None and not rig.station.auto
@@ -165,11 +160,7 @@ def test_a_part_the_plc_triggers_shows_in_the_window_like_the_operators(qtbot, m
     recorded like the operator's, and holds the station until the PLC acknowledges it."""
     from line.events import StationState
 
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
-    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    rig, _product = _demo_running(qtbot, make_rig, database)
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
         assert rig.station.controller.trigger("PLC-7") is None  # what the OPC UA and Modbus servers call
     assert database.inspections.get(recorded.args[0]).part_id == "PLC-7"
@@ -185,11 +176,7 @@ def test_a_part_the_plc_triggers_shows_in_the_window_like_the_operators(qtbot, m
 
 def test_each_part_is_recorded_with_who_was_logged_in(qtbot, make_rig, database):
     """The window's controller is told who logs in and out (desktop/app.py); each row names that person."""
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
-    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    rig, _product = _demo_running(qtbot, make_rig, database)
     rig.station.controller.set_operator("anna")
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
         rig.station.inspect_now()
@@ -205,11 +192,7 @@ def test_a_part_marked_for_review_leaves_the_line_pool(qtbot, make_rig, database
     from core.imageio import load_image_bytes
     from core.memory import image_hash
 
-    product = ensure_demo_product(database)
-    rig = make_rig()
-    with qtbot.waitSignal(rig.station.product_ready, timeout=10000):
-        rig.station.start("demo", product.id)
-    qtbot.waitUntil(lambda: rig.station.current_frame is not None, timeout=5000)
+    rig, product = _demo_running(qtbot, make_rig, database)
     with qtbot.waitSignal(rig.station.inspection_recorded, timeout=10000) as recorded:
         rig.station.inspect_now()
     record = database.inspections.get(recorded.args[0])
