@@ -59,6 +59,13 @@ class AuthSession:
             self._last_activity = when
         return result
 
+    def refresh(self) -> UserInfo | None:
+        """Read the logged-in user again (an admin changed their role or account meanwhile); their new record, or
+        None when nobody is logged in. The caller decides what a disabled account means (log out)."""
+        if self._current is not None:
+            self._current = self._users.get(self._current.name)
+        return self._current
+
     def logout(self, *, reason: str | None = None, now: datetime | None = None) -> None:
         """Log the current user out (recorded in the audit trail); nothing when nobody is logged in."""
         user, self._current, self._last_activity = self._current, None, None

@@ -223,6 +223,7 @@ def _run(app, args, database, data_dir: Path, settings, spec: str, product_id: i
         admin_view.set_session_user(login.user)
         login.user_changed.connect(admin_view.set_session_user)
         admin_view.settingsSaved.connect(lambda idle_s, _share: login.set_idle_timeout(idle_s))
+        admin_view.ownAccountChanged.connect(login.refresh_user)
     window.add_view("History", history)
     window.add_view("Statistics", stats)
     window.add_view("Audit", audit_view)

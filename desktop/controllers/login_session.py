@@ -136,6 +136,23 @@ class LoginSession(QObject):
             self._timer.start()
             return True
 
+    def refresh_user(self) -> None:
+        """The logged-in person's own account was changed (their role, or disabled): show the new role everywhere,
+        or log them out when they may no longer work at the window."""
+        try:
+            user = self.auth.refresh()
+        except DatabaseError as exc:
+            log.warning("the logged-in user could not be read again: %s", exc)
+            return
+        if user is None:
+            return
+        if not user.enabled or user.role == LINE:
+            self.logout("account changed")
+            if not self.login(f"The account {user.name} can no longer work at the window. Log in again."):
+                self.window.close()
+            return
+        self._show(user)
+
     def logout(self, reason: str) -> None:
         self._timer.stop()
         self.auth.logout(reason=reason)

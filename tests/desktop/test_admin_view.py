@@ -162,3 +162,36 @@ def test_a_new_idle_time_reaches_the_login_session(qtbot, station) -> None:
     with qtbot.waitSignal(view.settingsSaved, timeout=5000):
         view.settings.save_button.click()
     assert session.auth.idle_timeout_s == 120.0
+
+
+def test_an_admin_who_changes_their_own_account_sees_it_at_once(qtbot, station) -> None:
+    """Demoted: the window shows the new role and greys out what it may not do. Disabled: logged out, login again."""
+    from PySide6.QtWidgets import QMainWindow, QStatusBar
+
+    from desktop.controllers.login_session import LoginSession
+
+    g, admin, _anna = station
+    g.users.add(admin, "boss", "admin", "boss-password")  # the station keeps an enabled admin
+    window = QMainWindow()
+    window.status = QStatusBar(window)
+    qtbot.addWidget(window)
+    logins = Script(("root", "admin-password"), ("boss", "boss-password"))
+    session = LoginSession(window, g, ask_login=logins, ask_first_admin=Script())
+    assert session.start()
+    view = _view(qtbot, g, session.user, ask_role=Script("engineer"))
+    view.ownAccountChanged.connect(session.refresh_user)
+    session.user_changed.connect(view.set_session_user)
+    assert view.users.select("root")
+    with qtbot.waitSignal(view.ownAccountChanged, timeout=5000):
+        view.users.role_button.click()
+    assert session.user.role == "engineer" and session.label.text() == "root (engineer)"
+    assert not view.users.add_button.isEnabled() and "Only an admin" in view.who.text()
+
+    g.users.set_role(g.users.get("boss"), "root", "admin")  # another admin gives the role back
+    session.refresh_user()
+    assert session.user.role == "admin" and view.users.add_button.isEnabled()
+    qtbot.waitUntil(lambda: view.users.select("root") and view.users.disable_button.isEnabled(), timeout=5000)
+    with qtbot.waitSignal(view.ownAccountChanged, timeout=5000):
+        view.users.disable_button.click()
+    assert "can no longer work at the window" in logins.asked[-1][0]
+    assert session.user.name == "boss"

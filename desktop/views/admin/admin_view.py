@@ -52,6 +52,7 @@ class AdminView(QWidget):
     changed = Signal(str)  # a change was saved: what the banner says
     failed = Signal(str)  # a change or a read was refused or failed: what the banner says
     settingsSaved = Signal(float, float)  # idle logout in seconds, threshold guard share
+    ownAccountChanged = Signal()  # the logged-in person changed their own role or account (read it again)
 
     def __init__(
         self,
@@ -139,8 +140,15 @@ class AdminView(QWidget):
         self.usersShown.emit(len(users))
 
     # -- changes ----------------------------------------------------------------------------------------------
-    def _run(self, job: Callable[[], object], done: str, on_input_problem: Callable[[str], None] | None = None) -> None:
-        """Run a change as the logged-in user; say what happened and read the users again."""
+    def _run(
+        self,
+        job: Callable[[], object],
+        done: str,
+        on_input_problem: Callable[[str], None] | None = None,
+        target: str = "",
+    ) -> None:
+        """Run a change as the logged-in user; say what happened and read the users again. ``target``: whose account
+        it changes (their own: ``ownAccountChanged`` once saved)."""
         if self._user is None:
             self._fail("Log in first.")
             return
@@ -151,7 +159,14 @@ class AdminView(QWidget):
                 return
             self._fail(failure_text(exc))
 
-        self._tasks.run(job, lambda _result: self._done(done), failed)
+        own = self._user is not None and target == self._user.name
+
+        def saved(_result: object) -> None:
+            self._done(done)
+            if own:
+                self.ownAccountChanged.emit()
+
+        self._tasks.run(job, saved, failed)
 
     def _done(self, text: str) -> None:
         self.banner.show_message(text, Severity.SUCCESS)
@@ -185,6 +200,7 @@ class AdminView(QWidget):
         self._run(
             lambda: self.guarded.users.set_enabled(actor, name, enabled),  # type: ignore[arg-type]
             f"{name} {'enabled: they can log in again' if enabled else 'disabled: they can no longer log in'}.",
+            target=name,
         )
 
     def _role_dialog(self, name: str, current: str) -> str | None:
@@ -203,6 +219,7 @@ class AdminView(QWidget):
         self._run(
             lambda: self.guarded.users.set_role(actor, name, role),  # type: ignore[arg-type]
             f"{name} is now {role}.",
+            target=name,
         )
 
     @Slot(str)
