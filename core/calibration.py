@@ -7,8 +7,9 @@ another part; plus slightly disturbed copies of the references) and anomalous (t
 simulated defect). The decision threshold sits between the normal maximum and the lower quartile of the
 simulated defects in log-score space (on the normal maximum where references were held out); with a single
 reference, 40% of the way from the highest normal stand-in to the median simulated defect, less a fixed step, so
-it may fall below the halves of the reference where those differ more than good parts do (``SINGLE_SHARE``). A
-logistic curve through the threshold turns a score into a probability. An operator may override the threshold; the override is recorded as such.
+it may fall below the halves of the reference where those differ more than good parts do (``SINGLE_SHARE``, ADR
+0009). A logistic curve through the threshold turns a score into a probability. An operator may override the
+threshold; the override is recorded as such.
 
 The same normal maps also say whether the frame's edge runs high on good parts (a CNN sees a cut-off pattern at the
 edge that no reference patch matches: every good woven grid lit up along its border). Where it does, the outer band
@@ -29,11 +30,12 @@ import numpy as np
 
 from core.errors import CalibrationError
 from core.result import FAIL, PASS
+from core.verdict_rule import toward_simulated
 
-# Where the threshold sits between the highest normal score and the lower quartile of the simulated defects (with
-# one reference: of the detectable ones), log scale. Disturbed copies of one reference vary far less than real
-# parts, so with them alone the threshold goes most of the way up; leave-one-out and held-out-half scores carry
-# real variation, so it stays a quarter of the way up. References held out of a memory that holds all the others
+# Where the threshold sits between the highest normal score and the lower quartile of the simulated defects, log
+# scale (several references; one reference: SINGLE_SHARE below). Disturbed copies of one reference vary far less
+# than real parts, so with them alone the threshold goes most of the way up; leave-one-out scores carry real
+# variation, so it stays a quarter of the way up. References held out of a memory that holds all the others
 # (many references) score as real good parts do, so the threshold sits on their maximum. Chosen once on
 # calibration studies and full evaluation runs (docs/benchmarks.md), never per product.
 WEIGHT_DISTURBED_NORMALS = 0.9
@@ -49,7 +51,6 @@ SINGLE_OFFSET = -0.06
 WEIGHT_HELD_OUT_NORMALS = 0.0
 HELD_OUT_METHOD = "held-out+jitter+simulated"
 ANOMALY_QUANTILE = 0.25
-MIN_DETECTABLE = 3  # with fewer simulated defects above the normals, the highest few stand in
 # Version of the rule below, and for each method the version since which it has been computed the same way
 # (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25;
 # 4: many references get their own method, threshold on the held-out maximum; 5: a single reference's threshold
@@ -177,30 +178,21 @@ def fit_calibration(
     n_hi = float(np.max(n))
     n_med = float(np.median(n))
     a_med = float(np.median(a))
-    # With one reference the quartile is taken over the detectable simulated defects only. With leave-one-out
-    # normals the normal maximum sits higher, so "detectable" keeps only the strongest few and the threshold rose
-    # above weak real defects (4-shot verdict 0.798 -> 0.776, all references 0.811 -> 0.783): there the quartile of
-    # all of them stays.
-    pool = a
-    if split and not normals_are_real:  # (the inspector gives split scores only with a single reference)
-        pool = a[a > n_hi]
-        if pool.size < MIN_DETECTABLE:
-            pool = np.sort(a)[-MIN_DETECTABLE:]
-    a_lo = float(np.quantile(pool, ANOMALY_QUANTILE))
-    # Real parts vary more than the normal evidence shows: leave room above the normal maximum, a share of the gap
-    # up to the bulk of the simulated defects.
-    gap_top = max(a_lo, n_hi + 0.05)
-    if normals_are_real and held_out:
-        weight, method = WEIGHT_HELD_OUT_NORMALS, HELD_OUT_METHOD
-    elif normals_are_real:
-        weight, method = WEIGHT_REAL_NORMALS, "loo+jitter+simulated"
-    elif split:
-        weight, method = WEIGHT_REAL_NORMALS, "split+jitter+simulated"
+    a_lo = float(np.quantile(a, ANOMALY_QUANTILE))
+    if split and not normals_are_real:  # one reference (the inspector gives split scores only then): ADR 0009
+        method = "split+jitter+simulated"
+        evidence = {"jitter": list(normal_scores), "split": split, "simulated": list(anomaly_scores)}
+        log_t = math.log(toward_simulated(evidence, (SINGLE_SHARE, SINGLE_OFFSET)))
     else:
-        weight, method = WEIGHT_DISTURBED_NORMALS, "jitter+simulated"
-    log_t = n_hi + weight * (gap_top - n_hi)
-    if split and not normals_are_real:  # one reference (see SINGLE_SHARE)
-        log_t = n_hi + SINGLE_SHARE * (a_med - n_hi) + SINGLE_OFFSET
+        # Real parts vary more than the normal evidence shows: leave room above the normal maximum, a share of the
+        # gap up to the bulk of the simulated defects.
+        if normals_are_real and held_out:
+            weight, method = WEIGHT_HELD_OUT_NORMALS, HELD_OUT_METHOD
+        elif normals_are_real:
+            weight, method = WEIGHT_REAL_NORMALS, "loo+jitter+simulated"
+        else:
+            weight, method = WEIGHT_DISTURBED_NORMALS, "jitter+simulated"
+        log_t = n_hi + weight * (max(a_lo, n_hi + 0.05) - n_hi)
     scale = max(0.03, (a_med - n_med) / 6.0)
     stats = {
         "normal_max": math.exp(n_hi),

@@ -79,11 +79,8 @@ class ReviewQueries:
     def open_request(self, inspection_id: int) -> ReviewInfo | None:
         """The operator's first request not answered by a label since, or None."""
         with reading(self._maker, "read the reviews") as session:
-            last = label_in_force(session, inspection_id)
-            query = select(Review).where(Review.inspection_id == inspection_id, Review.label == REVIEW_NEEDS_REVIEW)
-            if last is not None:
-                query = query.where(Review.id > last.id)
-            row = session.scalars(query.order_by(Review.id).limit(1)).first()
+            found = session.execute(open_requests().where(Review.inspection_id == inspection_id)).first()
+            row = session.get(Review, int(found[1])) if found is not None else None
             return review_info(row) if row is not None else None
 
 

@@ -73,6 +73,8 @@ def test_an_operator_marks_a_part_and_an_engineer_finds_and_answers_it(qtbot, se
     view.confirm_defect(doubted.id, "a real pit")
     qtbot.waitUntil(lambda: view.banner.level is Severity.SUCCESS and "confirmed" in view.banner.text(), timeout=5000)
     assert g.reviews.open_request(doubted.id) is None
+    qtbot.waitUntil(lambda: "Marked for review" not in panel.status_label.text(), timeout=5000)
+    assert panel.status_label.text().startswith("Confirmed defect by eve")
     view.refresh()
     qtbot.waitUntil(lambda: not view.model.is_loading, timeout=5000)
     assert view.model.loaded_records() == []  # answered: no longer an open request

@@ -426,7 +426,7 @@ class HistoryView(QWidget):
         guarded = self._guarded
         self._tasks.run(
             lambda: guarded.reviews.open_request(inspection_id),
-            self.detail.review_panel.set_request,
+            lambda request: self.detail.review_panel.set_request(inspection_id, request),
             lambda exc: log.warning("review request of #%s not read: %s", inspection_id, exc),
         )
 
@@ -460,7 +460,7 @@ class HistoryView(QWidget):
 
         def done(request: Any) -> None:
             self.detail.review_panel.set_busy(False)
-            self.detail.review_panel.set_request(request)
+            self.detail.review_panel.set_request(inspection_id, request)
             self.banner.show_message(
                 f"Inspection #{inspection_id} is marked for review; an engineer finds it under 'Marked for review'.",
                 Severity.SUCCESS,
@@ -508,6 +508,7 @@ class HistoryView(QWidget):
             self.detail.review_panel.set_busy(False)
             self.model.update_record(record)
             self.detail.update_record(record)
+            self._read_request(record.id)  # a review answers an operator's request
             note = " Rebuild the product model so the new reference is used." if add_reference else ""
             self.banner.show_message(f"Inspection #{record.id} {what}.{note}", Severity.SUCCESS)
             self.reviewSaved.emit(record.id)

@@ -72,9 +72,9 @@ class ReviewPanel(QWidget):
         self._record = record
         self._update()
 
-    def set_request(self, request: ReviewInfo | None) -> None:
-        """The open request of the shown inspection (an operator asked for a review), or None."""
-        if request is not None and (self._record is None or request.inspection_id != self._record.id):
+    def set_request(self, inspection_id: int, request: ReviewInfo | None) -> None:
+        """The open request of inspection ``inspection_id`` (an operator asked for a review), or None: none open."""
+        if self._record is None or inspection_id != self._record.id:
             return  # an answer for a part no longer shown
         self._request = request
         self._update()
