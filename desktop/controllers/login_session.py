@@ -89,17 +89,28 @@ class LoginSession(QObject):
 
     # -- logging in --------------------------------------------------------------------------------------------
     def start(self) -> bool:
-        """First-run admin set-up when the station has no user, then the login. False: the person chose Quit."""
-        if self.guarded.users.count() == 0 and not self._first_admin():
-            return False
+        """First-run admin set-up when the station has no user (the new admin is then logged in with the password
+        just typed twice), else the login. False: the person chose Quit."""
+        if self.guarded.users.count() == 0:
+            created = self._first_admin()
+            if created is None:
+                return False
+            name, password = created
+            result = self.auth.login(name, password)
+            if result.ok and result.user is not None:
+                self._show(result.user)
+                self._timer.start()
+                return True
+            return self.login(result.message, name)
         return self.login()
 
-    def _first_admin(self) -> bool:
+    def _first_admin(self) -> tuple[str, str] | None:
+        """Ask for the first admin until one is created: their (name, password), or None when the person quit."""
         message = ""
         while True:
             values = self.ask_first_admin(message)
             if values is None:
-                return False
+                return None
             name, password, repeat = values
             if password != repeat:
                 message = "The two passwords differ. Type the same password twice."
@@ -110,11 +121,10 @@ class LoginSession(QObject):
                 message = str(exc)
                 continue
             log.info("first admin %r created at the window", name)
-            return True
+            return name, password
 
-    def login(self, message: str = "") -> bool:
+    def login(self, message: str = "", name: str = "") -> bool:
         """Ask until somebody logs in (True) or the person quits (False)."""
-        name = ""
         while True:
             answer = self.ask_login(message, name)
             if answer is None:
