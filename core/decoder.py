@@ -14,18 +14,15 @@ import cv2
 import numpy as np
 import torch
 
+from core.search import TORCH_SIMILARITY, Similarity
 from core.settings import DecoderSettings
 
 SELF_CANDIDATES = 1024  # most patches of a frame its own patches are compared with (all of them at 256 px)
-_ROWS = 256  # queries per block: a 256 x memory block of similarities stays in cache (about 25% faster)
 
 
-def nearest_distance(query: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+def nearest_distance(query: torch.Tensor, bank: torch.Tensor, search: Similarity = TORCH_SIMILARITY) -> torch.Tensor:
     """Euclidean distance of each query row to its nearest bank row (rows are unit norm)."""
-    bank_t = bank.T.contiguous()
-    best = torch.empty(query.shape[0])
-    for start in range(0, query.shape[0], _ROWS):  # blocks of queries keep the similarity block in cache
-        best[start : start + _ROWS] = (query[start : start + _ROWS] @ bank_t).amax(dim=1)
+    best = search.best(query, bank.T.contiguous())
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
 
 
@@ -41,7 +38,9 @@ def _self_candidates(h: int, w: int, radius: int, most: int) -> tuple[torch.Tens
     return idx, near.to(torch.float32) * -4.0
 
 
-def self_distance(grid: torch.Tensor, radius: int, most: int = SELF_CANDIDATES) -> torch.Tensor:
+def self_distance(
+    grid: torch.Tensor, radius: int, most: int = SELF_CANDIDATES, search: Similarity = TORCH_SIMILARITY
+) -> torch.Tensor:
     """Distance of each patch to its nearest patch of the same frame outside a (2r+1)^2 window.
 
     Large frames are compared with a fixed random sample of ``most`` of their own patches: a texture repeats, so a
@@ -53,25 +52,25 @@ def self_distance(grid: torch.Tensor, radius: int, most: int = SELF_CANDIDATES) 
     h, w, c = grid.shape
     q = grid.reshape(-1, c)
     idx, bias = _self_candidates(h, w, radius, most)
-    cand_t = q[idx].T.contiguous()
-    best = torch.empty(q.shape[0])
-    for start in range(0, q.shape[0], _ROWS):
-        sim = torch.addmm(bias[start : start + _ROWS], q[start : start + _ROWS], cand_t)
-        best[start : start + _ROWS] = sim.amax(dim=1)
-    best.clamp_(min=-2.0)
+    best = search.best(q, q[idx].T.contiguous(), bias).clamp_(min=-2.0)
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0)).reshape(h, w)
 
 
 def patch_scores(
-    grid: torch.Tensor, bank: torch.Tensor, settings: DecoderSettings, frame_cells: tuple[int, int] | None = None
+    grid: torch.Tensor,
+    bank: torch.Tensor,
+    settings: DecoderSettings,
+    frame_cells: tuple[int, int] | None = None,
+    search: Similarity = TORCH_SIMILARITY,
 ) -> torch.Tensor:
     """(h, w) patch anomaly scores of one frame's feature grid (h, w, C). When the grid is a crop of a frame,
-    ``frame_cells`` is the frame's grid size: the self-similarity window is a share of the frame, not the crop."""
+    ``frame_cells`` is the frame's grid size: the self-similarity window is a share of the frame, not the crop.
+    ``search``: who runs the matrix products (core/search.py)."""
     h, w, c = grid.shape
-    d = nearest_distance(grid.reshape(-1, c), bank).reshape(h, w)
+    d = nearest_distance(grid.reshape(-1, c), bank, search).reshape(h, w)
     if settings.self_similarity:
         radius = max(2, round(settings.self_radius * max(frame_cells or (h, w))))
-        d = torch.minimum(d, self_distance(grid, radius))
+        d = torch.minimum(d, self_distance(grid, radius, search=search))
     return d
 
 

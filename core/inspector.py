@@ -26,11 +26,13 @@ from core.memory import (
     view_grids,
 )
 from core.openvino_encoder import OpenVinoEncoder, torch_threads_beside_openvino
+from core.openvino_search import OpenVinoSimilarity
 from core.prefetch import Prefetch
 from core.preprocess import working_image
 from core.product import ProductModel
 from core.regions import find_regions
 from core.result import InspectionResult
+from core.search import TORCH_SIMILARITY, Similarity
 from core.self_calibration import (
     BuildSteps,
     CalibrationMaps,
@@ -82,6 +84,11 @@ class Inspector:
             torch.set_num_threads(threads)
         elif isinstance(self.encoder, OpenVinoEncoder):
             torch.set_num_threads(torch_threads_beside_openvino())
+        # The search's matrix products run where the encoder runs: beside the OpenVINO encoder on OpenVINO's pool,
+        # which has every core and is idle while the search runs (ADR 0008).
+        self.search: Similarity = (
+            OpenVinoSimilarity(self.encoder.threads) if isinstance(self.encoder, OpenVinoEncoder) else TORCH_SIMILARITY
+        )
         self.startup_ms = (time.perf_counter() - t0) * 1000.0
 
     @property
@@ -106,7 +113,7 @@ class Inspector:
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
         t1 = time.perf_counter()
-        pm_t = patch_scores(grid, bank, settings)
+        pm_t = patch_scores(grid, bank, settings, search=self.search)
         line_t = None
         if pool is not None and pool.active:
             line_t = torch.minimum(pm_t, pool.pool_distance(grid.reshape(-1, grid.shape[-1])).reshape(pm_t.shape))
@@ -212,7 +219,7 @@ class Inspector:
         else:
             simulated_pairs(self._map_only, copies, bank.features, settings, steps, maps)
         if single:
-            split_maps(self.encoder, refs[0], settings, grids, steps, maps)
+            split_maps(self.encoder, refs[0], settings, grids, steps, maps, self.search)
         edge_floor = edge_floor_from_maps(maps.normal, settings.edge_band)
         normal_scores = [self.finish_map(m, settings, edge_floor)[1] for m in maps.normal]
         anomaly_scores = [self.finish_map(m, settings, edge_floor)[1] for m in maps.anomalous]

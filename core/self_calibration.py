@@ -26,6 +26,7 @@ from core.encoder import Encoder
 from core.errors import Cancelled
 from core.jitter import jitter
 from core.memory import cap_bank
+from core.search import TORCH_SIMILARITY, Similarity
 from core.settings import DecoderSettings
 from core.simulation import SimulatedAnomaly, simulate_anomaly
 from core.split_normals import split_half_maps
@@ -173,8 +174,9 @@ def split_maps(
     grids: list[torch.Tensor] | None,
     steps: BuildSteps,
     out: CalibrationMaps,
+    search: Similarity = TORCH_SIMILARITY,
 ) -> None:
     """One reference: each half of it against a memory of the other half stands in for another good part."""
     steps.check_cancel()
-    out.split = split_half_maps(encoder, ref, settings, grids=grids)
+    out.split = split_half_maps(encoder, ref, settings, grids=grids, search=search)
     steps.step("self-calibration: halves of the reference")

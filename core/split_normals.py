@@ -24,6 +24,7 @@ from core.decoder import image_score, patch_scores, smooth_map, weight_edges
 from core.encoder import Encoder
 from core.memory import augment_views, view_grids
 from core.preprocess import working_image
+from core.search import TORCH_SIMILARITY, Similarity
 from core.settings import DecoderSettings
 
 HALVES = ("left", "right", "top", "bottom")
@@ -57,6 +58,7 @@ def split_half_maps(
     settings: DecoderSettings,
     margin: float = CUT_MARGIN,
     grids: list[torch.Tensor] | None = None,
+    search: Similarity = TORCH_SIMILARITY,
 ) -> list[np.ndarray]:
     """Four working-resolution maps, NaN outside the held-out half, one per half of ``reference``.
 
@@ -83,7 +85,7 @@ def split_half_maps(
         rows = np.flatnonzero(held.any(axis=1))
         cols = np.flatnonzero(held.any(axis=0))
         sub = grid[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-        d = patch_scores(sub, bank, settings, frame_cells=(gh, gw))
+        d = patch_scores(sub, bank, settings, frame_cells=(gh, gw), search=search)
         # The held-out cells' pixels in the working image, smoothed there, NaN elsewhere.
         y0, y1 = rows[0] * h // gh, (rows[-1] + 1) * h // gh
         x0, x1 = cols[0] * w // gw, (cols[-1] + 1) * w // gw
