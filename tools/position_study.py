@@ -87,8 +87,12 @@ def main() -> int:
                 dx, dy, resp = phase_shift(work, ref_work)
                 grid = patch_features(inspector.encoder, work)
                 d0 = local_distance(grid, ref_grid, args.radius)
-                m = cv2.warpAffine(work, np.float32([[1, 0, -dx], [0, 1, -dy]]), (work.shape[1], work.shape[0]),
-                                   borderMode=cv2.BORDER_REFLECT)
+                m = cv2.warpAffine(
+                    work,
+                    np.float32([[1, 0, -dx], [0, 1, -dy]]),
+                    (work.shape[1], work.shape[0]),
+                    borderMode=cv2.BORDER_REFLECT,
+                )
                 d1 = local_distance(patch_features(inspector.encoder, m), ref_grid, args.radius)
                 size = (work.shape[1], work.shape[0])
                 for key, d in (("pos", d0), ("pos_aligned", d1)):
@@ -97,7 +101,7 @@ def main() -> int:
                 cols["default"].append(res.score)
                 cols["resp"].append(resp)
                 labels.append(s.defect != "good")
-            rec.update({k: v for k, v in cols.items()})
+            rec.update(cols)
             rec["labels"] = labels
             records.append(rec)
             line = {k: round(image_auroc(labels, v), 3) for k, v in cols.items() if k != "resp"}
