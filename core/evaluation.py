@@ -110,6 +110,16 @@ def references_for(root: Path, category: str, shots: int, seed: int) -> list[Pat
     return chosen
 
 
+def line_goods(root: Path, category: str, shots: int, seed: int, count: int) -> list[Sample]:
+    """Up to ``count`` good parts from train/good that are not the seed's references (a seeded choice)."""
+    if count <= 0:
+        return []
+    refs = set(references_for(root, category, shots, seed))
+    others = [p for p in _images(root / category / "train" / "good") if p not in refs]
+    pick = np.random.default_rng(2000 + int(seed)).permutation(len(others))[:count]
+    return [Sample(others[i], "good", None) for i in sorted(pick)]
+
+
 def _eval_size(w: int, h: int) -> tuple[int, int]:
     s = EVAL_SIDE / max(w, h)
     return max(1, round(w * s)), max(1, round(h * s))
@@ -127,13 +137,19 @@ def evaluate_category(
     records: list[dict[str, object]] | None = None,
     stream: bool = False,
     pool_scoring: bool = POOL_SCORING,
+    line_good: int = 0,
 ) -> dict[str, float]:
     """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
     test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that
     verdict rules can be replayed without scoring the images again.
 
     ``stream``: line mode. The test images come in a seeded random order, as parts on a line do, and image i is
-    scored with the references plus the pool the station built from images 0..i-1 on its own (no label used)."""
+    scored with the references plus the pool the station built from images 0..i-1 on its own (no label used).
+
+    ``line_good`` (line mode only): a line is mostly good parts, the shared test sets mostly defective ones. Up to
+    this many further good parts (train/good images that are not the seed's references, a seeded choice) run on the
+    line among the test images, in the same random order; the station learns from them as from any part, and the
+    figures cover the test images alone, so they compare with the cold run's."""
     samples = test_samples(root, category)
     if max_test and len(samples) > max_test:
         rng = np.random.default_rng(0)
@@ -149,12 +165,17 @@ def evaluate_category(
         labels, scores, preds, masks, maps = [], [], [], [], []
         order = samples
         pool: LinePool | None = None
+        extra: set[int] = set()  # ids of the further good parts on the line (learned from, not scored)
         if stream:
-            order = [samples[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(samples))]
+            line = samples + line_goods(root, category, shots, seed, line_good)
+            extra = {id(x) for x in line[len(samples) :]}
+            order = [line[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(line))]
             pool = LinePool(scoring=pool_scoring)
         for s in order:
             img = load_image(s.path)
             res = inspector.inspect(img, product, pool=pool)
+            if id(s) in extra:
+                continue
             all_ms.append(res.timings_ms["total"])
             labels.append(s.defect != "good")
             scores.append(res.score)
@@ -168,6 +189,7 @@ def evaluate_category(
                 masks.append(np.zeros(size[::-1], bool))
             if on_image:
                 on_image()
+        order = [x for x in order if id(x) not in extra]
         has_masks = any(s.mask_path is not None for s in order)
         per_seed.append(
             {

@@ -47,6 +47,14 @@ def build_parser() -> ArgumentParser:
         help="with --stream: score frames against the pool of recent parts too (on), or learn only the"
         " stream's threshold (off; the default, core.line_pool.POOL_SCORING)",
     )
+    p.add_argument(
+        "--line-good",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --stream: up to N further good parts (train/good images that are not references) run on the"
+        " line among the test images, as on a real line of mostly good parts; figures cover the test images",
+    )
     p.add_argument("--baseline", action="store_true", help="also run the plain kNN baseline in the same table")
     p.add_argument("--max-test", type=int, default=None, help="evaluate a fixed random subset of test images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -118,6 +126,10 @@ def _run(args: argparse.Namespace) -> int:
     from core.inspector import Inspector
 
     ours_settings = settings_with(args.set) if args.set else None  # a bad --set fails before any work
+    if args.line_good and not args.stream:
+        raise DatasetError("--line-good adds good parts to the line: use it with --stream")
+    if args.line_good < 0:
+        raise DatasetError(f"--line-good {args.line_good}: give a number of parts, 0 or more")
     root = Path(args.data)
     cats = args.category or list_categories(root)
     for c in cats:
@@ -147,10 +159,13 @@ def _run(args: argparse.Namespace) -> int:
                     records=dumps[name],
                     stream=args.stream and name == "ours",
                     pool_scoring=_pool_scoring(args.pool_scoring),
+                    line_good=args.line_good if name == "ours" else 0,
                 )
             results[name] = rows
     header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)
     mode = "line mode (--stream)" if args.stream else "cold start"
+    if args.line_good:
+        mode += f", up to {args.line_good} further good parts on the line"
     print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id} {mode}")
     print(header)
     for name, rows in results.items():
@@ -162,6 +177,7 @@ def _run(args: argparse.Namespace) -> int:
             "shots": args.shots,
             "seeds": args.seeds,
             "stream": args.stream,
+            "line_good": args.line_good,
             "encoder": inspector.encoder_id,
             "startup_ms": round(inspector.startup_ms, 1),
             "categories": ours,

@@ -1,0 +1,58 @@
+"""``evaluate --stream --line-good N``: further good parts run on the line among the test images, the station
+learns from them, and the figures cover the test images alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.errors import DatasetError
+from core.evaluation import evaluate_category, line_goods, references_for
+from tests.core.synth import make_part, plant_spot
+
+
+@pytest.fixture(scope="module")
+def category(tmp_path_factory):
+    root = tmp_path_factory.mktemp("line_good")
+    rng = np.random.default_rng(11)
+    cat = root / "disk"
+    for sub in ("train/good", "test/good", "test/spot"):
+        (cat / sub).mkdir(parents=True)
+    for i in range(6):
+        Image.fromarray(make_part(rng)).save(cat / f"train/good/{i:03d}.png")
+    for i in range(3):
+        Image.fromarray(make_part(rng)).save(cat / f"test/good/{i:03d}.png")
+        Image.fromarray(plant_spot(make_part(rng), 60 + 40 * i, 70 + 30 * i)[0]).save(cat / f"test/spot/{i:03d}.png")
+    return root
+
+
+def test_the_further_good_parts_are_never_the_references_and_follow_the_seed(category):
+    for seed in (0, 1):
+        refs = set(references_for(category, "disk", 1, seed))
+        goods = line_goods(category, "disk", 1, seed, 3)
+        assert len(goods) == 3 and not refs & {g.path for g in goods}
+        assert all(g.defect == "good" and g.mask_path is None for g in goods)
+        assert [g.path for g in goods] == [g.path for g in line_goods(category, "disk", 1, seed, 3)]
+    assert len(line_goods(category, "disk", 1, 0, 100)) == 5  # no more than train/good holds besides the reference
+    assert line_goods(category, "disk", 1, 0, 0) == []
+
+
+def test_the_figures_cover_the_test_images_and_the_line_saw_more(inspector, category):
+    records: list[dict[str, object]] = []
+    seen = []
+    row = evaluate_category(
+        inspector, category, "disk", 1, [0], stream=True, line_good=5, records=records, on_image=lambda: seen.append(1)
+    )
+    assert row["n_test"] == 6 and len(seen) == 6  # progress counts the test images
+    (rec,) = records
+    assert len(rec["scores"]) == 6 and sum(rec["labels"]) == 3  # the five further good parts are not scored
+    assert row["image_auroc"] == 1.0
+
+
+def test_line_good_needs_the_stream(tmp_path):
+    from core.cli.evaluate_cmd import _run, build_parser
+
+    args = build_parser().parse_args(["--data", str(tmp_path), "--line-good", "10"])
+    with pytest.raises(DatasetError, match="--stream"):
+        _run(args)
