@@ -77,7 +77,8 @@ def simulated_quantile(ev: Evidence, params: Sequence[float]) -> float:
 
 def quartile_all(ev: Evidence, params: Sequence[float]) -> float:
     """A share ``w`` of the way from the highest normal stand-in to the ``q`` quantile of all simulated defects,
-    never less than 0.05 above the stand-in (the rule products of 2 to 16 references ship, with w = q = 0.25)."""
+    never less than 0.05 above the stand-in (the rule products of 2 to 16 references ship, with w = q = 0.25; since
+    calibration rule 6 they also cap it at the median simulated defect, core.calibration.LOO_CAP_QUANTILE)."""
     w, q = params
     n_hi = float(all_normals(ev).max())
     a_q = float(np.quantile(_log(ev.get("simulated", ())), q))

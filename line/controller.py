@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from core.calibration_warning import calibration_warning
 from core.protocols import BuiltProduct
 from db.errors import DatabaseError
 from db.records import InspectionRecord
@@ -325,7 +326,8 @@ class StationController:
             self.status.product_preparing(product_id, fraction, message)
 
     def on_product_ready(self, product_id: int, product: BuiltProduct) -> None:
-        self.status.product_ready(product_id, product.name, product.calibration.effective_threshold)
+        warning = calibration_warning(product.calibration.to_dict(), product.name)
+        self.status.product_ready(product_id, product.name, product.calibration.effective_threshold, warning)
         try:
             self.catalog.save_calibration(product_id, product.calibration.to_dict())
         except (DatabaseError, AttributeError) as exc:  # the model works without it; each row keeps its threshold

@@ -142,6 +142,7 @@ class ProductReady(StationEvent):
     product_id: int
     name: str
     threshold: float | None = None
+    warning: str | None = None  # the build's own evidence says the verdict will miss defects (core.calibration_warning)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -208,7 +208,9 @@ class StationStatus:
                 self.product_errors.pop(product_id, None)
             self._publish(ProductPreparing(product_id=product_id, fraction=float(fraction), message=message))
 
-    def product_ready(self, product_id: int, name: str | None = None, threshold: float | None = None) -> None:
+    def product_ready(
+        self, product_id: int, name: str | None = None, threshold: float | None = None, warning: str | None = None
+    ) -> None:
         with self._lock:
             self.ready_products.add(product_id)
             self.product_errors.pop(product_id, None)
@@ -216,7 +218,10 @@ class StationStatus:
                 self.product_names.setdefault(product_id, name)
             self._publish(
                 ProductReady(
-                    product_id=product_id, name=self.product_names.get(product_id, name or ""), threshold=threshold
+                    product_id=product_id,
+                    name=self.product_names.get(product_id, name or ""),
+                    threshold=threshold,
+                    warning=warning,
                 )
             )
 

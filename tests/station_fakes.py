@@ -66,13 +66,17 @@ class FakeCalibration:
     threshold: float
     overridden: bool = False
     id: str = "fake-calibration"
+    detectable: float | None = None  # the real calibration's share of simulated defects it sees (stats)
 
     @property
     def effective_threshold(self) -> float:
         return self.threshold
 
     def to_dict(self) -> dict[str, Any]:
-        return {"threshold": self.threshold, "id": self.id, "overridden": self.overridden}
+        d: dict[str, Any] = {"threshold": self.threshold, "id": self.id, "overridden": self.overridden}
+        if self.detectable is not None:
+            d["stats"] = {"detectable": self.detectable}
+        return d
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,10 @@ class FakeInspector:
 
     encoder_id = "fake-encoder"
 
-    def __init__(self, inspect_delay_s: float = 0.0, build_delay_s: float = 0.0) -> None:
+    def __init__(
+        self, inspect_delay_s: float = 0.0, build_delay_s: float = 0.0, detectable: float | None = None
+    ) -> None:
+        self.detectable = detectable
         self.inspect_delay_s = inspect_delay_s
         self.build_delay_s = build_delay_s
         self.builds = 0
@@ -124,7 +131,7 @@ class FakeInspector:
             if progress is not None:
                 progress((step + 1) / 4, f"step {step + 1}/4")
         self.builds += 1
-        return FakeProduct(name, np.mean(refs, axis=0), FakeCalibration(threshold=40.0))
+        return FakeProduct(name, np.mean(refs, axis=0), FakeCalibration(threshold=40.0, detectable=self.detectable))
 
     def inspect(self, frame, product, pool=None) -> InspectionResult:
         self.thread_ids.add(threading.get_ident())

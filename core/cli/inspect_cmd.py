@@ -28,6 +28,7 @@ def main(argv: list[str]) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from core.calibration_warning import calibration_warning
     from core.errors import ReferencesError
     from core.heatmap import overlay
     from core.imageio import load_image, save_png
@@ -46,11 +47,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.threshold is not None:
         product = product.with_threshold_override(args.threshold, by="cli")
     result = inspector.inspect(frame, product)
+    warning = calibration_warning(product.calibration.to_dict(), "the references")
     if args.heatmap:
         save_png(overlay(frame, result.anomaly_map, result.threshold, regions=result.regions), args.heatmap)
     if args.json:
         d = result.to_dict()
         d["timings_ms"]["startup"] = round(inspector.startup_ms, 1)
+        d["warning"] = warning
         print(json.dumps(d))
     else:
         print(
@@ -62,4 +65,6 @@ def _run(args: argparse.Namespace) -> int:
                 f"  region at the {r.location}: {r.area_pct:.2f}% of the part, bbox {list(r.bbox)}, peak {r.peak:.3f}"
             )
         print(f"  {result.timings_ms['total']:.0f} ms", file=sys.stderr)
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -387,7 +387,12 @@ class Station(QObject):
         threshold = f" (threshold {event.threshold:.3f})" if event.threshold is not None else ""
         self.window.status.set_progress(None)
         self.window.status.set_model(f"{name} ready{threshold} · {self.line.encoder_id}")
-        self.window.clear_problem("product")
+        if event.warning:
+            self.window.show_problem(
+                "product", event.warning, Severity.WARNING, "Open products…", self.open_products_dialog
+            )
+        else:
+            self.window.clear_problem("product")
         self.window.verdict.clear(f"{name} ready. Press Space to inspect, or switch Auto on.")
         self.product_ready.emit(event.product_id)
 

@@ -49,6 +49,7 @@ def test_inspect_json_and_heatmap(images):
     d = json.loads(r.stdout)
     assert d["verdict"] == "FAIL" and 0.5 < d["probability"] <= 1
     assert set(d) >= {"verdict", "probability", "score", "regions", "timings_ms"}
+    assert d["warning"] is None  # one clean reference: its simulated defects stand out (core/calibration_warning.py)
     assert d["regions"][0]["location"] == "bottom left"
     x0, y0, x1, y1 = d["regions"][0]["bbox"]
     assert x0 <= 60 < x1 and y0 <= 160 < y1

@@ -181,3 +181,15 @@ def test_product_without_references_asks_for_one(qtbot, make_rig, database):
     assert NO_REFERENCES_MESSAGE in rig.window.problems.text()
     assert NO_REFERENCES_MESSAGE in rig.window.status.currentMessage()
     assert _count(database) == 0
+
+
+def test_a_product_that_cannot_see_its_defects_is_ready_with_a_warning_in_the_window(qtbot, make_rig, database):
+    from tests.station_fakes import FakeInspector
+
+    rig = _ready_rig(qtbot, make_rig, database, inspector=FakeInspector(detectable=0.12))
+    banner = rig.window.problems
+    qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
+    assert "12%" in banner.text() and "most real defects may pass" in banner.text()
+    assert "ready" in rig.window.status.model.text()  # a warning, not a failure: the station still inspects
+    _inspect_once(qtbot, rig)
+    assert rig.window.verdict.verdict_text() in ("PASS", "FAIL")

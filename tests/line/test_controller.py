@@ -297,3 +297,19 @@ def test_parts_recorded_before_the_last_parts_are_read_keep_their_place():
     recent.add(part(7))  # recorded after the start, before the database's last parts arrived
     recent.seed([part(7), part(5), part(4), part(3), part(2)])  # the query saw part 7 too
     assert [p.inspection_id for p in recent.parts()] == [7, 5, 4, 3]
+
+
+def test_a_product_that_cannot_see_its_simulated_defects_is_ready_with_a_warning(make_line):
+    from line.events import ProductReady
+
+    rig = make_line(inspector=FakeInspector(detectable=0.1)).start()
+    [ready] = rig.of_type(ProductReady)
+    assert ready.warning is not None and "10%" in ready.warning and ready.name in ready.warning
+    assert "photograph" in ready.warning  # it says what to do
+
+
+def test_a_product_that_sees_its_simulated_defects_is_ready_without_one(make_line):
+    from line.events import ProductReady
+
+    rig = make_line(inspector=FakeInspector(detectable=0.8)).start()
+    assert [e.warning for e in rig.of_type(ProductReady)] == [None]
