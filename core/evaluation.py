@@ -156,6 +156,7 @@ def evaluate_category(
         samples = [samples[i] for i in sorted(rng.choice(len(samples), max_test, replace=False))]
     per_seed: list[dict[str, float]] = []
     all_ms: list[float] = []
+    further = 0  # further good parts on the line, summed over the seeds
     for seed in seeds:
         refs = [load_image(p) for p in references_for(root, category, shots, seed)]
         st = resolve_settings(settings, [])  # the defaults where None; resolution is chosen at the build
@@ -169,6 +170,7 @@ def evaluate_category(
         if stream:
             line = samples + line_goods(root, category, shots, seed, line_good)
             extra = {id(x) for x in line[len(samples) :]}
+            further += len(extra)
             order = [line[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(line))]
             pool = LinePool(scoring=pool_scoring)
         for s in order:
@@ -220,6 +222,8 @@ def evaluate_category(
     out["ms_per_image_p50"] = float(np.percentile(all_ms, 50))
     out["ms_per_image_p95"] = float(np.percentile(all_ms, 95))
     out["n_test"] = len(samples)
+    if stream and line_good:
+        out["n_line_good"] = further / len(seeds)  # per seed: fewer than asked where train/good runs out
     return out
 
 

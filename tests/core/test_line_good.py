@@ -45,6 +45,7 @@ def test_the_figures_cover_the_test_images_and_the_line_saw_more(inspector, cate
         inspector, category, "disk", 1, [0], stream=True, line_good=5, records=records, on_image=lambda: seen.append(1)
     )
     assert row["n_test"] == 6 and len(seen) == 6  # progress counts the test images
+    assert row["n_line_good"] == 5
     (rec,) = records
     assert len(rec["scores"]) == 6 and sum(rec["labels"]) == 3  # the five further good parts are not scored
     assert row["image_auroc"] == 1.0
