@@ -380,7 +380,7 @@ class Station(QObject):
 
     def _on_product_ready(self, event: ProductReady) -> None:
         if self.products_dialog is not None:
-            self.products_dialog.on_product_ready(event.product_id, None)
+            self.products_dialog.on_product_ready(event.product_id, event.warning)
         if event.product_id != self.product_id:
             return
         name = self.product_names.get(event.product_id, event.name)

@@ -149,6 +149,8 @@ class ProductsDialog(QDialog):
                 self.product_list.setCurrentRow(row)
                 return
 
+    _build_warning = ""  # the warning of the current product's last build, while it is shown
+
     def _say(self, text: str, error: bool = False) -> None:
         self.message.setText(text)
         self.message.setStyleSheet("color:#ff8a80;" if error else "")
@@ -375,8 +377,9 @@ class ProductsDialog(QDialog):
         self.progress.setFormat(f"{message} %p%")
 
     @Slot(int, object)
-    def on_product_ready(self, product_id: int, _product: object) -> None:
-        self.show_build_outcome(product_id, True, "")
+    def on_product_ready(self, product_id: int, warning: object) -> None:
+        """``warning``: the build's own evidence that the verdict will miss defects (core/calibration_warning.py)."""
+        self.show_build_outcome(product_id, True, warning if isinstance(warning, str) else "")
 
     @Slot(int, str)
     def on_product_failed(self, product_id: int, message: str) -> None:
@@ -387,6 +390,11 @@ class ProductsDialog(QDialog):
         if product_id != self.current_product_id():
             return
         self.progress.setValue(100 if ok else 0)
-        self.progress.setFormat("Model ready" if ok else "Model not built")
-        if not ok:
+        self.progress.setFormat(
+            ("Model ready, with a warning" if message else "Model ready") if ok else "Model not built"
+        )
+        if message:
             self._say(message, error=True)
+        elif ok and self.message.text() == self._build_warning:  # the warning of an earlier build no longer holds
+            self._say("")
+        self._build_warning = message if ok else ""

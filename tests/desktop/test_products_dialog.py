@@ -133,6 +133,10 @@ def test_build_progress_and_failure_show_in_the_dialog(qtbot, dialog_for, databa
     assert dialog.progress.value() == 50
     dialog.show_build_outcome(product.id, False, f"{NO_REFERENCES_MESSAGE} to product 'gear'.")
     assert NO_REFERENCES_MESSAGE in dialog.message.text()
+    dialog.on_product_ready(product.id, "gear: only 12% of the defects the station simulated ... stand out")
+    assert dialog.progress.format() == "Model ready, with a warning" and "only 12%" in dialog.message.text()
+    dialog.on_product_ready(product.id, None)  # rebuilt with consistent references: the warning goes
+    assert dialog.progress.format() == "Model ready" and dialog.message.text() == ""
 
 
 def test_unreadable_stored_reference_is_flagged_in_the_gallery(qtbot, dialog_for, database, tmp_path: Path):
