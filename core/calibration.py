@@ -61,8 +61,9 @@ LOO_CAP_QUANTILE = 0.5
 # Version of the rule below, and for each method the version since which it has been computed the same way
 # (2: halves of a single reference as normals, detectable-defect quartile; 3: leave-one-out weight 0.5 -> 0.25;
 # 4: many references get their own method, threshold on the held-out maximum; 5: a single reference's threshold
-# toward the median simulated defect; 6: several references' threshold at most the median simulated defect). A saved calibration older than that is rebuilt when its product is loaded;
-# one from a method no longer made ("jitter+simulated") always is.
+# toward the median simulated defect; 6: several references' threshold at most the median simulated defect). A
+# saved calibration older than that is rebuilt when its product is loaded; one from a method no longer made
+# ("jitter+simulated") always is.
 RULE_VERSION = 6
 _SAME_SINCE = {"split+jitter+simulated": 5, "loo+jitter+simulated": 6, HELD_OUT_METHOD: 4}
 MIN_EDGE_FLOOR = 0.5  # the frame's edge keeps at least half its weight, so a strong defect there still counts

@@ -326,10 +326,11 @@ class StationController:
             self.status.product_preparing(product_id, fraction, message)
 
     def on_product_ready(self, product_id: int, product: BuiltProduct) -> None:
-        warning = calibration_warning(product.calibration.to_dict(), product.name)
+        calibration = product.calibration.to_dict()
+        warning = calibration_warning(calibration, product.name)
         self.status.product_ready(product_id, product.name, product.calibration.effective_threshold, warning)
         try:
-            self.catalog.save_calibration(product_id, product.calibration.to_dict())
+            self.catalog.save_calibration(product_id, calibration)
         except (DatabaseError, AttributeError) as exc:  # the model works without it; each row keeps its threshold
             log.warning("calibration of product %s not stored: %s", product_id, exc)
         if self.status.auto:
