@@ -21,6 +21,7 @@ from line.capture.spec import source_from_spec
 from line.catalog import DatabaseCatalog
 from line.config import StationConfig
 from line.controller import StationController
+from line.events import FaultCleared, FaultRaised, StationEvent
 from line.frame_files import FrameFiles
 from line.inference import InferenceEngine
 from line.recorder import Recorder, Writer, database_writer
@@ -79,6 +80,13 @@ def station_writer(
     )
 
 
+def _log_fault(event: StationEvent) -> None:
+    if isinstance(event, FaultRaised):
+        log.warning("station fault %s (%d): %s", event.fault.code.name, event.fault.code.value, event.fault.text)
+    elif isinstance(event, FaultCleared):
+        log.info("station fault %s (%d) cleared", event.code.name, event.code.value)
+
+
 class LineRunner:
     def __init__(self, config: StationConfig, inspector_factory: Callable[[], Any] | None = None) -> None:
         self.config = config
@@ -113,6 +121,9 @@ class LineRunner:
         self.audit_problem = check_audit_at_start(self.database)  # logged; line_cmd prints it too (issue 14)
         guarded, actor = self._technical_user()
         self.status = StationStatus(counters=ShiftCounters(ShiftSchedule.from_strings(cfg.station.shift_starts)))
+        # No window on a cabinet PC: the log is where a person reads why the station is in error (the PLC reads
+        # the code). Each fault once when raised, and when it clears.
+        self.status.bus.subscribe(_log_fault, FaultRaised, FaultCleared)
         frame_files = FrameFiles(self.database.store)
         writer = station_writer(
             cfg, self.database, frame_files, operator=actor.name if actor else "line", guarded=guarded, actor=actor

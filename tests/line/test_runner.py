@@ -172,3 +172,24 @@ def test_main_line_runs_headless_and_stops_cleanly_on_sigterm(tmp_path, database
         timeout=60,
     )
     assert probe.stdout.strip() == "False", probe.stderr
+
+
+def test_a_missing_camera_is_written_to_the_log_once_with_what_happened(tmp_path, database, product, caplog):
+    """No window on a cabinet PC: the runner's log says why the station is in error, not only the PLC's code."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="line.runner")
+    camera = tmp_path / "unplugged-camera"
+    camera.mkdir()
+    config = parse_config(_config(tmp_path, source=f"folder:{camera}"))  # there when the config was checked
+    camera.rmdir()  # gone when the station starts
+    runner = LineRunner(config, FakeInspector)
+    runner.start()
+    try:
+        wait_until(lambda: "station fault CAMERA" in caplog.text, 10, "the camera fault in the log")
+        time.sleep(1.0)  # the camera link keeps retrying; the same fault is not logged again
+    finally:
+        runner.stop()
+    faults = [r for r in caplog.records if r.getMessage().startswith("station fault CAMERA")]
+    assert len(faults) == 1 and faults[0].levelno == logging.WARNING
+    assert "unplugged-camera" in faults[0].getMessage()
