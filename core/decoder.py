@@ -18,12 +18,48 @@ from core.search import TORCH_SIMILARITY, Similarity
 from core.settings import DecoderSettings
 
 SELF_CANDIDATES = 1024  # most patches of a frame its own patches are compared with (all of them at 256 px)
+RIDGE = 10.0  # ridge of the local reconstruction (settings.reconstruct > 1), in squared unit-feature distance: the
+# larger, the closer to the plain nearest-patch distance (docs/benchmarks.md, "Reconstructing a patch ...")
 
 
 def nearest_distance(query: torch.Tensor, bank: torch.Tensor, search: Similarity = TORCH_SIMILARITY) -> torch.Tensor:
     """Euclidean distance of each query row to its nearest bank row (rows are unit norm)."""
     best = search.best(query, bank.T.contiguous())
     return torch.sqrt(torch.clamp(2.0 - 2.0 * best, min=0.0))
+
+
+@lru_cache(maxsize=4)
+def _memory_gram(bank: torch.Tensor) -> torch.Tensor:
+    """(m, m) similarities of a memory's rows with each other, kept while the memory is in use (tensors hash by
+    identity: a product's memory is one tensor for its life)."""
+    return bank @ bank.T
+
+
+def reconstruction_distance(
+    query: torch.Tensor, bank: torch.Tensor, k: int, search: Similarity = TORCH_SIMILARITY, ridge: float = RIDGE
+) -> torch.Tensor:
+    """Distance of each query row to the ridge-regularised affine span of its k nearest bank rows (rows are unit
+    norm): with y = q - n1 and A the rows n_j - n1 (j = 2..k), the residual |y - A^T w| for w = (A A^T + ridge I)^-1
+    A y. Never above the nearest-patch distance (w = 0 gives it), and equal to it as the ridge grows.
+
+    Everything is written in similarities, so no neighbour's features are gathered: the query's similarities to
+    its k nearest rows come from the search, and the rows' similarities with each other from the memory's Gram."""
+    k = min(k, bank.shape[0])
+    sim, idx = search.top(query, bank.T.contiguous(), k)
+    d2 = torch.clamp(2.0 - 2.0 * sim[:, 0], min=0.0)  # |y|^2
+    if k < 2:
+        return torch.sqrt(d2)
+    gram = _memory_gram(bank)
+    first, rest = idx[:, :1], idx[:, 1:]  # (n, 1), (n, k-1)
+    s_first = gram[first, rest]  # (n, k-1): n_j . n1
+    s_rest = torch.take(gram, rest[:, :, None] * gram.shape[0] + rest[:, None, :])  # (n, k-1, k-1): n_i . n_j
+    a_gram = s_rest - s_first[:, :, None] - s_first[:, None, :] + 1.0  # (n_i - n1) . (n_j - n1)
+    b = sim[:, 1:] - sim[:, :1] - s_first + 1.0  # (n_j - n1) . (q - n1)
+    eye = torch.eye(k - 1, dtype=a_gram.dtype)
+    w = torch.linalg.solve(a_gram + ridge * eye, b.unsqueeze(2)).squeeze(2)
+    fit = (w * b).sum(dim=1)
+    residual = d2 - 2.0 * fit + torch.einsum("ni,nij,nj->n", w, a_gram, w)
+    return torch.sqrt(torch.clamp(residual, min=0.0))
 
 
 @lru_cache(maxsize=8)
@@ -67,7 +103,12 @@ def patch_scores(
     ``frame_cells`` is the frame's grid size: the self-similarity window is a share of the frame, not the crop.
     ``search``: who runs the matrix products (core/search.py)."""
     h, w, c = grid.shape
-    d = nearest_distance(grid.reshape(-1, c), bank, search).reshape(h, w)
+    q = grid.reshape(-1, c)
+    d = (
+        reconstruction_distance(q, bank, settings.reconstruct, search)
+        if settings.reconstruct > 1
+        else nearest_distance(q, bank, search)
+    ).reshape(h, w)
     if settings.self_similarity:
         radius = max(2, round(settings.self_radius * max(frame_cells or (h, w))))
         d = torch.minimum(d, self_distance(grid, radius, search=search))

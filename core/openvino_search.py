@@ -38,6 +38,8 @@ class OpenVinoSimilarity:
         }
         axis = np.array([1], dtype=np.int64)
         core = ov.Core()
+        self._ov, self._ops, self._core, self._config = ov, ops, core, config
+        self._tops: dict[int, Any] = {}  # k -> the MatMul + TopK request, compiled at its first use
         q = ops.parameter([-1, -1], np.float32, name="query")
         k = ops.parameter([-1, -1], np.float32, name="keys_t")
         plain = ov.Model([ops.reduce_max(ops.matmul(q, k, False, False), axis, False)], [q, k], "best_similarity")
@@ -61,6 +63,23 @@ class OpenVinoSimilarity:
             request = self._biased
         out = request.infer(inputs, share_inputs=True)[0]
         return torch.from_numpy(np.array(out, dtype=np.float32, copy=True))
+
+    def top(self, query: torch.Tensor, keys_t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        request = self._tops.get(k)
+        if request is None:
+            ops = self._ops
+            q = ops.parameter([-1, -1], np.float32, name="query")
+            keys = ops.parameter([-1, -1], np.float32, name="keys_t")
+            best = ops.topk(ops.matmul(q, keys, False, False), np.int64(k), 1, "max", "value", "i64")
+            model = self._ov.Model([best.output(0), best.output(1)], [q, keys], f"top{k}")
+            try:
+                request = self._core.compile_model(model, "CPU", self._config).create_infer_request()
+            except RuntimeError as exc:
+                raise ModelLoadError(f"OpenVINO could not compile the search: {str(exc).splitlines()[0]}") from None
+            self._tops[k] = request
+        out = request.infer([_array(query), _array(keys_t)], share_inputs=True)
+        values = torch.from_numpy(np.array(out[0], dtype=np.float32, copy=True))
+        return values, torch.from_numpy(np.array(out[1], dtype=np.int64, copy=True))
 
 
 def _array(t: torch.Tensor) -> np.ndarray:

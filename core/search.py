@@ -24,6 +24,11 @@ class Similarity(Protocol):
         """query (n, C), keys_t (C, m) contiguous, bias (n, m) or None; all float32 on the CPU."""
         ...
 
+    def top(self, query: torch.Tensor, keys_t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(n, k) the k largest entries of each row of ``query @ keys_t``, largest first, and their (n, k) int64
+        column indices; k <= m."""
+        ...
+
 
 class TorchSimilarity:
     """Blocks of queries against all keys with torch (the torch thread pool)."""
@@ -37,6 +42,14 @@ class TorchSimilarity:
             sim = block @ keys_t if bias is None else torch.addmm(bias[start : start + _ROWS], block, keys_t)
             out[start : start + _ROWS] = sim.amax(dim=1)
         return out
+
+    def top(self, query: torch.Tensor, keys_t: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        values = torch.empty(query.shape[0], k)
+        indices = torch.empty(query.shape[0], k, dtype=torch.int64)
+        for start in range(0, query.shape[0], _ROWS):
+            best = (query[start : start + _ROWS] @ keys_t).topk(k, dim=1)
+            values[start : start + _ROWS], indices[start : start + _ROWS] = best.values, best.indices
+        return values, indices
 
 
 TORCH_SIMILARITY = TorchSimilarity()

@@ -17,6 +17,9 @@ class DecoderSettings:
     blur_sigma: float = 4.0  # Gaussian smoothing of the map, in working-resolution pixels
     self_similarity: bool = True  # also compare patches with distant patches of the same frame (textures)
     self_radius: float = 0.15  # ... outside a window of this share of the frame's long side around each patch
+    reconstruct: int = 1  # a frame's patch is compared with the local affine span (ridge) of its this many nearest
+    # memory patches instead of the nearest one alone; 1 = the plain nearest-patch distance (core.decoder.RIDGE;
+    # measured in docs/benchmarks.md, "Reconstructing a patch from its nearest memory patches": not the default)
     top_fraction: float = 0.005  # image score = mean of the top fraction of map pixels
     edge_band: float = 0.06  # width of the frame's outer band, as a share of its long side, that self-calibration
     # may weight down where the product's normal maps run high along the edge (Calibration.edge_floor); 0 = never
