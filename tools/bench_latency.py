@@ -23,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from core.cli.evaluate_cmd import settings_with
 from core.evaluation import references_for, test_samples
 from core.imageio import load_image
 from core.inspector import DEFAULT_SETTINGS, Inspector
@@ -74,6 +75,13 @@ def main() -> int:
     p.add_argument(
         "--runtime", choices=("auto", "torch", "openvino"), default="auto", help="the encoder's runtime (ADR 0008)"
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one decoder setting (repeat), as `evaluate --set`, e.g. --set reconstruct=8",
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args()
     if args.runtime != "auto":
@@ -83,11 +91,13 @@ def main() -> int:
     t0 = time.perf_counter()
     inspector = Inspector(device="cpu", threads=args.threads)
     startup = (time.perf_counter() - t0) * 1e3
-    settings = DecoderSettings.from_dict({**DEFAULT_SETTINGS.to_dict(), "resolution": args.resolution})
+    base = settings_with(args.set) if args.set else DEFAULT_SETTINGS
+    settings = DecoderSettings.from_dict({**base.to_dict(), "resolution": args.resolution})
     out = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__},"
         f" {torch.get_num_threads()} torch threads, encoder on {getattr(inspector.encoder, 'runtime', 'torch')}",
         "resolution": args.resolution or "auto",
+        "set": args.set,
         "shots": args.shots,
         "startup_ms": round(startup, 1),
         "categories": {},
