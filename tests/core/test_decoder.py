@@ -61,6 +61,15 @@ def test_the_reconstruction_distance_is_the_ridge_residual_on_the_nearest_patche
         assert torch.allclose(reconstruction_distance(q, bank, k, ridge=ridge), expected, atol=1e-4)
 
 
+def test_a_memory_too_large_for_its_gram_gives_the_same_reconstruction(monkeypatch):
+    import core.decoder as decoder
+
+    q, bank = _unit(200, 24), _unit(300, 24)
+    with_gram = decoder.reconstruction_distance(q, bank, 8)
+    monkeypatch.setattr(decoder, "GRAM_MOST", 100)  # the bank is now "too large": features are gathered
+    assert torch.allclose(decoder.reconstruction_distance(q, bank, 8), with_gram, atol=1e-4)
+
+
 def test_the_reconstruction_is_never_farther_than_the_nearest_patch_and_tends_to_it_with_the_ridge():
     from core.decoder import reconstruction_distance
 
