@@ -2,7 +2,11 @@
 
     --check     validate the TOML (unknown keys, wrong types, ports out of range, missing product, a product the
                 database does not hold, an endpoint that does not say how it is secured) and print every problem on
-                its own line; exit 0 when it is fine (then one line per endpoint: how it is secured), 2 if not
+                its own line; then opens the camera once and closes it (a camera that is not connected, a wrong
+                serial, a GenTL producer that lists none: said now, not at the first part); exit 0 when it is fine
+                (then one line per endpoint: how it is secured), 2 if not
+    --offline   with --check: leave the camera alone (a config prepared where the camera is not attached, or while
+                the running station holds it)
     (default)   run camera, controller, inference, database, PLC servers and MQTT until SIGTERM or SIGINT (Ctrl-C),
                 logging to <data dir>/logs/line.log; exit 0 after a clean stop, 1 when it could not start
 
@@ -32,7 +36,10 @@ EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="main.py line", description="Headless line runner: camera, PLC servers, MQTT, no window.")
     p.add_argument("--config", type=Path, required=True, metavar="station.toml", help="the station config (TOML)")
-    p.add_argument("--check", action="store_true", help="validate the config, print what is wrong, and exit")
+    p.add_argument(
+        "--check", action="store_true", help="validate the config, open the camera once, print what is wrong, exit"
+    )
+    p.add_argument("--offline", action="store_true", help="with --check: do not open the camera")
     return p
 
 
@@ -48,12 +55,16 @@ def main(argv: list[str]) -> int:
             print(problem.format(str(args.config)), file=sys.stderr)
         print(f"{args.config}: {len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}", file=sys.stderr)
         return EXIT_CONFIG
+    if args.check and not args.offline:
+        problems += camera_problems(config)
     if problems:
         for line in problems:
             print(f"{args.config}: {line}", file=sys.stderr)
         return EXIT_CONFIG
     if args.check:
-        print(f"{args.config}: OK ({summary(config)})")
+        print(
+            f"{args.config}: OK ({summary(config)}{'; camera not opened (--offline)' if args.offline else '; the camera opened'})"
+        )
         for sec in security_lines(config):
             print(f"  {sec.endpoint}: {sec.text}" + ("" if sec.secured else "  [not secured]"))
         return EXIT_OK
@@ -99,6 +110,31 @@ def product_problems(config: StationConfig) -> list[str]:
         return []
     known = ", ".join(f"{pid} {name}" for pid, name in sorted(names.items())) or "none"
     return [f"[station] product {wanted!r} is not in the database in {data_dir} (known: {known})"]
+
+
+def camera_problems(config: StationConfig) -> list[str]:
+    """The configured camera opened once, in the configured trigger mode, and closed again."""
+    from line.capture.source import SourceError
+    from line.capture.spec import SourceSpecError, source_from_spec
+
+    spec = config.camera.source
+    try:
+        source = source_from_spec(spec, cti=str(config.camera.cti) if config.camera.cti else None)
+    except SourceSpecError as exc:
+        return [f"[camera] source = {spec!r}: {exc}"]
+    prepare = getattr(source, "set_trigger_mode", None)
+    try:
+        if callable(prepare):
+            prepare(config.camera.trigger.value)
+        source.open()
+    except (SourceError, OSError) as exc:
+        return [
+            f"[camera] source = {spec!r} cannot be opened: {exc}. Connect the camera (or correct the serial number "
+            "or path); if the line runner is running it holds the camera: check with --offline"
+        ]
+    finally:
+        source.close()
+    return []
 
 
 def run(config: StationConfig) -> int:

@@ -1,5 +1,5 @@
 """station.toml: a good config parses; every kind of mistake is reported with its line number, all at once; and
-`main.py line --check` prints them line by line (and finds a product the database does not hold)."""
+`main.py line --check` prints them line by line (finds a product the database does not hold and a camera that is not connected)."""
 
 from __future__ import annotations
 
@@ -107,9 +107,9 @@ def test_missing_sections_malformed_toml_and_bad_sources():
         parse_config('[station]\nproduct = "w"\n[camera]\nsource = "genicam:123"\n')
 
 
-def _check(config: Path) -> subprocess.CompletedProcess:
+def _check(config: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, str(ROOT / "main.py"), "line", "--check", "--config", str(config)],
+        [sys.executable, str(ROOT / "main.py"), "line", "--check", "--config", str(config), *extra],
         capture_output=True,
         text=True,
         timeout=60,
@@ -141,3 +141,23 @@ def test_check_command_finds_a_product_the_database_does_not_hold(tmp_path, data
     missing = tmp_path / "nothing.toml"
     done = _check(missing)
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_check_command_opens_the_camera_and_says_when_it_is_not_connected(tmp_path, database, product):
+    """pylon's emulation (PYLON_CAMEMU, set by conftest and inherited) has serials 0815-0000 and 0815-0001 only."""
+    pytest.importorskip("pypylon", reason="pypylon is not installed (pip install pypylon)")
+    config = tmp_path / "station.toml"
+    head = f'[station]\ndata_dir = "{tmp_path / "data"}"\nproduct = "widget"\n[camera]\n'
+    config.write_text(head + 'source = "pylon:NOPE123"\ntrigger = "software"\n')
+    done = _check(config)
+    assert done.returncode == 2, done.stdout
+    assert "[camera] source = 'pylon:NOPE123' cannot be opened" in done.stderr
+    assert (
+        "no Basler camera with serial number NOPE123 is connected (cameras found: 0815-0000, 0815-0001)" in done.stderr
+    )
+    assert "--offline" in done.stderr
+    done = _check(config, "--offline")  # the config itself is fine
+    assert done.returncode == 0 and "camera not opened (--offline)" in done.stdout, done.stderr
+    config.write_text(head + 'source = "pylon:0815-0001"\ntrigger = "software"\n')
+    done = _check(config)
+    assert done.returncode == 0 and "the camera opened" in done.stdout, done.stderr
