@@ -6,6 +6,11 @@ core.line_pool.MIN_SPLIT_GAIN); otherwise as line mode judges it. Prints the bal
 (docs/benchmarks.md "Self-similarity, per category").
 
     .venv/bin/python tools/self_similarity_switch.py out/s11/k1_cold_dump.json out/s11/k1_noself_dump.json
+
+Two more ways (session 15), printed beside it: "switch, capped" judges an "off" part as line mode judges an "on"
+one, at min(the "off" product's own cold threshold, its stream threshold), so the "off" score has a calibrated
+threshold from the references like the "on" one; "locked at N" decides once, at the N-th part, which score the
+product uses from then on (no flipping along the stream), capped the same way.
 """
 
 from __future__ import annotations
@@ -28,21 +33,30 @@ def balanced(labels: list[bool], fails: list[bool]) -> tuple[float, float, float
     return 1 - (escape + false_reject) / 2, escape, false_reject
 
 
-def replay(run_on: dict, run_off: dict) -> tuple[list[bool], list[bool], float]:
-    """(line mode's verdicts, the switch's verdicts, the share of parts judged "off") in stream order."""
+def replay(run_on: dict, run_off: dict, capped: bool = False, lock: int = 0) -> tuple[list[bool], list[bool], float]:
+    """(line mode's verdicts, the switch's verdicts, the share of parts judged "off") in stream order. ``capped``:
+    the "off" threshold is never above the "off" product's cold one; ``lock``: the choice is made once, at that
+    part, from the scores before it."""
     from core.line_pool import MIN_SPLIT_GAIN, MIN_STREAM, stream_threshold, two_mode_gain
 
     order = np.random.default_rng(1000 + int(run_on["seed"])).permutation(len(run_on["scores"]))
     on = [run_on["scores"][i] for i in order]
     off = [run_off["scores"][i] for i in order]
     cold = float(run_on["threshold"])
+    cold_off = float(run_off["threshold"]) if capped else float("inf")
     line, switch, judged_off = [], [], 0
+    locked: bool | None = None
     for i in range(len(order)):
         recent_on, recent_off = on[max(0, i - WINDOW) : i], off[max(0, i - WINDOW) : i]
         threshold = min(cold, stream_threshold(recent_on)) if i >= MIN_STREAM else cold
         line.append(on[i] > threshold)
-        if i >= MIN_STREAM and two_mode_gain(recent_off) > max(two_mode_gain(recent_on), MIN_SPLIT_GAIN):
-            switch.append(off[i] > stream_threshold(recent_off))
+        use_off = i >= MIN_STREAM and two_mode_gain(recent_off) > max(two_mode_gain(recent_on), MIN_SPLIT_GAIN)
+        if lock:
+            if i == lock:
+                locked = use_off
+            use_off = bool(locked)
+        if use_off:
+            switch.append(off[i] > min(cold_off, stream_threshold(recent_off)))
             judged_off += 1
         else:
             switch.append(on[i] > threshold)
@@ -52,14 +66,18 @@ def replay(run_on: dict, run_off: dict) -> tuple[list[bool], list[bool], float]:
 def main(on_path: str, off_path: str) -> int:
     runs_on = json.loads(Path(on_path).read_text())["runs"]["ours"]
     runs_off = {(r["category"], r["seed"]): r for r in json.loads(Path(off_path).read_text())["runs"]["ours"]}
-    figures: dict[str, dict[str, list[tuple[float, float, float]]]] = {"line mode": {}, "switch": {}}
+    ways = {"switch": {}, "switch, capped": {"capped": True}, "locked at 32": {"capped": True, "lock": 32}}
+    figures: dict[str, dict[str, list[tuple[float, float, float]]]] = {"line mode": {}, **{w: {} for w in ways}}
     for r in runs_on:
         o = runs_off[(r["category"], r["seed"])]
         labels = [r["labels"][i] for i in np.random.default_rng(1000 + int(r["seed"])).permutation(len(r["labels"]))]
-        line, switch, share_off = replay(r, o)
+        shares = []
+        for way, options in ways.items():
+            line, switch, share_off = replay(r, o, **options)  # type: ignore[arg-type]
+            figures[way].setdefault(r["category"], []).append(balanced(labels, switch))
+            shares.append(f"{way} {share_off:.0%}")
         figures["line mode"].setdefault(r["category"], []).append(balanced(labels, line))
-        figures["switch"].setdefault(r["category"], []).append(balanced(labels, switch))
-        print(f"{r['category']} seed {r['seed']}: judged 'off' {share_off:.0%} of the parts")
+        print(f"{r['category']} seed {r['seed']}: judged 'off': {', '.join(shares)} of the parts")
     for way, per_category in figures.items():
         means = {c: np.nanmean(np.asarray(v), axis=0) for c, v in per_category.items()}
         print(
