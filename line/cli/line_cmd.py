@@ -130,7 +130,7 @@ def camera_problems(config: StationConfig) -> list[str]:
     except (SourceError, OSError) as exc:
         return [
             f"[camera] source = {spec!r} cannot be opened: {exc}. Connect the camera (or correct the serial number "
-            "or path); if the line runner is running it holds the camera: check with --offline"
+            "or path); if the line runner is running, it holds the camera: check the config with --offline"
         ]
     finally:
         source.close()
