@@ -17,7 +17,7 @@ import argparse
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                 {
                     "metric": args.metric,
                     "in_sample": chosen_all,
-                    "leave_one_out": [ch.__dict__ for ch in loo],
+                    "leave_one_out": [asdict(ch) for ch in loo],
                     "leave_one_out_mean": loo_mean,
                     "means": means,
                 },

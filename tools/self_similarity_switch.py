@@ -73,7 +73,7 @@ def main(on_path: str, off_path: str) -> int:
         labels = [r["labels"][i] for i in np.random.default_rng(1000 + int(r["seed"])).permutation(len(r["labels"]))]
         shares = []
         for way, options in ways.items():
-            line, switch, share_off = replay(r, o, **options)  # type: ignore[arg-type]
+            line, switch, share_off = replay(r, o, **options)
             figures[way].setdefault(r["category"], []).append(balanced(labels, switch))
             shares.append(f"{way} {share_off:.0%}")
         figures["line mode"].setdefault(r["category"], []).append(balanced(labels, line))

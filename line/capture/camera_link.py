@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from line.capture.mailbox import Frame
-from line.capture.source import FrameSource, NoFrameYet, SourceError
+from line.capture.source import FrameSource, NoFrameYet, SourceError, open_in_mode
 from line.events import ErrorCode, Fault
 
 log = logging.getLogger(__name__)
@@ -199,10 +199,7 @@ class CameraLink:
         while not self._stop.is_set():
             try:
                 with self._io:
-                    prepare = getattr(self.source, "set_trigger_mode", None)
-                    if prepare is not None:
-                        prepare(self.mode.value)
-                    self.source.open()
+                    open_in_mode(self.source, self.mode.value)
             except SourceError as exc:
                 code = ErrorCode.CAMERA_NOT_FOUND if isinstance(exc, DeviceNotFoundError) else ErrorCode.CAMERA_LOST
                 delay = self.reconnect_delays_s[min(attempt, len(self.reconnect_delays_s) - 1)]

@@ -35,3 +35,12 @@ class FrameSource(Protocol):
     def read(self) -> np.ndarray: ...
 
     def close(self) -> None: ...
+
+
+def open_in_mode(source: FrameSource, mode: str) -> None:
+    """Open ``source`` in a trigger mode (a TriggerMode value: "free-run", "software", "hardware"): set on sources that have one (the
+    industrial cameras' optional ``set_trigger_mode``), ignored by the others."""
+    prepare = getattr(source, "set_trigger_mode", None)
+    if callable(prepare):
+        prepare(mode)
+    source.open()

@@ -114,7 +114,7 @@ def product_problems(config: StationConfig) -> list[str]:
 
 def camera_problems(config: StationConfig) -> list[str]:
     """The configured camera opened once, in the configured trigger mode, and closed again."""
-    from line.capture.source import SourceError
+    from line.capture.source import SourceError, open_in_mode
     from line.capture.spec import SourceSpecError, source_from_spec
 
     spec = config.camera.source
@@ -122,11 +122,8 @@ def camera_problems(config: StationConfig) -> list[str]:
         source = source_from_spec(spec, cti=str(config.camera.cti) if config.camera.cti else None)
     except SourceSpecError as exc:
         return [f"[camera] source = {spec!r}: {exc}"]
-    prepare = getattr(source, "set_trigger_mode", None)
     try:
-        if callable(prepare):
-            prepare(config.camera.trigger.value)
-        source.open()
+        open_in_mode(source, config.camera.trigger.value)
     except (SourceError, OSError) as exc:
         return [
             f"[camera] source = {spec!r} cannot be opened: {exc}. Connect the camera (or correct the serial number "
