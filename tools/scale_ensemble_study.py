@@ -13,7 +13,6 @@ their mean, and of the plain geometric mean of the raw scores.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -24,16 +23,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from core.metrics import image_auroc
+from tools.dump_pairs import paired_runs
 
 WAYS = ("first", "second", "max", "mean", "geometric")
-
-
-def load_runs(path: Path) -> dict[tuple[str, int], dict[str, Any]]:
-    try:
-        runs = json.loads(path.read_text())["runs"]["ours"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise SystemExit(f"{path}: not an evaluate --dump file ({exc})") from None
-    return {(r["category"], int(r["seed"])): r for r in runs}
 
 
 def calibrated(run: dict[str, Any]) -> np.ndarray:
@@ -44,8 +36,6 @@ def calibrated(run: dict[str, Any]) -> np.ndarray:
 
 
 def combine(first: dict[str, Any], second: dict[str, Any]) -> dict[str, float]:
-    if first["labels"] != second["labels"]:
-        raise SystemExit(f"{first['category']} seed {first['seed']}: the two dumps scored different test images")
     labels = [bool(v) for v in first["labels"]]
     u1, u2 = calibrated(first), calibrated(second)
     geometric = np.log(np.maximum(first["scores"], 1e-9)) + np.log(np.maximum(second["scores"], 1e-9))
@@ -64,13 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("first", type=Path, help="evaluate --dump at one working size")
     ap.add_argument("second", type=Path, help="evaluate --dump of the same products at another size")
     args = ap.parse_args(argv)
-    first, second = load_runs(args.first), load_runs(args.second)
-    missing = sorted(set(first) ^ set(second))
-    if missing:
-        raise SystemExit(f"the dumps hold different products: {missing}")
     per_category: dict[str, list[dict[str, float]]] = {}
-    for key in sorted(first):
-        per_category.setdefault(key[0], []).append(combine(first[key], second[key]))
+    for first, second in paired_runs(args.first, args.second):
+        per_category.setdefault(first["category"], []).append(combine(first, second))
     print("image AUROC".ljust(16) + "".join(w.rjust(11) for w in WAYS))
     means: dict[str, list[float]] = {w: [] for w in WAYS}
     for category, rows in per_category.items():

@@ -8,7 +8,6 @@ scores split more clearly, "on" where neither splits (docs/benchmarks.md "Self-s
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -21,14 +20,10 @@ def main(on_path: str, off_path: str) -> int:
     from sklearn.metrics import roc_auc_score
 
     from core.line_pool import two_mode_gain
+    from tools.dump_pairs import paired_runs
 
-    on = json.loads(Path(on_path).read_text())["runs"]["ours"]
-    off = {(r["category"], r["seed"]): r for r in json.loads(Path(off_path).read_text())["runs"]["ours"]}
     picked: dict[str, list[float]] = {}
-    for r in on:
-        o = off[(r["category"], r["seed"])]
-        if o["labels"] != r["labels"]:
-            raise SystemExit(f"{r['category']} seed {r['seed']}: the two runs scored different images")
+    for r, o in paired_runs(on_path, off_path):
         gain_on, gain_off = two_mode_gain(r["scores"]), two_mode_gain(o["scores"])
         auroc_on, auroc_off = roc_auc_score(r["labels"], r["scores"]), roc_auc_score(o["labels"], o["scores"])
         choice = "off" if gain_off > gain_on else "on"

@@ -15,13 +15,14 @@ product uses from then on (no flipping along the stream), capped the same way.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools.dump_pairs import paired_runs
 
 WINDOW = 64  # recent scores the stream threshold looks at (core.line_pool's window)
 
@@ -64,12 +65,9 @@ def replay(run_on: dict, run_off: dict, capped: bool = False, lock: int = 0) -> 
 
 
 def main(on_path: str, off_path: str) -> int:
-    runs_on = json.loads(Path(on_path).read_text())["runs"]["ours"]
-    runs_off = {(r["category"], r["seed"]): r for r in json.loads(Path(off_path).read_text())["runs"]["ours"]}
     ways = {"switch": {}, "switch, capped": {"capped": True}, "locked at 32": {"capped": True, "lock": 32}}
     figures: dict[str, dict[str, list[tuple[float, float, float]]]] = {"line mode": {}, **{w: {} for w in ways}}
-    for r in runs_on:
-        o = runs_off[(r["category"], r["seed"])]
+    for r, o in paired_runs(on_path, off_path):
         labels = [r["labels"][i] for i in np.random.default_rng(1000 + int(r["seed"])).permutation(len(r["labels"]))]
         shares = []
         for way, options in ways.items():
