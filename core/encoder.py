@@ -12,12 +12,13 @@ import hashlib
 import importlib
 import os
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.adaptor import FeatureAdaptor, adaptor_path, load_adaptor
 from core.errors import ModelLoadError
 from core.fused_trunk import FusedTrunk
 
@@ -74,7 +75,15 @@ class EfficientNetLiteEncoder:
 
     stride = 8
 
-    def __init__(self, name: str = "efficientnet-lite0", device: str = "auto", weights: Path | None = None):
+    def __init__(
+        self,
+        name: str = "efficientnet-lite0",
+        device: str = "auto",
+        weights: Path | None = None,
+        adaptor: FeatureAdaptor | Literal["shipped"] | None = "shipped",
+    ):
+        """``adaptor``: the learned feature adaptor (core/adaptor.py); "shipped" = the one resources/adaptor holds for
+        this encoder (or $INSPECTION_ADAPTOR), None = the plain features."""
         if name not in _TAPS:
             raise ModelLoadError(f"unknown encoder {name!r}; choose one of {', '.join(ENCODERS)}")
         try:
@@ -100,7 +109,17 @@ class EfficientNetLiteEncoder:
         self._taps = _TAPS[name]
         self._trunk = FusedTrunk(model, self._taps).to(self.device)  # batch norm folded; the rest is dropped
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-        self.id = f"{name}@{digest}"
+        if adaptor == "shipped":
+            found = adaptor_path(name)
+            adaptor = load_adaptor(found, self.channels) if found is not None else None
+        self.adaptor: FeatureAdaptor | None = adaptor
+        # the adaptor is part of what the features are: a product built without it (or with another) is rebuilt
+        self.id = f"{name}@{digest}" + (f"+a{adaptor.digest}" if adaptor is not None else "")
+
+    @property
+    def channels(self) -> int:
+        """Channels of the joined features before the adaptor (stride 8 and stride 16 taps together)."""
+        return int(sum(self._trunk.tap_channels))
 
     @property
     def trunk(self) -> FusedTrunk:
@@ -115,7 +134,11 @@ class EfficientNetLiteEncoder:
         # same features to float rounding.
         x = x.contiguous(memory_format=torch.channels_last)
         f8, f16 = self._trunk(x)
-        return join_scales(f8, f16)
+        return self.adapt(join_scales(f8, f16))
+
+    def adapt(self, joined: torch.Tensor) -> torch.Tensor:
+        """The joined features through the adaptor, where there is one."""
+        return joined if self.adaptor is None else self.adaptor.apply(joined)
 
 
 def join_scales(f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
@@ -134,16 +157,22 @@ def join_scales(f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def load_encoder(name: str = "efficientnet-lite0", device: str = "auto", runtime: str | None = None) -> Encoder:
+def load_encoder(
+    name: str = "efficientnet-lite0",
+    device: str = "auto",
+    runtime: str | None = None,
+    adaptor: Literal["shipped"] | None = "shipped",
+) -> Encoder:
     """The encoder, run by OpenVINO on a CPU where it is installed (several times faster there, the same features),
     by torch on a GPU or where OpenVINO is missing. ``runtime`` ("torch" / "openvino") or $INSPECTION_ENCODER_RUNTIME
-    chooses; asking for OpenVINO where it cannot run is a load error, not a silent fallback."""
+    chooses; asking for OpenVINO where it cannot run is a load error, not a silent fallback. ``adaptor`` None: the
+    plain features, without the learned adaptor (the plain baseline of ``evaluate --baseline``)."""
     from core import openvino_encoder
 
     wanted = (runtime or os.environ.get(openvino_encoder.RUNTIME_ENV) or "auto").strip().lower()
     if wanted not in ("auto", "torch", "openvino"):
         raise ModelLoadError(f"unknown encoder runtime {wanted!r}: choose torch or openvino")
-    encoder = EfficientNetLiteEncoder(name, device)
+    encoder = EfficientNetLiteEncoder(name, device, adaptor=adaptor)
     if wanted == "torch" or encoder.device.type != "cpu":
         if wanted == "openvino":
             raise ModelLoadError(f"the OpenVINO encoder runs on the CPU only, not on {encoder.device}")

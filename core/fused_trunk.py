@@ -96,6 +96,11 @@ class FusedTrunk:
                 )
             )
 
+    @property
+    def tap_channels(self) -> tuple[int, ...]:
+        """Channels of each tapped block's output."""
+        return tuple(int(self.blocks[i].project[0].shape[0]) for i in self.taps)
+
     def to(self, device: torch.device) -> FusedTrunk:
         def move(p: Conv) -> Conv:
             return (p[0].to(device), p[1].to(device))

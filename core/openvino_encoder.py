@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +57,15 @@ def torch_threads_beside_openvino() -> int:
 class _Traceable(nn.Module):
     """uint8 NHWC frames in, joined patch features out: what is traced, with no shape read anywhere."""
 
-    def __init__(self, trunk: FusedTrunk) -> None:
+    def __init__(self, trunk: FusedTrunk, adapt: Callable[[torch.Tensor], torch.Tensor]) -> None:
         super().__init__()
         self.trunk = trunk
+        self.adapt = adapt  # the learned feature adaptor (core/adaptor.py), traced into the graph
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
         f8, f16 = self.trunk(x, pad=pad_even)
-        return join_scales(f8, f16)
+        return self.adapt(join_scales(f8, f16))
 
 
 class OpenVinoEncoder:
@@ -121,7 +123,9 @@ class OpenVinoEncoder:
             warnings.filterwarnings("ignore", category=DeprecationWarning)
             warnings.filterwarnings("ignore", category=UserWarning, module=r"torch\..*|core\..*")  # TracerWarning
             model = ov.convert_model(
-                _Traceable(self._torch.trunk), example_input=example, input=[ov.PartialShape([-1, -1, -1, 3])]
+                _Traceable(self._torch.trunk, self._torch.adapt),
+                example_input=example,
+                input=[ov.PartialShape([-1, -1, -1, 3])],
             )
         try:  # whole or not at all; where another process cached the same model first, its copy stays
             with atomic_folder(folder, complete=lambda found: (found / "encoder.xml").is_file()) as tmp:

@@ -111,6 +111,7 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from core.encoder import load_encoder
     from core.errors import DatasetError
     from core.evaluation import (
         BASELINE_SETTINGS,
@@ -139,6 +140,8 @@ def _run(args: argparse.Namespace) -> int:
     methods = [("ours", ours_settings)] + ([("baseline", BASELINE_SETTINGS)] if args.baseline else [])
     total = sum(min(len(test_samples(root, c)), args.max_test or 10**9) * len(args.seeds) for c in cats) * len(methods)
     inspector = Inspector(args.encoder, threads=args.threads)
+    # the plain baseline is the plain features too: no learned adaptor (core/adaptor.py)
+    plain = Inspector(load_encoder(args.encoder, adaptor=None), threads=args.threads) if args.baseline else None
     results: dict[str, dict[str, dict[str, float]]] = {}
     dumps: dict[str, list[dict[str, Any]]] = {}
     with tqdm(total=total, unit="img", desc="evaluating", file=sys.stderr, dynamic_ncols=True) as bar:
@@ -148,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
             for c in cats:
                 bar.set_postfix_str(f"{name} {c}")
                 rows[c] = evaluate_category(
-                    inspector,
+                    plain if name == "baseline" and plain is not None else inspector,
                     root,
                     c,
                     args.shots,

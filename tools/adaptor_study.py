@@ -1,0 +1,304 @@
+"""Study: a learned linear adaptor of the patch features, trained on simulated defects of other categories.
+
+AnomalyGPT's decoder is trained on simulated anomalies of *other* categories and applied to new ones. This study
+asks whether the same idea, at this machine's size, helps the station's nearest-patch search: a linear map W of the
+152-channel Lite0 patch feature (then renormalised), trained so that a normal part's patches lie near another
+normal part's patches of the same product and a simulated defect's patches lie far from them. It is scored
+leave-one-category-out: W is fitted on four categories and the fifth is scored with its own 1-shot references
+(seeds 0-2), against the identity (the plain features) on the same images.
+
+The study scores with the plain nearest-patch map (references with flips and turns, Gaussian smoothing, the mean
+of the top 0.5 % of the map), not the station's full decoder; it measures the adaptor's effect on the ranking.
+
+    collect: python tools/adaptor_study.py collect --data ../shared/datasets --out out/s17/adaptor
+    fit:     python tools/adaptor_study.py fit --feats out/s17/adaptor --json out/s17/adaptor.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from core.encoder import load_encoder  # noqa: E402
+from core.evaluation import list_categories, references_for, test_samples  # noqa: E402
+from core.imageio import load_image  # noqa: E402
+from core.inspector import resolve_settings  # noqa: E402
+from core.memory import augment_views  # noqa: E402
+from core.metrics import image_auroc  # noqa: E402
+from core.preprocess import to_working  # noqa: E402
+from core.simulation import simulate_anomaly  # noqa: E402
+
+STRIDE = 8
+
+
+def _feat(encoder, image: np.ndarray) -> np.ndarray:
+    f = encoder.features([image])[0]  # (C, h, w)
+    return f.permute(1, 2, 0).contiguous().numpy().astype(np.float16)
+
+
+def _cell_labels(mask: np.ndarray, h: int, w: int) -> np.ndarray:
+    """Per feature cell: 1 = defect (at least 30 % covered), 0 = normal (no defect within a cell), -1 = ignored."""
+    cover = cv2.resize(mask.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    near = cv2.dilate((cover > 0).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    lab = np.where(near, -1, 0).astype(np.int8)
+    lab[cover >= 0.3] = 1
+    return lab
+
+
+def _put(data: dict[str, np.ndarray], key: str, grids: list[np.ndarray]) -> None:
+    """Grids of different sizes, stored flat with their shapes."""
+    data[f"{key}_flat"] = np.concatenate([g.reshape(-1, g.shape[-1]) for g in grids])
+    data[f"{key}_shapes"] = np.array([g.shape[:2] for g in grids])
+
+
+def _get(d: np.lib.npyio.NpzFile, key: str) -> list[torch.Tensor]:
+    flat = torch.from_numpy(d[f"{key}_flat"].astype(np.float32))
+    shapes = [tuple(int(v) for v in s) for s in d[f"{key}_shapes"]]
+    parts = torch.split(flat, [h * w for h, w in shapes])
+    return [p.reshape(h, w, -1) for p, (h, w) in zip(parts, shapes, strict=True)]
+
+
+def collect(args: argparse.Namespace) -> None:
+    encoder = load_encoder()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    root = Path(args.data)
+    for cat in args.category or list_categories(root):
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(7)
+        goods = sorted(p for p in (root / cat / "train" / "good").iterdir() if p.is_file())
+        refs = [references_for(root, cat, 1, s)[0] for s in (0, 1, 2)]
+        res = args.resolution or resolve_settings(None, [load_image(refs[0])]).resolution
+        pool = [p for p in goods if p not in refs]
+        pool = [pool[i] for i in sorted(rng.choice(len(pool), min(args.train, len(pool)), replace=False))]
+        data: dict[str, np.ndarray] = {}
+        for s, p in enumerate(refs):
+            work = to_working(load_image(p), res)
+            data[f"ref{s}"] = np.concatenate(
+                [_feat(encoder, v).reshape(-1, 152) for v in augment_views(work, ("flip", "rot90"))]
+            )
+        works = [to_working(load_image(p), res) for p in pool]
+        normals, anomalies, labels = [], [], []
+        for i, work in enumerate(works):
+            normals.append(_feat(encoder, work))
+            others = [works[j] for j in range(len(works)) if j != i]
+            sim = simulate_anomaly(work, rng, others)
+            f = _feat(encoder, sim.image)
+            anomalies.append(f)
+            labels.append(_cell_labels(sim.mask, f.shape[0], f.shape[1]))
+        _put(data, "normal", normals)
+        _put(data, "anomaly", anomalies)
+        data["anomaly_cells"] = np.concatenate([lab.ravel() for lab in labels])
+        samples = test_samples(root, cat)
+        if args.max_test and len(samples) > args.max_test:
+            pick = np.random.default_rng(0).choice(len(samples), args.max_test, replace=False)
+            samples = [samples[i] for i in sorted(pick)]
+        tests = [_feat(encoder, to_working(load_image(s.path), res)) for s in samples]
+        _put(data, "test", tests)
+        data["test_labels"] = np.array([s.defect != "good" for s in samples])
+        np.savez(out / f"{cat}.npz", **data)
+        print(
+            f"{cat}: {len(pool)} train parts, {len(samples)} test images at {res} px, {time.perf_counter() - t0:.0f} s",
+            flush=True,
+        )
+
+
+class Category:
+    def __init__(self, path: Path):
+        d = np.load(path)
+        self.name = path.stem
+        self.refs = [torch.from_numpy(d[f"ref{s}"].astype(np.float32)) for s in (0, 1, 2)]  # (patches, C)
+        self.normal = _get(d, "normal")  # (h, w, C) grids
+        self.anomaly = _get(d, "anomaly")
+        cells = torch.from_numpy(d["anomaly_cells"].astype(np.int64))
+        self.cells = [
+            c.reshape(a.shape[:2])
+            for c, a in zip(
+                torch.split(cells, [a.shape[0] * a.shape[1] for a in self.anomaly]), self.anomaly, strict=True
+            )
+        ]
+        self.tests = _get(d, "test")
+        self.test_shapes = [t.shape[:2] for t in self.tests]
+        self.tests = [t.reshape(-1, t.shape[-1]) for t in self.tests]
+        self.labels = [bool(v) for v in d["test_labels"]]
+
+
+def project(x: torch.Tensor, w: torch.Tensor | None) -> torch.Tensor:
+    return x if w is None else F.normalize(x @ w, dim=-1)
+
+
+def nearest(q: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
+    """1 - the best cosine of each query row against the bank (both unit rows)."""
+    best = torch.full((q.shape[0],), -2.0)
+    for i in range(0, bank.shape[0], 8192):
+        best = torch.maximum(best, (q @ bank[i : i + 8192].T).amax(dim=1))
+    return 1.0 - best
+
+
+def image_score(dist: torch.Tensor, shape: tuple[int, int], sigma: float = 4.0, top: float = 0.005) -> float:
+    h, w = shape
+    m = cv2.resize(
+        dist.reshape(h, w).numpy().astype(np.float32), (w * STRIDE, h * STRIDE), interpolation=cv2.INTER_LINEAR
+    )
+    k = int(2 * math.ceil(3 * sigma) + 1)
+    m = cv2.GaussianBlur(m, (k, k), sigma, borderType=cv2.BORDER_REFLECT)
+    flat = np.sort(m.ravel())
+    n = max(1, round(flat.size * top))
+    return float(flat[-n:].mean())
+
+
+@torch.no_grad()
+def score_category(cat: Category, w: torch.Tensor | None) -> list[float]:
+    aurocs = []
+    for ref in cat.refs:
+        bank = project(ref, w)
+        scores = [image_score(nearest(project(t, w), bank), s) for t, s in zip(cat.tests, cat.test_shapes, strict=True)]
+        aurocs.append(image_auroc(cat.labels, scores))
+    return aurocs
+
+
+def fit_adaptor(cats: list[Category], args: argparse.Namespace, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    c = cats[0].normal[0].shape[-1]
+    dim = args.dim or c
+    w0 = torch.eye(c)[:, :dim].clone() if dim <= c else torch.cat([torch.eye(c), torch.zeros(c, dim - c)], 1)
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=args.lr)
+    for step in range(args.steps):
+        loss = torch.zeros(())
+        for _ in range(args.batch):
+            cat = cats[int(torch.randint(len(cats), (1,), generator=g))]
+            n = len(cat.normal)
+            r, q = torch.randperm(n, generator=g)[:2].tolist()
+            bank_views = [cat.normal[r]]
+            if args.aug:
+                bank_views += [cat.normal[r].flip(1), cat.normal[r].flip(0)]
+            bank = project(torch.cat([b.reshape(-1, c) for b in bank_views]), w)
+            dn = nearest(project(cat.normal[q].reshape(-1, c), w), bank)
+            da = nearest(project(cat.anomaly[q].reshape(-1, c), w), bank)
+            lab = cat.cells[q].reshape(-1)
+            if not (lab == 1).any():
+                continue
+            k = args.topk
+            s_n = dn.topk(min(k, dn.numel())).values.mean()
+            pos = da[lab == 1]
+            s_a = pos.topk(min(k, pos.numel())).values.mean()
+            loss = loss + F.softplus((s_n - s_a) / args.temp)
+            if args.patch_weight > 0:  # normal patches of the anomalous frame stay near the memory as well
+                neg = da[lab == 0]
+                loss = loss + args.patch_weight * F.softplus(
+                    (neg.topk(min(k, neg.numel())).values.mean() - s_a) / args.temp
+                )
+        loss = loss / args.batch + args.reg * ((w - w0) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if args.verbose and step % 50 == 0:
+            print(f"  step {step}: loss {loss.item():.4f}", flush=True)
+    return w.detach()
+
+
+def fit(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    cats = [Category(p) for p in sorted(Path(args.feats).glob("*.npz"))]
+    report: dict[str, dict[str, list[float]]] = {}
+    t0 = time.perf_counter()
+    plain = {c.name: score_category(c, None) for c in cats}
+    print(f"plain scored in {time.perf_counter() - t0:.0f} s", flush=True)
+    full = fit_adaptor(cats, args)
+    save = Path(args.save_dir) if args.save_dir else None
+    if save:
+        save.mkdir(parents=True, exist_ok=True)
+        np.save(save / "all.npy", full.numpy())
+    for held in cats:
+        t0 = time.perf_counter()
+        w = fit_adaptor([c for c in cats if c is not held], args)
+        if save:
+            np.save(save / f"without_{held.name}.npy", w.numpy())
+        loo = score_category(held, w)
+        ins = score_category(held, full)
+        report[held.name] = {"plain": plain[held.name], "loo": loo, "in_sample": ins}
+        print(
+            f"{held.name:14s} plain {np.mean(plain[held.name]):.3f}  left out {np.mean(loo):.3f}  "
+            f"in-sample {np.mean(ins):.3f}  ({time.perf_counter() - t0:.0f} s)",
+            flush=True,
+        )
+    for key in ("plain", "loo", "in_sample"):
+        print(f"mean {key:10s} {np.mean([np.mean(r[key]) for r in report.values()]):.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "categories": report}, indent=1))
+
+
+def ship(args: argparse.Namespace) -> None:
+    """The adaptor fitted on every category, with its manifest: how it was made and what it scored left out."""
+    report = json.loads(Path(args.report).read_text())
+    weight = np.load(args.weights).astype(np.float32)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.save(out / f"{args.encoder}.npy", weight)
+    cats = report["categories"]
+    manifest = {
+        "encoder": args.encoder,
+        "shape": list(weight.shape),
+        "trained_on": sorted(cats),
+        "made_by": "tools/adaptor_study.py collect --data ../shared/datasets --out DIR; fit --feats DIR --save-dir W",
+        "fit": {k: v for k, v in report["args"].items() if k not in ("feats", "json", "save_dir", "cmd", "verbose")},
+        "study_image_auroc": {
+            c: {k: round(float(np.mean(v)), 3) for k, v in r.items()} for c, r in sorted(cats.items())
+        },
+        "note": "study figures: the plain nearest-patch map, 1 reference, seeds 0-2; 'loo' = fitted without that "
+        "category. The station's own figures are in docs/benchmarks.md, 'A learned feature adaptor'.",
+    }
+    (out / f"{args.encoder}.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    print(f"wrote {out / args.encoder}.npy and .json")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("collect")
+    c.add_argument("--data", required=True)
+    c.add_argument("--out", required=True)
+    c.add_argument("--category", action="append")
+    c.add_argument("--train", type=int, default=40)
+    c.add_argument("--resolution", type=int, default=0, help="working size; 0 = the station's choice per category")
+    c.add_argument("--max-test", type=int, default=150)
+    f = sub.add_parser("fit")
+    f.add_argument("--feats", required=True)
+    f.add_argument("--json")
+    f.add_argument("--save-dir", help="keep each fold's adaptor (without_<category>.npy) and the all-category one")
+    f.add_argument("--dim", type=int, default=0)
+    f.add_argument("--steps", type=int, default=300)
+    f.add_argument("--batch", type=int, default=8)
+    f.add_argument("--lr", type=float, default=1e-3)
+    f.add_argument("--temp", type=float, default=0.02)
+    f.add_argument("--topk", type=int, default=8)
+    f.add_argument("--reg", type=float, default=1e-3)
+    f.add_argument("--patch-weight", type=float, default=0.0)
+    f.add_argument("--aug", action="store_true")
+    f.add_argument("--threads", type=int, default=2)
+    f.add_argument("--verbose", action="store_true")
+    s = sub.add_parser("ship")
+    s.add_argument("--report", required=True, help="the fit's --json")
+    s.add_argument("--weights", required=True, help="the fit's all.npy")
+    s.add_argument("--out", default=str(ROOT / "resources" / "adaptor"))
+    s.add_argument("--encoder", default="efficientnet-lite0")
+    args = p.parse_args()
+    {"collect": collect, "fit": fit, "ship": ship}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()
