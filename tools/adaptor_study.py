@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -32,11 +31,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from core.encoder import load_encoder  # noqa: E402
+from core.decoder import image_score, smooth_map  # noqa: E402
+from core.encoder import Encoder, load_encoder  # noqa: E402
 from core.evaluation import list_categories, references_for, test_samples  # noqa: E402
 from core.imageio import load_image  # noqa: E402
-from core.inspector import resolve_settings  # noqa: E402
-from core.memory import augment_views  # noqa: E402
+from core.inspector import DEFAULT_SETTINGS, resolve_settings  # noqa: E402
+from core.memory import augment_views, patch_features  # noqa: E402
 from core.metrics import image_auroc  # noqa: E402
 from core.preprocess import to_working  # noqa: E402
 from core.simulation import simulate_anomaly  # noqa: E402
@@ -44,9 +44,8 @@ from core.simulation import simulate_anomaly  # noqa: E402
 STRIDE = 8
 
 
-def _feat(encoder, image: np.ndarray) -> np.ndarray:
-    f = encoder.features([image])[0]  # (C, h, w)
-    return f.permute(1, 2, 0).contiguous().numpy().astype(np.float16)
+def _feat(encoder: Encoder, image: np.ndarray) -> np.ndarray:
+    return patch_features(encoder, image).numpy().astype(np.float16)
 
 
 def _cell_labels(mask: np.ndarray, h: int, w: int) -> np.ndarray:
@@ -72,7 +71,7 @@ def _get(d: np.lib.npyio.NpzFile, key: str) -> list[torch.Tensor]:
 
 
 def collect(args: argparse.Namespace) -> None:
-    encoder = load_encoder()
+    encoder = load_encoder(adaptor=None)  # the adaptor is fitted on the plain features
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     root = Path(args.data)
@@ -148,16 +147,11 @@ def nearest(q: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
     return 1.0 - best
 
 
-def image_score(dist: torch.Tensor, shape: tuple[int, int], sigma: float = 4.0, top: float = 0.005) -> float:
+def map_score(dist: torch.Tensor, shape: tuple[int, int]) -> float:
+    """The station's image score of one patch-distance grid: smoothed at the working size, top 0.5 % mean."""
     h, w = shape
-    m = cv2.resize(
-        dist.reshape(h, w).numpy().astype(np.float32), (w * STRIDE, h * STRIDE), interpolation=cv2.INTER_LINEAR
-    )
-    k = int(2 * math.ceil(3 * sigma) + 1)
-    m = cv2.GaussianBlur(m, (k, k), sigma, borderType=cv2.BORDER_REFLECT)
-    flat = np.sort(m.ravel())
-    n = max(1, round(flat.size * top))
-    return float(flat[-n:].mean())
+    amap = smooth_map(dist.reshape(h, w).numpy(), (w * STRIDE, h * STRIDE), DEFAULT_SETTINGS.blur_sigma)
+    return image_score(amap, DEFAULT_SETTINGS.top_fraction)
 
 
 @torch.no_grad()
@@ -165,7 +159,7 @@ def score_category(cat: Category, w: torch.Tensor | None) -> list[float]:
     aurocs = []
     for ref in cat.refs:
         bank = project(ref, w)
-        scores = [image_score(nearest(project(t, w), bank), s) for t, s in zip(cat.tests, cat.test_shapes, strict=True)]
+        scores = [map_score(nearest(project(t, w), bank), s) for t, s in zip(cat.tests, cat.test_shapes, strict=True)]
         aurocs.append(image_auroc(cat.labels, scores))
     return aurocs
 
