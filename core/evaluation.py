@@ -98,6 +98,14 @@ def test_samples(root: Path, category: str) -> list[Sample]:
     return samples
 
 
+def fixed_test_subset(samples: list[Sample], max_test: int | None) -> list[Sample]:
+    """``evaluate --max-test``: a fixed random subset of the test images, the same in every run and study."""
+    if not max_test or len(samples) <= max_test:
+        return samples
+    pick = np.random.default_rng(0).choice(len(samples), max_test, replace=False)
+    return [samples[i] for i in sorted(pick)]
+
+
 def references_for(root: Path, category: str, shots: int, seed: int) -> list[Path]:
     goods = _images(root / category / "train" / "good")
     if not goods:
@@ -150,10 +158,7 @@ def evaluate_category(
     this many further good parts (train/good images that are not the seed's references, a seeded choice) run on the
     line among the test images, in the same random order; the station learns from them as from any part, and the
     figures cover the test images alone, so they compare with the cold run's."""
-    samples = test_samples(root, category)
-    if max_test and len(samples) > max_test:
-        rng = np.random.default_rng(0)
-        samples = [samples[i] for i in sorted(rng.choice(len(samples), max_test, replace=False))]
+    samples = fixed_test_subset(test_samples(root, category), max_test)
     per_seed: list[dict[str, float]] = []
     all_ms: list[float] = []
     further = 0  # further good parts on the line, summed over the seeds

@@ -33,7 +33,7 @@ if str(ROOT) not in sys.path:
 
 from core.decoder import image_score, smooth_map  # noqa: E402
 from core.encoder import Encoder, load_encoder  # noqa: E402
-from core.evaluation import list_categories, references_for, test_samples  # noqa: E402
+from core.evaluation import fixed_test_subset, list_categories, references_for, test_samples  # noqa: E402
 from core.imageio import load_image  # noqa: E402
 from core.inspector import DEFAULT_SETTINGS, resolve_settings  # noqa: E402
 from core.memory import augment_views, patch_features  # noqa: E402
@@ -57,9 +57,13 @@ def _cell_labels(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     return lab
 
 
+def _flat(grid: np.ndarray) -> np.ndarray:
+    return grid.reshape(-1, grid.shape[-1])
+
+
 def _put(data: dict[str, np.ndarray], key: str, grids: list[np.ndarray]) -> None:
     """Grids of different sizes, stored flat with their shapes."""
-    data[f"{key}_flat"] = np.concatenate([g.reshape(-1, g.shape[-1]) for g in grids])
+    data[f"{key}_flat"] = np.concatenate([_flat(g) for g in grids])
     data[f"{key}_shapes"] = np.array([g.shape[:2] for g in grids])
 
 
@@ -86,9 +90,7 @@ def collect(args: argparse.Namespace) -> None:
         data: dict[str, np.ndarray] = {}
         for s, p in enumerate(refs):
             work = to_working(load_image(p), res)
-            data[f"ref{s}"] = np.concatenate(
-                [_feat(encoder, v).reshape(-1, 152) for v in augment_views(work, ("flip", "rot90"))]
-            )
+            data[f"ref{s}"] = np.concatenate([_flat(_feat(encoder, v)) for v in augment_views(work, ("flip", "rot90"))])
         works = [to_working(load_image(p), res) for p in pool]
         normals, anomalies, labels = [], [], []
         for i, work in enumerate(works):
@@ -101,10 +103,7 @@ def collect(args: argparse.Namespace) -> None:
         _put(data, "normal", normals)
         _put(data, "anomaly", anomalies)
         data["anomaly_cells"] = np.concatenate([lab.ravel() for lab in labels])
-        samples = test_samples(root, cat)
-        if args.max_test and len(samples) > args.max_test:
-            pick = np.random.default_rng(0).choice(len(samples), args.max_test, replace=False)
-            samples = [samples[i] for i in sorted(pick)]
+        samples = fixed_test_subset(test_samples(root, cat), args.max_test)
         tests = [_feat(encoder, to_working(load_image(s.path), res)) for s in samples]
         _put(data, "test", tests)
         data["test_labels"] = np.array([s.defect != "good" for s in samples])

@@ -57,7 +57,7 @@ def features(amap: np.ndarray, score: float, threshold: float, evidence: dict) -
 
 
 def collect(args: argparse.Namespace) -> int:
-    from core.evaluation import list_categories, references_for, test_samples
+    from core.evaluation import fixed_test_subset, list_categories, references_for, test_samples
     from core.imageio import load_image
     from core.inspector import Inspector, resolve_settings
 
@@ -66,10 +66,7 @@ def collect(args: argparse.Namespace) -> int:
     rows: list[dict] = []
     products: list[dict] = []
     for category in args.category or list_categories(root):
-        samples = test_samples(root, category)
-        if args.max_test and len(samples) > args.max_test:
-            rng = np.random.default_rng(0)
-            samples = [samples[i] for i in sorted(rng.choice(len(samples), args.max_test, replace=False))]
+        samples = fixed_test_subset(test_samples(root, category), args.max_test)  # evaluate --max-test's subset
         for seed in args.seeds:
             refs = [load_image(p) for p in references_for(root, category, 1, seed)]
             product = inspector.build_product(refs, name=category, settings=resolve_settings(None, []), seed=seed)

@@ -48,7 +48,7 @@ def local_distance(grid: torch.Tensor, ref: torch.Tensor, radius: int) -> torch.
 
 def main() -> int:
     from core.decoder import smooth_map
-    from core.evaluation import references_for, test_samples
+    from core.evaluation import fixed_test_subset, references_for, test_samples
     from core.imageio import load_image
     from core.inspector import Inspector
     from core.memory import patch_features
@@ -67,10 +67,7 @@ def main() -> int:
     root = Path(args.data)
     records = []
     for category in args.categories:
-        samples = test_samples(root, category)
-        if len(samples) > args.max_test:
-            rng = np.random.default_rng(0)
-            samples = [samples[i] for i in sorted(rng.choice(len(samples), args.max_test, replace=False))]
+        samples = fixed_test_subset(test_samples(root, category), args.max_test)  # evaluate --max-test's subset
         for seed in args.seeds:
             ref_img = load_image(references_for(root, category, 1, seed)[0])
             product = inspector.build_product([ref_img], name=category, seed=seed)

@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.decoder import nearest_distance, reconstruction_distance, self_distance, smooth_map
-from core.evaluation import list_categories, references_for, test_samples
+from core.evaluation import fixed_test_subset, list_categories, references_for, test_samples
 from core.imageio import load_image
 from core.inspector import Inspector
 from core.memory import patch_features
@@ -119,10 +119,7 @@ def main() -> int:
     inspector = Inspector(device="cpu")
     results: dict[str, dict[str, float]] = {}
     for cat in args.category or list_categories(root):
-        samples = test_samples(root, cat)
-        if args.max_test and len(samples) > args.max_test:  # the subset evaluate --max-test takes
-            rng = np.random.default_rng(0)
-            samples = [samples[i] for i in sorted(rng.choice(len(samples), args.max_test, replace=False))]
+        samples = fixed_test_subset(test_samples(root, cat), args.max_test)  # evaluate --max-test's subset
         labels = np.array([s.defect != "good" for s in samples])
         for seed in args.seeds:
             product = inspector.build_product([load_image(r) for r in references_for(root, cat, 1, seed)], name=cat)

@@ -29,16 +29,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from core.evaluation import Sample, _images, list_categories, test_samples
+from core.evaluation import Sample, _images, fixed_test_subset, list_categories, test_samples
 from core.imageio import load_image
 
 
 def evaluated_samples(root: Path, category: str, max_test: int | None) -> list[Sample]:
     """The test images ``evaluate_category`` scores, in its order (the same rule as core/evaluation.py)."""
-    samples = test_samples(root, category)
-    if max_test and len(samples) > max_test:
-        rng = np.random.default_rng(0)
-        samples = [samples[i] for i in sorted(rng.choice(len(samples), max_test, replace=False))]
+    samples = fixed_test_subset(test_samples(root, category), max_test)  # evaluate --max-test's subset
     return samples
 
 
