@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.errors import DatasetError
+from core.errors import DatasetError, ImageReadError
 from core.imageio import load_image
 from core.inspector import Inspector, resolve_settings
 from core.line_pool import POOL_SCORING, LinePool
@@ -81,6 +81,37 @@ def list_categories(root: Path) -> list[str]:
     return cats
 
 
+def find_mask(gt_dir: Path, stem: str) -> Path | None:
+    """The mask of the test image named ``stem`` in its defect type's ground_truth folder: the file NAME_mask.* (MVTec
+    AD) or NAME.*, else the one file NAME_<anything>.*, else a folder NAME/ of masks (MVTec LOCO: one file per
+    defect region; :func:`load_mask` takes their union); None where there is none. Never the mask of another image
+    whose name merely starts with this one's (1.png does not take 10_mask.png)."""
+    if not gt_dir.is_dir():
+        return None
+    files = {p.stem: p for p in _images(gt_dir)}
+    for name in (f"{stem}_mask", stem):
+        if name in files:
+            return files[name]
+    others = [p for n, p in files.items() if n.startswith(stem + "_")]
+    if len(others) == 1:
+        return others[0]
+    folder = gt_dir / stem
+    return folder if folder.is_dir() and _images(folder) else None
+
+
+def load_mask(path: Path) -> np.ndarray:
+    """A mask file (or :func:`find_mask`'s folder of masks, united) as a bool array at its own size; 0/255 masks
+    (a JPEG's ringing included) and 0/1 masks alike."""
+    parts = [load_image(p).max(axis=2) for p in (_images(path) if path.is_dir() else [path])]
+    h, w = parts[0].shape
+    union = np.zeros((h, w), bool)
+    for m in parts:
+        if m.shape != (h, w):
+            m = cv2.resize(m, (w, h), interpolation=cv2.INTER_NEAREST)
+        union |= m > (127 if m.max() > 1 else 0)
+    return union
+
+
 def test_samples(root: Path, category: str) -> list[Sample]:
     test = root / category / "test"
     if not test.is_dir():
@@ -88,10 +119,7 @@ def test_samples(root: Path, category: str) -> list[Sample]:
     samples: list[Sample] = []
     for d in sorted(p for p in test.iterdir() if p.is_dir()):
         for img in _images(d):
-            mask = None
-            if d.name != "good":
-                cands = sorted((root / category / "ground_truth" / d.name).glob(img.stem + "*"))
-                mask = cands[0] if cands else None
+            mask = find_mask(root / category / "ground_truth" / d.name, img.stem) if d.name != "good" else None
             samples.append(Sample(img, d.name, mask))
     if not samples:
         raise DatasetError(f"{test}: no test images")
@@ -146,6 +174,7 @@ def evaluate_category(
     stream: bool = False,
     pool_scoring: bool = POOL_SCORING,
     line_good: int = 0,
+    problems: list[str] | None = None,
 ) -> dict[str, float]:
     """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
     test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that
@@ -157,8 +186,14 @@ def evaluate_category(
     ``line_good`` (line mode only): a line is mostly good parts, the shared test sets mostly defective ones. Up to
     this many further good parts (train/good images that are not the seed's references, a seeded choice) run on the
     line among the test images, in the same random order; the station learns from them as from any part, and the
-    figures cover the test images alone, so they compare with the cold run's."""
+    figures cover the test images alone, so they compare with the cold run's.
+
+    A test image (or its mask) that cannot be read is left out of every seed's figures, as a part that never reached
+    the station; ``problems``, when given, receives one message per such file, and the row's ``n_unreadable`` counts
+    them. An unreadable reference stops the run (ImageReadError): another reference would change the protocol."""
     samples = fixed_test_subset(test_samples(root, category), max_test)
+    unreadable = problems if problems is not None else []
+    skipped: set[Path] = set()  # test images (or their masks) that could not be read, on every seed alike
     per_seed: list[dict[str, float]] = []
     all_ms: list[float] = []
     further = 0  # further good parts on the line, summed over the seeds
@@ -179,7 +214,16 @@ def evaluate_category(
             order = [line[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(line))]
             pool = LinePool(scoring=pool_scoring)
         for s in order:
-            img = load_image(s.path)
+            try:
+                img = load_image(s.path)
+                mask = load_mask(s.mask_path) if s.mask_path is not None else None
+            except ImageReadError as exc:  # the part never reached the station: left out of every figure
+                if str(exc) not in unreadable:
+                    unreadable.append(str(exc))
+                skipped.add(s.path)
+                if on_image and id(s) not in extra:
+                    on_image()
+                continue
             res = inspector.inspect(img, product, pool=pool)
             if id(s) in extra:
                 continue
@@ -189,14 +233,15 @@ def evaluate_category(
             preds.append(res.verdict == "FAIL")
             size = _eval_size(img.shape[1], img.shape[0])
             maps.append(cv2.resize(res.anomaly_map, size, interpolation=cv2.INTER_AREA))
-            if s.mask_path is not None:
-                m = load_image(s.mask_path)[..., 0]
-                masks.append(cv2.resize(m, size, interpolation=cv2.INTER_NEAREST) > 127)
+            if mask is not None:
+                masks.append(cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0)
             else:
                 masks.append(np.zeros(size[::-1], bool))
             if on_image:
                 on_image()
-        order = [x for x in order if id(x) not in extra]
+        order = [x for x in order if id(x) not in extra and x.path not in skipped]
+        if not labels:
+            raise DatasetError(f"{root / category / 'test'}: none of its test images could be read: {unreadable[0]}")
         has_masks = any(s.mask_path is not None for s in order)
         per_seed.append(
             {
@@ -226,7 +271,9 @@ def evaluate_category(
     out = {k: nan_mean([d[k] for d in per_seed]) for k in per_seed[0]}
     out["ms_per_image_p50"] = float(np.percentile(all_ms, 50))
     out["ms_per_image_p95"] = float(np.percentile(all_ms, 95))
-    out["n_test"] = len(samples)
+    out["n_test"] = len([x for x in samples if x.path not in skipped])
+    if skipped:
+        out["n_unreadable"] = len(skipped)
     if stream and line_good:
         out["n_line_good"] = further / len(seeds)  # per seed: fewer than asked where train/good runs out
     return out

@@ -143,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
     # the plain baseline is the plain features too: no learned adaptor (core/adaptor.py)
     plain = Inspector(load_encoder(args.encoder, adaptor=None), threads=args.threads) if args.baseline else None
     results: dict[str, dict[str, dict[str, float]]] = {}
+    unreadable: dict[str, list[str]] = {c: [] for c in cats}  # per category, one message per unreadable file
     dumps: dict[str, list[dict[str, Any]]] = {}
     with tqdm(total=total, unit="img", desc="evaluating", file=sys.stderr, dynamic_ncols=True) as bar:
         for name, settings in methods:
@@ -163,8 +164,17 @@ def _run(args: argparse.Namespace) -> int:
                     stream=args.stream and name == "ours",
                     pool_scoring=_pool_scoring(args.pool_scoring),
                     line_good=args.line_good if name == "ours" else 0,
+                    problems=unreadable[c],
                 )
             results[name] = rows
+    for c, messages in unreadable.items():
+        if messages:
+            print(
+                f"warning: {c}: {len(messages)} file(s) could not be read and are left out of its figures:",
+                *(f"  {m}" for m in messages),
+                sep="\n",
+                file=sys.stderr,
+            )
     header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)
     mode = "line mode (--stream)" if args.stream else "cold start"
     if args.line_good:
@@ -185,6 +195,7 @@ def _run(args: argparse.Namespace) -> int:
             "startup_ms": round(inspector.startup_ms, 1),
             "categories": ours,
             "mean": mean_row(ours),
+            "unreadable": {c: m for c, m in unreadable.items() if m},
         }
         if "baseline" in results:
             payload["baseline"] = {"categories": results["baseline"], "mean": mean_row(results["baseline"])}
