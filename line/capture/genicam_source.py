@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from line.capture.camera_link import DeviceNotFoundError
+from line.capture.pixel_depth import to_8bit
 from line.capture.source import NoFrameYet, SourceError
 
 log = logging.getLogger(__name__)
@@ -133,13 +134,14 @@ class GenICamSource:
                 component = buffer.payload.components[0]
                 self.last_device_timestamp = int(getattr(buffer, "timestamp_ns", 0) or buffer.timestamp)
                 image = np.array(component.data, copy=True).reshape(component.height, component.width, -1)
+                image = to_8bit(image, str(getattr(component, "data_format", "") or ""))
         except TimeoutException as exc:
             raise NoFrameYet(f"no frame within {FETCH_TIMEOUT_S:g} s") from exc
         except Exception as exc:
             raise SourceError(f"{self.name} stopped delivering frames: {exc}") from exc
         if image.shape[2] == 1:
-            return cv2.cvtColor(image[..., 0].astype(np.uint8), cv2.COLOR_GRAY2RGB)
-        return np.ascontiguousarray(image[..., :3].astype(np.uint8))
+            return cv2.cvtColor(np.ascontiguousarray(image[..., 0]), cv2.COLOR_GRAY2RGB)
+        return np.ascontiguousarray(image[..., :3])
 
     def close(self) -> None:
         acquirer, harvester = self._acquirer, self._harvester

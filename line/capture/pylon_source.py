@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from line.capture.camera_link import DeviceNotFoundError
+from line.capture.pixel_depth import to_8bit
 from line.capture.source import NoFrameYet, SourceError
 
 log = logging.getLogger(__name__)
@@ -211,12 +212,11 @@ class PylonSource:
 
     @staticmethod
     def _rgb(array: np.ndarray, pixel_format: str) -> np.ndarray:
+        array = to_8bit(array, pixel_format)  # a Mono12 frame's values use 12 of its 16 bits
         if array.ndim == 2:
-            if array.dtype != np.uint8:
-                array = (array >> (array.dtype.itemsize * 8 - 8)).astype(np.uint8)
             return cv2.cvtColor(array, cv2.COLOR_GRAY2RGB)
         if pixel_format.startswith("BGR"):
-            return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+            return cv2.cvtColor(np.ascontiguousarray(array[..., :3]), cv2.COLOR_BGR2RGB)
         return np.ascontiguousarray(array[..., :3])
 
     def _gone(self) -> str | None:

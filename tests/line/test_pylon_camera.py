@@ -184,3 +184,40 @@ def test_free_run_notices_a_camera_closed_under_the_grab_and_opens_it_again(imag
         assert link.acquire(time.monotonic(), 2.0).image.shape == (128, 128, 3)
     finally:
         assert link.stop()
+
+
+def test_a_12_bit_mono_frame_reads_as_the_same_8_bit_image(images):
+    """A mono camera set to Mono12 (or Mono10, Mono16) delivers uint16 frames whose values use only that many bits:
+    the station keeps their top 8 bits, so the part looks as it does in Mono8, not almost black."""
+    from pypylon import pylon
+
+    from line.capture.pixel_depth import significant_bits
+    from line.capture.pylon_source import PylonSource
+
+    info = pylon.DeviceInfo()
+    info.SetSerialNumber(SERIAL)
+    cam = pylon.InstantCamera(pylon.TlFactory.GetInstance().CreateFirstDevice(info))
+    cam.Open()
+    try:
+        cam.TestImageSelector.SetValue("Off")
+        cam.ImageFileMode.SetValue("On")
+        cam.ImageFilename.SetValue(str(sorted(images.glob("*.png"))[0]))
+        frames = {}
+        for fmt in ("Mono8", "Mono10", "Mono12", "Mono16"):
+            cam.PixelFormat.SetValue(fmt)
+            grab = cam.GrabOne(5000)
+            try:
+                raw = grab.Array
+                assert raw.dtype == (np.uint8 if fmt == "Mono8" else np.uint16)
+                frames[fmt] = PylonSource._rgb(raw, fmt)
+            finally:
+                grab.Release()
+    finally:
+        cam.Close()
+    mono8 = frames["Mono8"].astype(int)
+    assert mono8.shape[2] == 3 and mono8.mean() > 40  # a real picture, not black
+    for fmt in ("Mono10", "Mono12", "Mono16"):
+        assert np.abs(frames[fmt].astype(int) - mono8).max() <= 1, fmt
+    assert significant_bits("Mono12p", np.dtype(np.uint16)) == 12
+    assert significant_bits("BayerRG10", np.dtype(np.uint16)) == 10
+    assert significant_bits("Coord3D_C16", np.dtype(np.uint16)) == 16  # unknown: the whole type
