@@ -235,6 +235,73 @@ def fit(args: argparse.Namespace) -> None:
         Path(args.json).write_text(json.dumps({"args": vars(args), "categories": report}, indent=1))
 
 
+def fine_tune(cat: Category, w0: torch.Tensor, extra: list[torch.Tensor], args: argparse.Namespace) -> torch.Tensor:
+    """``w0`` fitted further on one product's own parts, none labelled: its train parts (with their simulated
+    defects) and ``extra`` grids taken for good parts as well (real defective parts that reached the line's pool),
+    kept near ``w0`` by the same penalty as a fit from the identity."""
+    g = torch.Generator().manual_seed(0)
+    c = w0.shape[0]
+    pool = list(cat.normal) + extra
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=args.lr)
+    for _ in range(args.steps):
+        loss = torch.zeros(())
+        for _ in range(args.batch):
+            r, q2 = torch.randperm(len(pool), generator=g)[:2].tolist()
+            q = int(torch.randint(len(cat.normal), (1,), generator=g))
+            if q == r:
+                continue
+            bank = project(pool[r].reshape(-1, c), w)
+            dn = nearest(project(pool[q2].reshape(-1, c), w), bank)
+            da = nearest(project(cat.anomaly[q].reshape(-1, c), w), bank)
+            lab = cat.cells[q].reshape(-1)
+            if not (lab == 1).any():
+                continue
+            k = args.topk
+            pos = da[lab == 1]
+            s_a = pos.topk(min(k, pos.numel())).values.mean()
+            loss = loss + F.softplus((dn.topk(min(k, dn.numel())).values.mean() - s_a) / args.temp)
+        loss = loss / args.batch + args.reg * ((w - w0) ** 2).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return w.detach()
+
+
+def own(args: argparse.Namespace) -> None:
+    """Each product's adaptor fitted without it (what a new product meets), then fitted further on the product's own
+    unlabelled parts, as a line would give them: its train parts, with a share of its real defective parts among
+    them (taken from its test images and left out of the scoring, for every variant alike)."""
+    torch.set_num_threads(args.threads)
+    report: dict[str, dict[str, float]] = {}
+    for path in sorted(Path(args.feats).glob("*.npz")):
+        cat = Category(path)
+        w0 = torch.from_numpy(np.load(Path(args.weights) / f"without_{cat.name}.npy"))
+        bad = [i for i, lab in enumerate(cat.labels) if lab]
+        share = args.contamination
+        n_dirty = min(round(share * len(cat.normal) / (1.0 - share)), len(bad) // 2)
+        dirty = {int(i) for i in np.random.default_rng(0).choice(bad, n_dirty, replace=False)} if n_dirty else set()
+        keep = [i for i in range(len(cat.labels)) if i not in dirty]
+        extra = [cat.tests[i].reshape(*cat.test_shapes[i], -1) for i in sorted(dirty)]
+        t0 = time.perf_counter()
+        w = fine_tune(cat, w0, extra, args)
+        took = time.perf_counter() - t0
+        cat.tests = [cat.tests[i] for i in keep]
+        cat.test_shapes = [cat.test_shapes[i] for i in keep]
+        cat.labels = [cat.labels[i] for i in keep]
+        row = {k: float(np.mean(score_category(cat, v))) for k, v in (("plain", None), ("loo", w0), ("own", w))}
+        report[cat.name] = {**row, "dirty": len(dirty), "pool": len(cat.normal) + len(dirty), "fit_s": took}
+        print(
+            f"{cat.name:14s} plain {row['plain']:.3f}  left out {row['loo']:.3f}  + own parts {row['own']:.3f}  "
+            f"({len(dirty)} defective among {len(cat.normal) + len(dirty)} pooled parts; fit {took:.0f} s)",
+            flush=True,
+        )
+    for key in ("plain", "loo", "own"):
+        print(f"mean {key:6s} {np.mean([r[key] for r in report.values()]):.3f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "categories": report}, indent=1))
+
+
 def ship(args: argparse.Namespace) -> None:
     """The adaptor fitted on every category, with its manifest: how it was made and what it scored left out."""
     report = json.loads(Path(args.report).read_text())
@@ -284,13 +351,25 @@ def main() -> None:
     f.add_argument("--aug", action="store_true")
     f.add_argument("--threads", type=int, default=2)
     f.add_argument("--verbose", action="store_true")
+    o = sub.add_parser("own")
+    o.add_argument("--feats", required=True)
+    o.add_argument("--weights", required=True, help="the fit's --save-dir (without_<category>.npy)")
+    o.add_argument("--contamination", type=float, default=0.0, help="share of real defective parts in the pool")
+    o.add_argument("--json")
+    o.add_argument("--steps", type=int, default=300)
+    o.add_argument("--batch", type=int, default=8)
+    o.add_argument("--lr", type=float, default=1e-3)
+    o.add_argument("--temp", type=float, default=0.02)
+    o.add_argument("--topk", type=int, default=8)
+    o.add_argument("--reg", type=float, default=1e-3)
+    o.add_argument("--threads", type=int, default=2)
     s = sub.add_parser("ship")
     s.add_argument("--report", required=True, help="the fit's --json")
     s.add_argument("--weights", required=True, help="the fit's all.npy")
     s.add_argument("--out", default=str(ROOT / "resources" / "adaptor"))
     s.add_argument("--encoder", default="efficientnet-lite0")
     args = p.parse_args()
-    {"collect": collect, "fit": fit, "ship": ship}[args.cmd](args)
+    {"collect": collect, "fit": fit, "own": own, "ship": ship}[args.cmd](args)
 
 
 if __name__ == "__main__":
