@@ -12,6 +12,12 @@ of the top 0.5 % of the map), not the station's full decoder; it measures the ad
 
     collect: python tools/adaptor_study.py collect --data ../shared/datasets --out out/s17/adaptor
     fit:     python tools/adaptor_study.py fit --feats out/s17/adaptor --json out/s17/adaptor.json
+    own:     python tools/adaptor_study.py own --feats out/s19/adaptor_auto --weights out/s19/w_auto --steps 100 \
+                 [--contamination 0.15] [--parts 10] [--save-dir out/s19/w_own]
+
+``own`` asks what a running line could add: each category's map fitted without it (``fit --save-dir``), then fitted
+further on the category's own train parts, unlabelled, as a line's pool of recent good parts would give them, with
+an optional share of its real defective parts taken for good among them.
 """
 
 from __future__ import annotations
@@ -276,6 +282,12 @@ def own(args: argparse.Namespace) -> None:
     report: dict[str, dict[str, float]] = {}
     for path in sorted(Path(args.feats).glob("*.npz")):
         cat = Category(path)
+        if args.parts:
+            cat.normal, cat.anomaly, cat.cells = (
+                cat.normal[: args.parts],
+                cat.anomaly[: args.parts],
+                cat.cells[: args.parts],
+            )
         w0 = torch.from_numpy(np.load(Path(args.weights) / f"without_{cat.name}.npy"))
         bad = [i for i, lab in enumerate(cat.labels) if lab]
         share = args.contamination
@@ -286,6 +298,9 @@ def own(args: argparse.Namespace) -> None:
         t0 = time.perf_counter()
         w = fine_tune(cat, w0, extra, args)
         took = time.perf_counter() - t0
+        if args.save_dir:
+            Path(args.save_dir).mkdir(parents=True, exist_ok=True)
+            np.save(Path(args.save_dir) / f"own_{cat.name}.npy", w.numpy())
         cat.tests = [cat.tests[i] for i in keep]
         cat.test_shapes = [cat.test_shapes[i] for i in keep]
         cat.labels = [cat.labels[i] for i in keep]
@@ -356,6 +371,8 @@ def main() -> None:
     o.add_argument("--weights", required=True, help="the fit's --save-dir (without_<category>.npy)")
     o.add_argument("--contamination", type=float, default=0.0, help="share of real defective parts in the pool")
     o.add_argument("--json")
+    o.add_argument("--save-dir", help="keep each product's adaptor (own_<category>.npy)")
+    o.add_argument("--parts", type=int, default=0, help="use only this many of the product's train parts (0 = all)")
     o.add_argument("--steps", type=int, default=300)
     o.add_argument("--batch", type=int, default=8)
     o.add_argument("--lr", type=float, default=1e-3)

@@ -67,3 +67,20 @@ def test_the_adaptor_fitted_on_other_categories_lifts_the_ranking_of_a_new_one(t
     assert adapted > 0.95
     # it learned to weigh the nuisance channel down against the defect's
     assert w[1].norm() < w[2].norm()
+
+
+def test_a_products_own_parts_teach_the_adaptor_its_nuisance_even_with_some_defects_among_them(tmp_path):
+    """``own``: the map fitted further on one product's own unlabelled parts (a line's pool), starting from a map
+    that knows nothing of its nuisance (here the identity), with defective parts taken for good among them."""
+    from tools.adaptor_study import fine_tune
+
+    torch.manual_seed(0)
+    held = Category(_category(tmp_path / "held.npz", 9))
+    args = argparse.Namespace(steps=150, batch=4, lr=0.02, temp=0.05, topk=4, reg=0.0)
+    plain = float(np.mean(score_category(held, None)))
+    clean = fine_tune(held, torch.eye(C), [], args)
+    rng = np.random.default_rng(3)
+    dirty = fine_tune(held, torch.eye(C), [torch.from_numpy(_grid(rng, anomalies_mask(rng))) for _ in range(2)], args)
+    assert plain < 0.8
+    assert float(np.mean(score_category(held, clean))) > 0.95
+    assert float(np.mean(score_category(held, dirty))) > 0.9  # 2 defective among 14 pooled parts
