@@ -169,6 +169,13 @@ def score_category(cat: Category, w: torch.Tensor | None) -> list[float]:
     return aurocs
 
 
+FIT_DEFAULTS: dict[str, float] = {"steps": 300, "batch": 8, "lr": 1e-3, "temp": 0.02, "topk": 8, "reg": 1e-3}
+
+
+def _top_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    return x.topk(min(k, x.numel())).values.mean()
+
+
 def fit_adaptor(cats: list[Category], args: argparse.Namespace, seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     c = cats[0].normal[0].shape[-1]
@@ -191,16 +198,10 @@ def fit_adaptor(cats: list[Category], args: argparse.Namespace, seed: int = 0) -
             lab = cat.cells[q].reshape(-1)
             if not (lab == 1).any():
                 continue
-            k = args.topk
-            s_n = dn.topk(min(k, dn.numel())).values.mean()
-            pos = da[lab == 1]
-            s_a = pos.topk(min(k, pos.numel())).values.mean()
-            loss = loss + F.softplus((s_n - s_a) / args.temp)
+            s_a = _top_mean(da[lab == 1], args.topk)
+            loss = loss + F.softplus((_top_mean(dn, args.topk) - s_a) / args.temp)
             if args.patch_weight > 0:  # normal patches of the anomalous frame stay near the memory as well
-                neg = da[lab == 0]
-                loss = loss + args.patch_weight * F.softplus(
-                    (neg.topk(min(k, neg.numel())).values.mean() - s_a) / args.temp
-                )
+                loss = loss + args.patch_weight * F.softplus((_top_mean(da[lab == 0], args.topk) - s_a) / args.temp)
         loss = loss / args.batch + args.reg * ((w - w0) ** 2).sum()
         opt.zero_grad()
         loss.backward()
@@ -263,10 +264,7 @@ def fine_tune(cat: Category, w0: torch.Tensor, extra: list[torch.Tensor], args: 
             lab = cat.cells[q].reshape(-1)
             if not (lab == 1).any():
                 continue
-            k = args.topk
-            pos = da[lab == 1]
-            s_a = pos.topk(min(k, pos.numel())).values.mean()
-            loss = loss + F.softplus((dn.topk(min(k, dn.numel())).values.mean() - s_a) / args.temp)
+            loss = loss + F.softplus((_top_mean(dn, args.topk) - _top_mean(da[lab == 1], args.topk)) / args.temp)
         loss = loss / args.batch + args.reg * ((w - w0) ** 2).sum()
         opt.zero_grad()
         loss.backward()
@@ -341,6 +339,13 @@ def ship(args: argparse.Namespace) -> None:
     print(f"wrote {out / args.encoder}.npy and .json")
 
 
+def _fit_options(parser: argparse.ArgumentParser) -> None:
+    """The optimiser's options, shared by ``fit`` and ``own`` (defaults: FIT_DEFAULTS)."""
+    for name, value in FIT_DEFAULTS.items():
+        parser.add_argument(f"--{name}", type=type(value), default=value)
+    parser.add_argument("--threads", type=int, default=2)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -356,15 +361,9 @@ def main() -> None:
     f.add_argument("--json")
     f.add_argument("--save-dir", help="keep each fold's adaptor (without_<category>.npy) and the all-category one")
     f.add_argument("--dim", type=int, default=0)
-    f.add_argument("--steps", type=int, default=300)
-    f.add_argument("--batch", type=int, default=8)
-    f.add_argument("--lr", type=float, default=1e-3)
-    f.add_argument("--temp", type=float, default=0.02)
-    f.add_argument("--topk", type=int, default=8)
-    f.add_argument("--reg", type=float, default=1e-3)
+    _fit_options(f)
     f.add_argument("--patch-weight", type=float, default=0.0)
     f.add_argument("--aug", action="store_true")
-    f.add_argument("--threads", type=int, default=2)
     f.add_argument("--verbose", action="store_true")
     o = sub.add_parser("own")
     o.add_argument("--feats", required=True)
@@ -373,13 +372,7 @@ def main() -> None:
     o.add_argument("--json")
     o.add_argument("--save-dir", help="keep each product's adaptor (own_<category>.npy)")
     o.add_argument("--parts", type=int, default=0, help="use only this many of the product's train parts (0 = all)")
-    o.add_argument("--steps", type=int, default=300)
-    o.add_argument("--batch", type=int, default=8)
-    o.add_argument("--lr", type=float, default=1e-3)
-    o.add_argument("--temp", type=float, default=0.02)
-    o.add_argument("--topk", type=int, default=8)
-    o.add_argument("--reg", type=float, default=1e-3)
-    o.add_argument("--threads", type=int, default=2)
+    _fit_options(o)
     s = sub.add_parser("ship")
     s.add_argument("--report", required=True, help="the fit's --json")
     s.add_argument("--weights", required=True, help="the fit's all.npy")

@@ -42,7 +42,7 @@ from core.memory import patch_features  # noqa: E402
 from core.metrics import image_auroc  # noqa: E402
 from core.preprocess import to_working  # noqa: E402
 from core.simulation import simulate_anomaly  # noqa: E402
-from tools.adaptor_study import _cell_labels, fine_tune  # noqa: E402
+from tools.adaptor_study import FIT_DEFAULTS, _cell_labels, fine_tune  # noqa: E402
 
 
 def _inspector(adaptor: Path, threads: int) -> Inspector:
@@ -98,7 +98,7 @@ def run_category(args: argparse.Namespace, root: Path, cat: str, plain, tmp: Pat
                     works = [to_working(load_image(order[i].path), res) for i in taken]
                     own = _own_parts(plain, works, np.random.default_rng(7))
                     w0 = torch.from_numpy(np.load(loo_path))
-                    fit_args = SimpleNamespace(steps=args.steps, batch=8, lr=1e-3, temp=0.02, topk=8, reg=1e-3)
+                    fit_args = SimpleNamespace(**{**FIT_DEFAULTS, "steps": args.steps})
                     w = fine_tune(own, w0, [], fit_args)  # type: ignore[arg-type]
                     path = tmp / f"own_{cat}_{seed}.npy"
                     np.save(path, w.numpy())

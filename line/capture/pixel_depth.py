@@ -8,9 +8,8 @@ from typing import Any
 
 import numpy as np
 
-_DEPTH = re.compile(
-    r"(?:Mono|Bayer[A-Z]{2}|RGB|BGR)(\d+)"
-)  # Mono12 / Mono12p / BayerRG10 / RGB16Packed: 12, 12, 10, 16
+# the depth a pixel format names: Mono12 / Mono12p / BayerRG10 / RGB16Packed -> 12, 12, 10, 16
+_DEPTH = re.compile(r"(?:Mono|Bayer[A-Z]{2}|RGB|BGR)(\d+)")
 
 
 def significant_bits(pixel_format: str, dtype: np.dtype[Any]) -> int:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
 import cv2
 import numpy as np
+from PIL import Image
 
 
 def make_part(rng: np.random.Generator, size: int = 224, shift: int = 3) -> np.ndarray:
@@ -59,3 +63,27 @@ def misplace(image: np.ndarray, dx: int, dy: int, angle: float, seed: int = 0) -
     noise = np.random.default_rng(seed).normal(0, 2.0, out.shape)
     filled = np.where(covered[..., None], out, np.clip(out + noise, 0, 255))
     return filled.astype(np.uint8)
+
+
+def write_category(
+    cat: Path,
+    rng: np.random.Generator,
+    train: int,
+    tests: Sequence[str],
+    spot_at: Callable[[int], tuple[int, int]],
+    mask_value: int | None = 255,
+) -> None:
+    """A category in the MVTec AD layout: ``train`` good parts in train/good (000.png ...), and for each test name a
+    good part in test/good and a part with a planted spot (at ``spot_at(i)``) in test/spot; its mask NAME_mask.png
+    in ground_truth/spot holds ``mask_value`` on the spot (None: no ground_truth/, image labels only)."""
+    subs = ["train/good", "test/good", "test/spot"] + (["ground_truth/spot"] if mask_value is not None else [])
+    for sub in subs:
+        (cat / sub).mkdir(parents=True, exist_ok=True)
+    for i in range(train):
+        Image.fromarray(make_part(rng)).save(cat / f"train/good/{i:03d}.png")
+    for i, name in enumerate(tests):
+        Image.fromarray(make_part(rng)).save(cat / f"test/good/{name}.png")
+        img, mask = plant_spot(make_part(rng), *spot_at(i))
+        Image.fromarray(img).save(cat / f"test/spot/{name}.png")
+        if mask_value is not None:
+            Image.fromarray(mask.astype(np.uint8) * mask_value).save(cat / f"ground_truth/spot/{name}_mask.png")

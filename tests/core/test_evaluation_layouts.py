@@ -1,5 +1,5 @@
-"""``evaluate`` on data laid out a little differently from ../shared: masks named or stored otherwise, masks of
-0/1 or in colour, and a test image or mask that cannot be read (left out with a message, not a crashed run)."""
+"""``evaluate`` on data laid out a little differently from MVTec AD's naming: masks named or stored otherwise, masks
+of 0/1 or in colour, and a test image or mask that cannot be read (left out with a message, not a crashed run)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PIL import Image
 from core import evaluation
 from core.errors import DatasetError
 from core.evaluation import evaluate_category, find_mask, load_mask
-from tests.core.synth import make_part, plant_spot
+from tests.core.synth import make_part, plant_spot, write_category
 
 
 def _mask(path, shape=(32, 32), box=(8, 20), value=255):
@@ -64,15 +64,8 @@ def test_masks_of_ones_and_of_colour_read_as_masks(tmp_path):
 def odd_category(tmp_path):
     rng = np.random.default_rng(3)
     cat = tmp_path / "disk"
-    for sub in ("train/good", "test/good", "test/spot", "ground_truth/spot"):
-        (cat / sub).mkdir(parents=True)
-    for i in range(2):
-        Image.fromarray(make_part(rng)).save(cat / f"train/good/{i}.png")
-    for i in (1, 2, 10):  # names that are prefixes of one another
-        Image.fromarray(make_part(rng)).save(cat / f"test/good/{i}.png")
-        img, mask = plant_spot(make_part(rng), 50 + 5 * i, 60 + 8 * i)
-        Image.fromarray(img).save(cat / f"test/spot/{i}.png")
-        Image.fromarray(mask.astype(np.uint8)).save(cat / f"ground_truth/spot/{i}_mask.png")  # 0/1
+    # test names that are prefixes of one another, masks of 0/1
+    write_category(cat, rng, 2, ["1", "2", "10"], lambda i: (55 + 20 * i, 68 + 30 * i), mask_value=1)
     (cat / "test/good/3.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     img, _ = plant_spot(make_part(rng), 90, 90)
     Image.fromarray(img).save(cat / "test/spot/4.png")

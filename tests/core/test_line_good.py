@@ -5,25 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from core.errors import DatasetError
 from core.evaluation import evaluate_category, line_goods, references_for
-from tests.core.synth import make_part, plant_spot
+from tests.core.synth import write_category
 
 
 @pytest.fixture(scope="module")
 def category(tmp_path_factory):
     root = tmp_path_factory.mktemp("line_good")
     rng = np.random.default_rng(11)
-    cat = root / "disk"
-    for sub in ("train/good", "test/good", "test/spot"):
-        (cat / sub).mkdir(parents=True)
-    for i in range(6):
-        Image.fromarray(make_part(rng)).save(cat / f"train/good/{i:03d}.png")
-    for i in range(3):
-        Image.fromarray(make_part(rng)).save(cat / f"test/good/{i:03d}.png")
-        Image.fromarray(plant_spot(make_part(rng), 60 + 40 * i, 70 + 30 * i)[0]).save(cat / f"test/spot/{i:03d}.png")
+    names = [f"{i:03d}" for i in range(3)]
+    write_category(root / "disk", rng, 6, names, lambda i: (60 + 40 * i, 70 + 30 * i), mask_value=None)
     return root
 
 

@@ -7,25 +7,17 @@ import argparse
 import os
 
 import numpy as np
-from PIL import Image
 
 from core.adaptor import ADAPTOR_ENV
 from core.encoder import load_encoder
-from tests.core.synth import make_part, plant_spot
+from tests.core.synth import write_category
 from tools.own_parts_stream import run_category
 
 
 def test_the_switch_happens_after_the_taken_parts_and_both_products_score_what_follows(tmp_path, monkeypatch):
     rng = np.random.default_rng(4)
-    cat = tmp_path / "data" / "disk"
-    for sub in ("train/good", "test/good", "test/spot"):
-        (cat / sub).mkdir(parents=True)
-    for i in range(14):
-        Image.fromarray(make_part(rng)).save(cat / f"train/good/{i:03d}.png")
-    for i in range(8):
-        Image.fromarray(make_part(rng)).save(cat / f"test/good/{i:03d}.png")
-        spot = plant_spot(make_part(rng), 60 + 10 * i, 80 + 8 * i)[0]
-        Image.fromarray(spot).save(cat / f"test/spot/{i:03d}.png")
+    names = [f"{i:03d}" for i in range(8)]
+    write_category(tmp_path / "data" / "disk", rng, 14, names, lambda i: (60 + 10 * i, 80 + 8 * i), mask_value=None)
     weights = tmp_path / "w"
     weights.mkdir()
     np.save(weights / "without_disk.npy", np.eye(152, dtype=np.float32))
