@@ -54,12 +54,13 @@ class StationStatusBar(QStatusBar):
 
     def set_learning(self, mode: str, pool_size: int, drift: bool = False) -> None:
         """Line mode's state from the last result: "learning: 37 parts", or what stopped it."""
+        parts = f"{pool_size} part" + ("" if pool_size == 1 else "s")
         if drift:
             text = "learning paused: drift"
         elif mode == "line":
-            text = f"learning: {pool_size} parts"
+            text = f"learning: {parts}"
         else:
-            text = f"learning: {pool_size} parts (references only)" if pool_size else "learning: starting"
+            text = f"learning: {parts} (references only)" if pool_size else "learning: starting"
         self.learning.setText(text)
         self.learning.setStyleSheet("color:#ffb74d;" if drift else "")
 

@@ -242,3 +242,18 @@ def test_status_bar_labels_leave_its_message_readable_at_the_default_width(qtbot
     assert bar.model.shown_text().endswith("…") and "Demo disk ready (threshold 0.436)" in bar.model.shown_text()
     assert bar.model.toolTip() == f"Model: {model}"
     assert "good parts this product has seen recently" in bar.learning.toolTip()  # its explanation stays
+
+
+def test_status_bar_counts_the_parts_line_mode_learns_from(qtbot):
+    from desktop.widgets.station_status_bar import StationStatusBar
+
+    bar = StationStatusBar()
+    qtbot.addWidget(bar)
+    bar.set_learning("cold", 0)
+    assert bar.learning.text() == "learning: starting"
+    bar.set_learning("cold", 1)
+    assert bar.learning.text() == "learning: 1 part (references only)"
+    bar.set_learning("line", 37)
+    assert bar.learning.text() == "learning: 37 parts"
+    bar.set_learning("line", 37, drift=True)
+    assert bar.learning.text() == "learning paused: drift"
