@@ -18,7 +18,7 @@ import numpy as np
 from core.errors import DatasetError, ImageReadError
 from core.imageio import load_image
 from core.inspector import Inspector, resolve_settings
-from core.line_pool import POOL_SCORING, LinePool
+from core.line_pool import ADAPT, POOL_SCORING, LinePool
 from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
 
@@ -175,6 +175,7 @@ def evaluate_category(
     pool_scoring: bool = POOL_SCORING,
     line_good: int = 0,
     problems: list[str] | None = None,
+    adapt: bool = ADAPT,
 ) -> dict[str, float]:
     """Per-category figures averaged over seeds. ``records``, when given, receives one entry per seed with every
     test image's score, label and verdict and the product's calibration evidence (``evaluate --dump``), so that
@@ -188,6 +189,11 @@ def evaluate_category(
     line among the test images, in the same random order; the station learns from them as from any part, and the
     figures cover the test images alone, so they compare with the cold run's.
 
+    ``adapt`` (line mode only): once line mode has taken enough parts, the product's own map is fitted on them and
+    the product rebuilt with it (core/own_map.py), then and there, as the station does between parts; the row's
+    ``adapted_at_part`` is the mean position in the line where that happened (NaN where no seed got there) and
+    ``adapt_s`` the mean time the fit and rebuild took.
+
     A test image (or its mask) that cannot be read is left out of every seed's figures, as a part that never reached
     the station; ``problems``, when given, receives one message per such file, and the row's ``n_unreadable`` counts
     them. An unreadable reference stops the run (ImageReadError): another reference would change the protocol."""
@@ -197,6 +203,8 @@ def evaluate_category(
     per_seed: list[dict[str, float]] = []
     all_ms: list[float] = []
     further = 0  # further good parts on the line, summed over the seeds
+    adapted_at: list[float] = []  # per seed: the part after which the product's own map took over (NaN: never)
+    adapt_s: list[float] = []
     for seed in seeds:
         refs = [load_image(p) for p in references_for(root, category, shots, seed)]
         st = resolve_settings(settings, [])  # the defaults where None; resolution is chosen at the build
@@ -212,8 +220,9 @@ def evaluate_category(
             extra = {id(x) for x in line[len(samples) :]}
             further += len(extra)
             order = [line[i] for i in np.random.default_rng(1000 + int(seed)).permutation(len(line))]
-            pool = LinePool(scoring=pool_scoring)
-        for s in order:
+            pool = LinePool(scoring=pool_scoring, adapt=adapt)
+            adapted_at.append(float("nan"))
+        for n, s in enumerate(order):
             try:
                 img = load_image(s.path)
                 mask = load_mask(s.mask_path) if s.mask_path is not None else None
@@ -225,6 +234,15 @@ def evaluate_category(
                     on_image()
                 continue
             res = inspector.inspect(img, product, pool=pool)
+            if pool is not None and pool.ready_to_adapt:
+                t_adapt = time.perf_counter()
+                taken = pool.taken
+                product = inspector.adapt_product(
+                    product, refs, [t.image for t in taken], [t.key for t in taken], seed=seed
+                )
+                pool.adopt(product.adapted_parts)
+                adapted_at[-1] = float(n + 1)
+                adapt_s.append(time.perf_counter() - t_adapt)
             if id(s) in extra:
                 continue
             all_ms.append(res.timings_ms["total"])
@@ -266,6 +284,7 @@ def evaluate_category(
                     "labels": [bool(v) for v in labels],
                     "defects": [s.defect for s in order],
                     "stream": stream,
+                    "adapted_at_part": None if not adapted_at or math.isnan(adapted_at[-1]) else adapted_at[-1],
                 }
             )
     out = {k: nan_mean([d[k] for d in per_seed]) for k in per_seed[0]}
@@ -276,6 +295,10 @@ def evaluate_category(
         out["n_unreadable"] = len(skipped)
     if stream and line_good:
         out["n_line_good"] = further / len(seeds)  # per seed: fewer than asked where train/good runs out
+    if stream and adapt:
+        out["adapted_at_part"] = nan_mean(adapted_at)
+        out["adapted_seeds"] = float(sum(not math.isnan(a) for a in adapted_at))
+        out["adapt_s"] = float(np.mean(adapt_s)) if adapt_s else float("nan")
     return out
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -27,6 +29,7 @@ from core.memory import (
 )
 from core.openvino_encoder import OpenVinoEncoder, torch_threads_beside_openvino
 from core.openvino_search import OpenVinoSimilarity
+from core.own_map import ADAPT_STEPS, MappedEncoder, OwnMap, Pause, fit_own_map
 from core.prefetch import Prefetch
 from core.preprocess import working_image
 from core.product import ProductModel
@@ -54,6 +57,7 @@ DEFAULT_SETTINGS = DecoderSettings()  # the one set of defaults: DecoderSettings
 # DETAIL_FACTOR x 256) that 256 px would shrink fine structure such as a woven grid below the feature stride.
 AUTO_RESOLUTIONS = (256, 384)
 DETAIL_FACTOR = 1.75
+MAPPED_KEPT = 8  # products' own maps kept ready (a station runs a few products)
 
 
 def choose_resolution(references: Sequence[np.ndarray]) -> int:
@@ -70,6 +74,15 @@ def resolve_settings(settings: DecoderSettings | None, references: Sequence[np.n
     if settings.resolution > 0 or not references:
         return settings
     return replace(settings, resolution=choose_resolution(references))
+
+
+class _Scored(NamedTuple):
+    amap: np.ndarray
+    score: float
+    timings: dict[str, float]
+    grid: torch.Tensor
+    line: tuple[np.ndarray, float] | None
+    work: np.ndarray
 
 
 class Inspector:
@@ -90,10 +103,30 @@ class Inspector:
             OpenVinoSimilarity(self.encoder.threads) if isinstance(self.encoder, OpenVinoEncoder) else TORCH_SIMILARITY
         )
         self.startup_ms = (time.perf_counter() - t0) * 1000.0
+        self._mapped: dict[str, Inspector] = {}  # own map's digest -> this inspector with that map (core/own_map.py)
 
     @property
     def encoder_id(self) -> str:
         return self.encoder.id
+
+    def mapped(self, own: OwnMap | None) -> Inspector:
+        """This inspector with a product's own map after its encoder (itself for None): same encoder, same
+        search, same thread. Products built with a map are inspected by it (:meth:`inspect` finds it)."""
+        if own is None:
+            return self
+        found = self._mapped.get(own.digest)
+        if found is None:
+            found = copy.copy(self)
+            found.encoder = MappedEncoder(self.encoder, own)
+            found._mapped = {}
+            if len(self._mapped) >= MAPPED_KEPT:
+                self._mapped.pop(next(iter(self._mapped)))
+            self._mapped[own.digest] = found
+        return found
+
+    def encoder_id_for(self, own: OwnMap | None) -> str:
+        """The encoder id a product built with ``own`` (or without a map) carries."""
+        return self.mapped(own).encoder_id
 
     # --- scoring -------------------------------------------------------------------------------------------
     def raw_map(
@@ -101,14 +134,14 @@ class Inspector:
     ) -> tuple[np.ndarray, dict[str, float]]:
         """Working-resolution map of one RGB frame against a memory (bank features) before edge weighting, and
         timings. Public for calibration studies (tools/calibration_study.py), which replay the product build."""
-        amap, timings, _, _ = self._raw_map_grid(image, bank, settings, None)
+        amap, timings, _, _, _ = self._raw_map_grid(image, bank, settings, None)
         return amap, timings
 
     def _raw_map_grid(
         self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings, pool: LinePool | None
-    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor, np.ndarray | None]:
-        """:meth:`raw_map`, the frame's grid, and where the pool of recent parts is active the map against the
-        references and the pool as well (None otherwise)."""
+    ) -> tuple[np.ndarray, dict[str, float], torch.Tensor, np.ndarray | None, np.ndarray]:
+        """:meth:`raw_map`, the frame's grid, where the pool of recent parts is active the map against the
+        references and the pool as well (None otherwise), and the working-size frame."""
         t0 = time.perf_counter()
         work = working_image(image, settings)
         grid = patch_features(self.encoder, work)
@@ -123,7 +156,7 @@ class Inspector:
         line_map = smooth_map(line_t.numpy(), size, settings.blur_sigma) if line_t is not None else None
         t3 = time.perf_counter()
         timings = {"features": (t1 - t0) * 1e3, "search": (t2 - t1) * 1e3, "map": (t3 - t2) * 1e3}
-        return amap, timings, grid, line_map
+        return amap, timings, grid, line_map, work
 
     def _map_only(self, image: np.ndarray, bank: torch.Tensor, settings: DecoderSettings) -> np.ndarray:
         return self.raw_map(image, bank, settings)[0]
@@ -141,15 +174,15 @@ class Inspector:
         settings: DecoderSettings,
         edge_floor: float = 1.0,
         pool: LinePool | None = None,
-    ) -> tuple[np.ndarray, float, dict[str, float], torch.Tensor, tuple[np.ndarray, float] | None]:
+    ) -> _Scored:
         """Working-resolution map, image score, timings and feature grid of one RGB frame against the references,
-        and (map, score) against the references and the pool where the pool is active."""
-        raw, timings, grid, raw_line = self._raw_map_grid(image, bank, settings, pool)
+        (map, score) against the references and the pool where the pool is active, and the working-size frame."""
+        raw, timings, grid, raw_line, work = self._raw_map_grid(image, bank, settings, pool)
         t0 = time.perf_counter()
         amap, score = self.finish_map(raw, settings, edge_floor)
         line = self.finish_map(raw_line, settings, edge_floor) if raw_line is not None else None
         timings["map"] += (time.perf_counter() - t0) * 1e3
-        return amap, score, timings, grid, line
+        return _Scored(amap, score, timings, grid, line, work)
 
     # --- products ------------------------------------------------------------------------------------------
     def build_product(
@@ -161,8 +194,13 @@ class Inspector:
         cancel: Callable[[], bool] | None = None,
         cache_dir: Path | None = None,
         seed: int = 0,
+        own_map: OwnMap | None = None,
     ) -> ProductModel:
-        """Memory bank + self-calibration from k >= 1 normal references (RGB uint8 arrays of any size)."""
+        """Memory bank + self-calibration from k >= 1 normal references (RGB uint8 arrays of any size); with
+        ``own_map``, on the features through the product's own map."""
+        if own_map is not None and not isinstance(self.encoder, MappedEncoder):
+            built = self.mapped(own_map).build_product(references, name, settings, progress, cancel, cache_dir, seed)
+            return replace(built, own_map=own_map)
         if not references:
             raise NoReferencesError("no normal reference images: add at least one image of a good part")
         refs = [check_array(r, f"reference {i + 1}") for i, r in enumerate(references)]
@@ -181,6 +219,42 @@ class Inspector:
         finally:
             if copies is not None:
                 copies.close()
+
+    def adapt_product(
+        self,
+        product: ProductModel,
+        references: Sequence[np.ndarray],
+        parts: Sequence[np.ndarray],
+        keys: Sequence[str] = (),
+        seed: int = 0,
+        pause: Pause | None = None,
+        progress: Progress | None = None,
+        steps: int = ADAPT_STEPS,
+    ) -> ProductModel:
+        """``product`` rebuilt from its ``references`` on features fitted to ``parts``, its own good parts
+        (working-size images; core/own_map.py). ``pause`` is called between small steps and returns True to stop
+        (Cancelled). The operator's threshold override, where there is one, stays."""
+        report = progress or (lambda f, m: None)
+        own = fit_own_map(self.encoder, parts, keys, steps, seed, pause, progress=lambda f: report(0.8 * f, "fitting"))
+        built = self.build_product(
+            references,
+            name=product.name,
+            settings=product.settings,
+            progress=lambda f, m: report(0.8 + 0.2 * f, str(m)),
+            cancel=pause,
+            seed=seed,
+            own_map=own,
+        )
+        old = product.calibration
+        if old.overridden:
+            calibration = replace(
+                built.calibration,
+                override_threshold=old.override_threshold,
+                override_by=old.override_by,
+                override_at=old.override_at,
+            )
+            built = replace(built, calibration=calibration)
+        return built
 
     def _build(
         self,
@@ -263,6 +337,8 @@ class Inspector:
         """Verdict, map and regions of one frame. With ``pool`` (line mode, core/line_pool.py) the threshold follows
         the stream of recent parts once enough were seen, the frame is scored against the pool of recent parts too
         where the pool scores, and the part is then offered to the pool; an operator's threshold override wins."""
+        if product.own_map is not None and not isinstance(self.encoder, MappedEncoder):
+            return self.mapped(product.own_map).inspect(frame, product, pool)
         t0 = time.perf_counter()
         frame = check_array(frame, "frame")
         if product.encoder_id != self.encoder.id:
@@ -272,7 +348,7 @@ class Inspector:
             )
         calibration = product.calibration
         pool_size = pool.learned if pool is not None else 0
-        amap, score, timings, grid, line = self._score(
+        amap, score, timings, grid, line, work = self._score(
             frame, product.bank.features, product.settings, calibration.edge_floor, pool
         )
         t1 = time.perf_counter()
@@ -290,7 +366,8 @@ class Inspector:
         verdict, probability = calibration.decide(score)
         drift = False
         if pool is not None:
-            key = image_hash(frame) if pool.scoring else ""  # only stored parts need a key (reviews find them)
+            keep = pool.scoring or pool.collecting
+            key = image_hash(frame) if keep else ""  # only stored parts need a key (reviews find them)
             pool.observe(
                 key,
                 grid,
@@ -298,6 +375,7 @@ class Inspector:
                 product.calibration.threshold,
                 verdict == "FAIL",
                 line_score=line[1] if line is not None else None,
+                work=work if pool.collecting else None,
             )
             drift = pool.drift
         h, w = frame.shape[:2]
@@ -324,4 +402,6 @@ class Inspector:
             mode=mode,
             pool_size=pool_size,
             drift=drift,
+            adapted_parts=product.adapted_parts,
+            adapting=pool.adapting if pool is not None else None,
         )

@@ -16,6 +16,9 @@ alone ("cold") and against the references *and* the pool ("line"):
   (:func:`two_mode_gain`; label-free, measured on the product's own stream).
 - **Threshold from the stream.** Once enough parts have been seen, the threshold is where the recent scores'
   lower (good) mode ends (:func:`stream_threshold`), never above the cold-start threshold from the references.
+- **The product's own map.** The parts admitted this way are also kept (their working-size images, up to
+  ``ADAPT_AFTER``) for the product's own map (core/own_map.py): once that many are taken, the station fits the
+  map on them and rebuilds the product with it, and the stream starts again on the new scores.
 - **Drift is noticed, not learned.** When most of the recent parts fail (a camera knocked out of position, another
   product on the line), the pool takes no part, the threshold falls back to the references' own and the result
   carries a drift warning.
@@ -30,12 +33,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 
 from core.atomic import atomic_open
 from core.coreset import greedy_coreset
 from core.errors import InspectionError
+from core.own_map import ADAPT_AFTER
 
 POOL_SIZE = 48  # most pooled parts (oldest out first)
 PART_PATCHES = 192  # coreset patches kept of each pooled part
@@ -56,6 +61,9 @@ DRIFT_WINDOW = 12  # recent parts watched for drift
 # balanced verdict accuracy without moving any ranking. With it off, passing parts are not stored, only their scores.
 POOL_SCORING = False
 DRIFT_SHARE = 0.75  # drift when this share of the recent parts failed
+# Line mode fits the product's own map on its taken parts (core/own_map.py; docs/benchmarks.md, "A product's own good
+# parts teach the adaptor").
+ADAPT = True
 _ROWS = 256
 
 
@@ -64,6 +72,21 @@ class PooledPart:
     key: str  # the frame's hash: a review of that inspection finds its part here
     features: torch.Tensor  # (PART_PATCHES, C) float32 unit rows
     score: float  # its image score when it was inspected, before it joined
+
+
+@dataclass
+class TakenPart:
+    """A part line mode took for the product's own map: its working-size image (and that image as PNG, for the
+    pool's file)."""
+
+    key: str
+    image: np.ndarray  # RGB uint8, the working size
+    png: bytes = b""
+
+    def __post_init__(self) -> None:
+        if not self.png:
+            ok, buf = cv2.imencode(".png", cv2.cvtColor(self.image, cv2.COLOR_RGB2BGR))
+            self.png = buf.tobytes() if ok else b""
 
 
 @dataclass
@@ -95,7 +118,12 @@ class LinePool:
     recent_scores: deque[float] = field(default_factory=lambda: deque(maxlen=STREAM_WINDOW))  # cold scores
     recent_line: deque[float] = field(default_factory=lambda: deque(maxlen=STREAM_WINDOW))  # line scores
     excluded: set[str] = field(default_factory=set)  # confirmed defects: never join
+    adapt: bool = ADAPT  # take parts for the product's own map (core/own_map.py)
+    taken: list[TakenPart] = field(default_factory=list)  # parts taken for it, until it is fitted
+    adapted: int = 0  # parts the product's own map was fitted on (0: not yet)
+    adapting: float | None = None  # how far the fit of the own map is, while it runs (not saved)
     _stack: torch.Tensor | None = None
+    _taken_saved: tuple[str, ...] | None = None  # keys of the taken parts last written (None: never)
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -104,6 +132,27 @@ class LinePool:
     def learned(self) -> int:
         """How many parts line mode is learning from: pooled parts, or recent scores where the pool does not score."""
         return len(self.parts) if self.scoring else len(self.recent_scores)
+
+    @property
+    def collecting(self) -> bool:
+        """Parts are being taken for the product's own map."""
+        return self.adapt and not self.adapted and len(self.taken) < ADAPT_AFTER
+
+    @property
+    def ready_to_adapt(self) -> bool:
+        """Enough parts are taken: the product's own map can be fitted."""
+        return self.adapt and not self.adapted and len(self.taken) >= ADAPT_AFTER
+
+    def adopt(self, parts: int) -> None:
+        """The product was rebuilt with its own map fitted on ``parts`` parts: the stream starts again on its
+        scores (the old ones were measured with other features), the taken parts are let go."""
+        self.adapted = parts
+        self.adapting = None
+        self.taken.clear()
+        self.parts.clear()
+        self.recent_scores.clear()
+        self.recent_line.clear()
+        self._stack = None
 
     @property
     def active(self) -> bool:
@@ -158,11 +207,13 @@ class LinePool:
         cold_threshold: float,
         failed: bool,
         line_score: float | None = None,
+        work: np.ndarray | None = None,
     ) -> bool:
         """Record one inspected part: its cold ``score`` (references only) and, while the pool is active, its
-        ``line_score``. It joins the pool when it passed, its cold score is below the references' own threshold
-        and among the lowest of the recent parts, no drift is under way and no review said it is defective.
-        Returns whether it joined."""
+        ``line_score``. It is admitted when it passed, its cold score is below the references' own threshold
+        and among the lowest of the recent parts, no drift is under way and no review said it is defective; an
+        admitted part joins the pool where the pool scores, and is taken for the product's own map (``work``, its
+        working-size image) while parts are being collected. Returns whether it was admitted."""
         self.recent_failed.append(bool(failed))
         recent = np.asarray(self.recent_scores, dtype=np.float64)
         self.recent_scores.append(float(score))
@@ -170,8 +221,12 @@ class LinePool:
             self.recent_line.append(float(line_score))
         if failed or score > cold_threshold or self.drift or key in self.excluded or recent.size < MIN_ADMIT:
             return False
-        if score > float(np.quantile(recent, ADMIT_QUANTILE)) or not self.scoring:
+        if score > float(np.quantile(recent, ADMIT_QUANTILE)):
             return False
+        if work is not None and self.collecting:
+            self.taken.append(TakenPart(key, np.ascontiguousarray(work, dtype=np.uint8)))
+        if not self.scoring:
+            return True
         flat = grid.reshape(-1, grid.shape[-1])
         size = min(PART_PATCHES, flat.shape[0])
         idx = greedy_coreset(flat, size) if size < flat.shape[0] else torch.arange(flat.shape[0])
@@ -187,13 +242,15 @@ class LinePool:
     def exclude(self, key: str) -> bool:
         """A reviewer confirmed the part defective: it leaves the pool and never joins. Returns whether it was in."""
         self.excluded.add(key)
-        before = len(self.parts)
+        before = len(self.parts) + len(self.taken)
         self.parts = deque(p for p in self.parts if p.key != key)
+        self.taken = [t for t in self.taken if t.key != key]
         self._stack = None
-        return len(self.parts) < before
+        return len(self.parts) + len(self.taken) < before
 
     def clear(self) -> None:
         self.parts.clear()
+        self.taken.clear()
         self.recent_failed.clear()
         self.recent_scores.clear()
         self.recent_line.clear()
@@ -219,9 +276,43 @@ class LinePool:
             recent_scores=np.asarray(list(self.recent_scores), np.float64),
             scoring=np.asarray(self.scoring),
             recent_line=np.asarray(list(self.recent_line), np.float64),
+            adapt=np.asarray(self.adapt),
+            adapted=np.asarray(self.adapted),
+        )
+        self._save_taken(taken_path(path))
+        with atomic_open(path) as fh:
+            fh.write(buf.getvalue())
+
+    def _save_taken(self, path: Path) -> None:
+        """The taken parts' images, PNG-encoded, in a file of their own, written only when they changed."""
+        keys = tuple(t.key for t in self.taken)
+        if keys == self._taken_saved:
+            return
+        pngs = [np.frombuffer(t.png, np.uint8) for t in self.taken]
+        buf = io.BytesIO()
+        np.savez(
+            buf,
+            keys=np.asarray(keys, dtype=np.str_),
+            png=np.concatenate(pngs) if pngs else np.zeros(0, np.uint8),
+            sizes=np.asarray([len(b) for b in pngs], np.int64),
         )
         with atomic_open(path) as fh:
             fh.write(buf.getvalue())
+        self._taken_saved = keys
+
+    def _load_taken(self, path: Path) -> None:
+        if not path.is_file():
+            return
+        with np.load(path, allow_pickle=False) as z:
+            offsets = np.concatenate([[0], np.cumsum(z["sizes"])])
+            png = z["png"]
+            for i, key in enumerate(z["keys"]):
+                raw = png[offsets[i] : offsets[i + 1]]
+                image = cv2.imdecode(raw, cv2.IMREAD_COLOR)
+                if image is None:
+                    raise ValueError(f"taken part {i + 1} of {path.name} does not decode")
+                self.taken.append(TakenPart(str(key), cv2.cvtColor(image, cv2.COLOR_BGR2RGB), raw.tobytes()))
+        self._taken_saved = tuple(t.key for t in self.taken)
 
     @classmethod
     def load(cls, path: Path) -> LinePool:
@@ -235,12 +326,20 @@ class LinePool:
                     window.extend(float(v) for v in (z[name] if name in z.files else ()))
                 for key, f, s in zip(z["keys"], z["features"], z["scores"], strict=False):
                     pool.parts.append(PooledPart(str(key), torch.from_numpy(f.astype(np.float32)), float(s)))
+                pool.adapt = bool(z["adapt"]) if "adapt" in z.files else ADAPT
+                pool.adapted = int(z["adapted"]) if "adapted" in z.files else 0
+            pool._load_taken(taken_path(path))
         except (OSError, KeyError, ValueError) as exc:
             raise InspectionError(f"{path}: line pool is unreadable ({exc}); the product starts a new pool") from None
         return pool
 
     def keys(self) -> Iterable[str]:
         return (p.key for p in self.parts)
+
+
+def taken_path(pool_path: Path) -> Path:
+    """The file of a pool's taken parts, beside the pool's own."""
+    return pool_path.with_name(f"{pool_path.stem}_taken.npz")
 
 
 def _two_mode_split(x: np.ndarray) -> tuple[float, float] | None:

@@ -12,6 +12,7 @@ from core.atomic import atomic_open
 from core.calibration import HELD_OUT_METHOD, Calibration
 from core.errors import InspectionError
 from core.memory import MemoryBank
+from core.own_map import OwnMap
 from core.settings import DecoderSettings
 
 FORMAT_VERSION = 1
@@ -26,6 +27,12 @@ class ProductModel:
     reference_hashes: tuple[str, ...]
     encoder_id: str
     info: dict[str, Any] = field(default_factory=dict)
+    own_map: OwnMap | None = None  # fitted on the product's own parts (core/own_map.py); None = shipped features
+
+    @property
+    def adapted_parts(self) -> int:
+        """How many of its own parts the product's features were fitted on (0: the shipped features)."""
+        return self.own_map.parts if self.own_map is not None else 0
 
     @property
     def n_references(self) -> int:
@@ -54,6 +61,7 @@ class ProductModel:
             "bank_patches": int(self.bank.features.shape[0]),
             "bank_bytes": self.bank.nbytes,
             "info": self.info,
+            "own_map": self.own_map.info() if self.own_map is not None else None,
         }
 
     def save(self, folder: str | os.PathLike[str]) -> Path:
@@ -61,6 +69,8 @@ class ProductModel:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         self.bank.save(folder / "bank.npz")
+        if self.own_map is not None:
+            self.own_map.save(folder)
         with atomic_open(folder / "product.json", "w", encoding="utf-8") as fh:
             json.dump(self.to_dict(), fh, indent=1)
         return folder
@@ -80,6 +90,9 @@ class ProductModel:
         bank = MemoryBank.load(folder / "bank.npz")
         if bank.key != meta.get("bank_key"):
             raise InspectionError(f"{folder}: memory bank does not belong to this product model; rebuild")
+        own_map = OwnMap.load(folder) if meta.get("own_map") else None
+        if meta.get("own_map") and (own_map is None or own_map.digest != meta["own_map"].get("digest")):
+            raise InspectionError(f"{folder}: the product's own map is not the one its model was built with; rebuild")
         return cls(
             name=meta["name"],
             settings=DecoderSettings.from_dict(meta["settings"]),
@@ -88,4 +101,5 @@ class ProductModel:
             reference_hashes=tuple(meta["reference_hashes"]),
             encoder_id=meta["encoder_id"],
             info=dict(meta.get("info", {})),
+            own_map=own_map,
         )

@@ -15,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from core.line_pool import LinePool
+    from core.own_map import OwnMap, Pause
     from core.result import InspectionResult
     from core.settings import DecoderSettings
 
@@ -46,6 +47,12 @@ class BuiltProduct(Protocol):
     @property
     def calibration(self) -> CalibrationView: ...
 
+    @property
+    def own_map(self) -> OwnMap | None: ...
+
+    @property
+    def adapted_parts(self) -> int: ...
+
     def with_threshold_override(self, threshold: float, by: str = "operator") -> BuiltProduct: ...
 
     def save(self, folder: Path) -> Path: ...
@@ -66,6 +73,23 @@ class InspectorProtocol(Protocol):
         cancel: Callable[[], bool] | None = None,
         cache_dir: Path | None = None,
         seed: int = 0,
+        own_map: OwnMap | None = None,
+    ) -> BuiltProduct: ...
+
+    def encoder_id_for(self, own: OwnMap | None) -> str:
+        """The encoder id of a product built with the product's own map ``own`` (or without one)."""
+        ...
+
+    # ``product``: one this inspector built; ``parts``: working-size images of the product's own good parts
+    def adapt_product(
+        self,
+        product: Any,
+        references: Sequence[np.ndarray],
+        parts: Sequence[np.ndarray],
+        keys: Sequence[str] = (),
+        seed: int = 0,
+        pause: Pause | None = None,
+        progress: Progress | None = None,
     ) -> BuiltProduct: ...
 
     # ``product``: one this inspector built (an implementation may require its own type, so it is not narrowed here)

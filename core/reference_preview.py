@@ -115,6 +115,7 @@ def preview_reference(
         settings=settings or current.settings,
         progress=lambda f, m: report(0.7 * f, f"building with the new reference: {m}"),
         cancel=cancel,
+        own_map=current.own_map,  # on the features the product uses now
     )
     passed: list[RecentFailure] = []
     for i, failure in enumerate(recent_failures):

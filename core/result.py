@@ -63,6 +63,8 @@ class InspectionResult:
     mode: str = "cold"  # "cold": scored against the references; "line": references + the pool of recent parts
     pool_size: int = 0  # parts in the product's line pool when this frame was scored
     drift: bool = False  # most recent parts failed: camera moved or another product? (line mode)
+    adapted_parts: int = 0  # the product's features were fitted on this many of its own parts (0: shipped ones)
+    adapting: float | None = None  # line mode is fitting the product's own map: how far (0-1); None otherwise
 
     @property
     def is_defective(self) -> bool:
@@ -83,4 +85,5 @@ class InspectionResult:
             "mode": self.mode,
             "pool_size": self.pool_size,
             "drift": self.drift,
+            "adapted_parts": self.adapted_parts,
         }

@@ -59,6 +59,7 @@ def inspection_record(row: Inspection, product_name: str, store: ImageStore) -> 
         model_ids=copy.deepcopy(row.model_ids or {}),
         mode=row.mode or "cold",
         pool_size=int(row.pool_size or 0),
+        adapted_parts=int(row.adapted_parts or 0),
         width=row.width,
         height=row.height,
         image_path=row.image_path,

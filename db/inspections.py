@@ -118,6 +118,9 @@ class InspectionRepository:
         if mode not in ("cold", "line"):
             raise ValidationError(f"Unknown inspection mode {mode!r} (expected cold or line); not recorded.")
         pool_size = int(fields.pool_size or 0)
+        adapted_parts = int(fields.adapted_parts or 0)
+        if adapted_parts < 0 or pool_size < 0:
+            raise ValidationError("A negative pool size or adapted-parts count; not recorded.")
 
         frame_file, original = store_image(self._store, image)  # durable files first ...
         heat_file: StoredFile | None = store_image(self._store, heatmap)[0] if heatmap is not None else None
@@ -145,6 +148,7 @@ class InspectionRepository:
                 model_ids=_json_safe(dict(model_ids or {})),
                 mode=mode,
                 pool_size=pool_size,
+                adapted_parts=adapted_parts,
                 width=int(width),
                 height=int(height),
                 image_path=frame_file.relpath,

@@ -127,6 +127,8 @@ class Inspection(Base):
     # Line mode's provenance of the verdict: "cold" (references only) or "line" (references + pool), pool size.
     mode: Mapped[str] = mapped_column(String(8), default="cold", server_default=text("'cold'"))
     pool_size: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # The product's own map (core/own_map.py): how many of its parts its features were fitted on; 0 = shipped.
+    adapted_parts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     part_id: Mapped[str | None] = mapped_column(String(PART_ID_LEN), default=None)  # the PLC's id of the part
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)

@@ -70,6 +70,7 @@ class InspectionRecord:
     model_ids: dict[str, Any]
     mode: str
     pool_size: int
+    adapted_parts: int
     width: int
     height: int
     image_path: str

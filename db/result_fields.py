@@ -29,6 +29,7 @@ class ResultFields:
     image_size: tuple[int, int] = (0, 0)  # width, height of the frame as inspected
     mode: str = "cold"  # "cold" (references only) or "line" (references + the line pool)
     pool_size: int = 0
+    adapted_parts: int = 0  # the product's own map was fitted on this many of its parts (0: shipped features)
 
     @classmethod
     def of(cls, result: InspectionResult | ResultFields | Mapping[str, Any]) -> ResultFields:
@@ -49,6 +50,7 @@ class ResultFields:
                 image_size=result.image_size,
                 mode=result.mode,
                 pool_size=result.pool_size,
+                adapted_parts=result.adapted_parts,
             )
         if isinstance(result, Mapping):
             known = {f.name for f in fields(cls)}

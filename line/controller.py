@@ -339,6 +339,18 @@ class StationController:
     def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None:
         self.status.product_failed(product_id, message, kind)
 
+    def on_product_adapted(self, product_id: int, product: BuiltProduct) -> None:
+        """Line mode rebuilt the product on its own map: its new calibration is stored, and the window told."""
+        calibration = product.calibration.to_dict()
+        try:
+            self.catalog.save_calibration(product_id, calibration)
+        except (DatabaseError, AttributeError) as exc:
+            log.warning("calibration of product %s not stored: %s", product_id, exc)
+        log.info("product %s now uses features fitted on %d of its own parts", product.name, product.adapted_parts)
+        self.status.product_adapted(
+            product_id, product.name, product.adapted_parts, product.calibration.effective_threshold
+        )
+
     def set_operator(self, name: str) -> None:
         """Who is logged in at the window ("" when nobody is): recorded with each part inspected from now on."""
         with self._lock:

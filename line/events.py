@@ -146,6 +146,16 @@ class ProductReady(StationEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ProductAdapted(StationEvent):
+    """Line mode fitted the product's own map on its parts and rebuilt it (core/own_map.py)."""
+
+    product_id: int
+    name: str
+    parts: int
+    threshold: float
+
+
+@dataclass(frozen=True, kw_only=True)
 class ProductFailed(StationEvent):
     product_id: int
     message: str

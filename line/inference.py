@@ -3,6 +3,11 @@
 It loads the Inspector once, builds products (a newer build cancels the one running) and, for each triggered
 part, acquires the frame from the camera and inspects it against the product and its line pool
 (line/product_models.py). Answers go to the bound listener (the controller), from this thread.
+
+When a product's pool has taken enough parts, the thread fits the product's own map and rebuilds the product with
+it (core/own_map.py) in the time between parts: the work is split into steps of tens of milliseconds, and a part
+that arrives meanwhile is inspected between two steps (against the product as it was) instead of waiting for the
+whole fit; any other command (a build, a review, stop) stops the fit, which starts again at the next quiet moment.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ import logging
 import queue
 import threading
 import traceback
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -25,6 +31,8 @@ from line.ports import InferenceListener, PartJob, PreviewReply
 from line.product_models import ProductModels
 
 log = logging.getLogger(__name__)
+
+ADAPT_IDLE_S = 0.05  # the queue quiet this long before a product's own map is fitted (it yields to parts anyway)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class _Preview:
 class _Control(Enum):
     LOAD = "load"
     STOP = "stop"
+    ADAPT = "adapt"  # not queued: the thread's own, when the queue is quiet and a product is due
 
 
 _Command = _Build | _Forget | _Preview | PartJob | _Control
@@ -61,6 +70,7 @@ class _Unbound:
     def on_product_progress(self, product_id: int, fraction: float, message: str) -> None: ...
     def on_product_ready(self, product_id: int, product: BuiltProduct) -> None: ...
     def on_product_failed(self, product_id: int, message: str, kind: BuildFailure = BuildFailure.FAILED) -> None: ...
+    def on_product_adapted(self, product_id: int, product: BuiltProduct) -> None: ...
     def on_inspected(self, job: PartJob, outcome: InspectionOutcome) -> None: ...
     def on_part_failed(self, job: PartJob, fault: Fault) -> None: ...
 
@@ -79,6 +89,7 @@ class InferenceEngine:
         self._thread: threading.Thread | None = None
         self._generation = 0  # of the newest build: an older build in progress sees it and stops
         self._stopping = threading.Event()
+        self._deferred: deque[_Command] = deque()  # commands that arrived while a product's own map was being fitted
         self.inspector: InspectorProtocol | None = None
         self.models: ProductModels | None = None
 
@@ -125,7 +136,7 @@ class InferenceEngine:
     def _run(self) -> None:
         try:
             while True:
-                command = self._queue.get()
+                command = self._next_command()
                 if command is _Control.STOP:
                     break
                 if self._stopping.is_set() and isinstance(command, PartJob):
@@ -139,9 +150,54 @@ class InferenceEngine:
             if self.models is not None:
                 self.models.save_pools()
 
+    def _next_command(self) -> _Command:
+        """The next command: one deferred during a fit first; where a product's own map is due, the fit once the
+        queue has been quiet for ADAPT_IDLE_S."""
+        if self._deferred:
+            return self._deferred.popleft()
+        if self.models is not None and not self._stopping.is_set() and self.models.adaptation_due() is not None:
+            try:
+                return self._queue.get(timeout=ADAPT_IDLE_S)
+            except queue.Empty:
+                return _Control.ADAPT
+        return self._queue.get()
+
+    def _between_steps(self) -> bool:
+        """Called between the fit's small steps: inspects the parts queued meanwhile; returns True (stop the fit)
+        when the station stops or any other command is waiting (it runs once the fit has stopped)."""
+        while not self._stopping.is_set():
+            try:
+                command = self._queue.get_nowait()
+            except queue.Empty:
+                return False
+            if isinstance(command, PartJob):
+                try:
+                    self._inspect(command)
+                except Exception:  # noqa: BLE001 - as in the main loop: the thread survives anything
+                    log.error("inference command failed:\n%s", traceback.format_exc())
+                continue
+            self._deferred.append(command)
+            return True
+        return True
+
+    def _adapt(self) -> None:
+        if self.models is None:
+            return
+        pid = self.models.adaptation_due()
+        if pid is None:
+            return
+        try:
+            product = self.models.adapt(pid, self._between_steps)
+        except Cancelled:
+            return  # tried again at the next quiet moment
+        if product is not None:
+            self._listener.on_product_adapted(pid, product)
+
     def _handle(self, command: _Command) -> None:
         if command is _Control.LOAD:
             self._load()
+        elif command is _Control.ADAPT:
+            self._adapt()
         elif isinstance(command, _Build):
             self._build(command)
         elif isinstance(command, PartJob):

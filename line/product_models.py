@@ -4,6 +4,10 @@ Used from exactly one thread (the Inspector is thread-confined): the station's i
 in the window and in the line runner alike) holds one. Building reuses the product's saved model when it was made from the same
 references by the same encoder and rule; each product keeps one LinePool, saved beside its model every
 ``POOL_SAVE_EVERY`` inspections and at stop; a rebuilt model starts a fresh pool.
+
+Once a product's pool has taken enough of its parts, :meth:`ProductModels.adapt` fits the product's own map on them
+and rebuilds the product with it (core/own_map.py); the map is saved beside the model and every later build of the
+product (new references, a restart) uses it.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from core.imageio import check_array, load_image
 from core.inspector import resolve_settings
 from core.line_pool import LinePool
 from core.memory import image_hash
+from core.own_map import OwnMap, Pause
 from core.product import ProductModel
 from core.protocols import BuiltProduct, InspectorProtocol
 from line.outcome import (
@@ -52,6 +57,8 @@ class ProductModels:
         self.pools: dict[int, LinePool] = {}
         self._pool_files: dict[int, Path] = {}
         self._unsaved_pool: dict[int, int] = {}  # inspections since the pool was last saved
+        self._requests: dict[int, tuple[ProductRequest, list[np.ndarray]]] = {}  # what each product was built from
+        self._adapt_failed: set[int] = set()  # products whose own map could not be fitted (until the next build)
 
     # -- building -----------------------------------------------------------------------------------------------
     def build(self, request: ProductRequest, progress: Progress, cancel: Callable[[], bool]) -> BuiltProduct:
@@ -66,8 +73,10 @@ class ProductModels:
                 raise Cancelled("building the product was cancelled")
             progress(0.1 * i / len(request.references), f"Reading {ref.label}")
             images.append(ref.image if ref.image is not None else read_reference(ref))
-        saved = self._load_saved(request, images, progress)
+        own = own_map_of(request)
+        saved = self._load_saved(request, images, progress, own)
         self.pools[pid] = self._pool_for(request, fresh=saved is None)
+        self.pools[pid].adapted = own.parts if own is not None else 0
         product: BuiltProduct
         if saved is not None:
             product = saved
@@ -79,15 +88,21 @@ class ProductModels:
                 cancel=cancel,
                 cache_dir=request.cache_dir,
                 settings=request.settings,
+                own_map=own,
             )
             save_model(request, product)
+        self._requests[pid] = (request, images)
+        self._adapt_failed.discard(pid)
         if request.threshold_override is not None:
             product = product.with_threshold_override(request.threshold_override, by=request.override_by or "operator")
         self.products[pid] = (request.name, product)
         return product
 
-    def _load_saved(self, request: ProductRequest, images: list[np.ndarray], progress: Progress) -> ProductModel | None:
-        """The saved model of this product when it was built from exactly these references by this encoder."""
+    def _load_saved(
+        self, request: ProductRequest, images: list[np.ndarray], progress: Progress, own: OwnMap | None
+    ) -> ProductModel | None:
+        """The saved model of this product when it was built from exactly these references by this encoder (with
+        the product's own map ``own``, where it has one)."""
         if request.model_dir is None or not (request.model_dir / "product.json").is_file():
             return None
         try:
@@ -100,7 +115,7 @@ class ProductModels:
         wanted = resolve_settings(request.settings, checked)
         if (
             saved.reference_hashes != hashes
-            or saved.encoder_id != self.inspector.encoder_id
+            or saved.encoder_id != self.inspector.encoder_id_for(own)
             or saved.settings.to_dict() != wanted.to_dict()
         ):
             return None
@@ -154,6 +169,58 @@ class ProductModels:
             heatmap_levels=levels,
         )
 
+    # -- the product's own map -----------------------------------------------------------------------------------
+    def adaptation_due(self) -> int | None:
+        """A product whose pool has taken enough parts for its own map, or None."""
+        for pid, pool in self.pools.items():
+            if pool.ready_to_adapt and pid in self.products and pid in self._requests and pid not in self._adapt_failed:
+                return pid
+        return None
+
+    def adapt(self, product_id: int, pause: Pause) -> BuiltProduct | None:
+        """Fit the product's own map on the parts its pool took and rebuild it with it; ``pause`` is called between
+        small steps (inspections run there) and returns True to stop (Cancelled: tried again later). Returns the
+        adapted product, or None where the fit failed (logged; not tried again until the product is rebuilt)."""
+        pool, (name, product) = self.pools[product_id], self.products[product_id]
+        request, images = self._requests[product_id]
+        taken = list(pool.taken)
+
+        def progress(fraction: float, message: str) -> None:
+            pool.adapting = float(fraction)
+
+        pool.adapting = 0.0
+        t0 = time.monotonic()
+        try:
+            adapted = self.inspector.adapt_product(
+                product,
+                images,
+                [t.image for t in taken],
+                [t.key for t in taken],
+                pause=pause,
+                progress=progress,
+            )
+        except Cancelled:
+            pool.adapting = None
+            raise
+        except InspectionError as exc:
+            pool.adapting = None
+            self._adapt_failed.add(product_id)
+            log.warning("the own map of %s could not be fitted: %s", name, exc)
+            return None
+        pool.adopt(adapted.adapted_parts)
+        self.products[product_id] = (name, adapted)
+        save_model(request, adapted)
+        self._unsaved_pool[product_id] = self._unsaved_pool.get(product_id, 0) + 1
+        self.save_pools()
+        log.info(
+            "%s adapted to %d of its own parts in %.1f s (threshold %.3f)",
+            name,
+            adapted.adapted_parts,
+            time.monotonic() - t0,
+            adapted.calibration.effective_threshold,
+        )
+        return adapted
+
     # -- the pools ------------------------------------------------------------------------------------------------
     def save_pools(self) -> None:
         """Write every product's pool that learned something since its last save (a failure is logged)."""
@@ -175,6 +242,17 @@ class ProductModels:
         self._unsaved_pool[product_id] = self._unsaved_pool.get(product_id, 0) + 1
         self.save_pools()
         return was_in
+
+
+def own_map_of(request: ProductRequest) -> OwnMap | None:
+    """The product's own map saved beside its model, or None (none yet, or damaged: logged, and learned again)."""
+    if request.model_dir is None:
+        return None
+    try:
+        return OwnMap.load(request.model_dir)
+    except InspectionError as exc:
+        log.warning("%s", exc)
+        return None
 
 
 def save_model(request: ProductRequest, product: BuiltProduct) -> None:

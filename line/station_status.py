@@ -40,6 +40,7 @@ from line.events import (
     PartRecorded,
     PartSummary,
     PartTriggered,
+    ProductAdapted,
     ProductFailed,
     ProductPreparing,
     ProductReady,
@@ -222,6 +223,17 @@ class StationStatus:
                     name=self.product_names.get(product_id, name or ""),
                     threshold=threshold,
                     warning=warning,
+                )
+            )
+
+    def product_adapted(self, product_id: int, name: str, parts: int, threshold: float) -> None:
+        with self._lock:
+            self._publish(
+                ProductAdapted(
+                    product_id=product_id,
+                    name=self.product_names.get(product_id, name),
+                    parts=parts,
+                    threshold=threshold,
                 )
             )
 

@@ -86,6 +86,12 @@ class FakeProduct:
     calibration: FakeCalibration
     encoder_id: str = "fake-encoder"
     settings: DecoderSettings | None = None  # the real ProductModel's DecoderSettings; the fake has none
+    own_map: None = None  # the real one's OwnMap; the fake adapts without one
+    adapted: int = 0
+
+    @property
+    def adapted_parts(self) -> int:
+        return self.adapted
 
     def with_threshold_override(self, threshold: float, by: str = "operator") -> FakeProduct:
         return replace(self, calibration=FakeCalibration(threshold, overridden=True))
@@ -115,8 +121,25 @@ class FakeInspector:
         self.thread_ids: set[int] = set()
         self.started = threading.Event()
 
+    def encoder_id_for(self, own) -> str:
+        return self.encoder_id
+
+    def adapt_product(self, product, references, parts, keys=(), seed=0, pause=None, progress=None):
+        for _ in range(4):
+            if pause is not None and pause():
+                raise Cancelled("fitting the product's own map was stopped")
+        return replace(product, adapted=len(parts))
+
     def build_product(
-        self, references, name="product", settings=None, progress=None, cancel=None, cache_dir=None, seed=0
+        self,
+        references,
+        name="product",
+        settings=None,
+        progress=None,
+        cancel=None,
+        cache_dir=None,
+        seed=0,
+        own_map=None,
     ):
         self.thread_ids.add(threading.get_ident())
         refs = [_small_gray(check_array(r)) for r in references]

@@ -48,6 +48,13 @@ def build_parser() -> ArgumentParser:
         " stream's threshold (off; the default, core.line_pool.POOL_SCORING)",
     )
     p.add_argument(
+        "--adapt",
+        choices=("on", "off"),
+        default=None,
+        help="with --stream: fit the product's own map on the parts line mode takes and rebuild the product with"
+        " it (on; the default, core.line_pool.ADAPT), or keep the shipped features (off)",
+    )
+    p.add_argument(
         "--line-good",
         type=int,
         default=0,
@@ -94,6 +101,12 @@ def _pool_scoring(choice: str | None) -> bool:
     from core.line_pool import POOL_SCORING
 
     return POOL_SCORING if choice is None else choice == "on"
+
+
+def _adapt(choice: str | None) -> bool:
+    from core.line_pool import ADAPT
+
+    return ADAPT if choice is None else choice == "on"
 
 
 def main(argv: list[str]) -> int:
@@ -163,6 +176,7 @@ def _run(args: argparse.Namespace) -> int:
                     records=dumps[name],
                     stream=args.stream and name == "ours",
                     pool_scoring=_pool_scoring(args.pool_scoring),
+                    adapt=_adapt(args.adapt),
                     line_good=args.line_good if name == "ours" else 0,
                     problems=unreadable[c],
                 )
@@ -177,6 +191,8 @@ def _run(args: argparse.Namespace) -> int:
             )
     header = f"{'method':9s} {'category':16s} " + " ".join(f"{SHORT[k]:>9s}" for k in KEYS)
     mode = "line mode (--stream)" if args.stream else "cold start"
+    if args.stream:
+        mode += ", the product's own map fitted on the line" if _adapt(args.adapt) else ", shipped features only"
     if args.line_good:
         mode += f", up to {args.line_good} further good parts on the line"
     print(f"shots={args.shots or 'all'} seeds={args.seeds} encoder={inspector.encoder_id} {mode}")
@@ -191,6 +207,7 @@ def _run(args: argparse.Namespace) -> int:
             "seeds": args.seeds,
             "stream": args.stream,
             "line_good": args.line_good,
+            "adapt": args.stream and _adapt(args.adapt),
             "encoder": inspector.encoder_id,
             "startup_ms": round(inspector.startup_ms, 1),
             "categories": ours,

@@ -53,6 +53,7 @@ from line.events import (
     PartInspected,
     PartRecorded,
     PartTriggered,
+    ProductAdapted,
     ProductFailed,
     ProductPreparing,
     ProductReady,
@@ -396,6 +397,14 @@ class Station(QObject):
         self.window.verdict.clear(f"{name} ready. Press Space to inspect, or switch Auto on.")
         self.product_ready.emit(event.product_id)
 
+    def _on_product_adapted(self, event: ProductAdapted) -> None:
+        if event.product_id != self.product_id:
+            return
+        name = self.product_names.get(event.product_id, event.name)
+        self.window.status.set_model(
+            f"{name} adapted to {event.parts} of its own parts (threshold {event.threshold:.3f}) · {self.line.encoder_id}"
+        )
+
     def _on_product_failed(self, event: ProductFailed) -> None:
         if self.products_dialog is not None:
             self.products_dialog.on_product_failed(event.product_id, event.message)
@@ -431,7 +440,9 @@ class Station(QObject):
         )
         self.window.verdict.show_result(result)
         self.window.status.set_latency(outcome.latency_ms, result.timings_ms.get("total"))
-        self.window.status.set_learning(result.mode, result.pool_size, result.drift)
+        self.window.status.set_learning(
+            result.mode, result.pool_size, result.drift, result.adapted_parts, result.adapting
+        )
         if result.drift and self.window.problem_key() in (None, "drift"):  # never hides another problem
             self.window.show_problem(
                 "drift",
@@ -509,6 +520,7 @@ class Station(QObject):
         ProductSelected: _on_product_selected,
         ProductPreparing: _on_product_preparing,
         ProductReady: _on_product_ready,
+        ProductAdapted: _on_product_adapted,
         ProductFailed: _on_product_failed,
         AutoModeChanged: _on_auto_changed,
         PartTriggered: _on_part_triggered,

@@ -52,8 +52,11 @@ class StationStatusBar(QStatusBar):
             text += f" (model {inspect_ms:.0f} ms)"
         self.latency.setText(text)
 
-    def set_learning(self, mode: str, pool_size: int, drift: bool = False) -> None:
-        """Line mode's state from the last result: "learning: 37 parts", or what stopped it."""
+    def set_learning(
+        self, mode: str, pool_size: int, drift: bool = False, adapted_parts: int = 0, adapting: float | None = None
+    ) -> None:
+        """Line mode's state from the last result: "learning: 37 parts", or what stopped it, and how far the
+        product's own map is ("adapting 40%", "adapted on 24 parts")."""
         parts = f"{pool_size} part" + ("" if pool_size == 1 else "s")
         if drift:
             text = "learning paused: drift"
@@ -61,6 +64,10 @@ class StationStatusBar(QStatusBar):
             text = f"learning: {parts}"
         else:
             text = f"learning: {parts} (references only)" if pool_size else "learning: starting"
+        if adapting is not None:
+            text += f" · adapting {100.0 * adapting:.0f}%"
+        elif adapted_parts:
+            text += f" · adapted on {adapted_parts} parts"
         self.learning.setText(text)
         self.learning.setStyleSheet("color:#ffb74d;" if drift else "")
 

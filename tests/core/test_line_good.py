@@ -50,3 +50,18 @@ def test_line_good_needs_the_stream(tmp_path):
     args = build_parser().parse_args(["--data", str(tmp_path), "--line-good", "10"])
     with pytest.raises(DatasetError, match="--stream"):
         _run(args)
+
+
+def test_the_stream_fits_the_products_own_map_on_the_parts_it_took(inspector, category, monkeypatch):
+    import core.line_pool as line_pool
+
+    monkeypatch.setattr(line_pool, "ADAPT_AFTER", 3)
+    monkeypatch.setattr(line_pool, "MIN_ADMIT", 2)
+    monkeypatch.setattr(line_pool, "ADMIT_QUANTILE", 1.0)  # every passing part is taken: the test needs three
+    records: list[dict[str, object]] = []
+    row = evaluate_category(inspector, category, "disk", 1, [0], stream=True, line_good=5, records=records)
+    assert row["adapted_seeds"] == 1.0 and 3 < row["adapted_at_part"] <= 11 and row["adapt_s"] > 0
+    assert records[0]["adapted_at_part"] == row["adapted_at_part"]
+    assert row["n_test"] == 6 and row["image_auroc"] == 1.0  # the planted defects still rank above the good parts
+    off = evaluate_category(inspector, category, "disk", 1, [0], stream=True, line_good=5, adapt=False)
+    assert "adapted_at_part" not in off

@@ -14,7 +14,7 @@ from db.engine import DB_FILENAME, ENV_DATA_DIR, ENV_DB_URL, database_url, defau
 from db.errors import SchemaTooNewError, SchemaTooOldError, SchemaVersionError
 from db.models import Base
 
-HEAD = "0004_plant"
+HEAD = "0005_own_map"
 
 
 def test_upgrade_creates_every_table_and_matches_the_models(tmp_path: Path) -> None:
@@ -266,5 +266,41 @@ def test_downgrade_to_0001_removes_only_the_new_tables(tmp_path: Path) -> None:
             assert conn.execute(text("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'")).scalar() == 0
         assert migrate.upgrade(engine) == HEAD
         assert migrate.schema_differences(engine) == []
+    finally:
+        engine.dispose()
+
+
+def test_0005_adds_the_own_map_provenance_and_old_rows_read_as_shipped_features(tmp_path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrate.alembic_config()).get_revision("0005_own_map")
+    assert script.down_revision == "0004_plant" and Path(script.path).name == "0005_own_map.py"
+    engine = make_engine(data_dir=tmp_path)
+    try:
+        migrate.upgrade(engine, "0004_plant")
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+                )
+            )
+        assert migrate.upgrade(engine) == HEAD
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT adapted_parts FROM inspections")).one() == (0,)
+        assert migrate.schema_differences(engine) == []
+        cfg = migrate.alembic_config()
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0004_plant")
+        assert "adapted_parts" not in {c["name"] for c in inspect(engine).get_columns("inspections")}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM inspections")).scalar() == 1
+        assert migrate.upgrade(engine) == HEAD
     finally:
         engine.dispose()

@@ -257,3 +257,7 @@ def test_status_bar_counts_the_parts_line_mode_learns_from(qtbot):
     assert bar.learning.text() == "learning: 37 parts"
     bar.set_learning("line", 37, drift=True)
     assert bar.learning.text() == "learning paused: drift"
+    bar.set_learning("line", 40, adapting=0.4)
+    assert bar.learning.text() == "learning: 40 parts · adapting 40%"
+    bar.set_learning("line", 16, adapted_parts=24)
+    assert bar.learning.text() == "learning: 16 parts · adapted on 24 parts"

@@ -203,3 +203,89 @@ def test_line_pool_lives_in_the_thread_is_saved_at_stop_and_forgets_confirmed_de
     assert engine.stop()
     saved = LinePool.load(tmp_path / POOL_FILE)
     assert saved.learned == 4 and key in saved.excluded
+
+
+class SlowAdaptingInspector(FakeInspector):
+    """Fits a product's own map in 20 slices of 50 ms, calling ``pause`` between them as the real fit does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.adapt_started = threading.Event()
+        self.adapt_calls = 0
+        self.adapt_done = threading.Event()
+
+    def adapt_product(self, product, references, parts, keys=(), seed=0, pause=None, progress=None):
+        from dataclasses import replace
+
+        from core.errors import Cancelled
+
+        self.adapt_calls += 1
+        self.adapt_started.set()
+        for i in range(20):
+            time.sleep(0.05)
+            if pause is not None and pause():
+                raise Cancelled("fitting the product's own map was stopped")
+            if progress is not None:
+                progress((i + 1) / 20, "fitting")
+        self.adapt_done.set()
+        return replace(product, adapted=len(parts))
+
+
+def _fill_taken(engine: InferenceEngine, pid: int = 1) -> None:
+    from core.line_pool import TakenPart
+    from core.own_map import ADAPT_AFTER
+
+    pool = engine.models.pools[pid]
+    pool.taken = [TakenPart(f"k{i}", good_part(i)) for i in range(ADAPT_AFTER)]
+
+
+def test_the_own_map_is_fitted_between_parts_and_a_part_never_waits_for_the_whole_fit(tmp_path):
+    from core.line_pool import LinePool
+    from core.own_map import ADAPT_AFTER
+    from line.product_models import POOL_FILE
+
+    inspector = SlowAdaptingInspector()
+    answers = Answers()
+    engine = InferenceEngine(lambda: inspector, answers)
+    engine.start()
+    answers.wait("on_model_ready")
+    engine.build_product(_request([ReferenceSource("good", image=good_part(0))], model_dir=tmp_path))
+    answers.wait("on_product_ready")
+    _fill_taken(engine)
+    engine.inspect(_job(good_part(1), 1))
+    answers.wait("on_inspected")
+    assert inspector.adapt_started.wait(5.0), "the fit starts once the queue is quiet"
+    engine.inspect(_job(bad_part(2), 2))  # arrives during the 1-s fit ...
+    _, outcome = answers.wait("on_inspected", 2)
+    assert not inspector.adapt_done.is_set()  # ... and is answered before the fit ends
+    assert outcome.result.verdict == "FAIL"
+    pid, adapted = answers.wait("on_product_adapted")
+    assert pid == 1 and adapted.adapted_parts == ADAPT_AFTER and inspector.adapt_calls == 1
+    pool = engine.models.pools[1]
+    assert pool.adapted == ADAPT_AFTER and not pool.taken and pool.adapting is None
+    assert engine.models.products[1][1].adapted_parts == ADAPT_AFTER
+    assert engine.stop()
+    assert LinePool.load(tmp_path / POOL_FILE).adapted == ADAPT_AFTER  # not fitted again after a restart
+
+
+def test_a_build_stops_the_fit_and_stop_does_not_wait_for_it(tmp_path):
+    inspector = SlowAdaptingInspector()
+    answers = Answers()
+    engine = InferenceEngine(lambda: inspector, answers)
+    engine.start()
+    answers.wait("on_model_ready")
+    refs = [ReferenceSource("good", image=good_part(0))]
+    engine.build_product(_request(refs, model_dir=tmp_path))
+    answers.wait("on_product_ready")
+    _fill_taken(engine)
+    engine.inspect(_job(good_part(1), 1))
+    assert inspector.adapt_started.wait(5.0)
+    engine.build_product(_request(refs, model_dir=tmp_path))  # the operator rebuilds the product meanwhile
+    answers.wait("on_product_ready", 2)
+    assert not inspector.adapt_done.is_set() and answers.of("on_product_adapted") == []
+    _fill_taken(engine)  # the rebuilt product's pool takes its parts again; the fit starts again when quiet
+    engine.inspect(_job(good_part(2), 2))
+    wait_until(lambda: inspector.adapt_calls == 2, 5.0, "the fit to start again")
+    t0 = time.monotonic()
+    assert engine.stop()
+    assert time.monotonic() - t0 < 2.0 and not inspector.adapt_done.is_set()
