@@ -240,14 +240,14 @@ class ProductModels:
         if pool is None:
             return False
         was_in = pool.exclude(image_sha)
-        entry = self.products.get(product_id)
-        own = entry[1].own_map if entry is not None else None
+        name, product = self.products.get(product_id, ("", None))
+        own = product.own_map if product is not None else None
         if own is not None and image_sha in own.part_keys:
             # the product's own map was fitted with this part among its good ones: it learns a new one from the
             # parts to come (the product keeps the present one until then)
             pool.adapted = 0
             pool.taken.clear()
-            log.warning("%s: a part the own map was fitted on is a confirmed defect; the map is fitted again", entry[0])
+            log.warning("%s: a part the own map was fitted on is a confirmed defect; the map is fitted again", name)
             was_in = True
         self._unsaved_pool[product_id] = self._unsaved_pool.get(product_id, 0) + 1
         self.save_pools()
