@@ -75,8 +75,7 @@ class ProductModels:
             images.append(ref.image if ref.image is not None else read_reference(ref))
         own = own_map_of(request)
         saved = self._load_saved(request, images, progress, own)
-        self.pools[pid] = self._pool_for(request, fresh=saved is None)
-        self.pools[pid].adapted = own.parts if own is not None else 0
+        self.pools[pid] = self._pool_for(request, fresh=saved is None, adapted=own.parts if own is not None else 0)
         product: BuiltProduct
         if saved is not None:
             product = saved
@@ -126,21 +125,27 @@ class ProductModels:
         progress(0.9, "Loaded the saved model")
         return saved
 
-    def _pool_for(self, request: ProductRequest, fresh: bool) -> LinePool:
+    def _pool_for(self, request: ProductRequest, fresh: bool, adapted: int) -> LinePool:
         """The product's saved line pool when its saved model is reused; a new, empty one when it is rebuilt (new
-        references, another rule): what the pool learned was measured against the old memory."""
+        references, another rule): what the pool learned was measured against the old memory. ``adapted``: the
+        parts of the product's own map (0: none); a new pool starts from it, and a saved pool whose map is gone
+        takes parts for a new one."""
         self._pool_files.pop(request.product_id, None)
+        new = LinePool(adapted=adapted)
         if request.model_dir is None:
-            return LinePool()
+            return new
         path = request.model_dir / POOL_FILE
         self._pool_files[request.product_id] = path
         if fresh or not path.is_file():
-            return LinePool()
+            return new
         try:
-            return LinePool.load(path)
+            pool = LinePool.load(path)
         except InspectionError as exc:
             log.warning("%s", exc)
-            return LinePool()
+            return new
+        if not adapted:
+            pool.adapted = 0
+        return pool
 
     # -- inspecting -----------------------------------------------------------------------------------------------
     def inspect(self, request: InspectRequest) -> InspectionOutcome:

@@ -66,3 +66,7 @@ def test_the_adapted_product_survives_a_restart_and_inspect_reports_it(tmp_path,
     pool = restarted.pools[product.id]
     assert pool.adapted == 0 and pool.collecting and key in pool.excluded
     assert restarted.products[product.id][1].adapted_parts == PARTS  # the present map serves until then
+    restarted.save_pools()
+    third = ProductModels(inspector)  # ... and still after another restart
+    third.build(product_request(database, data_dir, product.id), lambda f, m: None, lambda: False)
+    assert third.pools[product.id].collecting and third.products[product.id][1].adapted_parts == PARTS
