@@ -212,6 +212,7 @@ def evaluate_category(
             st = DecoderSettings.from_dict({**st.to_dict(), "augment": ()})
         product = inspector.build_product(refs, name=category, settings=st, seed=seed)
         labels, scores, preds, masks, maps = [], [], [], [], []
+        positions: list[int] = []  # each scored test image's place on the line (1 = first part)
         order = samples
         pool: LinePool | None = None
         extra: set[int] = set()  # ids of the further good parts on the line (learned from, not scored)
@@ -247,6 +248,7 @@ def evaluate_category(
                 continue
             all_ms.append(res.timings_ms["total"])
             labels.append(s.defect != "good")
+            positions.append(n + 1)
             scores.append(res.score)
             preds.append(res.verdict == "FAIL")
             size = _eval_size(img.shape[1], img.shape[0])
@@ -283,6 +285,7 @@ def evaluate_category(
                     "scores": [float(v) for v in scores],
                     "labels": [bool(v) for v in labels],
                     "defects": [s.defect for s in order],
+                    "positions": positions,
                     "stream": stream,
                     "adapted_at_part": None if not adapted_at or math.isnan(adapted_at[-1]) else adapted_at[-1],
                 }

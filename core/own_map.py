@@ -10,7 +10,7 @@ simulated on one (core/simulation.py) lie far from them. The product is then reb
 good parts teach the adaptor"; ADR 0011).
 
 The fit runs in the thread that holds the encoder; ``pause`` is called between its small steps (one part encoded,
-or one pair of parts compared: tens of milliseconds), so a line's inspections run in between instead of waiting
+or a slice of one part's patches searched: a few to tens of milliseconds), so a line's inspections run in between instead of waiting
 for the whole fit, and it returns True to stop the fit (:class:`~core.errors.Cancelled`).
 """
 
@@ -44,7 +44,7 @@ LEARNING_RATE = 1e-3
 TEMPERATURE = 0.02  # of the margin's softplus
 TOP_K = 8  # patches whose mean distance is a part's (or a defect's) score in the loss
 REGULARISER = 1e-3  # weight of ||M - I||^2: the map stays near the shipped features
-_SEARCH_ROWS = 8192
+_QUERY_ROWS = 512  # query rows per slice of the search (a few ms each)
 ENCODE_SHARE = 0.25  # of the progress: encoding the parts; the rest is the fit
 MAP_FILE = "own_map.npy"
 INFO_FILE = "own_map.json"
@@ -143,16 +143,56 @@ def cell_labels(mask: np.ndarray, h: int, w: int) -> np.ndarray:
     return lab
 
 
-def _nearest(query: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
-    """1 - the best cosine of each query row against the bank (unit rows)."""
-    best = torch.full((query.shape[0],), -2.0)
-    for i in range(0, bank.shape[0], _SEARCH_ROWS):
-        best = torch.maximum(best, (query @ bank[i : i + _SEARCH_ROWS].T).amax(dim=1))
-    return 1.0 - best
+def _nearest(query: torch.Tensor, bank: torch.Tensor, pause: Pause | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of each query row's nearest bank row (unit rows; distance = 1 - cosine), in slices of
+    ``_QUERY_ROWS`` rows with ``pause`` between them."""
+    dist = torch.empty(query.shape[0])
+    index = torch.empty(query.shape[0], dtype=torch.long)
+    for i in range(0, query.shape[0], _QUERY_ROWS):
+        _check(pause)
+        best, arg = (query[i : i + _QUERY_ROWS] @ bank.T).max(dim=1)
+        dist[i : i + _QUERY_ROWS] = 1.0 - best
+        index[i : i + _QUERY_ROWS] = arg
+    return dist, index
 
 
-def _top_mean(x: torch.Tensor, k: int) -> torch.Tensor:
-    return x.topk(min(k, x.numel())).values.mean()
+def _hardest(rows: torch.Tensor, bank_rows: torch.Tensor, w: torch.Tensor, pause: Pause | None) -> torch.Tensor:
+    """The mean distance, through ``w``, of the TOP_K rows farthest from their nearest bank row, with its gradient.
+
+    The nearest rows and the TOP_K are found without the gradient on every row; the distance is then taken again,
+    with the gradient, on those TOP_K pairs alone: the same value and the same gradient as through the whole search
+    (a top-k mean of minima only depends on the rows it selects), at a fraction of the cost."""
+    with torch.no_grad():
+        wd = w.detach()
+        dist, index = _nearest(F.normalize(rows @ wd, dim=-1), F.normalize(bank_rows @ wd, dim=-1), pause)
+        top = dist.topk(min(TOP_K, dist.numel())).indices
+    a = F.normalize(rows[top] @ w, dim=-1)
+    b = F.normalize(bank_rows[index[top]] @ w, dim=-1)
+    return (1.0 - (a * b).sum(dim=1)).mean()
+
+
+class _Adam:
+    """Adam (Kingma and Ba; torch.optim.Adam's defaults) for the one matrix, written out: torch.optim's first step
+    imports and sets up more than a second's worth of machinery, which a line would feel as one slow part."""
+
+    def __init__(self, w: torch.Tensor, lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8):
+        self.w, self.lr, self.betas, self.eps = w, lr, betas, eps
+        self.m = torch.zeros_like(w)
+        self.v = torch.zeros_like(w)
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self) -> None:
+        g = self.w.grad
+        if g is None:
+            return
+        self.t += 1
+        b1, b2 = self.betas
+        self.m.mul_(b1).add_(g, alpha=1.0 - b1)
+        self.v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+        m_hat = self.m / (1.0 - b1**self.t)
+        v_hat = self.v / (1.0 - b2**self.t)
+        self.w.sub_(self.lr * m_hat / (v_hat.sqrt() + self.eps))
 
 
 def _check(pause: Pause | None) -> None:
@@ -210,11 +250,11 @@ def fit_own_map(
     dim = data.normal[0].shape[1]
     eye = torch.eye(dim)
     w = eye.clone().requires_grad_(True)
-    opt = torch.optim.Adam([w], lr=LEARNING_RATE)
+    opt = _Adam(w, LEARNING_RATE)
     n = len(parts)
     with torch.inference_mode(False), torch.enable_grad():
         for step in range(steps):
-            opt.zero_grad()
+            w.grad = None
             for _ in range(BATCH):
                 _check(pause)
                 r, q = torch.randperm(n, generator=g)[:2].tolist()  # memory part r, another part q
@@ -223,11 +263,10 @@ def fit_own_map(
                 lab = data.cells[q]
                 if not bool((lab == 1).any()):
                     continue
-                bank = F.normalize(data.normal[r] @ w, dim=-1)
-                dn = _nearest(F.normalize(data.normal[q2] @ w, dim=-1), bank)
-                da = _nearest(F.normalize(data.anomaly[q] @ w, dim=-1), bank)
-                margin = (_top_mean(dn, TOP_K) - _top_mean(da[lab == 1], TOP_K)) / TEMPERATURE
-                (F.softplus(margin) / BATCH).backward()
+                bank = data.normal[r]
+                normal = _hardest(data.normal[q2], bank, w, pause)  # another good part's worst patches
+                defect = _hardest(data.anomaly[q][lab == 1], bank, w, pause)  # the simulated defect's
+                (F.softplus((normal - defect) / TEMPERATURE) / BATCH).backward()
             (REGULARISER * ((w - eye) ** 2).sum()).backward()
             opt.step()
             report(ENCODE_SHARE + (1.0 - ENCODE_SHARE) * (step + 1) / steps)

@@ -30,6 +30,7 @@ from core.inspector import DEFAULT_SETTINGS, Inspector
 from core.line_pool import MIN_ADMIT, POOL_SIZE, STREAM_WINDOW, LinePool
 from core.memory import patch_features
 from core.openvino_encoder import RUNTIME_ENV
+from core.own_map import OwnMap
 from core.preprocess import working_image
 from core.settings import DecoderSettings
 
@@ -71,6 +72,11 @@ def main() -> int:
     )
     p.add_argument("--line", action="store_true", help="line mode, with the stream window (and pool) full")
     p.add_argument("--pool-scoring", action="store_true", help="with --line: frames scored against the pool too")
+    p.add_argument(
+        "--adapted",
+        action="store_true",
+        help="the product built with an own map (core/own_map.py; a near-identity one: its cost, not its fit)",
+    )
     p.add_argument("--builds", type=int, default=3, help="product builds per category; the median is reported")
     p.add_argument(
         "--runtime", choices=("auto", "torch", "openvino"), default="auto", help="the encoder's runtime (ADR 0008)"
@@ -102,12 +108,18 @@ def main() -> int:
         "startup_ms": round(startup, 1),
         "categories": {},
     }
+    own = None
+    if args.adapted:
+        dim = int(inspector.encoder.features([np.zeros((64, 64, 3), np.uint8)]).shape[1])
+        noise = torch.randn(dim, dim, generator=torch.Generator().manual_seed(0))
+        own = OwnMap(torch.eye(dim) + 0.01 * noise, parts=24, steps=0, adapted_at="bench")
+    out["adapted"] = args.adapted
     for c in cats:
         refs = [load_image(x) for x in references_for(root, c, args.shots, 0)]
         builds = []
         for _ in range(max(1, args.builds)):
             t = time.perf_counter()
-            product = inspector.build_product(refs, name=c, settings=settings)
+            product = inspector.build_product(refs, name=c, settings=settings, own_map=own)
             builds.append((time.perf_counter() - t) * 1e3)
         build = float(np.median(builds))
         frames = [load_image(s.path) for s in test_samples(root, c)[: args.frames]]
