@@ -16,9 +16,10 @@ import cv2
 import numpy as np
 
 from core.errors import DatasetError, ImageReadError
-from core.imageio import load_image
+from core.imageio import check_array, load_image
 from core.inspector import Inspector, resolve_settings
 from core.line_pool import ADAPT, POOL_SCORING, LinePool
+from core.memory import image_hash
 from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
 
@@ -205,6 +206,7 @@ def evaluate_category(
     further = 0  # further good parts on the line, summed over the seeds
     adapted_at: list[float] = []  # per seed: the part after which the product's own map took over (NaN: never)
     adapt_s: list[float] = []
+    taken_defective: list[int] = []  # per adapted seed: defective parts among those the own map was fitted on
     for seed in seeds:
         refs = [load_image(p) for p in references_for(root, category, shots, seed)]
         st = resolve_settings(settings, [])  # the defaults where None; resolution is chosen at the build
@@ -213,6 +215,8 @@ def evaluate_category(
         product = inspector.build_product(refs, name=category, settings=st, seed=seed)
         labels, scores, preds, masks, maps = [], [], [], [], []
         positions: list[int] = []  # each scored test image's place on the line (1 = first part)
+        defect_of: dict[str, str] = {}  # frame hash -> defect type, of the parts seen while line mode takes parts
+        seed_taken_defective: int | None = None
         order = samples
         pool: LinePool | None = None
         extra: set[int] = set()  # ids of the further good parts on the line (learned from, not scored)
@@ -234,6 +238,8 @@ def evaluate_category(
                 if on_image and id(s) not in extra:
                     on_image()
                 continue
+            if pool is not None and pool.collecting:  # which part a taken key is (the figures' own bookkeeping)
+                defect_of[image_hash(check_array(img))] = s.defect
             res = inspector.inspect(img, product, pool=pool)
             if pool is not None and pool.ready_to_adapt:
                 t_adapt = time.perf_counter()
@@ -241,6 +247,8 @@ def evaluate_category(
                 product = inspector.adapt_product(
                     product, refs, [t.image for t in taken], [t.key for t in taken], seed=seed
                 )
+                seed_taken_defective = sum(defect_of.get(t.key, "good") != "good" for t in taken)
+                taken_defective.append(seed_taken_defective)
                 pool.adopt(product.adapted_parts)
                 adapted_at[-1] = float(n + 1)
                 adapt_s.append(time.perf_counter() - t_adapt)
@@ -288,6 +296,7 @@ def evaluate_category(
                     "positions": positions,
                     "stream": stream,
                     "adapted_at_part": None if not adapted_at or math.isnan(adapted_at[-1]) else adapted_at[-1],
+                    "taken_defective": seed_taken_defective,
                 }
             )
     out = {k: nan_mean([d[k] for d in per_seed]) for k in per_seed[0]}
@@ -302,6 +311,7 @@ def evaluate_category(
         out["adapted_at_part"] = nan_mean(adapted_at)
         out["adapted_seeds"] = float(sum(not math.isnan(a) for a in adapted_at))
         out["adapt_s"] = float(np.mean(adapt_s)) if adapt_s else float("nan")
+        out["taken_defective"] = float(np.mean(taken_defective)) if taken_defective else float("nan")
     return out
 
 

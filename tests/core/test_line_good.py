@@ -62,6 +62,7 @@ def test_the_stream_fits_the_products_own_map_on_the_parts_it_took(inspector, ca
     row = evaluate_category(inspector, category, "disk", 1, [0], stream=True, line_good=5, records=records)
     assert row["adapted_seeds"] == 1.0 and 3 < row["adapted_at_part"] <= 11 and row["adapt_s"] > 0
     assert records[0]["adapted_at_part"] == row["adapted_at_part"]
+    assert records[0]["taken_defective"] == row["taken_defective"] and 0 <= row["taken_defective"] <= 3
     assert row["n_test"] == 6 and row["image_auroc"] == 1.0  # the planted defects still rank above the good parts
     off = evaluate_category(inspector, category, "disk", 1, [0], stream=True, line_good=5, adapt=False)
     assert "adapted_at_part" not in off
