@@ -58,7 +58,8 @@ DRIFT_WINDOW = 12  # recent parts watched for drift
 # Scoring frames against the pool is off by default: on the shared categories' test streams (1 reference, seeds 0-2,
 # docs/benchmarks.md) it moved image AUROC by at most +0.001 and cost casting 0.034 (its stream is 75% defective
 # and its references rank poorly, so defective parts reach the pool), while the stream's threshold alone lifted the
-# balanced verdict accuracy without moving any ranking. With it off, passing parts are not stored, only their scores.
+# balanced verdict accuracy without moving any ranking. With it off, no part's features are stored, only the scores
+# (and, for the product's own map, the admitted parts' images until ADAPT_AFTER are taken).
 POOL_SCORING = False
 DRIFT_SHARE = 0.75  # drift when this share of the recent parts failed
 # Line mode fits the product's own map on its taken parts (core/own_map.py; docs/benchmarks.md, "A product's own good
