@@ -172,18 +172,7 @@ def test_0003_adds_line_mode_provenance_and_old_rows_read_as_cold(tmp_path: Path
     engine = make_engine(data_dir=tmp_path)
     try:
         migrate.upgrade(engine, "0002_users_audit")
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
-                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
-                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
-                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
-                )
-            )
+        _insert_an_old_inspection(engine)
         assert migrate.upgrade(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(text("SELECT mode, pool_size FROM inspections")).one() == ("cold", 0)
@@ -200,18 +189,7 @@ def test_0004_adds_part_ids_and_the_outbox_and_old_rows_have_no_part_id(tmp_path
     engine = make_engine(data_dir=tmp_path)
     try:
         migrate.upgrade(engine, "0003_line_mode")
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
-                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
-                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
-                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
-                )
-            )
+        _insert_an_old_inspection(engine)
         assert migrate.upgrade(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(text("SELECT part_id FROM inspections")).one() == (None,)
@@ -278,18 +256,7 @@ def test_0005_adds_the_own_map_provenance_and_old_rows_read_as_shipped_features(
     engine = make_engine(data_dir=tmp_path)
     try:
         migrate.upgrade(engine, "0004_plant")
-        with engine.begin() as conn:
-            conn.execute(
-                text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
-            )
-            conn.execute(
-                text(
-                    "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
-                    " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
-                    " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
-                    " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
-                )
-            )
+        _insert_an_old_inspection(engine)
         assert migrate.upgrade(engine) == HEAD
         with engine.connect() as conn:
             assert conn.execute(text("SELECT adapted_parts FROM inspections")).one() == (0,)
@@ -304,3 +271,19 @@ def test_0005_adds_the_own_map_provenance_and_old_rows_read_as_shipped_features(
         assert migrate.upgrade(engine) == HEAD
     finally:
         engine.dispose()
+
+
+def _insert_an_old_inspection(engine) -> None:
+    """One product and one inspection row with the columns every revision since 0002 has."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO products (name, created_at, settings) VALUES ('w', '2024-01-01 00:00:00', '{}')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO inspections (time, product_id, station, operator, source, verdict, probability, score,"
+                " threshold, threshold_overridden, calibration_id, encoder_id, model_ids, width, height, image_path,"
+                " image_sha256, regions, timings, review_status) VALUES ('2024-01-01 00:00:00', 1, '', '', 'camera',"
+                " 'PASS', 0.1, 0.2, 0.5, 0, '', '', '{}', 8, 8, 'a.png', 'x', '[]', '{}', 'none')"
+            )
+        )

@@ -239,19 +239,25 @@ def _fill_taken(engine: InferenceEngine, pid: int = 1) -> None:
     pool.taken = [TakenPart(f"k{i}", good_part(i)) for i in range(ADAPT_AFTER)]
 
 
-def test_the_own_map_is_fitted_between_parts_and_a_part_never_waits_for_the_whole_fit(tmp_path):
-    from core.line_pool import LinePool
-    from core.own_map import ADAPT_AFTER
-    from line.product_models import POOL_FILE
-
+def _adapting_rig(model_dir: Path) -> tuple[SlowAdaptingInspector, Answers, InferenceEngine]:
+    """The inference thread with a built product whose pool has just taken enough parts for its own map."""
     inspector = SlowAdaptingInspector()
     answers = Answers()
     engine = InferenceEngine(lambda: inspector, answers)
     engine.start()
     answers.wait("on_model_ready")
-    engine.build_product(_request([ReferenceSource("good", image=good_part(0))], model_dir=tmp_path))
+    engine.build_product(_request([ReferenceSource("good", image=good_part(0))], model_dir=model_dir))
     answers.wait("on_product_ready")
     _fill_taken(engine)
+    return inspector, answers, engine
+
+
+def test_the_own_map_is_fitted_between_parts_and_a_part_never_waits_for_the_whole_fit(tmp_path):
+    from core.line_pool import LinePool
+    from core.own_map import ADAPT_AFTER
+    from line.product_models import POOL_FILE
+
+    inspector, answers, engine = _adapting_rig(tmp_path)
     engine.inspect(_job(good_part(1), 1))
     answers.wait("on_inspected")
     assert inspector.adapt_started.wait(5.0), "the fit starts once the queue is quiet"
@@ -269,15 +275,8 @@ def test_the_own_map_is_fitted_between_parts_and_a_part_never_waits_for_the_whol
 
 
 def test_a_build_stops_the_fit_and_stop_does_not_wait_for_it(tmp_path):
-    inspector = SlowAdaptingInspector()
-    answers = Answers()
-    engine = InferenceEngine(lambda: inspector, answers)
-    engine.start()
-    answers.wait("on_model_ready")
+    inspector, answers, engine = _adapting_rig(tmp_path)
     refs = [ReferenceSource("good", image=good_part(0))]
-    engine.build_product(_request(refs, model_dir=tmp_path))
-    answers.wait("on_product_ready")
-    _fill_taken(engine)
     engine.inspect(_job(good_part(1), 1))
     assert inspector.adapt_started.wait(5.0)
     engine.build_product(_request(refs, model_dir=tmp_path))  # the operator rebuilds the product meanwhile
