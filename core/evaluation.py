@@ -16,10 +16,9 @@ import cv2
 import numpy as np
 
 from core.errors import DatasetError, ImageReadError
-from core.imageio import check_array, load_image
+from core.imageio import load_image
 from core.inspector import Inspector, resolve_settings
 from core.line_pool import ADAPT, POOL_SCORING, LinePool
-from core.memory import image_hash
 from core.metrics import aupro, image_auroc, pixel_auroc, verdict_rates
 from core.settings import DecoderSettings
 
@@ -215,7 +214,7 @@ def evaluate_category(
         product = inspector.build_product(refs, name=category, settings=st, seed=seed)
         labels, scores, preds, masks, maps = [], [], [], [], []
         positions: list[int] = []  # each scored test image's place on the line (1 = first part)
-        defect_of: dict[str, str] = {}  # frame hash -> defect type, of the parts seen while line mode takes parts
+        defect_of: dict[str, str] = {}  # frame hash -> defect type, of the parts line mode took
         seed_taken_defective: int | None = None
         order = samples
         pool: LinePool | None = None
@@ -238,9 +237,10 @@ def evaluate_category(
                 if on_image and id(s) not in extra:
                     on_image()
                 continue
-            if pool is not None and pool.collecting:  # which part a taken key is (the figures' own bookkeeping)
-                defect_of[image_hash(check_array(img))] = s.defect
+            taken_before = len(pool.taken) if pool is not None else 0
             res = inspector.inspect(img, product, pool=pool)
+            if pool is not None and len(pool.taken) > taken_before:  # which part a taken key is (bookkeeping)
+                defect_of[pool.taken[-1].key] = s.defect
             if pool is not None and pool.ready_to_adapt:
                 t_adapt = time.perf_counter()
                 taken = pool.taken

@@ -366,10 +366,8 @@ class Inspector:
         verdict, probability = calibration.decide(score)
         drift = False
         if pool is not None:
-            keep = pool.scoring or pool.collecting
-            key = image_hash(frame) if keep else ""  # only stored parts need a key (reviews find them)
             pool.observe(
-                key,
+                lambda: image_hash(frame),  # only an admitted part needs its key (reviews find it by it)
                 grid,
                 cold_score,
                 product.calibration.threshold,

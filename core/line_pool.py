@@ -29,7 +29,7 @@ from __future__ import annotations
 import io
 import math
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -202,7 +202,7 @@ class LinePool:
     # -- learning ----------------------------------------------------------------------------------------------
     def observe(
         self,
-        key: str,
+        key: str | Callable[[], str],
         grid: torch.Tensor,
         score: float,
         cold_threshold: float,
@@ -214,15 +214,19 @@ class LinePool:
         ``line_score``. It is admitted when it passed, its cold score is below the references' own threshold
         and among the lowest of the recent parts, no drift is under way and no review said it is defective; an
         admitted part joins the pool where the pool scores, and is taken for the product's own map (``work``, its
-        working-size image) while parts are being collected. Returns whether it was admitted."""
+        working-size image) while parts are being collected. ``key`` (the frame's hash) may be a function: it is
+        then called only for a part that would be admitted, not for every part. Returns whether it was admitted."""
         self.recent_failed.append(bool(failed))
         recent = np.asarray(self.recent_scores, dtype=np.float64)
         self.recent_scores.append(float(score))
         if line_score is not None:
             self.recent_line.append(float(line_score))
-        if failed or score > cold_threshold or self.drift or key in self.excluded or recent.size < MIN_ADMIT:
+        if failed or score > cold_threshold or self.drift or recent.size < MIN_ADMIT:
             return False
         if score > float(np.quantile(recent, ADMIT_QUANTILE)):
+            return False
+        key = key() if callable(key) else key
+        if key in self.excluded:
             return False
         if work is not None and self.collecting:
             self.taken.append(TakenPart(key, np.ascontiguousarray(work, dtype=np.uint8)))
